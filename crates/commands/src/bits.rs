@@ -1,0 +1,5 @@
+//! bits commands (being written).
+
+use crate::table::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! keys commands (being written).
+
+use crate::table::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,37 @@
+//! ringkv's commands: the command table, the gate every command passes, and one module per command
+//! family executing against the keyspace engine.
+//!
+//! Everything here is synchronous. A connection (in the server crate) parses requests, takes the
+//! keyspace lock once per batch, calls `dispatch::execute` for each request and writes the replies
+//! the handlers encoded. Handlers never do I/O; what needs the network (closing, blocking) is asked
+//! of the connection through `Client::action`.
+
+pub mod bits;
+pub mod clients;
+pub mod connection;
+pub mod ctx;
+pub mod dispatch;
+pub mod error;
+pub mod keys;
+pub mod parse;
+pub mod server;
+pub mod shared;
+pub mod strings;
+pub mod table;
+
+pub use ctx::{Action, Client, Ctx};
+pub use dispatch::execute;
+pub use error::{CmdError, CmdResult};
+pub use shared::{ServerInfo, Shared};
+pub use table::{CommandSpec, CommandTable};
+
+/// Every command family, in COMMAND LIST order.
+pub fn command_table() -> CommandTable {
+    CommandTable::new(&[
+        connection::COMMANDS,
+        server::COMMANDS,
+        keys::COMMANDS,
+        strings::COMMANDS,
+        bits::COMMANDS,
+    ])
+}

@@ -1,0 +1,178 @@
+//! State shared by every connection: the keyspace (behind its one mutex), the live configuration,
+//! the client registry, server-wide counters and the shutdown signal.
+//!
+//! Lock order, always: `store` before `config` before `clients`. Handlers already hold the store
+//! (through `Ctx`) and must never lock it again.
+
+use crate::clients::ClientRegistry;
+use crate::table::CommandTable;
+use parking_lot::{Mutex, RwLock};
+use ringkv_config::Config;
+use ringkv_engine::{Clock, EvictionPolicy, Store};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// Server-wide counters for INFO stats (relaxed atomics; exactness across threads is not needed).
+#[derive(Default)]
+pub struct ServerStats {
+    pub total_connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub total_net_input_bytes: AtomicU64,
+    pub total_net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub protocol_errors: AtomicU64,
+    pub client_query_buffer_limit_disconnections: AtomicU64,
+    pub timeout_disconnections: AtomicU64,
+    pub used_memory_peak: AtomicUsize,
+    /// Ring of (time ms, commands processed) samples for instantaneous_ops_per_sec.
+    pub ops_samples: Mutex<OpsSamples>,
+}
+
+const OPS_SAMPLES: usize = 16;
+
+#[derive(Default)]
+pub struct OpsSamples {
+    samples: [u64; OPS_SAMPLES],
+    idx: usize,
+    last_ms: i64,
+    last_count: u64,
+}
+
+impl OpsSamples {
+    /// Records the ops/sec since the previous call (Redis trackInstantaneousMetric).
+    pub fn record(&mut self, now_ms: i64, count: u64) {
+        if self.last_ms > 0 && now_ms > self.last_ms {
+            let dt = (now_ms - self.last_ms) as u64;
+            let ops = count.saturating_sub(self.last_count) * 1000 / dt;
+            self.samples[self.idx] = ops;
+            self.idx = (self.idx + 1) % OPS_SAMPLES;
+        }
+        self.last_ms = now_ms;
+        self.last_count = count;
+    }
+
+    pub fn per_sec(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / OPS_SAMPLES as u64
+    }
+}
+
+impl ServerStats {
+    pub fn reset(&self) {
+        for c in [
+            &self.total_connections_received,
+            &self.rejected_connections,
+            &self.total_commands_processed,
+            &self.total_net_input_bytes,
+            &self.total_net_output_bytes,
+            &self.total_error_replies,
+            &self.protocol_errors,
+            &self.client_query_buffer_limit_disconnections,
+            &self.timeout_disconnections,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        *self.ops_samples.lock() = OpsSamples::default();
+    }
+}
+
+/// Facts about this process for INFO server.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub version: &'static str,
+    pub pid: u32,
+    pub tcp_port: u16,
+    pub run_id: String,
+    pub executable: String,
+    pub config_file: String,
+    pub started_ms: i64,
+    pub started: Instant,
+}
+
+pub struct Shared {
+    pub store: Mutex<Store>,
+    pub config: RwLock<Config>,
+    /// Bumped by every CONFIG SET so connections refresh their cached limits.
+    pub config_epoch: AtomicU64,
+    pub clients: ClientRegistry,
+    pub stats: ServerStats,
+    pub info: ServerInfo,
+    pub commands: CommandTable,
+    pub clock: Arc<dyn Clock>,
+    shutdown_tx: watch::Sender<bool>,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(store: Store, config: Config, info: ServerInfo, clock: Arc<dyn Clock>) -> Shared {
+        let (shutdown_tx, _) = watch::channel(false);
+        let mut store = store;
+        apply_config_to_store(&config, &mut store);
+        Shared {
+            store: Mutex::new(store),
+            config: RwLock::new(config),
+            config_epoch: AtomicU64::new(0),
+            clients: ClientRegistry::default(),
+            stats: ServerStats::default(),
+            info,
+            commands: crate::command_table(),
+            clock,
+            shutdown_tx,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Starts a graceful shutdown (SHUTDOWN, SIGTERM): every listener and connection stops.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown_tx.send_replace(true);
+        self.clients.kill_all();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// A receiver that changes to true when shutdown starts.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Updates the peak memory gauge; returns current used memory.
+    pub fn track_memory(&self, used: usize) -> usize {
+        self.stats.used_memory_peak.fetch_max(used, Ordering::Relaxed);
+        used
+    }
+}
+
+pub fn engine_policy(p: ringkv_config::EvictionPolicy) -> EvictionPolicy {
+    use ringkv_config::EvictionPolicy as C;
+    match p {
+        C::NoEviction => EvictionPolicy::NoEviction,
+        C::AllKeysLru => EvictionPolicy::AllKeysLru,
+        C::AllKeysLfu => EvictionPolicy::AllKeysLfu,
+        C::AllKeysRandom => EvictionPolicy::AllKeysRandom,
+        C::AllKeysFifo => EvictionPolicy::AllKeysFifo,
+        C::VolatileLru => EvictionPolicy::VolatileLru,
+        C::VolatileLfu => EvictionPolicy::VolatileLfu,
+        C::VolatileRandom => EvictionPolicy::VolatileRandom,
+        C::VolatileTtl => EvictionPolicy::VolatileTtl,
+        C::VolatileFifo => EvictionPolicy::VolatileFifo,
+    }
+}
+
+/// Copies the settings the keyspace enforces into it (start-up and every CONFIG SET).
+pub fn apply_config_to_store(config: &Config, store: &mut Store) {
+    let e = &mut store.common.eviction;
+    e.maxmemory = config.maxmemory;
+    e.policy = engine_policy(config.maxmemory_policy);
+    e.samples = config.maxmemory_samples as usize;
+    e.lfu_log_factor = config.lfu_log_factor as u32;
+    e.lfu_decay_time = config.lfu_decay_time as u32;
+}

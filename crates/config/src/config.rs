@@ -1,0 +1,523 @@
+//! The typed [`Config`] the rest of ringkv reads, and the run-time
+//! operations on it: `CONFIG GET` ([`Config::get`]) and `CONFIG SET`
+//! ([`Config::set`]) with Redis 7 matching rules and error texts. All
+//! per-parameter knowledge comes from the table in `table.rs`; this module
+//! only implements the command semantics (pattern matching, atomicity,
+//! error precedence).
+
+use std::path::{Path, PathBuf};
+
+use crate::enums::{EvictionPolicy, LogLevel};
+use crate::glob::{has_glob_chars, string_match};
+use crate::table::{entries, lookup, Spec, TABLE};
+
+/// The server configuration. Every field is one parameter of the table
+/// (see [`crate::param_names`]); units are given per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `bind`: addresses to listen on. Empty means listen nowhere.
+    pub bind: Vec<String>,
+    /// `port`: TCP port (0 = do not listen on TCP).
+    pub port: u16,
+    /// `dir`: working directory for data files.
+    pub dir: String,
+    /// `requirepass`: password for the default user; empty = no AUTH.
+    pub requirepass: String,
+    /// `maxmemory`: bytes; 0 = no limit.
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: EvictionPolicy,
+    /// `maxmemory-samples`: keys sampled per eviction (1..=64).
+    pub maxmemory_samples: u32,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes.
+    pub lfu_decay_time: u32,
+    /// `loglevel`.
+    pub loglevel: LogLevel,
+    /// `logfile`: path; empty = standard output.
+    pub logfile: String,
+    /// `databases`: number of logical databases.
+    pub databases: u32,
+    /// `maxclients`: maximum simultaneous clients.
+    pub maxclients: u32,
+    /// `timeout`: seconds a client may idle; 0 = never close.
+    pub timeout: u64,
+    /// `tcp-keepalive`: seconds; 0 = off.
+    pub tcp_keepalive: u64,
+    /// `tcp-backlog`: listen(2) backlog.
+    pub tcp_backlog: u32,
+    /// `proto-max-bulk-len`: bytes, largest bulk string accepted.
+    pub proto_max_bulk_len: u64,
+    /// `client-query-buffer-limit`: bytes per client query buffer.
+    pub client_query_buffer_limit: u64,
+    /// `hz`: background task frequency (1..=500).
+    pub hz: u32,
+    /// `io-threads` (1..=128).
+    pub io_threads: u32,
+    /// `pidfile`: path; empty = no pid file.
+    pub pidfile: String,
+    /// `daemonize`: always `false` (ringkv never daemonizes).
+    pub daemonize: bool,
+    /// `protected-mode`.
+    pub protected_mode: bool,
+    /// `lazyfree-lazy-user-flush`.
+    pub lazyfree_lazy_user_flush: bool,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): milliseconds.
+    pub busy_reply_threshold: u64,
+    /// Absolute path of the config file the server was started with, if
+    /// any: the target of `CONFIG REWRITE`. Not a parameter.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Every field at an arbitrary placeholder; [`Default`] then stores the
+    /// table's defaults over it.
+    fn blank() -> Config {
+        Config {
+            bind: Vec::new(),
+            port: 0,
+            dir: String::new(),
+            requirepass: String::new(),
+            maxmemory: 0,
+            maxmemory_policy: EvictionPolicy::default(),
+            maxmemory_samples: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
+            loglevel: LogLevel::default(),
+            logfile: String::new(),
+            databases: 0,
+            maxclients: 0,
+            timeout: 0,
+            tcp_keepalive: 0,
+            tcp_backlog: 0,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            hz: 0,
+            io_threads: 0,
+            pidfile: String::new(),
+            daemonize: false,
+            protected_mode: false,
+            lazyfree_lazy_user_flush: false,
+            busy_reply_threshold: 0,
+            config_file: None,
+        }
+    }
+}
+
+impl Default for Config {
+    /// The defaults of the parameter table.
+    fn default() -> Self {
+        let mut c = Config::blank();
+        for spec in TABLE {
+            spec.apply_default(&mut c);
+        }
+        c
+    }
+}
+
+impl Config {
+    /// The config file the server was started with (absolute), if any.
+    pub fn config_file(&self) -> Option<&Path> {
+        self.config_file.as_deref()
+    }
+
+    /// `CONFIG GET pattern [pattern ...]`, Redis 7 semantics: a pattern
+    /// without `*`, `?` or `[` is an exact, case-insensitive name lookup;
+    /// otherwise it is a case-insensitive glob over all names. Aliases are
+    /// names of their own, as in Redis 7: `CONFIG GET lua-time-limit`
+    /// reports `lua-time-limit`, and `CONFIG GET *` reports both
+    /// `busy-reply-threshold` and `lua-time-limit`. Each name appears at
+    /// most once, in table order. Values are formatted as Redis does
+    /// (memory in bytes, `yes`/`no`, enum names, lists space-joined).
+    pub fn get(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        let all: Vec<(&'static str, &'static Spec)> = entries().collect();
+        let mut matched = vec![false; all.len()];
+        for pat in patterns {
+            if has_glob_chars(pat) {
+                for (i, (name, _)) in all.iter().enumerate() {
+                    if !matched[i] && string_match(pat, name.as_bytes(), true) {
+                        matched[i] = true;
+                    }
+                }
+            } else if let Some(i) = all
+                .iter()
+                .position(|(name, _)| pat.eq_ignore_ascii_case(name.as_bytes()))
+            {
+                matched[i] = true;
+            }
+        }
+        all.iter()
+            .zip(matched)
+            .filter(|(_, m)| *m)
+            .map(|((name, spec), _)| (*name, spec.get(self)))
+            .collect()
+    }
+
+    /// `CONFIG SET name value [name value ...]`, atomically: either every
+    /// pair is applied or none is and `self` is unchanged. Returns the
+    /// canonical names of the parameters whose value actually changed, in
+    /// argument order. Errors are the full Redis 7 error text without the
+    /// leading `-`; the first problem in argument order wins:
+    /// unknown name, immutable parameter, duplicate parameter (also via an
+    /// alias), then the first invalid value.
+    pub fn set(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<Vec<&'static str>, String> {
+        if pairs.is_empty() {
+            return Err("ERR wrong number of arguments for 'config|set' command".to_string());
+        }
+        let mut resolved: Vec<(&'static str, &'static Spec, &[u8])> = Vec::new();
+        for (name, value) in pairs {
+            let shown = String::from_utf8_lossy(name);
+            let Some((entry_name, spec)) = lookup(name) else {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{shown}'"
+                ));
+            };
+            if !spec.mutable {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{shown}') - \
+                     can't set immutable config"
+                ));
+            }
+            if resolved.iter().any(|(_, s, _)| std::ptr::eq(*s, spec)) {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{shown}') - \
+                     duplicate parameter"
+                ));
+            }
+            resolved.push((entry_name, spec, value));
+        }
+
+        let mut next = self.clone();
+        for (entry_name, spec, value) in &resolved {
+            let args: Vec<Vec<u8>> = if spec.multi_arg() {
+                // Redis splits multi-argument values on single spaces here.
+                if value.is_empty() {
+                    Vec::new()
+                } else {
+                    value.split(|b| *b == b' ').map(<[u8]>::to_vec).collect()
+                }
+            } else {
+                vec![value.to_vec()]
+            };
+            spec.apply(&mut next, &args).map_err(|e| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{entry_name}') - {e}")
+            })?;
+        }
+
+        let changed = resolved
+            .iter()
+            .filter(|(_, spec, _)| spec.get(self) != spec.get(&next))
+            .map(|(_, spec, _)| spec.name)
+            .collect();
+        *self = next;
+        Ok(changed)
+    }
+}
+
+/// Canonical names of all parameters, in table order (aliases excluded).
+pub fn param_names() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|s| s.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(c: &Config, pats: &[&str]) -> Vec<(&'static str, String)> {
+        let pats: Vec<&[u8]> = pats.iter().map(|p| p.as_bytes()).collect();
+        c.get(&pats)
+    }
+
+    fn set(c: &mut Config, pairs: &[(&str, &str)]) -> Result<Vec<&'static str>, String> {
+        let pairs: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
+        c.set(&pairs)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.bind, vec!["127.0.0.1".to_string()]);
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.dir, "./data");
+        assert_eq!(c.requirepass, "");
+        assert_eq!(c.maxmemory, 0);
+        assert_eq!(c.maxmemory_policy, EvictionPolicy::NoEviction);
+        assert_eq!(c.maxmemory_samples, 5);
+        assert_eq!(c.lfu_log_factor, 10);
+        assert_eq!(c.lfu_decay_time, 1);
+        assert_eq!(c.loglevel, LogLevel::Notice);
+        assert_eq!(c.logfile, "");
+        assert_eq!(c.databases, 16);
+        assert_eq!(c.maxclients, 10000);
+        assert_eq!(c.timeout, 0);
+        assert_eq!(c.tcp_keepalive, 300);
+        assert_eq!(c.tcp_backlog, 511);
+        assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(c.client_query_buffer_limit, 1024 * 1024 * 1024);
+        assert_eq!(c.hz, 10);
+        assert_eq!(c.io_threads, 1);
+        assert_eq!(c.pidfile, "");
+        assert!(!c.daemonize);
+        assert!(c.protected_mode);
+        assert!(!c.lazyfree_lazy_user_flush);
+        assert_eq!(c.busy_reply_threshold, 5000);
+        assert_eq!(c.config_file(), None);
+    }
+
+    #[test]
+    fn param_names_in_table_order() {
+        let names: Vec<_> = param_names().collect();
+        assert_eq!(names.len(), 25);
+        assert_eq!(names[0], "bind");
+        assert_eq!(names[1], "port");
+        assert!(names.contains(&"busy-reply-threshold"));
+        assert!(!names.contains(&"lua-time-limit"));
+    }
+
+    #[test]
+    fn get_exact_and_case_insensitive() {
+        let c = Config::default();
+        assert_eq!(get(&c, &["port"]), vec![("port", "6379".to_string())]);
+        assert_eq!(get(&c, &["PORT"]), vec![("port", "6379".to_string())]);
+        assert_eq!(get(&c, &["nosuch"]), vec![]);
+        assert_eq!(get(&c, &[]), vec![]);
+    }
+
+    #[test]
+    fn get_star_lists_everything_once_in_table_order() {
+        let c = Config::default();
+        let all = get(&c, &["*"]);
+        let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
+        let expected: Vec<_> = entries().map(|(n, _)| n).collect();
+        assert_eq!(names, expected);
+        assert_eq!(all.len(), 26); // 25 params + 1 alias
+                                   // Overlapping patterns do not duplicate.
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 26);
+    }
+
+    #[test]
+    fn get_prefix_pattern() {
+        let c = Config::default();
+        let names: Vec<_> = get(&c, &["max*"]).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "maxmemory",
+                "maxmemory-policy",
+                "maxmemory-samples",
+                "maxclients"
+            ]
+        );
+        let names: Vec<_> = get(&c, &["MAXMEMORY*"])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            ["maxmemory", "maxmemory-policy", "maxmemory-samples"]
+        );
+    }
+
+    #[test]
+    fn get_multiple_patterns_in_table_order() {
+        let c = Config::default();
+        let got = get(&c, &["hz", "port", "*policy"]);
+        assert_eq!(
+            got,
+            vec![
+                ("port", "6379".to_string()),
+                ("maxmemory-policy", "noeviction".to_string()),
+                ("hz", "10".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn get_alias_reports_alias_name_like_redis7() {
+        let c = Config {
+            busy_reply_threshold: 1234,
+            ..Config::default()
+        };
+        assert_eq!(
+            get(&c, &["lua-time-limit"]),
+            vec![("lua-time-limit", "1234".to_string())]
+        );
+        assert_eq!(
+            get(&c, &["lua*"]),
+            vec![("lua-time-limit", "1234".to_string())]
+        );
+        assert_eq!(
+            get(&c, &["busy*", "lua-time-limit"]),
+            vec![
+                ("busy-reply-threshold", "1234".to_string()),
+                ("lua-time-limit", "1234".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn get_value_formats() {
+        let c = Config {
+            maxmemory: 100 * 1024 * 1024,
+            bind: vec!["127.0.0.1".into(), "::1".into()],
+            maxmemory_policy: EvictionPolicy::AllKeysLru,
+            ..Config::default()
+        };
+        let got = get(
+            &c,
+            &[
+                "maxmemory",
+                "bind",
+                "protected-mode",
+                "maxmemory-policy",
+                "daemonize",
+            ],
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("bind", "127.0.0.1 ::1".to_string()),
+                ("maxmemory", "104857600".to_string()),
+                ("maxmemory-policy", "allkeys-lru".to_string()),
+                ("daemonize", "no".to_string()),
+                ("protected-mode", "yes".to_string()),
+            ]
+        );
+        assert_eq!(get(&c, &["proto-max-bulk-len"])[0].1, "536870912");
+    }
+
+    #[test]
+    fn set_ok_and_reports_changes() {
+        let mut c = Config::default();
+        let changed = set(
+            &mut c,
+            &[("maxmemory", "1mb"), ("HZ", "10"), ("loglevel", "WARNING")],
+        )
+        .unwrap();
+        assert_eq!(changed, ["maxmemory", "loglevel"]);
+        assert_eq!(c.maxmemory, 1_048_576);
+        assert_eq!(c.loglevel, LogLevel::Warning);
+        let changed = set(&mut c, &[("lua-time-limit", "100")]).unwrap();
+        assert_eq!(changed, ["busy-reply-threshold"]);
+        assert_eq!(c.busy_reply_threshold, 100);
+    }
+
+    #[test]
+    fn set_is_atomic() {
+        let mut c = Config::default();
+        let before = c.clone();
+        let err = set(&mut c, &[("maxmemory", "1mb"), ("maxmemory-samples", "0")]).unwrap_err();
+        assert_eq!(
+            err,
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - \
+             argument must be between 1 and 64 inclusive"
+        );
+        assert_eq!(c, before);
+        let err = set(&mut c, &[("timeout", "5"), ("nosuch", "1")]).unwrap_err();
+        assert_eq!(
+            err,
+            "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+        );
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn set_error_texts() {
+        let mut c = Config::default();
+        assert_eq!(
+            set(&mut c, &[("foo", "bar")]).unwrap_err(),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+        );
+        assert_eq!(
+            set(&mut c, &[("maxmemory", "lots")]).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - \
+             argument must be a memory value"
+        );
+        assert_eq!(
+            set(&mut c, &[("databases", "4")]).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'databases') - \
+             can't set immutable config"
+        );
+        assert_eq!(
+            set(&mut c, &[("port", "1"), ("PORT", "2")]).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'port') - \
+             can't set immutable config"
+        );
+        assert_eq!(
+            set(&mut c, &[("hz", "1"), ("HZ", "2")]).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'HZ') - duplicate parameter"
+        );
+        assert_eq!(
+            set(
+                &mut c,
+                &[("busy-reply-threshold", "1"), ("lua-time-limit", "2")]
+            )
+            .unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'lua-time-limit') - \
+             duplicate parameter"
+        );
+        assert_eq!(
+            set(&mut c, &[("lua-time-limit", "x")]).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'lua-time-limit') - \
+             argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            set(&mut c, &[("protected-mode", "maybe")]).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'protected-mode') - \
+             argument must be 'yes' or 'no'"
+        );
+        assert_eq!(
+            set(&mut c, &[("maxmemory-policy", "lru")]).unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - \
+             argument(s) must be one of the following: noeviction, allkeys-lru, allkeys-lfu, \
+             allkeys-random, allkeys-fifo, volatile-lru, volatile-lfu, volatile-random, \
+             volatile-ttl, volatile-fifo"
+        );
+        assert_eq!(
+            set(&mut c, &[]).unwrap_err(),
+            "ERR wrong number of arguments for 'config|set' command"
+        );
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn set_first_error_wins_in_argument_order() {
+        let mut c = Config::default();
+        // Immutable before unknown.
+        assert!(set(&mut c, &[("port", "1"), ("nosuch", "1")])
+            .unwrap_err()
+            .contains("immutable"));
+        // Unknown before an invalid value (values are checked last).
+        assert!(set(&mut c, &[("hz", "0"), ("nosuch", "1")])
+            .unwrap_err()
+            .contains("Unknown option"));
+    }
+
+    #[test]
+    fn set_memory_and_string_values() {
+        let mut c = Config::default();
+        set(
+            &mut c,
+            &[
+                ("requirepass", "s3cret pass"),
+                ("proto-max-bulk-len", "2MB"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.requirepass, "s3cret pass");
+        assert_eq!(c.proto_max_bulk_len, 2 * 1024 * 1024);
+        assert!(set(&mut c, &[("proto-max-bulk-len", "1000")])
+            .unwrap_err()
+            .ends_with("argument must be between 1048576 and 9223372036854775807 inclusive"));
+        set(&mut c, &[("requirepass", "")]).unwrap();
+        assert_eq!(c.requirepass, "");
+        assert_eq!(
+            set(&mut c, &[("maxmemory", "0")]).unwrap(),
+            Vec::<&str>::new()
+        );
+    }
+}

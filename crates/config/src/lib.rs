@@ -1,0 +1,28 @@
+//! Configuration for ringkv, the way Redis users know it: a config file in
+//! redis.conf syntax, `--name value` command-line options that override the
+//! file, and `CONFIG GET` / `CONFIG SET` / `CONFIG REWRITE` at run time,
+//! with Redis 7 parsing rules and error texts. Pure library (no I/O besides
+//! reading and rewriting config files) so the server, the command layer and
+//! tests can all share one definition of every setting.
+//!
+//! Start-up: [`parse_command_line`] → [`Config::load`]. All parameters are
+//! rows of one table (see [`param_names`]).
+
+mod cli;
+mod config;
+mod enums;
+mod glob;
+mod load;
+mod rewrite;
+mod split;
+mod table;
+mod values;
+
+pub use cli::{parse_command_line, StartupArgs};
+pub use config::{param_names, Config};
+pub use enums::{EvictionPolicy, LogLevel};
+pub use load::{ConfigError, COMMAND_LINE_SOURCE};
+pub use rewrite::REWRITE_SIGNATURE;
+
+/// The version string used in error reports (`ringkv <version>`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

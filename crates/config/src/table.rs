@@ -1,0 +1,639 @@
+//! The single table of configuration parameters. Every setting ringkv knows
+//! is one [`Spec`] row here: its name and aliases, its value type (bool,
+//! bounded integer, memory size, enum, string, or a special multi-argument
+//! kind), whether `CONFIG SET` may change it, its default in config-file
+//! syntax, and typed accessors into [`Config`]. The file loader,
+//! `CONFIG GET/SET/REWRITE` and [`Config::default`] are all driven by this
+//! table, so adding a parameter means adding a field to [`Config`] and one
+//! row below.
+
+use crate::config::Config;
+use crate::enums::{EvictionPolicy, LogLevel};
+use crate::split::quote_arg;
+use crate::values::{format_bool, format_memory, parse_bool, parse_i64, parse_memory};
+
+/// The value type of a parameter, with typed accessors into [`Config`].
+/// Accessors are plain function pointers so the table can be a `static`.
+pub(crate) enum Kind {
+    /// `yes` / `no`.
+    Bool {
+        get: fn(&Config) -> bool,
+        set: fn(&mut Config, bool),
+    },
+    /// Integer checked with Redis `string2ll` rules and inclusive bounds.
+    Int {
+        min: i64,
+        max: i64,
+        get: fn(&Config) -> i64,
+        set: fn(&mut Config, i64),
+    },
+    /// Byte count with optional unit (`k`, `kb`, `m`, `mb`, `g`, `gb`).
+    Memory {
+        min: u64,
+        max: u64,
+        get: fn(&Config) -> u64,
+        set: fn(&mut Config, u64),
+    },
+    /// One of a fixed list of names; the index is into `names`.
+    Enum {
+        names: &'static [&'static str],
+        get: fn(&Config) -> usize,
+        set: fn(&mut Config, usize),
+    },
+    /// Free-form UTF-8 string (may be empty).
+    Str {
+        get: fn(&Config) -> &str,
+        set: fn(&mut Config, String),
+    },
+    /// Anything else (lists like `bind`, later `save`, ...). With
+    /// `multi_arg` the parameter takes any number of arguments, and a single
+    /// non-empty argument is split again like a config line (Redis
+    /// `MULTI_ARG_CONFIG`), so `--bind "a b"` works.
+    Special {
+        multi_arg: bool,
+        set: fn(&mut Config, &[Vec<u8>]) -> Result<(), String>,
+        /// Value as `CONFIG GET` shows it.
+        get: fn(&Config) -> String,
+        /// Arguments as `CONFIG REWRITE` writes them after the name.
+        rewrite: fn(&Config) -> String,
+    },
+}
+
+/// Extra validation of a stored value (see [`Spec::check`]).
+pub(crate) type CheckFn = fn(&Config) -> Result<(), String>;
+
+/// One configuration parameter.
+pub(crate) struct Spec {
+    /// Canonical (lower-case) name.
+    pub name: &'static str,
+    /// Other accepted names (lower-case), e.g. `lua-time-limit`.
+    pub aliases: &'static [&'static str],
+    /// Whether `CONFIG SET` may change it at run time.
+    pub mutable: bool,
+    /// Default value as the single argument of a config line.
+    pub default: &'static str,
+    pub kind: Kind,
+    /// Extra validation run after a new value is stored; the error text
+    /// becomes the config error message.
+    pub check: Option<CheckFn>,
+}
+
+impl Spec {
+    /// True when the parameter takes a variable number of arguments.
+    pub fn multi_arg(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Special {
+                multi_arg: true,
+                ..
+            }
+        )
+    }
+
+    /// The values of a config line whose arguments after the name are
+    /// `args`: checks the count of single-argument kinds and re-splits a
+    /// lone non-empty argument of a multi-argument kind (Redis
+    /// `MULTI_ARG_CONFIG`), so `bind "a b"` means `bind a b`.
+    pub fn line_values(&self, args: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+        if !self.multi_arg() {
+            if args.len() != 1 {
+                return Err("wrong number of arguments".to_string());
+            }
+            return Ok(args.to_vec());
+        }
+        if args.len() == 1 && !args[0].is_empty() {
+            return crate::split::split_args(&args[0])
+                .ok_or_else(|| "Unbalanced quotes in configuration line".to_string());
+        }
+        Ok(args.to_vec())
+    }
+
+    /// Stores `args` (the arguments after the name) into `cfg`, or returns
+    /// the Redis 7 error text.
+    pub fn apply(&self, cfg: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
+        let arg = || args.first().map(Vec::as_slice).unwrap_or_default();
+        if !self.multi_arg() && args.len() != 1 {
+            return Err("wrong number of arguments".to_string());
+        }
+        match &self.kind {
+            Kind::Bool { set, .. } => {
+                let v = parse_bool(arg()).ok_or("argument must be 'yes' or 'no'")?;
+                set(cfg, v);
+            }
+            Kind::Int { min, max, set, .. } => {
+                let v = parse_i64(arg()).ok_or("argument couldn't be parsed into an integer")?;
+                if v < *min || v > *max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                set(cfg, v);
+            }
+            Kind::Memory { min, max, set, .. } => {
+                let v = parse_memory(arg()).ok_or("argument must be a memory value")?;
+                if v < *min || v > *max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                set(cfg, v);
+            }
+            Kind::Enum { names, set, .. } => {
+                let a = arg();
+                let idx = names
+                    .iter()
+                    .position(|n| a.eq_ignore_ascii_case(n.as_bytes()))
+                    .ok_or_else(|| {
+                        format!(
+                            "argument(s) must be one of the following: {}",
+                            names.join(", ")
+                        )
+                    })?;
+                set(cfg, idx);
+            }
+            Kind::Str { set, .. } => {
+                let s = std::str::from_utf8(arg())
+                    .map_err(|_| "argument must be a valid UTF-8 string".to_string())?;
+                set(cfg, s.to_string());
+            }
+            Kind::Special { set, .. } => set(cfg, args)?,
+        }
+        match self.check {
+            Some(check) => check(cfg),
+            None => Ok(()),
+        }
+    }
+
+    /// The value as `CONFIG GET` reports it.
+    pub fn get(&self, cfg: &Config) -> String {
+        match &self.kind {
+            Kind::Bool { get, .. } => format_bool(get(cfg)).to_string(),
+            Kind::Int { get, .. } => get(cfg).to_string(),
+            Kind::Memory { get, .. } => get(cfg).to_string(),
+            Kind::Enum { names, get, .. } => names[get(cfg)].to_string(),
+            Kind::Str { get, .. } => get(cfg).to_string(),
+            Kind::Special { get, .. } => get(cfg),
+        }
+    }
+
+    /// The argument text `CONFIG REWRITE` writes after the name.
+    pub fn rewrite_value(&self, cfg: &Config) -> String {
+        match &self.kind {
+            Kind::Memory { get, .. } => format_memory(get(cfg)),
+            Kind::Str { get, .. } => quote_arg(get(cfg).as_bytes()),
+            Kind::Special { rewrite, .. } => rewrite(cfg),
+            _ => self.get(cfg),
+        }
+    }
+
+    /// Stores the built-in default. Defaults are validated by tests.
+    pub fn apply_default(&self, cfg: &mut Config) {
+        let res = self
+            .line_values(&[self.default.as_bytes().to_vec()])
+            .and_then(|values| self.apply(cfg, &values));
+        if let Err(e) = res {
+            panic!("built-in default of '{}' is invalid: {e}", self.name);
+        }
+    }
+}
+
+/// Finds a parameter by name or alias, ignoring ASCII case. Returns the
+/// matched entry name (canonical or alias, lower-case) and the spec.
+pub(crate) fn lookup(name: &[u8]) -> Option<(&'static str, &'static Spec)> {
+    TABLE.iter().find_map(|spec| {
+        std::iter::once(spec.name)
+            .chain(spec.aliases.iter().copied())
+            .find(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+            .map(|n| (n, spec))
+    })
+}
+
+/// Every name `CONFIG GET` can report, in table order: each canonical name
+/// followed by its aliases (Redis 7 registers aliases as entries of their
+/// own).
+pub(crate) fn entries() -> impl Iterator<Item = (&'static str, &'static Spec)> {
+    TABLE.iter().flat_map(|spec| {
+        std::iter::once(spec.name)
+            .chain(spec.aliases.iter().copied())
+            .map(move |n| (n, spec))
+    })
+}
+
+/// Maximum number of `bind` addresses (Redis `CONFIG_BINDADDR_MAX`).
+const BIND_MAX: usize = 16;
+
+fn set_bind(c: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
+    if args.len() > BIND_MAX {
+        return Err("Too many bind addresses specified.".to_string());
+    }
+    // A single empty argument means "no addresses", as in Redis.
+    let args = if args.len() == 1 && args[0].is_empty() {
+        &[][..]
+    } else {
+        args
+    };
+    let mut addrs = Vec::with_capacity(args.len());
+    for a in args {
+        let s = std::str::from_utf8(a)
+            .map_err(|_| "argument must be a valid UTF-8 string".to_string())?;
+        addrs.push(s.to_string());
+    }
+    c.bind = addrs;
+    Ok(())
+}
+
+fn rewrite_bind(c: &Config) -> String {
+    if c.bind.is_empty() {
+        return "\"\"".to_string();
+    }
+    c.bind
+        .iter()
+        .map(|a| quote_arg(a.as_bytes()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn check_daemonize(c: &Config) -> Result<(), String> {
+    if c.daemonize {
+        Err(
+            "daemonize yes is not supported: ringkv always runs in the foreground, \
+             use a process supervisor instead"
+                .to_string(),
+        )
+    } else {
+        Ok(())
+    }
+}
+
+const I32_MAX: i64 = i32::MAX as i64;
+const MB: u64 = 1024 * 1024;
+
+/// The parameter table. Order is the order of `CONFIG GET *` and of lines
+/// appended by `CONFIG REWRITE`.
+pub(crate) static TABLE: &[Spec] = &[
+    Spec {
+        name: "bind",
+        aliases: &[],
+        mutable: false,
+        default: "127.0.0.1",
+        kind: Kind::Special {
+            multi_arg: true,
+            set: set_bind,
+            get: |c| c.bind.join(" "),
+            rewrite: rewrite_bind,
+        },
+        check: None,
+    },
+    Spec {
+        name: "port",
+        aliases: &[],
+        mutable: false,
+        default: "6379",
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            get: |c| c.port.into(),
+            set: |c, v| c.port = v as u16,
+        },
+        check: None,
+    },
+    Spec {
+        name: "dir",
+        aliases: &[],
+        mutable: false,
+        default: "./data",
+        kind: Kind::Str {
+            get: |c| &c.dir,
+            set: |c, v| c.dir = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "requirepass",
+        aliases: &[],
+        mutable: true,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.requirepass,
+            set: |c, v| c.requirepass = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "maxmemory",
+        aliases: &[],
+        mutable: true,
+        default: "0",
+        kind: Kind::Memory {
+            min: 0,
+            max: u64::MAX,
+            get: |c| c.maxmemory,
+            set: |c, v| c.maxmemory = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "maxmemory-policy",
+        aliases: &[],
+        mutable: true,
+        default: "noeviction",
+        kind: Kind::Enum {
+            names: &EvictionPolicy::NAMES,
+            get: |c| c.maxmemory_policy as usize,
+            set: |c, i| c.maxmemory_policy = EvictionPolicy::ALL[i],
+        },
+        check: None,
+    },
+    Spec {
+        name: "maxmemory-samples",
+        aliases: &[],
+        mutable: true,
+        default: "5",
+        kind: Kind::Int {
+            min: 1,
+            max: 64,
+            get: |c| c.maxmemory_samples.into(),
+            set: |c, v| c.maxmemory_samples = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "lfu-log-factor",
+        aliases: &[],
+        mutable: true,
+        default: "10",
+        kind: Kind::Int {
+            min: 0,
+            max: I32_MAX,
+            get: |c| c.lfu_log_factor.into(),
+            set: |c, v| c.lfu_log_factor = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "lfu-decay-time",
+        aliases: &[],
+        mutable: true,
+        default: "1",
+        kind: Kind::Int {
+            min: 0,
+            max: I32_MAX,
+            get: |c| c.lfu_decay_time.into(),
+            set: |c, v| c.lfu_decay_time = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "loglevel",
+        aliases: &[],
+        mutable: true,
+        default: "notice",
+        kind: Kind::Enum {
+            names: &LogLevel::NAMES,
+            get: |c| c.loglevel as usize,
+            set: |c, i| c.loglevel = LogLevel::ALL[i],
+        },
+        check: None,
+    },
+    Spec {
+        name: "logfile",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.logfile,
+            set: |c, v| c.logfile = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "databases",
+        aliases: &[],
+        mutable: false,
+        default: "16",
+        kind: Kind::Int {
+            min: 1,
+            max: I32_MAX,
+            get: |c| c.databases.into(),
+            set: |c, v| c.databases = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "maxclients",
+        aliases: &[],
+        mutable: true,
+        default: "10000",
+        kind: Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+            get: |c| c.maxclients.into(),
+            set: |c, v| c.maxclients = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "timeout",
+        aliases: &[],
+        mutable: true,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: I32_MAX,
+            get: |c| c.timeout as i64,
+            set: |c, v| c.timeout = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "tcp-keepalive",
+        aliases: &[],
+        mutable: true,
+        default: "300",
+        kind: Kind::Int {
+            min: 0,
+            max: I32_MAX,
+            get: |c| c.tcp_keepalive as i64,
+            set: |c, v| c.tcp_keepalive = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "tcp-backlog",
+        aliases: &[],
+        mutable: false,
+        default: "511",
+        kind: Kind::Int {
+            min: 0,
+            max: I32_MAX,
+            get: |c| c.tcp_backlog.into(),
+            set: |c, v| c.tcp_backlog = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "proto-max-bulk-len",
+        aliases: &[],
+        mutable: true,
+        default: "512mb",
+        kind: Kind::Memory {
+            min: MB,
+            max: i64::MAX as u64,
+            get: |c| c.proto_max_bulk_len,
+            set: |c, v| c.proto_max_bulk_len = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "client-query-buffer-limit",
+        aliases: &[],
+        mutable: true,
+        default: "1gb",
+        kind: Kind::Memory {
+            min: MB,
+            max: i64::MAX as u64,
+            get: |c| c.client_query_buffer_limit,
+            set: |c, v| c.client_query_buffer_limit = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "hz",
+        aliases: &[],
+        mutable: true,
+        default: "10",
+        kind: Kind::Int {
+            min: 1,
+            max: 500,
+            get: |c| c.hz.into(),
+            set: |c, v| c.hz = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "io-threads",
+        aliases: &[],
+        mutable: false,
+        default: "1",
+        kind: Kind::Int {
+            min: 1,
+            max: 128,
+            get: |c| c.io_threads.into(),
+            set: |c, v| c.io_threads = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "pidfile",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.pidfile,
+            set: |c, v| c.pidfile = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "daemonize",
+        aliases: &[],
+        mutable: false,
+        default: "no",
+        kind: Kind::Bool {
+            get: |c| c.daemonize,
+            set: |c, v| c.daemonize = v,
+        },
+        check: Some(check_daemonize),
+    },
+    Spec {
+        name: "protected-mode",
+        aliases: &[],
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.protected_mode,
+            set: |c, v| c.protected_mode = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "lazyfree-lazy-user-flush",
+        aliases: &[],
+        mutable: true,
+        default: "no",
+        kind: Kind::Bool {
+            get: |c| c.lazyfree_lazy_user_flush,
+            set: |c, v| c.lazyfree_lazy_user_flush = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "busy-reply-threshold",
+        aliases: &["lua-time-limit"],
+        mutable: true,
+        default: "5000",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.busy_reply_threshold as i64,
+            set: |c, v| c.busy_reply_threshold = v as u64,
+        },
+        check: None,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        let mut seen = HashSet::new();
+        for (name, _) in entries() {
+            assert_eq!(name, name.to_ascii_lowercase());
+            assert!(seen.insert(name), "duplicate name {name}");
+            assert_ne!(name, "include");
+        }
+    }
+
+    #[test]
+    fn every_default_parses_and_reads_back() {
+        for spec in TABLE {
+            let mut c = Config::default();
+            spec.apply_default(&mut c);
+            // The default, parsed and formatted, equals Config::default().
+            assert_eq!(spec.get(&c), spec.get(&Config::default()), "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn integer_bounds_fit_the_field_types() {
+        // Setting min and max must read back unchanged (no truncating cast).
+        for spec in TABLE {
+            if let Kind::Int { min, max, get, set } = spec.kind {
+                for v in [min, max] {
+                    let mut c = Config::default();
+                    set(&mut c, v);
+                    assert_eq!(get(&c), v, "{}", spec.name);
+                }
+            }
+            if let Kind::Memory { min, max, get, set } = spec.kind {
+                for v in [min, max] {
+                    let mut c = Config::default();
+                    set(&mut c, v);
+                    assert_eq!(get(&c), v, "{}", spec.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive_and_knows_aliases() {
+        assert_eq!(lookup(b"PORT").unwrap().0, "port");
+        let (n, s) = lookup(b"Lua-Time-Limit").unwrap();
+        assert_eq!(n, "lua-time-limit");
+        assert_eq!(s.name, "busy-reply-threshold");
+        assert!(lookup(b"nosuch").is_none());
+    }
+}

@@ -1,0 +1,585 @@
+//! One logical database (SELECT n): the dict of entries plus the deadline-ordered expiry index,
+//! and `DbRef`, the view commands use to read and change it.
+//!
+//! Every access goes through `DbRef` so that the rules Redis users rely on hold in one place:
+//! - lazy expiry: a key past its deadline is deleted on access and never returned;
+//! - read lookups count keyspace hits/misses and refresh the LRU/LFU clock;
+//! - every mutation keeps the expiry index equal to the set of entries with a TTL, and bumps
+//!   `dirty` (changes since the last save) and the per-key modification hooks.
+
+use crate::dict::Dict;
+use crate::entry::{Entry, NewValue, ValueRef};
+use crate::expire_index::ExpireIndex;
+use crate::lru::{self, ClockKind};
+use crate::store::Common;
+use crate::value::Value;
+
+/// The value of an operation that found a key of another type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
+/// What to do with the TTL of a key being overwritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// Remove any TTL (plain SET).
+    Persist,
+    /// Keep the current TTL (SET KEEPTTL, APPEND, INCR...).
+    Keep,
+    /// Expire at this absolute unix time in milliseconds.
+    At(i64),
+}
+
+/// A value detached from its key (RENAME, MOVE, COPY, GETDEL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detached {
+    pub value: Value,
+    pub expire: Option<i64>,
+}
+
+pub struct Db {
+    pub(crate) dict: Dict,
+    pub(crate) expires: ExpireIndex,
+}
+
+impl Db {
+    pub(crate) fn new(seed: u64) -> Db {
+        Db {
+            dict: Dict::new(seed),
+            expires: ExpireIndex::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Detaches all entries (FLUSHDB); the returned dict may be dropped on another thread.
+    pub(crate) fn take_all(&mut self) -> Dict {
+        self.expires.clear();
+        self.dict.take_all()
+    }
+}
+
+/// Mutable access to one entry found by `DbRef::entry_mut`. Deliberately narrow: the entry's
+/// key, expiry and chain link can only change through `DbRef`, which keeps the indexes right.
+pub struct EntryMut<'a>(&'a mut Entry);
+
+impl<'a> EntryMut<'a> {
+    pub fn key(&self) -> &[u8] {
+        self.0.key()
+    }
+
+    pub fn value(&self) -> ValueRef<'_> {
+        self.0.value()
+    }
+
+    pub fn expire(&self) -> Option<i64> {
+        self.0.expire()
+    }
+
+    /// The boxed value (None for an inline string).
+    pub fn object_mut(self) -> Option<&'a mut Value> {
+        self.0.object_mut()
+    }
+}
+
+/// One database together with the keyspace-wide state its operations update.
+pub struct DbRef<'a> {
+    pub(crate) db: &'a mut Db,
+    pub(crate) c: &'a mut Common,
+}
+
+impl<'a> DbRef<'a> {
+    pub fn now_ms(&self) -> i64 {
+        self.c.now_ms
+    }
+
+    pub fn len(&self) -> usize {
+        self.db.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.db.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.db.expires_len()
+    }
+
+    fn initial_clock(&self) -> u32 {
+        match self.c.eviction.policy.clock_kind() {
+            ClockKind::Lfu => lru::lfu_initial(self.c.now_ms),
+            ClockKind::Lru | ClockKind::Fifo => lru::lru_clock(self.c.now_ms),
+        }
+    }
+
+    fn touch(c: &mut Common, e: &mut Entry) {
+        match c.eviction.policy.clock_kind() {
+            ClockKind::Lru => e.set_clock(lru::lru_clock(c.now_ms)),
+            ClockKind::Lfu => {
+                let clock = lru::lfu_touch(
+                    e.clock(),
+                    c.now_ms,
+                    c.eviction.lfu_log_factor,
+                    c.eviction.lfu_decay_time,
+                    &mut c.rng,
+                );
+                e.set_clock(clock)
+            }
+            ClockKind::Fifo => {}
+        }
+    }
+
+    /// Finds a live entry: deletes it first if it has expired. `touch` refreshes its clock.
+    fn live_entry(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
+        let now = self.c.now_ms;
+        let expired = match self.db.dict.get_mut(key) {
+            None => return None,
+            Some(e) => matches!(e.expire(), Some(at) if at <= now),
+        };
+        if expired {
+            self.delete_expired(key);
+            return None;
+        }
+        let e = self
+            .db
+            .dict
+            .get_mut(key)
+            .expect("invariant: entry found a moment ago");
+        if touch {
+            Self::touch(self.c, e);
+        }
+        Some(e)
+    }
+
+    fn delete_expired(&mut self, key: &[u8]) {
+        if self.remove_entry(key).is_some() {
+            self.c.stats.expired_keys += 1;
+        }
+    }
+
+    /// Removes an entry and its expiry record; does not count as a user deletion.
+    fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.db.dict.remove(key)?;
+        if let Some(at) = e.expire() {
+            let h = self.db.dict.hash(key);
+            self.db.expires.remove(at, h);
+        }
+        Some(e)
+    }
+
+    /// Read lookup (GET and friends): counts a hit or miss and refreshes the access clock.
+    pub fn get(&mut self, key: &[u8]) -> Option<ValueRef<'_>> {
+        let found = self.live_entry(key, true).map(|e| e as *const Entry);
+        match found {
+            Some(e) => {
+                self.c.stats.keyspace_hits += 1;
+                // SAFETY: the entry lives in self.db for the returned borrow of self.
+                Some(unsafe { &*e }.value())
+            }
+            None => {
+                self.c.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Lookup without statistics or clock refresh (TYPE, OBJECT, TTL, internal checks), still
+    /// honouring (and applying) expiry.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.live_entry(key, false).map(|e| &*e)
+    }
+
+    /// Whether the key exists (after lazy expiry). Counts as a read like Redis's EXISTS.
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        let found = self.live_entry(key, false).is_some();
+        if found {
+            self.c.stats.keyspace_hits += 1;
+        } else {
+            self.c.stats.keyspace_misses += 1;
+        }
+        found
+    }
+
+    /// Write lookup: no hit/miss statistics, refreshes the clock.
+    pub fn entry_mut(&mut self, key: &[u8]) -> Option<EntryMut<'_>> {
+        self.live_entry(key, true).map(EntryMut)
+    }
+
+    /// The key's type name, or None if absent.
+    pub fn type_of(&mut self, key: &[u8]) -> Option<&'static str> {
+        self.peek(key).map(|e| e.value().type_name())
+    }
+
+    fn index_expire_change(&mut self, key: &[u8], old: Option<i64>, new: Option<i64>) {
+        if old == new {
+            return;
+        }
+        let h = self.db.dict.hash(key);
+        if let Some(at) = old {
+            self.db.expires.remove(at, h);
+        }
+        if let Some(at) = new {
+            self.db.expires.add(at, h);
+        }
+    }
+
+    fn after_write(&mut self, _key: &[u8]) {
+        self.c.dirty += 1;
+    }
+
+    fn put(&mut self, key: &[u8], value: NewValue<'_>, ttl: Ttl) {
+        let old_expire = self.live_entry(key, false).map(|e| e.expire());
+        match old_expire {
+            Some(old) => {
+                let new_expire = match ttl {
+                    Ttl::Persist => None,
+                    Ttl::Keep => old,
+                    Ttl::At(at) => Some(at),
+                };
+                // Fast path: same-length inline overwrite with unchanged expiry presence.
+                if let NewValue::Inline(v) = &value {
+                    if old.is_some() == new_expire.is_some() {
+                        let e = self
+                            .db
+                            .dict
+                            .get_mut(key)
+                            .expect("invariant: entry is live");
+                        if let Some(bytes) = e.inline_mut() {
+                            if bytes.len() == v.len() {
+                                bytes.copy_from_slice(v);
+                                if let Some(at) = new_expire {
+                                    e.overwrite_expire(at);
+                                }
+                                Self::touch(self.c, e);
+                                self.index_expire_change(key, old, new_expire);
+                                self.after_write(key);
+                                return;
+                            }
+                        }
+                    }
+                }
+                let fresh = {
+                    let e = self.db.dict.get(key).expect("invariant: entry is live");
+                    e.rebuild(value, new_expire)
+                };
+                let mut fresh = fresh;
+                Self::touch(self.c, &mut fresh);
+                drop(self.db.dict.replace(fresh));
+                self.index_expire_change(key, old, new_expire);
+            }
+            None => {
+                let expire = match ttl {
+                    Ttl::At(at) => Some(at),
+                    Ttl::Persist | Ttl::Keep => None,
+                };
+                let entry = Entry::new(key, value, expire, self.initial_clock());
+                self.db.dict.insert_new(entry);
+                self.index_expire_change(key, None, expire);
+            }
+        }
+        self.after_write(key);
+    }
+
+    /// SET-like write of a string value.
+    pub fn set_str(&mut self, key: &[u8], value: &[u8], ttl: Ttl) {
+        self.put(key, NewValue::string(value), ttl);
+    }
+
+    /// Stores any value (collections are stored boxed; `Value::Str` may be inlined).
+    pub fn set_value(&mut self, key: &[u8], value: Value, ttl: Ttl) {
+        match value {
+            Value::Str(s) if s.len() <= crate::entry::INLINE_STRING_MAX => {
+                self.put(key, NewValue::Inline(&s), ttl)
+            }
+            other => self.put(key, NewValue::Object(Box::new(other)), ttl),
+        }
+    }
+
+    /// The key's string as a growable buffer, converting an inline string to the out-of-line
+    /// representation first (APPEND, SETRANGE, SETBIT). Ok(None) if the key is absent.
+    pub fn string_mut(&mut self, key: &[u8]) -> Result<Option<&mut Vec<u8>>, WrongType> {
+        let (inline, expire) = match self.live_entry(key, true) {
+            None => return Ok(None),
+            Some(e) => match e.value() {
+                ValueRef::Obj(_) => return Err(WrongType),
+                ValueRef::Str(_) => (e.is_inline(), e.expire()),
+            },
+        };
+        if inline {
+            let rebuilt = {
+                let e = self.db.dict.get(key).expect("invariant: entry is live");
+                let bytes = e.value().as_str().unwrap_or_default().to_vec();
+                e.rebuild(NewValue::Object(Box::new(Value::Str(bytes))), expire)
+            };
+            drop(self.db.dict.replace(rebuilt));
+        }
+        self.after_write(key);
+        match self.db.dict.get_mut(key).and_then(|e| e.object_mut()) {
+            Some(Value::Str(s)) => Ok(Some(s)),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// Deletes a key. Returns whether it existed (an expired key does not count).
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        if self.live_entry(key, false).is_none() {
+            return false;
+        }
+        self.remove_entry(key);
+        self.after_write(key);
+        true
+    }
+
+    /// Removes the key and returns its value and expiry.
+    pub fn take(&mut self, key: &[u8]) -> Option<Detached> {
+        self.live_entry(key, false)?;
+        let mut e = self.remove_entry(key)?;
+        let expire = e.expire();
+        let value = e.take_value();
+        self.after_write(key);
+        Some(Detached { value, expire })
+    }
+
+    /// Inserts a detached value under `key`, replacing whatever is there.
+    pub fn put_detached(&mut self, key: &[u8], d: Detached) {
+        let ttl = match d.expire {
+            Some(at) => Ttl::At(at),
+            None => Ttl::Persist,
+        };
+        self.set_value(key, d.value, ttl);
+    }
+
+    /// A copy of the key's value and expiry (COPY, DUMP-like uses).
+    pub fn clone_value(&mut self, key: &[u8]) -> Option<Detached> {
+        let e = self.live_entry(key, false)?;
+        let value = match e.value() {
+            ValueRef::Str(s) => Value::Str(s.to_vec()),
+            ValueRef::Obj(v) => v.clone(),
+        };
+        Some(Detached {
+            value,
+            expire: e.expire(),
+        })
+    }
+
+    /// The key's absolute expiry: Err(()) if the key does not exist, Ok(None) if it has no TTL.
+    #[allow(clippy::result_unit_err)]
+    pub fn expire_of(&mut self, key: &[u8]) -> Result<Option<i64>, ()> {
+        self.peek(key).map(|e| e.expire()).ok_or(())
+    }
+
+    /// Sets (Some) or removes (None) the key's expiry. Returns false if the key does not exist.
+    /// A deadline in the past deletes the key (counted as a deletion, as Redis does for EXPIRE).
+    pub fn set_expire(&mut self, key: &[u8], at: Option<i64>) -> bool {
+        let old = match self.live_entry(key, false) {
+            None => return false,
+            Some(e) => e.expire(),
+        };
+        if let Some(t) = at {
+            if t <= self.c.now_ms {
+                self.remove_entry(key);
+                self.after_write(key);
+                return true;
+            }
+        }
+        if old == at {
+            self.after_write(key);
+            return true;
+        }
+        let e = self.db.dict.get_mut(key).expect("invariant: entry is live");
+        let in_place = match at {
+            Some(t) => e.overwrite_expire(t),
+            None => false,
+        };
+        if !in_place {
+            // The expiry field's presence changes the layout: rebuild the entry around its value.
+            let inline = e.is_inline();
+            let clock = e.clock();
+            let rebuilt = match e.take_value() {
+                Value::Str(s) if inline => Entry::new(key, NewValue::Inline(&s), at, clock),
+                other => Entry::new(key, NewValue::Object(Box::new(other)), at, clock),
+            };
+            drop(self.db.dict.replace(rebuilt));
+        }
+        self.index_expire_change(key, old, at);
+        self.after_write(key);
+        true
+    }
+
+    /// A random live key (RANDOMKEY). Expired keys met on the way are deleted; if every sampled key
+    /// is expired after many tries the last one is returned anyway (Redis does the same to bound work).
+    pub fn random_key(&mut self) -> Option<Vec<u8>> {
+        let mut tries = 0;
+        loop {
+            let (key, expired) = {
+                let e = self.db.dict.random_entry(&mut self.c.rng)?;
+                let expired = matches!(e.expire(), Some(at) if at <= self.c.now_ms);
+                (e.key().to_vec(), expired)
+            };
+            tries += 1;
+            if !expired || tries >= 100 {
+                return Some(key);
+            }
+            self.delete_expired(&key);
+        }
+    }
+
+    /// One SCAN step over this database; `f` sees live keys only. Expired keys met are deleted.
+    pub fn scan(&mut self, cursor: u64, mut f: impl FnMut(&[u8], ValueRef<'_>)) -> u64 {
+        let now = self.c.now_ms;
+        let mut expired = Vec::new();
+        let next = self.db.dict.scan(cursor, |e| {
+            if matches!(e.expire(), Some(at) if at <= now) {
+                expired.push(e.key().to_vec());
+            } else {
+                f(e.key(), e.value());
+            }
+        });
+        for k in expired {
+            self.delete_expired(&k);
+        }
+        next
+    }
+
+    /// Visits every live key (KEYS); expired keys are skipped but not deleted, as in Redis.
+    pub fn for_each_live(&self, mut f: impl FnMut(&Entry)) {
+        let now = self.c.now_ms;
+        self.db.dict.for_each(|e| {
+            if !matches!(e.expire(), Some(at) if at <= now) {
+                f(e)
+            }
+        });
+    }
+
+    /// Counts one more incremental rehash step (for idle-time rehashing).
+    pub fn rehash(&mut self, buckets: usize) -> bool {
+        self.db.dict.rehash(buckets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+    use crate::value::Value;
+    use crate::{Ttl, ValueRef};
+
+    fn store() -> Store {
+        let mut s = Store::new(2, 7);
+        s.set_now(1_000_000);
+        s
+    }
+
+    #[test]
+    fn set_get_overwrite_and_stats() {
+        let mut s = store();
+        let mut db = s.db(0);
+        assert!(db.get(b"a").is_none());
+        db.set_str(b"a", b"1", Ttl::Persist);
+        assert_eq!(db.get(b"a").and_then(|v| v.as_str()), Some(&b"1"[..]));
+        db.set_str(b"a", b"2", Ttl::Persist); // in place
+        db.set_str(b"a", b"333", Ttl::Persist); // rebuilt
+        assert_eq!(db.get(b"a").and_then(|v| v.as_str()), Some(&b"333"[..]));
+        let big = vec![7u8; 1000];
+        db.set_str(b"a", &big, Ttl::Persist);
+        assert_eq!(db.get(b"a").and_then(|v| v.as_str()), Some(&big[..]));
+        assert_eq!(db.len(), 1);
+        assert_eq!(s.common.stats.keyspace_hits, 3);
+        assert_eq!(s.common.stats.keyspace_misses, 1);
+    }
+
+    #[test]
+    fn ttl_lifecycle_and_index_consistency() {
+        let mut s = store();
+        let now = s.now_ms();
+        {
+            let mut db = s.db(0);
+            db.set_str(b"k", b"v", Ttl::At(now + 100));
+            assert_eq!(db.expire_of(b"k"), Ok(Some(now + 100)));
+            assert_eq!(db.expires_len(), 1);
+            db.set_str(b"k", b"w", Ttl::Keep);
+            assert_eq!(db.expire_of(b"k"), Ok(Some(now + 100)));
+            assert!(db.set_expire(b"k", Some(now + 200)));
+            assert_eq!(db.expire_of(b"k"), Ok(Some(now + 200)));
+            assert!(db.set_expire(b"k", None));
+            assert_eq!(db.expire_of(b"k"), Ok(None));
+            assert_eq!(db.expires_len(), 0);
+            assert!(db.set_expire(b"k", Some(now + 50)));
+            assert_eq!(db.expires_len(), 1);
+            db.set_str(b"k", b"plain", Ttl::Persist);
+            assert_eq!(db.expires_len(), 0);
+            assert!(db.set_expire(b"k", Some(now + 50)));
+            assert_eq!(db.expire_of(b"nope"), Err(()));
+        }
+        s.set_now(now + 51);
+        let mut db = s.db(0);
+        assert!(db.get(b"k").is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(s.common.stats.expired_keys, 1);
+    }
+
+    #[test]
+    fn expire_in_past_deletes() {
+        let mut s = store();
+        let now = s.now_ms();
+        let mut db = s.db(0);
+        db.set_str(b"k", b"v", Ttl::Persist);
+        assert!(db.set_expire(b"k", Some(now - 1)));
+        assert!(!db.exists(b"k"));
+    }
+
+    #[test]
+    fn string_mut_converts_and_keeps_ttl() {
+        let mut s = store();
+        let now = s.now_ms();
+        let mut db = s.db(0);
+        db.set_str(b"k", b"ab", Ttl::At(now + 1000));
+        db.string_mut(b"k").unwrap().unwrap().extend_from_slice(b"cd");
+        assert_eq!(db.get(b"k").and_then(|v| v.as_str()), Some(&b"abcd"[..]));
+        assert_eq!(db.expire_of(b"k"), Ok(Some(now + 1000)));
+        assert!(db.string_mut(b"missing").unwrap().is_none());
+    }
+
+    #[test]
+    fn take_and_put_detached() {
+        let mut s = store();
+        let now = s.now_ms();
+        let mut db = s.db(0);
+        db.set_str(b"a", b"x", Ttl::At(now + 5));
+        let d = db.take(b"a").unwrap();
+        assert!(!db.exists(b"a"));
+        assert_eq!(d.expire, Some(now + 5));
+        db.put_detached(b"b", d);
+        assert_eq!(db.expire_of(b"b"), Ok(Some(now + 5)));
+        assert!(matches!(db.get(b"b"), Some(ValueRef::Str(b"x"))));
+        assert_eq!(db.expires_len(), 1);
+    }
+
+    #[test]
+    fn scan_and_random() {
+        let mut s = store();
+        let mut db = s.db(0);
+        for i in 0..100 {
+            db.set_value(format!("k{i}").as_bytes(), Value::Str(vec![1]), Ttl::Persist);
+        }
+        let mut n = 0;
+        let mut c = 0;
+        loop {
+            c = db.scan(c, |_, _| n += 1);
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(n, 100);
+        assert!(db.random_key().is_some());
+    }
+}

@@ -1,0 +1,33 @@
+//! ringkv's keyspace engine: synchronous, deterministic, no I/O.
+//!
+//! It owns the databases and their entries, expiry (lazy on access plus an active cycle over a
+//! deadline-ordered index), `maxmemory` eviction under every Redis policy plus FIFO, and the
+//! value types. Time and randomness come from the caller (`Store::set_now`, a seed), so the same code
+//! runs in the server, in property tests and under deterministic simulation.
+//!
+//! Layering: commands execute against `Store`/`DbRef`; nothing here knows RESP, sockets or config
+//! files.
+
+pub mod clock;
+pub mod db;
+mod dict;
+pub mod entry;
+pub mod evict;
+pub mod expire;
+pub mod expire_index;
+pub mod glob;
+pub mod lru;
+pub mod rng;
+pub mod store;
+pub mod value;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::{Db, DbRef, Detached, EntryMut, Ttl, WrongType};
+pub use dict::Dict;
+pub use entry::{Entry, ValueRef, INLINE_STRING_MAX};
+pub use evict::OutOfMemory;
+pub use expire::ExpireCycleReport;
+pub use glob::glob_match;
+pub use rng::Rng;
+pub use store::{Common, EvictionPolicy, EvictionSettings, KeyspaceStats, MemoryGauge, Store};
+pub use value::Value;

@@ -1,0 +1,191 @@
+//! The whole keyspace: every database plus the state they share (current time, statistics,
+//! eviction settings, the sampling RNG, the count of changes since the last save).
+//!
+//! The server keeps one `Store` behind one mutex and takes it once per batch of pipelined commands,
+//! which gives Redis's semantics for free: each command (and each MULTI/EXEC block) is atomic, and
+//! replies, persistence and replication see commands in one total order.
+
+use crate::db::{Db, DbRef};
+use crate::dict::Dict;
+use crate::rng::Rng;
+use std::sync::Arc;
+
+/// maxmemory-policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EvictionPolicy {
+    #[default]
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    AllKeysFifo,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    VolatileFifo,
+}
+
+impl EvictionPolicy {
+    pub fn is_volatile(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+                | EvictionPolicy::VolatileFifo
+        )
+    }
+
+    pub fn clock_kind(self) -> crate::lru::ClockKind {
+        use crate::lru::ClockKind;
+        match self {
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => ClockKind::Lfu,
+            EvictionPolicy::AllKeysFifo | EvictionPolicy::VolatileFifo => ClockKind::Fifo,
+            _ => ClockKind::Lru,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EvictionSettings {
+    /// Bytes; 0 means no limit.
+    pub maxmemory: u64,
+    pub policy: EvictionPolicy,
+    pub samples: usize,
+    pub lfu_log_factor: u32,
+    /// Minutes.
+    pub lfu_decay_time: u32,
+}
+
+impl Default for EvictionSettings {
+    fn default() -> Self {
+        EvictionSettings {
+            maxmemory: 0,
+            policy: EvictionPolicy::NoEviction,
+            samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        }
+    }
+}
+
+/// Counters INFO reports (reset by CONFIG RESETSTAT).
+#[derive(Debug, Default, Clone)]
+pub struct KeyspaceStats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    /// Expiry-cycle runs that stopped on their key budget with more keys due.
+    pub expire_cycles_budget_hit: u64,
+}
+
+/// State every database operation may touch.
+pub struct Common {
+    /// Cached current time (unix ms), set once per command batch.
+    pub now_ms: i64,
+    pub stats: KeyspaceStats,
+    pub eviction: EvictionSettings,
+    pub rng: Rng,
+    /// Changes since the last save.
+    pub dirty: u64,
+}
+
+/// Reads the process's used memory (the server installs an allocator-backed gauge).
+pub type MemoryGauge = Arc<dyn Fn() -> usize + Send + Sync>;
+
+pub struct Store {
+    dbs: Vec<Db>,
+    pub common: Common,
+    memory: MemoryGauge,
+    pub(crate) evict_pool: crate::evict::EvictionPool,
+    /// Database the active expiry cycle resumes from.
+    pub(crate) expire_next_db: usize,
+}
+
+impl Store {
+    pub fn new(databases: usize, seed: u64) -> Store {
+        let mut seeder = Rng::new(seed);
+        Store {
+            dbs: (0..databases.max(1))
+                .map(|_| Db::new(seeder.next_u64()))
+                .collect(),
+            common: Common {
+                now_ms: 0,
+                stats: KeyspaceStats::default(),
+                eviction: EvictionSettings::default(),
+                rng: Rng::new(seeder.next_u64()),
+                dirty: 0,
+            },
+            memory: Arc::new(|| 0),
+            evict_pool: crate::evict::EvictionPool::default(),
+            expire_next_db: 0,
+        }
+    }
+
+    pub fn set_now(&mut self, now_ms: i64) {
+        self.common.now_ms = now_ms;
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.common.now_ms
+    }
+
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// The view of database `index` (callers validate the index; SELECT does).
+    pub fn db(&mut self, index: usize) -> DbRef<'_> {
+        DbRef {
+            db: &mut self.dbs[index],
+            c: &mut self.common,
+        }
+    }
+
+    /// Read-only access to a database (INFO keyspace, DBSIZE).
+    pub fn db_ref(&self, index: usize) -> &Db {
+        &self.dbs[index]
+    }
+
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+        self.common.dirty += 1;
+    }
+
+    /// Empties one database; the detached entries are returned so the caller may free them on
+    /// another thread (FLUSHDB ASYNC) or just drop them.
+    pub fn flush_db(&mut self, index: usize) -> Dict {
+        self.common.dirty += self.dbs[index].len() as u64;
+        self.dbs[index].take_all()
+    }
+
+    pub fn flush_all(&mut self) -> Vec<Dict> {
+        (0..self.dbs.len()).map(|i| self.flush_db(i)).collect()
+    }
+
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len()).sum()
+    }
+
+    pub fn set_memory_gauge(&mut self, gauge: MemoryGauge) {
+        self.memory = gauge;
+    }
+
+    pub fn used_memory(&self) -> usize {
+        (self.memory)()
+    }
+
+    /// Moves some rehash work forward in every database (called from the idle-time cron).
+    pub fn rehash_idle(&mut self, buckets_per_db: usize) {
+        for db in &mut self.dbs {
+            db.dict.rehash(buckets_per_db);
+        }
+    }
+
+    pub(crate) fn dbs_mut(&mut self) -> (&mut Vec<Db>, &mut Common) {
+        (&mut self.dbs, &mut self.common)
+    }
+}

@@ -1,0 +1,184 @@
+//! One client connection: read, parse every complete request, execute them under one keyspace lock,
+//! write all replies with one syscall (what makes pipelining fast), repeat.
+//!
+//! Protection: the query buffer is bounded by `client-query-buffer-limit`, bulk and multibulk
+//! lengths by the parser's limits, and a protocol error gets `-ERR Protocol error: ...` and closes
+//! the connection, touching nothing else.
+
+use bytes::{Buf, BytesMut};
+use ringkv_commands::{execute, Action, Client, Ctx, Shared};
+use ringkv_commands::clients::ClientHandle;
+use ringkv_protocol::{ParseLimits, Protocol, ReplyWriter, RequestParser};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Read granularity (Redis PROTO_IOBUF_LEN).
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Reply buffers above this are shrunk back after a flush so idle clients hold little memory.
+const REPLY_BUFFER_KEEP_BYTES: usize = 64 * 1024;
+
+struct Limits {
+    epoch: u64,
+    query_buffer: usize,
+    parse: ParseLimits,
+}
+
+fn read_limits(shared: &Shared, authenticated: bool) -> Limits {
+    let epoch = shared.config_epoch.load(Ordering::Acquire);
+    let cfg = shared.config.read();
+    Limits {
+        epoch,
+        query_buffer: cfg.client_query_buffer_limit as usize,
+        parse: ParseLimits {
+            max_bulk_len: cfg.proto_max_bulk_len,
+            authenticated,
+            ..ParseLimits::default()
+        },
+    }
+}
+
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+    let needs_auth = !shared.config.read().requirepass.is_empty();
+    let mut client = Client::new(handle.clone(), !needs_auth);
+    let mut limits = read_limits(&shared, client.authenticated);
+    let mut parser = RequestParser::new(limits.parse.clone());
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut out = ReplyWriter::new(Protocol::Resp2);
+    let mut shutdown = shared.shutdown_signal();
+
+    'conn: loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK_BYTES {
+            let want = parser.wanted().min(limits.query_buffer);
+            rbuf.reserve(READ_CHUNK_BYTES.max(want));
+        }
+        let read = tokio::select! {
+            biased;
+            r = stream.read_buf(&mut rbuf) => r,
+            _ = handle.killed() => break 'conn,
+            _ = shutdown.changed() => break 'conn,
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                shared
+                    .stats
+                    .total_net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        if shared.config_epoch.load(Ordering::Relaxed) != limits.epoch {
+            limits = read_limits(&shared, client.authenticated);
+            *parser.limits_mut() = limits.parse.clone();
+        }
+
+        let mut consumed = 0;
+        let mut close = false;
+        let mut commands = 0u64;
+        // Parse the first request before locking: a partial request costs no lock.
+        let mut next = parser.parse(&rbuf);
+        if !matches!(next, Ok(None)) {
+            let mut store = shared.store.lock();
+            store.set_now(shared.clock.now_ms());
+            let mut ctx = Ctx {
+                store: &mut store,
+                shared: &shared,
+                client: &mut client,
+                out: &mut out,
+            };
+            let mut last_spec = None;
+            loop {
+                match next {
+                    Ok(Some(n)) => {
+                        let args = parser.args(&rbuf[consumed..]);
+                        if !args.is_empty() {
+                            last_spec = execute(&mut ctx, args).or(last_spec);
+                            commands += 1;
+                            parser.limits_mut().authenticated = ctx.client.authenticated;
+                        }
+                        consumed += n;
+                        if ctx.client.action.is_some() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        shared.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(client = handle.id, error = %e, "protocol error");
+                        ctx.out.error(format!("ERR {}", e.message()).as_bytes());
+                        close = true;
+                        break;
+                    }
+                }
+                next = parser.parse(&rbuf[consumed..]);
+            }
+            let used = store.used_memory();
+            drop(store);
+            shared.track_memory(used);
+            publish_state(&handle, &client, &shared, last_spec.map(|s| s.name), out.protocol());
+        }
+        rbuf.advance(consumed);
+        if commands > 0 {
+            shared
+                .stats
+                .total_commands_processed
+                .fetch_add(commands, Ordering::Relaxed);
+        }
+        if rbuf.len() > limits.query_buffer {
+            shared
+                .stats
+                .client_query_buffer_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                client = handle.id,
+                addr = %handle.addr,
+                bytes = rbuf.len(),
+                "closing client that exceeded client-query-buffer-limit"
+            );
+            break;
+        }
+        if !out.is_empty() {
+            if stream.write_all(out.as_bytes()).await.is_err() {
+                break;
+            }
+            shared
+                .stats
+                .total_net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            out.clear();
+            if out.buffer_mut().capacity() > REPLY_BUFFER_KEEP_BYTES {
+                out.buffer_mut().shrink_to(READ_CHUNK_BYTES);
+            }
+        }
+        if close || matches!(client.action.take(), Some(Action::Close)) {
+            break;
+        }
+        if rbuf.is_empty() && rbuf.capacity() > REPLY_BUFFER_KEEP_BYTES {
+            rbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        }
+    }
+    let _ = stream.shutdown().await;
+    shared.clients.unregister(handle.id);
+}
+
+/// Publishes what CLIENT LIST shows, once per batch.
+fn publish_state(
+    handle: &ClientHandle,
+    client: &Client,
+    shared: &Shared,
+    last_command: Option<&'static str>,
+    proto: Protocol,
+) {
+    handle
+        .last_interaction_ms
+        .store(shared.clock.now_ms(), Ordering::Relaxed);
+    handle.db.store(client.db, Ordering::Relaxed);
+    handle.resp.store(
+        if proto == Protocol::Resp3 { 3 } else { 2 },
+        Ordering::Relaxed,
+    );
+    if let Some(name) = last_command {
+        handle.meta.lock().last_command = name;
+    }
+}

@@ -1,0 +1,219 @@
+//! The `ringkv` binary: configuration, logging, the runtime, listeners, background work and
+//! graceful shutdown. Everything a command does lives in `ringkv-commands`; this crate owns I/O.
+
+mod alloc;
+mod connection;
+mod cron;
+mod listener;
+
+use ringkv_commands::{ServerInfo, Shared};
+use ringkv_config::{Config, LogLevel, StartupArgs};
+use ringkv_engine::{Store, SystemClock};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: alloc::CountingAllocator = alloc::CountingAllocator;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn usage() -> String {
+    format!(
+        "ringkv {VERSION} — a Redis-compatible key-value server\n\n\
+Usage: ringkv [/path/to/ringkv.conf] [--name value [value ...]] ...\n\
+       ringkv -v | --version\n\
+       ringkv -h | --help\n\n\
+Settings use redis.conf names; command-line options override the file.\n\
+Examples:\n\
+       ringkv --port 6380 --dir ./data\n\
+       ringkv /etc/ringkv/ringkv.conf --loglevel verbose\n\
+       ringkv --maxmemory 100mb --maxmemory-policy allkeys-lru\n"
+    )
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args: StartupArgs = match ringkv_config::parse_command_line(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\n\n{}", usage());
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.help {
+        print!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        println!("ringkv v={VERSION} malloc=mimalloc bits=64");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = init_logging(&config) {
+        eprintln!("cannot open logfile '{}': {e}", config.logfile);
+        return ExitCode::FAILURE;
+    }
+    let runtime = if config.io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.io_threads as usize)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ringkv: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) -> std::io::Result<()> {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match config.loglevel {
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Verbose => LevelFilter::DEBUG,
+        LogLevel::Notice => LevelFilter::INFO,
+        LogLevel::Warning => LevelFilter::WARN,
+        LogLevel::Nothing => LevelFilter::OFF,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false);
+    if config.logfile.is_empty() {
+        builder.with_writer(std::io::stdout).init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&config.logfile)?;
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
+    Ok(())
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.dir)
+        .map_err(|e| format!("cannot create dir '{}': {e}", config.dir))?;
+    let mut listeners = Vec::new();
+    for addr in &config.bind {
+        let addr = addr.trim_start_matches('-');
+        let l = tokio::net::TcpListener::bind((addr, config.port))
+            .await
+            .map_err(|e| format!("could not bind {addr}:{}: {e}", config.port))?;
+        listeners.push(l);
+    }
+    let tcp_port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .unwrap_or(config.port);
+    if !config.pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&config.pidfile, format!("{}\n", std::process::id())) {
+            tracing::warn!(error = %e, pidfile = %config.pidfile, "cannot write pidfile");
+        }
+    }
+    let clock = Arc::new(SystemClock);
+    let seed = {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        t ^ ((std::process::id() as u64) << 32)
+    };
+    let mut store = Store::new(config.databases as usize, seed);
+    store.set_memory_gauge(Arc::new(alloc::allocated_bytes));
+    let info = ServerInfo {
+        version: VERSION,
+        pid: std::process::id(),
+        tcp_port,
+        run_id: format!("{:016x}{:024x}", seed, seed.rotate_left(17) as u128 * 31),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        config_file: config
+            .config_file()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        started_ms: ringkv_engine::Clock::now_ms(&SystemClock),
+        started: Instant::now(),
+    };
+    let pidfile = config.pidfile.clone();
+    let shared = Arc::new(Shared::new(store, config, info.clone(), clock));
+    tracing::info!(
+        version = VERSION,
+        port = tcp_port,
+        pid = info.pid,
+        config_file = %if info.config_file.is_empty() { "(none)" } else { &info.config_file },
+        mode = "standalone",
+        "ringkv starting"
+    );
+    let mut tasks = Vec::new();
+    for l in listeners {
+        tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
+        tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), l)));
+    }
+    tasks.push(tokio::spawn(cron::run(shared.clone())));
+    tracing::info!("Ready to accept connections tcp");
+
+    let mut shutdown = shared.shutdown_signal();
+    tokio::select! {
+        _ = signal_received() => {
+            tracing::info!("Received shutdown signal, scheduling shutdown...");
+            shared.request_shutdown();
+        }
+        _ = shutdown.changed() => {
+            tracing::info!("User requested shutdown...");
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    // Give connections a moment to flush their last replies.
+    let deadline = Instant::now() + std::time::Duration::from_secs(2);
+    while !shared.clients.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    tracing::info!("ringkv is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn signal_received() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
