@@ -3,8 +3,11 @@
 
 use crate::clients::ClientHandle;
 use crate::shared::Shared;
-use ringkv_engine::{DbRef, Store};
+use crate::pubsub::{PushLink, Subscriptions};
+use crate::transactions::MultiState;
+use ringkv_engine::{DbKey, DbRef, Store};
 use ringkv_protocol::ReplyWriter;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Something a handler asks the connection loop to do after the reply is written.
@@ -22,18 +25,36 @@ pub struct Client {
     pub authenticated: bool,
     /// Set by a handler; consumed by the connection loop after the batch.
     pub action: Option<Action>,
-    /// Whether errors of this client were already counted (INFO errorstats-lite).
+    /// Error replies sent to this client.
     pub errors: u64,
+    /// Commands queued by MULTI, if in a transaction.
+    pub multi: Option<MultiState>,
+    /// Keys this client WATCHes.
+    pub watched: Vec<DbKey>,
+    /// Set by the keyspace when a watched key changes.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// True while EXEC runs the queued commands (blocking commands then do not block).
+    pub in_exec: bool,
+    /// Channel and pattern subscriptions.
+    pub subs: Subscriptions,
+    /// How published messages reach this connection.
+    pub push: Arc<PushLink>,
 }
 
 impl Client {
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, push: Arc<PushLink>) -> Client {
         Client {
             handle,
             db: 0,
             authenticated,
             action: None,
             errors: 0,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            in_exec: false,
+            subs: Subscriptions::default(),
+            push,
         }
     }
 }

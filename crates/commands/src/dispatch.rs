@@ -4,6 +4,9 @@
 use crate::ctx::Ctx;
 use crate::error::{CmdError, NOAUTH, OOM};
 use crate::table::{find_subcommand, flags, CommandSpec};
+use crate::pubsub::allowed_when_subscribed;
+use crate::transactions::runs_inside_multi;
+use ringkv_protocol::Protocol;
 use ringkv_protocol::Args;
 use std::sync::atomic::Ordering;
 
@@ -16,13 +19,42 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static CommandSpec
     let name = args.arg(0);
     let Some(spec) = ctx.shared.commands.lookup(name) else {
         let err = unknown_command(args);
-        reply_error(ctx, &err);
+        reject(ctx, &err);
         return None;
     };
-    if let Err(e) = check_and_run(ctx, spec, args) {
-        reply_error(ctx, &e);
+    match check(ctx, spec, args) {
+        Err(e) => reject(ctx, &e),
+        Ok(spec)
+            if ctx.client.subs.count() > 0
+                && ctx.out.protocol() == Protocol::Resp2
+                && !allowed_when_subscribed(spec.name) =>
+        {
+            let e = CmdError::msg(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
+            reject(ctx, &e);
+        }
+        Ok(spec) => {
+            if ctx.client.multi.is_some() && !runs_inside_multi(spec.name) {
+                if let Some(m) = ctx.client.multi.as_mut() {
+                    m.queued.push(args.to_owned_args());
+                }
+                ctx.out.simple(b"QUEUED");
+            } else if let Err(e) = (spec.handler)(ctx, args) {
+                reply_error(ctx, &e);
+            }
+        }
     }
     Some(spec)
+}
+
+/// A command refused by the gate: inside MULTI this also dooms the transaction (EXECABORT).
+fn reject(ctx: &mut Ctx<'_>, e: &CmdError) {
+    if let Some(m) = ctx.client.multi.as_mut() {
+        m.aborted = true;
+    }
+    reply_error(ctx, e);
 }
 
 fn reply_error(ctx: &mut Ctx<'_>, e: &CmdError) {
@@ -34,13 +66,18 @@ fn reply_error(ctx: &mut Ctx<'_>, e: &CmdError) {
     ctx.out.error(e.as_bytes());
 }
 
-fn check_and_run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: Args<'_>) -> Result<(), CmdError> {
+/// The checks every command passes before it runs or is queued; returns the spec to run
+/// (the subcommand's for container commands).
+fn check(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: Args<'_>,
+) -> Result<&'static CommandSpec, CmdError> {
     if !spec.arity_ok(args.len()) {
         return Err(CmdError::arity(spec.name));
     }
-    if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
-        return Err(NOAUTH);
-    }
+    // As in Redis, an unknown subcommand or a subcommand arity error is reported before
+    // authentication is required, and NO_AUTH is a property of the resolved (sub)command.
     let spec = if spec.subcommands.is_empty() {
         spec
     } else {
@@ -51,13 +88,17 @@ fn check_and_run(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: Args<'_>) 
         }
         sub
     };
-    if ctx.store.common.eviction.maxmemory != 0 {
+    if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
+        return Err(NOAUTH);
+    }
+    // Inside EXEC the memory check already happened when the command was queued (as in Redis).
+    if ctx.store.common.eviction.maxmemory != 0 && !ctx.client.in_exec {
         let evicted = ctx.store.evict_if_needed(MAX_EVICTIONS_PER_COMMAND);
         if evicted.is_err() && spec.has(flags::DENYOOM) {
             return Err(OOM);
         }
     }
-    (spec.handler)(ctx, args)
+    Ok(spec)
 }
 
 /// Redis's text: "ERR unknown command 'x', with args beginning with: 'a' 'b' ".

@@ -12,12 +12,16 @@ pub mod connection;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;
+pub mod info;
+pub mod introspection;
 pub mod keys;
 pub mod parse;
+pub mod pubsub;
 pub mod server;
 pub mod shared;
 pub mod strings;
 pub mod table;
+pub mod transactions;
 
 pub use ctx::{Action, Client, Ctx};
 pub use dispatch::execute;
@@ -33,5 +37,7 @@ pub fn command_table() -> CommandTable {
         keys::COMMANDS,
         strings::COMMANDS,
         bits::COMMANDS,
+        transactions::COMMANDS,
+        pubsub::COMMANDS,
     ])
 }

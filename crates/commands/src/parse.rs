@@ -3,40 +3,8 @@
 
 use crate::error::{CmdError, NOT_FLOAT, NOT_INTEGER};
 
-/// Redis string2ll: optional '-', digits, no leading zeros (except "0"), no '+', no spaces, fits i64.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else if v > i64::MAX as u64 {
-        None
-    } else {
-        Some(v as i64)
-    }
-}
+/// Redis string2ll rules (see `ringkv_protocol::num::parse_i64`).
+pub use ringkv_protocol::num::parse_i64;
 
 /// Redis string2ld-style float: what strtold accepts over the whole string, no leading/trailing
 /// spaces, "inf"/"-inf"/"+inf" allowed, NaN rejected.
@@ -92,20 +60,12 @@ pub fn is(arg: &[u8], opt: &str) -> bool {
     arg.eq_ignore_ascii_case(opt.as_bytes())
 }
 
-/// Formats a float the way Redis replies to INCRBYFLOAT and friends (shortest round-trip form,
-/// no exponent for ordinary magnitudes, "inf"/"-inf").
+/// Formats a float the way Redis 7.2 replies to INCRBYFLOAT and friends (shortest round-trip
+/// digits, integral values without a fraction, "inf"/"-inf").
 pub fn format_f64(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    if v.fract() == 0.0 && v.abs() < 1e17 {
-        return format!("{}", v as i64);
-    }
-    let s = format!("{v}");
-    s
+    let mut out = Vec::with_capacity(24);
+    ringkv_protocol::num::write_f64(&mut out, v);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -153,6 +113,6 @@ mod tests {
         assert_eq!(format_f64(3.0), "3");
         assert_eq!(format_f64(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(format_f64(f64::INFINITY), "inf");
-        assert_eq!(format_f64(-0.0), "0");
+        assert_eq!(format_f64(-0.0), "-0");
     }
 }

@@ -97,6 +97,8 @@ pub struct Shared {
     /// Bumped by every CONFIG SET so connections refresh their cached limits.
     pub config_epoch: AtomicU64,
     pub clients: ClientRegistry,
+    /// Channel and pattern subscriptions (lock after `store`).
+    pub pubsub: Mutex<crate::pubsub::PubSub>,
     pub stats: ServerStats,
     pub info: ServerInfo,
     pub commands: CommandTable,
@@ -115,6 +117,7 @@ impl Shared {
             config: RwLock::new(config),
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),
+            pubsub: Mutex::new(crate::pubsub::PubSub::default()),
             stats: ServerStats::default(),
             info,
             commands: crate::command_table(),
@@ -146,7 +149,9 @@ impl Shared {
 
     /// Updates the peak memory gauge; returns current used memory.
     pub fn track_memory(&self, used: usize) -> usize {
-        self.stats.used_memory_peak.fetch_max(used, Ordering::Relaxed);
+        self.stats
+            .used_memory_peak
+            .fetch_max(used, Ordering::Relaxed);
         used
     }
 }

@@ -147,7 +147,11 @@ impl CommandSpec {
             self.last_key as usize
         };
         let step = self.key_step.max(1) as usize;
-        let end = if first == 0 { 0 } else { last.min(argc.saturating_sub(1)) + 1 };
+        let end = if first == 0 {
+            0
+        } else {
+            last.min(argc.saturating_sub(1)) + 1
+        };
         (first..end.max(first)).step_by(step)
     }
 
@@ -170,7 +174,11 @@ impl CommandSpec {
         if self.has(flags::BLOCKING) {
             v.push("@blocking");
         }
-        v.push(if self.has(flags::FAST) { "@fast" } else { "@slow" });
+        v.push(if self.has(flags::FAST) {
+            "@fast"
+        } else {
+            "@slow"
+        });
         let group_cat = match self.group {
             "string" | "bitmap" => "@string",
             "hash" => "@hash",

@@ -65,6 +65,10 @@ pub struct Config {
     pub lazyfree_lazy_user_flush: bool,
     /// `busy-reply-threshold` (alias `lua-time-limit`): milliseconds.
     pub busy_reply_threshold: u64,
+    /// `client-output-buffer-limit`.
+    pub client_output_buffer_limit: crate::buffers::OutputBufferLimits,
+    /// `notify-keyspace-events` as flags (`crate::buffers::notify`).
+    pub notify_keyspace_events: u32,
     /// Absolute path of the config file the server was started with, if
     /// any: the target of `CONFIG REWRITE`. Not a parameter.
     pub config_file: Option<PathBuf>,
@@ -100,6 +104,8 @@ impl Config {
             protected_mode: false,
             lazyfree_lazy_user_flush: false,
             busy_reply_threshold: 0,
+            client_output_buffer_limit: Default::default(),
+            notify_keyspace_events: 0,
             config_file: None,
         }
     }
@@ -271,7 +277,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 25);
+        assert_eq!(names.len(), 27);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -294,9 +300,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 26); // 25 params + 1 alias
+        assert_eq!(all.len(), 28); // 27 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 26);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 28);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! Start-up: [`parse_command_line`] → [`Config::load`]. All parameters are
 //! rows of one table (see [`param_names`]).
 
+mod buffers;
 mod cli;
 mod config;
 mod enums;
@@ -18,6 +19,9 @@ mod split;
 mod table;
 mod values;
 
+pub use buffers::{
+    notify, notify_flags_to_string, parse_notify_flags, OutputBufferLimit, OutputBufferLimits,
+};
 pub use cli::{parse_command_line, StartupArgs};
 pub use config::{param_names, Config};
 pub use enums::{EvictionPolicy, LogLevel};

@@ -580,7 +580,44 @@ pub(crate) static TABLE: &[Spec] = &[
         },
         check: None,
     },
+    Spec {
+        name: "client-output-buffer-limit",
+        aliases: &[],
+        mutable: true,
+        default: crate::buffers::OUTPUT_BUFFER_DEFAULT,
+        kind: Kind::Special {
+            multi_arg: true,
+            set: |c, args| {
+                crate::buffers::set_output_buffer_limits(&mut c.client_output_buffer_limit, args)
+            },
+            get: |c| crate::buffers::get_output_buffer_limits(&c.client_output_buffer_limit),
+            rewrite: |c| crate::buffers::rewrite_output_buffer_limits(&c.client_output_buffer_limit),
+        },
+        check: None,
+    },
+    Spec {
+        name: "notify-keyspace-events",
+        aliases: &[],
+        mutable: true,
+        default: "",
+        kind: Kind::Special {
+            multi_arg: false,
+            set: |c, args| {
+                let arg = args.first().map(|a| a.as_slice()).unwrap_or_default();
+                c.notify_keyspace_events = crate::buffers::parse_notify_flags(arg)?;
+                Ok(())
+            },
+            get: |c| crate::buffers::notify_flags_to_string(c.notify_keyspace_events),
+            rewrite: |c| {
+                crate::split::quote_arg(
+                    crate::buffers::notify_flags_to_string(c.notify_keyspace_events).as_bytes(),
+                )
+            },
+        },
+        check: None,
+    },
 ];
+
 
 #[cfg(test)]
 mod tests {

@@ -401,6 +401,8 @@ fn every_parameter_round_trips_through_rewrite() {
             ("protected-mode", "no"),
             ("lazyfree-lazy-user-flush", "yes"),
             ("busy-reply-threshold", "0"),
+            ("client-output-buffer-limit", "pubsub 1mb 512kb 10"),
+            ("notify-keyspace-events", "KEA"),
         ],
     );
     for name in param_names() {

@@ -93,6 +93,8 @@ impl<'a> EntryMut<'a> {
 
 /// One database together with the keyspace-wide state its operations update.
 pub struct DbRef<'a> {
+    /// Which database this is (for WATCH and blocking registries).
+    pub(crate) index: usize,
     pub(crate) db: &'a mut Db,
     pub(crate) c: &'a mut Common,
 }
@@ -100,6 +102,16 @@ pub struct DbRef<'a> {
 impl<'a> DbRef<'a> {
     pub fn now_ms(&self) -> i64 {
         self.c.now_ms
+    }
+
+    /// This database's index.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The keyspace's seeded random generator (SPOP, SRANDMEMBER, HRANDFIELD ...).
+    pub fn rng(&mut self) -> &mut crate::rng::Rng {
+        &mut self.c.rng
     }
 
     pub fn len(&self) -> usize {
@@ -163,6 +175,9 @@ impl<'a> DbRef<'a> {
     fn delete_expired(&mut self, key: &[u8]) {
         if self.remove_entry(key).is_some() {
             self.c.stats.expired_keys += 1;
+            if !self.c.watches.is_empty() {
+                self.c.watches.touch(self.index, key);
+            }
         }
     }
 
@@ -232,8 +247,54 @@ impl<'a> DbRef<'a> {
         }
     }
 
-    fn after_write(&mut self, _key: &[u8]) {
-        self.c.dirty += 1;
+    fn after_write(&mut self, key: &[u8]) {
+        self.signal_modified(key, 1);
+    }
+
+    /// Records that `key` was changed by a command that mutated its value in place (through
+    /// `entry_mut`/`value_mut_or_insert`): counts `changes` towards `dirty` (save rules) and is the
+    /// single hook for WATCH invalidation and keyspace notifications. Operations of this type that
+    /// replace or delete keys call it themselves.
+    pub fn signal_modified(&mut self, key: &[u8], changes: u64) {
+        self.c.dirty += changes;
+        if !self.c.watches.is_empty() {
+            self.c.watches.touch(self.index, key);
+        }
+        if !self.c.blocking.is_empty() {
+            self.c.blocking.signal(self.index, key);
+        }
+    }
+
+    /// The value of `key` for a write to a collection: the existing boxed value, or a new one made
+    /// by `make` if the key is absent. Inline strings give `WrongType`; other mismatches are for the
+    /// caller to detect when it matches on the variant. Call `signal_modified` after changing it and
+    /// `remove_if_empty` after removing elements.
+    pub fn value_mut_or_insert(
+        &mut self,
+        key: &[u8],
+        make: impl FnOnce() -> Value,
+    ) -> Result<&mut Value, WrongType> {
+        if self.live_entry(key, true).is_none() {
+            self.put(key, NewValue::Object(Box::new(make())), Ttl::Persist);
+        }
+        self.db
+            .dict
+            .get_mut(key)
+            .and_then(|e| e.object_mut())
+            .ok_or(WrongType)
+    }
+
+    /// Deletes the key if it holds an empty collection. Returns whether it was deleted.
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
+        let empty = match self.db.dict.get(key) {
+            Some(e) => matches!(e.value(), ValueRef::Obj(v) if v.is_empty_collection()),
+            None => false,
+        };
+        if empty {
+            self.remove_entry(key);
+            self.after_write(key);
+        }
+        empty
     }
 
     fn put(&mut self, key: &[u8], value: NewValue<'_>, ttl: Ttl) {

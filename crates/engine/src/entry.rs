@@ -293,7 +293,6 @@ impl Entry {
         let (off, _) = self.key_parts();
         if self.flags() & FLAG_OBJECT != 0 {
             // SAFETY: the pointer came from Box::into_raw and is owned by this entry.
-            #[allow(unreachable_patterns)] // more variants arrive with the collection types
             match unsafe { &*self.object_ptr(off) } {
                 Value::Str(s) => ValueRef::Str(s),
                 other => ValueRef::Obj(other),

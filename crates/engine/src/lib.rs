@@ -19,7 +19,9 @@ pub mod glob;
 pub mod lru;
 pub mod rng;
 pub mod store;
+pub mod types;
 pub mod value;
+pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Db, DbRef, Detached, EntryMut, Ttl, WrongType};
@@ -30,4 +32,6 @@ pub use expire::ExpireCycleReport;
 pub use glob::glob_match;
 pub use rng::Rng;
 pub use store::{Common, EvictionPolicy, EvictionSettings, KeyspaceStats, MemoryGauge, Store};
+pub use types::{HashValue, ListValue, SetValue, ZSetValue};
 pub use value::Value;
+pub use watch::{BlockingKeys, DbKey, WatchRegistry};

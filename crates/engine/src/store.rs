@@ -91,6 +91,10 @@ pub struct Common {
     pub rng: Rng,
     /// Changes since the last save.
     pub dirty: u64,
+    /// WATCHed keys (optimistic transactions).
+    pub watches: crate::watch::WatchRegistry,
+    /// Keys clients are blocked on (BLPOP ...), and which of them received data.
+    pub blocking: crate::watch::BlockingKeys,
 }
 
 /// Reads the process's used memory (the server installs an allocator-backed gauge).
@@ -118,6 +122,8 @@ impl Store {
                 eviction: EvictionSettings::default(),
                 rng: Rng::new(seeder.next_u64()),
                 dirty: 0,
+                watches: Default::default(),
+                blocking: Default::default(),
             },
             memory: Arc::new(|| 0),
             evict_pool: crate::evict::EvictionPool::default(),
@@ -140,6 +146,7 @@ impl Store {
     /// The view of database `index` (callers validate the index; SELECT does).
     pub fn db(&mut self, index: usize) -> DbRef<'_> {
         DbRef {
+            index,
             db: &mut self.dbs[index],
             c: &mut self.common,
         }
@@ -153,12 +160,23 @@ impl Store {
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
         self.common.dirty += 1;
+        self.common.watches.touch_db(a);
+        self.common.watches.touch_db(b);
+        // Clients blocked on either database may now find data there.
+        for d in [a, b] {
+            for key in self.common.blocking.waiting_keys(d) {
+                if self.dbs[d].dict.get(&key).is_some() {
+                    self.common.blocking.signal(d, &key);
+                }
+            }
+        }
     }
 
     /// Empties one database; the detached entries are returned so the caller may free them on
     /// another thread (FLUSHDB ASYNC) or just drop them.
     pub fn flush_db(&mut self, index: usize) -> Dict {
         self.common.dirty += self.dbs[index].len() as u64;
+        self.common.watches.touch_db(index);
         self.dbs[index].take_all()
     }
 

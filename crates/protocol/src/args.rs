@@ -244,7 +244,10 @@ mod tests {
         assert_eq!(owned.arg(1), b"key");
         assert_eq!(owned.get(5), None);
         assert_eq!(format!("{:?}", args), r#"["SET", "key", "value"]"#);
-        assert_eq!(args.to_vec(), vec![b"SET".to_vec(), b"key".to_vec(), b"value".to_vec()]);
+        assert_eq!(
+            args.to_vec(),
+            vec![b"SET".to_vec(), b"key".to_vec(), b"value".to_vec()]
+        );
 
         let empty = OwnedArgs::new();
         assert!(empty.is_empty());

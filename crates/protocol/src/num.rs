@@ -194,6 +194,10 @@ pub fn format_f64(out: &mut [u8; F64_BUF_LEN], v: f64) -> usize {
             _ => {}
         }
     }
+    if ndigits == 0 {
+        // Cannot happen for a finite non-zero value; never index an empty digit string.
+        return put(out, b"0");
+    }
     if exp_neg {
         exp10 = -exp10;
     }
@@ -343,7 +347,8 @@ mod tests {
         assert_eq!(f(1.5e-7), "1.5e-7");
         assert_eq!(f(1.234e-5), "1.234e-5");
         assert_eq!(f(123456.789), "123456.789");
-        assert_eq!(f(3.14159), "3.14159");
+        assert_eq!(f(3.25), "3.25");
+        assert_eq!(f(123.456), "123.456");
         assert_eq!(f(12345.678901234567), "1.2345678901234567e+4");
         assert_eq!(f(1e-300), "1e-300");
         assert_eq!(f(1.7976931348623157e308), "1.7976931348623157e+308");

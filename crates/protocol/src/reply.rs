@@ -8,7 +8,9 @@
 //! only known at the end (Redis `addReplyDeferredLen`) are supported by inserting the header
 //! afterwards.
 
-use crate::num::{format_f64, format_i64, format_u64, write_i64, write_u64, F64_BUF_LEN, MAX_I64_LEN};
+use crate::num::{
+    format_f64, format_i64, format_u64, write_i64, write_u64, F64_BUF_LEN, MAX_I64_LEN,
+};
 
 /// The protocol version negotiated with HELLO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -419,8 +421,14 @@ mod tests {
             both(|w| w.double(3.0)),
             ("$1\r\n3\r\n".into(), ",3\r\n".into())
         );
-        assert_eq!(both(|w| w.boolean(true)), (":1\r\n".into(), "#t\r\n".into()));
-        assert_eq!(both(|w| w.boolean(false)), (":0\r\n".into(), "#f\r\n".into()));
+        assert_eq!(
+            both(|w| w.boolean(true)),
+            (":1\r\n".into(), "#t\r\n".into())
+        );
+        assert_eq!(
+            both(|w| w.boolean(false)),
+            (":0\r\n".into(), "#f\r\n".into())
+        );
         assert_eq!(
             both(|w| w.verbatim(b"txt", b"Some string")),
             (

@@ -378,7 +378,7 @@ impl RequestParser {
         match self.find_from_scan(buf, b'\r') {
             None if buf.len() - self.pos > PROTO_INLINE_MAX_SIZE => Err(()),
             None => Ok(None),
-            Some(cr) if cr + 1 > buf.len() => Ok(None),
+            Some(cr) if cr + 2 > buf.len() => Ok(None),
             Some(cr) => Ok(Some(cr)),
         }
     }
@@ -593,7 +593,10 @@ mod tests {
     fn err(buf: &[u8]) -> String {
         match parse(buf) {
             Err(e) => e,
-            other => panic!("expected an error for {:?}, got {other:?}", String::from_utf8_lossy(buf)),
+            other => panic!(
+                "expected an error for {:?}, got {other:?}",
+                String::from_utf8_lossy(buf)
+            ),
         }
     }
 
@@ -776,10 +779,7 @@ mod tests {
             "Protocol error: expected '$', got 'f'"
         );
         // CR/LF are shown as spaces, like Redis' addReplyErrorFormat.
-        assert_eq!(
-            err(b"*1\r\n\r\n"),
-            "Protocol error: expected '$', got ' '"
-        );
+        assert_eq!(err(b"*1\r\n\r\n"), "Protocol error: expected '$', got ' '");
         assert_eq!(
             err(b"*1\r\n\n\r\n"),
             "Protocol error: expected '$', got ' '"
@@ -842,7 +842,10 @@ mod tests {
             authenticated: true,
         };
         let mut p = RequestParser::new(limits);
-        assert_eq!(p.parse(b"*9223372036854775807\r\n$9223372036854775807\r\nxy"), Ok(None));
+        assert_eq!(
+            p.parse(b"*9223372036854775807\r\n$9223372036854775807\r\nxy"),
+            Ok(None)
+        );
         assert!(p.wanted() > 1 << 40);
         assert!(p.spans.capacity() <= 1024);
         let mut p = RequestParser::new(limits);
@@ -934,7 +937,10 @@ mod tests {
         assert_eq!(split(b"\"a\0b\""), None);
         assert_eq!(split(b"\"\\\0\""), None);
         // Non-ASCII bytes pass through.
-        assert_eq!(split(b"\xc3\xa9 \xff"), Some(vec![b"\xc3\xa9".to_vec(), vec![0xff]]));
+        assert_eq!(
+            split(b"\xc3\xa9 \xff"),
+            Some(vec![b"\xc3\xa9".to_vec(), vec![0xff]])
+        );
     }
 
     fn pipeline() -> Vec<u8> {

@@ -97,7 +97,11 @@ fn seed_corpus() -> Vec<Vec<u8>> {
         encode(&args(&[b"MSET", b"a", b"1", b"b", b"2", b"c", b"\r\n"])),
         encode(&args(&[b"SET", b"k", &[b'v'; 300]])),
         encode(&args(&[b"SET", b"k", &[b'z'; 17000]])),
-        encode(&(0..12).map(|i| format!("a{i}").into_bytes()).collect::<Vec<_>>()),
+        encode(
+            &(0..12)
+                .map(|i| format!("a{i}").into_bytes())
+                .collect::<Vec<_>>(),
+        ),
         encode(&args(&[b""])),
         b"*0\r\n".to_vec(),
         b"*-1\r\n".to_vec(),
@@ -147,11 +151,15 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>]) {
             6 => {
                 // Replace a run of digits (a count or a length) with a huge or edge value.
                 let digit_starts: Vec<usize> = (0..len)
-                    .filter(|&i| input[i].is_ascii_digit() && (i == 0 || !input[i - 1].is_ascii_digit()))
+                    .filter(|&i| {
+                        input[i].is_ascii_digit() && (i == 0 || !input[i - 1].is_ascii_digit())
+                    })
                     .collect();
                 if !digit_starts.is_empty() {
                     let s = digit_starts[rng.below(digit_starts.len())];
-                    let e = (s..len).find(|&i| !input[i].is_ascii_digit()).unwrap_or(len);
+                    let e = (s..len)
+                        .find(|&i| !input[i].is_ascii_digit())
+                        .unwrap_or(len);
                     let rep = HUGE_DIGITS[rng.below(HUGE_DIGITS.len())];
                     input.splice(s..e, rep.iter().copied());
                 }
@@ -221,7 +229,10 @@ fn check(rng: &mut Rng, limits: ParseLimits, buf: &[u8]) -> Walk {
         let mut p = RequestParser::new(limits);
         outcome(&mut p, buf)
     };
-    assert_eq!(whole, expected, "whole-buffer parse differs from the reference");
+    assert_eq!(
+        whole, expected,
+        "whole-buffer parse differs from the reference"
+    );
 
     // 2. The same bytes arriving in random reads: every intermediate answer must equal a fresh
     //    parse of the bytes seen so far.
@@ -231,7 +242,11 @@ fn check(rng: &mut Rng, limits: ParseLimits, buf: &[u8]) -> Walk {
         let max_step = if rng.chance(50) { 8 } else { 4096 };
         end = (end + 1 + rng.below(max_step)).min(buf.len());
         let got: Outcome = outcome(&mut p, &buf[..end]);
-        assert_eq!(got, reference(limits, &buf[..end]), "resumed parse differs at {end}");
+        assert_eq!(
+            got,
+            reference(limits, &buf[..end]),
+            "resumed parse differs at {end}"
+        );
         if got != Ok(None) || end == buf.len() {
             break;
         }
@@ -246,7 +261,11 @@ fn check(rng: &mut Rng, limits: ParseLimits, buf: &[u8]) -> Walk {
     };
     while off < buf.len() {
         let got = outcome(&mut p, &buf[off..]);
-        assert_eq!(got, reference(limits, &buf[off..]), "pipeline differs at offset {off}");
+        assert_eq!(
+            got,
+            reference(limits, &buf[off..]),
+            "pipeline differs at offset {off}"
+        );
         match got {
             Ok(Some((n, _))) => {
                 walk.requests += 1;
@@ -308,7 +327,12 @@ fn fuzz_request_parser() {
             } else {
                 let a = rng.below(corpus.len());
                 let b = rng.below(corpus.len());
-                corpus[if corpus[a].len() <= corpus[b].len() { a } else { b }].clone()
+                corpus[if corpus[a].len() <= corpus[b].len() {
+                    a
+                } else {
+                    b
+                }]
+                .clone()
             };
             mutate(&mut rng, &mut input, &corpus);
             let limits = random_limits(&mut rng);
@@ -337,7 +361,11 @@ fn fuzz_request_parser() {
                     }
                 }
                 Err(panic) => {
-                    eprintln!("FAILING INPUT (hex, {} bytes): {}", input.len(), hex(&input));
+                    eprintln!(
+                        "FAILING INPUT (hex, {} bytes): {}",
+                        input.len(),
+                        hex(&input)
+                    );
                     eprintln!("limits: {limits:?}, seed {seed}");
                     std::panic::resume_unwind(panic);
                 }

@@ -11,7 +11,10 @@ use ringkv_protocol::{ParseLimits, RequestParser};
 fn arg_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..40),
-        proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'$'), Just(b'*')], 0..8),
+        proptest::collection::vec(
+            prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'$'), Just(b'*')],
+            0..8
+        ),
         proptest::collection::vec(any::<u8>(), 0..3000),
     ]
 }

@@ -270,18 +270,22 @@ fn clamp_u64(value: i128) -> u64 {
 mod tests {
     use super::*;
 
-    const S: i128 = NANOS_PER_SECOND;
-    const MS: i128 = NANOS_PER_MILLI;
+    const S_NS: i128 = NANOS_PER_SECOND;
+    const MS_NS: i128 = NANOS_PER_MILLI;
 
     #[test]
     fn reply_rounding_matches_time_crate() {
-        assert_eq!(reply_seconds(-S), -1);
+        assert_eq!(reply_seconds(-S_NS), -1);
         assert_eq!(reply_seconds(0), 0);
-        assert_eq!(reply_seconds(2 * S), 2);
-        assert_eq!(reply_seconds(2 * S + MS), 3);
-        assert_eq!(reply_seconds(2 * S + MS - 1), 2, "sub-ms part is ignored");
-        assert_eq!(reply_seconds(S / 2), 1);
-        assert_eq!(reply_seconds(-S / 2), 0);
+        assert_eq!(reply_seconds(2 * S_NS), 2);
+        assert_eq!(reply_seconds(2 * S_NS + MS_NS), 3);
+        assert_eq!(
+            reply_seconds(2 * S_NS + MS_NS - 1),
+            2,
+            "sub-ms part is ignored"
+        );
+        assert_eq!(reply_seconds(S_NS / 2), 1);
+        assert_eq!(reply_seconds(-S_NS / 2), 0);
     }
 
     /// redis-cell's own unit test (`it_rate_limits` in redis-cell-impl),
@@ -294,25 +298,25 @@ mod tests {
         #[rustfmt::skip]
         let cases: [(i128, i64, i64, i128, i128, bool); 15] = [
             // You can never make a request larger than the maximum.
-            (0, 6, 5, 0, -S, true),
+            (0, 6, 5, 0, -S_NS, true),
             // Rate limit normal requests appropriately.
-            (0, 1, 4, S, -S, false),
-            (0, 1, 3, 2 * S, -S, false),
-            (0, 1, 2, 3 * S, -S, false),
-            (0, 1, 1, 4 * S, -S, false),
-            (0, 1, 0, 5 * S, -S, false),
-            (0, 1, 0, 5 * S, S, true),
-            (3000 * MS, 1, 2, 3000 * MS, -S, false),
-            (3100 * MS, 1, 1, 3900 * MS, -S, false),
-            (4000 * MS, 1, 1, 4000 * MS, -S, false),
-            (8000 * MS, 1, 4, 1000 * MS, -S, false),
-            (9500 * MS, 1, 4, 1000 * MS, -S, false),
+            (0, 1, 4, S_NS, -S_NS, false),
+            (0, 1, 3, 2 * S_NS, -S_NS, false),
+            (0, 1, 2, 3 * S_NS, -S_NS, false),
+            (0, 1, 1, 4 * S_NS, -S_NS, false),
+            (0, 1, 0, 5 * S_NS, -S_NS, false),
+            (0, 1, 0, 5 * S_NS, S_NS, true),
+            (3000 * MS_NS, 1, 2, 3000 * MS_NS, -S_NS, false),
+            (3100 * MS_NS, 1, 1, 3900 * MS_NS, -S_NS, false),
+            (4000 * MS_NS, 1, 1, 4000 * MS_NS, -S_NS, false),
+            (8000 * MS_NS, 1, 4, 1000 * MS_NS, -S_NS, false),
+            (9500 * MS_NS, 1, 4, 1000 * MS_NS, -S_NS, false),
             // Zero-volume request just peeks at the state.
-            (9500 * MS, 0, 4, S, -S, false),
+            (9500 * MS_NS, 0, 4, S_NS, -S_NS, false),
             // High-volume request uses up more of the limit.
-            (9500 * MS, 2, 2, 3 * S, -S, false),
+            (9500 * MS_NS, 2, 2, 3 * S_NS, -S_NS, false),
             // Large requests cannot exceed limits.
-            (9500 * MS, 5, 2, 3 * S, 3 * S, true),
+            (9500 * MS_NS, 5, 2, 3 * S_NS, 3 * S_NS, true),
         ];
         let mut state: Option<CellState> = None;
         for (index, &(offset, quantity, remaining, reset, retry, limited)) in

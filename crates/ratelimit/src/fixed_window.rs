@@ -13,7 +13,7 @@
 //!
 //! Clock going backwards into an earlier window: the stored (later) window
 //! keeps counting until the clock passes its end, so a clock step back never
-//! resets the count.
+//! resets the count. A zero count is fresh whatever window it names.
 
 use crate::codec::{self, put_header, put_varint, DecodeError, Reader};
 use crate::{saturate_u64, Decision, Op, Params, RETRY_NEVER_MS};
@@ -88,7 +88,10 @@ impl FixedWindowState {
 fn current(params: &Params, state: Option<&FixedWindowState>, now_ms: u64) -> (u64, u64) {
     let start_ms = now_ms - now_ms % params.window_ms;
     match state {
-        Some(state) if state.window_start_ms >= start_ms => (state.window_start_ms, state.count),
+        // A zero count is fresh whatever window it names.
+        Some(state) if state.window_start_ms >= start_ms && state.count > 0 => {
+            (state.window_start_ms, state.count)
+        }
         _ => (start_ms, 0),
     }
 }

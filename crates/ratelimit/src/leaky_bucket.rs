@@ -19,8 +19,9 @@
 //! integers, constant. Error: none (departure times are rounded up to whole
 //! milliseconds).
 //!
-//! Clock going backwards: the queue does not drain until the clock is past the
-//! last update; reported durations include that wait.
+//! Clock going backwards: a non-empty queue does not drain until the clock is
+//! past the last update; reported durations include that wait. An empty queue
+//! is fresh whatever its timestamp.
 
 use crate::codec::{self, put_header, put_varint, DecodeError, Reader};
 use crate::{ceil_div, saturate_u64, Decision, Op, Params, RETRY_NEVER_MS};
@@ -109,9 +110,15 @@ fn current(params: &Params, state: Option<&LeakyBucketState>, now_ms: u64) -> Qu
                 level_scaled: state.level_scaled.saturating_sub(drained),
             }
         }
-        Some(state) => Queue {
+        // Clock behind a non-empty queue: no draining until it catches up.
+        // An empty queue is fresh whatever its timestamp.
+        Some(state) if state.level_scaled > 0 => Queue {
             at_ms: state.last_ms,
             level_scaled: state.level_scaled,
+        },
+        Some(_) => Queue {
+            at_ms: now_ms,
+            level_scaled: 0,
         },
     }
 }
@@ -200,7 +207,10 @@ mod tests {
         assert_eq!(d1.reset_after_ms, 5, "first request leaves after 5 ms");
         let (s2, d2) = check(&p, s1.as_ref(), 100, Op::Consume(2));
         assert!(d2.allowed);
-        assert_eq!(d2.reset_after_ms, 15, "queued behind 1 unit, leaves after 3");
+        assert_eq!(
+            d2.reset_after_ms, 15,
+            "queued behind 1 unit, leaves after 3"
+        );
         assert_eq!(d2.remaining, 1);
         let (_, d3) = check(&p, s2.as_ref(), 100, Op::Consume(2));
         assert!(!d3.allowed);

@@ -304,9 +304,15 @@ impl State {
         let mut reader = Reader::new(bytes);
         let tag = reader.header()?;
         let state = match tag {
-            codec::TAG_TOKEN_BUCKET => State::TokenBucket(TokenBucketState::decode_body(&mut reader)?),
-            codec::TAG_LEAKY_BUCKET => State::LeakyBucket(LeakyBucketState::decode_body(&mut reader)?),
-            codec::TAG_FIXED_WINDOW => State::FixedWindow(FixedWindowState::decode_body(&mut reader)?),
+            codec::TAG_TOKEN_BUCKET => {
+                State::TokenBucket(TokenBucketState::decode_body(&mut reader)?)
+            }
+            codec::TAG_LEAKY_BUCKET => {
+                State::LeakyBucket(LeakyBucketState::decode_body(&mut reader)?)
+            }
+            codec::TAG_FIXED_WINDOW => {
+                State::FixedWindow(FixedWindowState::decode_body(&mut reader)?)
+            }
             codec::TAG_SLIDING_LOG => State::SlidingLog(SlidingLogState::decode_body(&mut reader)?),
             codec::TAG_SLIDING_WINDOW => {
                 State::SlidingWindow(SlidingWindowState::decode_body(&mut reader)?)
@@ -547,7 +553,9 @@ mod tests {
         assert_eq!(ok.with_burst(3).capacity(), 3);
         assert_eq!(ok.capacity(), 10);
         assert_eq!(
-            Policy::new(Algorithm::FixedWindow, 7, 10).with_burst(3).capacity(),
+            Policy::new(Algorithm::FixedWindow, 7, 10)
+                .with_burst(3)
+                .capacity(),
             7
         );
     }

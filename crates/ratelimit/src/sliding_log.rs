@@ -234,7 +234,15 @@ mod tests {
 
     #[test]
     fn decode_rejects_unordered_and_zero_cost() {
-        let mut out = vec![crate::STATE_FORMAT_VERSION, codec::TAG_SLIDING_LOG, 2, 5, 1, 0, 1];
+        let mut out = vec![
+            crate::STATE_FORMAT_VERSION,
+            codec::TAG_SLIDING_LOG,
+            2,
+            5,
+            1,
+            0,
+            1,
+        ];
         assert!(matches!(
             SlidingLogState::decode(&out),
             Err(DecodeError::Invalid(_))

@@ -35,7 +35,8 @@
 //!
 //! Clock going backwards into an earlier window: the stored windows stay in
 //! force as if the clock were at the start of the stored current window
-//! (the most conservative point), until the clock catches up.
+//! (the most conservative point), until the clock catches up. Zero counts are
+//! fresh whatever window they name.
 
 use crate::codec::{self, put_header, put_varint, DecodeError, Reader};
 use crate::{saturate_u64, Decision, Op, Params, RETRY_NEVER_MS};
@@ -134,7 +135,10 @@ fn current(params: &Params, state: Option<&SlidingWindowState>, now_ms: u64) -> 
         current: 0,
         previous: 0,
     };
-    let Some(state) = state else { return fresh };
+    // Zero counts are fresh whatever window they name.
+    let Some(state) = state.filter(|s| s.current > 0 || s.previous > 0) else {
+        return fresh;
+    };
     if state.window_start_ms > start_ms {
         // Clock behind the state: stand at the start of its window.
         Windows {
@@ -185,22 +189,20 @@ fn wait_for(params: &Params, w: &Windows, cost: u64) -> Option<u128> {
     // Later in this window: need previous * (window - e') <= slack * window.
     if current + cost <= limit {
         let slack = limit - current - cost;
-        let at = if previous == 0 {
-            elapsed
-        } else {
-            window - window.min(slack * window / previous)
-        };
+        let at = (slack * window)
+            .checked_div(previous)
+            .map_or(elapsed, |allowed_weight| {
+                window - window.min(allowed_weight)
+            });
         if at < window {
             return Some(at.max(elapsed) - elapsed);
         }
     }
     // Next window: today's count becomes the weighted previous one.
     let slack = limit - cost;
-    let at = if current == 0 {
-        0
-    } else {
-        window - window.min(slack * window / current)
-    };
+    let at = (slack * window)
+        .checked_div(current)
+        .map_or(0, |allowed_weight| window - window.min(allowed_weight));
     if at < window {
         return Some(window - elapsed + at);
     }

@@ -15,9 +15,10 @@
 //! real-valued definition, evaluated at millisecond timestamps. Memory: three
 //! integers, constant. Error: none.
 //!
-//! Clock going backwards: the bucket does not refill until the clock is past
-//! the last time it was updated (so a clock step back can never mint tokens);
-//! reported durations include that wait.
+//! Clock going backwards: a bucket that is not full does not refill until the
+//! clock is past the last time it was updated (so a clock step back can never
+//! mint tokens); reported durations include that wait. A full bucket is fresh
+//! whatever its timestamp.
 
 use crate::codec::{self, put_header, put_varint, DecodeError, Reader};
 use crate::{ceil_div, saturate_u64, Decision, Op, Params, RETRY_NEVER_MS};
@@ -113,10 +114,17 @@ fn current(params: &Params, state: Option<&TokenBucketState>, now_ms: u64) -> Bu
                 tokens_scaled: state.tokens_scaled.saturating_add(refill).min(full),
             }
         }
-        // The clock is behind the state: wait for it rather than refill.
-        Some(state) => Bucket {
+        // The clock is behind a bucket that is not full: wait for the clock
+        // rather than refill. (A full bucket has no memory of time, so it is
+        // simply fresh; keeping its timestamp would make it differ from the
+        // fresh state that replaces it when the key expires.)
+        Some(state) if state.tokens_scaled < full => Bucket {
             at_ms: state.last_ms,
-            tokens_scaled: state.tokens_scaled.min(full),
+            tokens_scaled: state.tokens_scaled,
+        },
+        Some(_) => Bucket {
+            at_ms: now_ms,
+            tokens_scaled: full,
         },
     }
 }

@@ -25,11 +25,7 @@ fn calls(max_gap_ms: u64, max_cost: i64) -> impl Strategy<Value = Vec<Call>> {
         prop_oneof![6 => Just(1i64), 3 => 1..=max_cost, 1 => Just(0i64), 1 => -3i64..=-1],
         proptest::bool::weighted(0.15),
     )
-        .prop_map(|(gap_ms, cost, peek)| Call {
-            gap_ms,
-            cost,
-            peek,
-        });
+        .prop_map(|(gap_ms, cost, peek)| Call { gap_ms, cost, peek });
     proptest::collection::vec(call, 1..120)
 }
 
@@ -158,7 +154,10 @@ impl Model for BucketModel {
         } else if amount > self.full() {
             RETRY_NEVER_MS
         } else {
-            first_ms(1, horizon, |d| self.projected(level, d) + amount <= self.full()).unwrap()
+            first_ms(1, horizon, |d| {
+                self.projected(level, d) + amount <= self.full()
+            })
+            .unwrap()
         };
         Decision {
             allowed,
@@ -202,7 +201,10 @@ impl Model for FixedWindowModel {
         } else if cost as u64 > self.limit {
             RETRY_NEVER_MS
         } else {
-            first_ms(1, self.window, |d| count_at(now_ms + d) + cost as u64 <= self.limit).unwrap()
+            first_ms(1, self.window, |d| {
+                count_at(now_ms + d) + cost as u64 <= self.limit
+            })
+            .unwrap()
         };
         Decision {
             allowed,
@@ -267,8 +269,10 @@ impl Model for SlidingLogModel {
             })
             .unwrap()
         };
-        let reset_after_ms =
-            first_ms(0, self.window, |d| self.in_window(&entries, now_ms + d) == 0).unwrap();
+        let reset_after_ms = first_ms(0, self.window, |d| {
+            self.in_window(&entries, now_ms + d) == 0
+        })
+        .unwrap();
         if commit {
             self.admitted = entries;
         }
@@ -365,7 +369,11 @@ impl Model for SlidingWindowModel {
 }
 
 fn start_ms() -> impl Strategy<Value = u64> {
-    prop_oneof![Just(0u64), 0u64..1_000, 1_600_000_000_000u64..1_800_000_000_000]
+    prop_oneof![
+        Just(0u64),
+        0u64..1_000,
+        1_600_000_000_000u64..1_800_000_000_000
+    ]
 }
 
 proptest! {
@@ -531,7 +539,9 @@ fn fixed_window_allows_twice_the_limit_across_a_boundary() {
     let policy = Policy::new(Algorithm::FixedWindow, 5, 1_000);
     let mut state = None;
     let mut admitted = 0;
-    for now in [1_999u64, 1_999, 1_999, 1_999, 1_999, 2_000, 2_000, 2_000, 2_000, 2_000] {
+    for now in [
+        1_999u64, 1_999, 1_999, 1_999, 1_999, 2_000, 2_000, 2_000, 2_000, 2_000,
+    ] {
         let (next, decision) = check(&policy, state.as_ref(), now, 1, false);
         assert!(decision.allowed, "denied at {now}");
         admitted += 1;

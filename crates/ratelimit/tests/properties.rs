@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use ringkv_ratelimit::{
-    check, idle_expiry_ms, Algorithm, CellState, DecodeError, Decision, FixedWindowState,
+    check, idle_expiry_ms, Algorithm, CellState, Decision, DecodeError, FixedWindowState,
     GcraState, LeakyBucketState, Policy, SlidingLogState, SlidingWindowState, State,
     TokenBucketState, RETRY_NEVER_MS,
 };
@@ -15,14 +15,18 @@ fn algorithm() -> impl Strategy<Value = Algorithm> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    (algorithm(), 1u64..=8, 1u64..=40, proptest::option::of(1u64..=10)).prop_map(
-        |(algorithm, limit, window_ms, burst)| Policy {
+    (
+        algorithm(),
+        1u64..=8,
+        1u64..=40,
+        proptest::option::of(1u64..=10),
+    )
+        .prop_map(|(algorithm, limit, window_ms, burst)| Policy {
             algorithm,
             limit,
             window_ms,
             burst: burst.filter(|_| algorithm.accepts_burst()),
-        },
-    )
+        })
 }
 
 /// (gap in ms, cost); the clock may also step back a little.
@@ -242,7 +246,13 @@ fn extreme_u64() -> impl Strategy<Value = u64> {
 }
 
 fn extreme_gap() -> impl Strategy<Value = i64> {
-    prop_oneof![Just(0i64), Just(i64::MAX), Just(i64::MIN), any::<i64>(), 0i64..100]
+    prop_oneof![
+        Just(0i64),
+        Just(i64::MAX),
+        Just(i64::MIN),
+        any::<i64>(),
+        0i64..100
+    ]
 }
 
 fn extreme_cost() -> impl Strategy<Value = i64> {
@@ -297,7 +307,10 @@ fn decode_everything(
 #[test]
 fn decode_errors_are_specific() {
     assert_eq!(State::decode(&[]), Err(DecodeError::Empty));
-    assert_eq!(State::decode(&[9, 1]), Err(DecodeError::UnsupportedVersion(9)));
+    assert_eq!(
+        State::decode(&[9, 1]),
+        Err(DecodeError::UnsupportedVersion(9))
+    );
     assert_eq!(State::decode(&[1, 200]), Err(DecodeError::UnknownKind(200)));
     assert_eq!(State::decode(&[1]), Err(DecodeError::Truncated));
     assert_eq!(State::decode(&[1, 1, 5]), Err(DecodeError::Truncated));
@@ -331,7 +344,13 @@ fn policy_changes_that_keep_units_keep_the_state() {
     // The sliding log keeps its entries under any policy.
     let log = Policy::new(Algorithm::SlidingLog, 3, 100);
     let (state, _) = check(&log, None, 0, 3, false);
-    let (_, decision) = check(&Policy::new(Algorithm::SlidingLog, 4, 50), state.as_ref(), 10, 2, false);
+    let (_, decision) = check(
+        &Policy::new(Algorithm::SlidingLog, 4, 50),
+        state.as_ref(),
+        10,
+        2,
+        false,
+    );
     assert!(!decision.allowed);
     assert_eq!(decision.retry_after_ms, 40);
 }
@@ -357,7 +376,10 @@ fn huge_values_saturate_sensibly() {
     assert!(decision.allowed);
     // The window started at u64::MAX - 1 and ends 2 * (u64::MAX - 1).
     assert_eq!(decision.reset_after_ms, u64::MAX - 2);
-    assert_eq!(idle_expiry_ms(&fixed, &state.unwrap(), u64::MAX), u64::MAX - 2);
+    assert_eq!(
+        idle_expiry_ms(&fixed, &state.unwrap(), u64::MAX),
+        u64::MAX - 2
+    );
     // A sliding log with a limit far beyond any entry count.
     let log = Policy::new(Algorithm::SlidingLog, u64::MAX, u64::MAX);
     let mut state = None;
@@ -365,5 +387,24 @@ fn huge_values_saturate_sensibly() {
         let (next, decision) = check(&log, state.as_ref(), now, i64::MAX, false);
         assert_eq!(decision.allowed, now < 2, "at {now}");
         state = next.or(state);
+    }
+}
+
+/// Regression (found by `idle_expiry_returns_to_fresh`): a refund while the
+/// clock is behind the state's timestamp restores the fresh quantities, and
+/// the state must then really be fresh, since the server deletes it.
+#[test]
+fn refunded_state_ahead_of_the_clock_is_fresh() {
+    for algorithm in Algorithm::ALL {
+        let policy = Policy::new(algorithm, 1, 1);
+        let (state, _) = check(&policy, None, 1, 1, false);
+        let (state, _) = check(&policy, state.as_ref(), 0, -2, false);
+        let state = state.unwrap();
+        assert_eq!(idle_expiry_ms(&policy, &state, 0), 0, "{algorithm}");
+        assert_eq!(
+            check(&policy, Some(&state), 0, 1, false),
+            check(&policy, None, 0, 1, false),
+            "{algorithm}"
+        );
     }
 }

@@ -167,8 +167,12 @@ fn errors_match_redis_cell_where_it_has_one() {
     let (_, reply) = cl_throttle(None, u64::MAX, i64::MAX, 1, 9_000_000_000, 1).unwrap();
     assert!(!reply.limited);
     assert_eq!(reply.limit, i64::MAX);
-    let (_, reply) = cl_throttle(None, 0, 0, i64::MAX, 9_000_000_000, i64::MAX).unwrap();
+    let (state, reply) = cl_throttle(None, 0, 0, 1, 9_000_000_000, i64::MAX).unwrap();
     assert!(reply.limited);
+    assert_eq!(reply.retry_after_s, -1);
+    assert!(state.is_none());
+    // 1e18 per second truncates the emission interval to 0 ns.
+    assert!(cl_throttle(None, 0, 0, i64::MAX, 1, 1).is_err());
 }
 
 proptest! {

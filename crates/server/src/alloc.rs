@@ -56,12 +56,3 @@ unsafe impl GlobalAlloc for CountingAllocator {
 pub fn allocated_bytes() -> usize {
     ALLOCATED_BYTES.load(Ordering::Relaxed)
 }
-
-/// Resident set size from /proc (INFO used_memory_rss).
-pub fn resident_bytes() -> usize {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
-        .map(|pages| pages * 4096)
-        .unwrap_or(0)
-}

@@ -6,8 +6,9 @@
 //! the connection, touching nothing else.
 
 use bytes::{Buf, BytesMut};
-use ringkv_commands::{execute, Action, Client, Ctx, Shared};
 use ringkv_commands::clients::ClientHandle;
+use ringkv_commands::pubsub::PushLink;
+use ringkv_commands::{execute, pubsub, transactions, Action, Client, Ctx, Shared};
 use ringkv_protocol::{ParseLimits, Protocol, ReplyWriter, RequestParser};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -41,7 +42,8 @@ fn read_limits(shared: &Shared, authenticated: bool) -> Limits {
 
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
     let needs_auth = !shared.config.read().requirepass.is_empty();
-    let mut client = Client::new(handle.clone(), !needs_auth);
+    let (push, mut push_rx) = PushLink::new(handle.clone());
+    let mut client = Client::new(handle.clone(), !needs_auth, push.clone());
     let mut limits = read_limits(&shared, client.authenticated);
     let mut parser = RequestParser::new(limits.parse.clone());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
@@ -56,6 +58,21 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         let read = tokio::select! {
             biased;
             r = stream.read_buf(&mut rbuf) => r,
+            Some(first) = push_rx.recv() => {
+                // Published messages: write everything queued in one go.
+                let mut batch = first;
+                while let Ok(more) = push_rx.try_recv() {
+                    batch.extend_from_slice(&more);
+                }
+                let n = batch.len();
+                let written = stream.write_all(&batch).await;
+                push.delivered(n);
+                shared.stats.total_net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                if written.is_err() {
+                    break 'conn;
+                }
+                continue 'conn;
+            }
             _ = handle.killed() => break 'conn,
             _ = shutdown.changed() => break 'conn,
         };
@@ -106,7 +123,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     Err(e) => {
                         shared.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(client = handle.id, error = %e, "protocol error");
-                        ctx.out.error(format!("ERR {}", e.message()).as_bytes());
+                        ctx.out.error(&[&b"ERR "[..], e.as_bytes()].concat());
                         close = true;
                         break;
                     }
@@ -116,7 +133,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             let used = store.used_memory();
             drop(store);
             shared.track_memory(used);
-            publish_state(&handle, &client, &shared, last_spec.map(|s| s.name), out.protocol());
+            publish_state(
+                &handle,
+                &client,
+                &shared,
+                last_spec.map(|s| s.name),
+                out.protocol(),
+            );
         }
         rbuf.advance(consumed);
         if commands > 0 {
@@ -159,6 +182,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         }
     }
     let _ = stream.shutdown().await;
+    {
+        let mut store = shared.store.lock();
+        transactions::forget(&mut store, &mut client);
+    }
+    pubsub::forget(&shared, &mut client);
     shared.clients.unregister(handle.id);
 }
 
@@ -178,7 +206,12 @@ fn publish_state(
         if proto == Protocol::Resp3 { 3 } else { 2 },
         Ordering::Relaxed,
     );
+    client.push.set_protocol(proto);
+    let mut meta = handle.meta.lock();
     if let Some(name) = last_command {
-        handle.meta.lock().last_command = name;
+        meta.last_command = name;
     }
+    meta.in_multi = client.multi.is_some();
+    meta.subscriptions = client.subs.channels.len();
+    meta.pattern_subscriptions = client.subs.patterns.len();
 }

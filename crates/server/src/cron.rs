@@ -14,9 +14,16 @@ const EXPIRE_TIME_SHARE: f64 = 0.25;
 /// Buckets moved per database per cron tick while a dict is resizing.
 const IDLE_REHASH_BUCKETS: usize = 1_000;
 
-pub async fn run(shared: Arc<Shared>) {
+/// Changes the log level of the running subscriber.
+pub type LogLevelHandle = tracing_subscriber::reload::Handle<
+    tracing_subscriber::filter::LevelFilter,
+    tracing_subscriber::Registry,
+>;
+
+pub async fn run(shared: Arc<Shared>, log_level: LogLevelHandle) {
     let mut shutdown = shared.shutdown_signal();
     let mut last_timeout_check = Instant::now();
+    let mut seen_config_epoch = shared.config_epoch.load(Ordering::Acquire);
     loop {
         let hz = shared.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
@@ -25,10 +32,21 @@ pub async fn run(shared: Arc<Shared>) {
             _ = shutdown.changed() => break,
         }
         expire_and_rehash(&shared, period).await;
+        let epoch = shared.config_epoch.load(Ordering::Acquire);
+        if epoch != seen_config_epoch {
+            seen_config_epoch = epoch;
+            let level = crate::level_filter(shared.config.read().loglevel);
+            if let Err(e) = log_level.modify(|f| *f = level) {
+                tracing::warn!(error = %e, "cannot change log level");
+            }
+        }
         let now = shared.now_ms();
         shared.stats.ops_samples.lock().record(
             now,
-            shared.stats.total_commands_processed.load(Ordering::Relaxed),
+            shared
+                .stats
+                .total_commands_processed
+                .load(Ordering::Relaxed),
         );
         shared.track_memory(crate::alloc::allocated_bytes());
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {

@@ -43,8 +43,8 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         let keepalive = shared.config.read().tcp_keepalive;
         if keepalive > 0 {
             let sock = socket2::SockRef::from(&stream);
-            let ka = socket2::TcpKeepalive::new()
-                .with_time(std::time::Duration::from_secs(keepalive));
+            let ka =
+                socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(keepalive));
             let _ = sock.set_tcp_keepalive(&ka);
         }
         let laddr = stream

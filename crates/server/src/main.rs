@@ -56,10 +56,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = init_logging(&config) {
-        eprintln!("cannot open logfile '{}': {e}", config.logfile);
-        return ExitCode::FAILURE;
-    }
+    let log_handle = match init_logging(&config) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("cannot open logfile '{}': {e}", config.logfile);
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = if config.io_threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -77,7 +80,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    match runtime.block_on(run(config, log_handle)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -87,34 +90,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(config: &Config) -> std::io::Result<()> {
+/// Maps Redis's log levels onto tracing's (verbose has no tracing equivalent: it is debug).
+pub fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter {
     use tracing_subscriber::filter::LevelFilter;
-    let level = match config.loglevel {
-        LogLevel::Debug => LevelFilter::DEBUG,
-        LogLevel::Verbose => LevelFilter::DEBUG,
+    match level {
+        LogLevel::Debug | LogLevel::Verbose => LevelFilter::DEBUG,
         LogLevel::Notice => LevelFilter::INFO,
         LogLevel::Warning => LevelFilter::WARN,
         LogLevel::Nothing => LevelFilter::OFF,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
+    }
+}
+
+/// Installs the global subscriber; the returned handle changes the level at run time
+/// (CONFIG SET loglevel).
+fn init_logging(config: &Config) -> std::io::Result<cron::LogLevelHandle> {
+    use tracing_subscriber::prelude::*;
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(level_filter(config.loglevel));
+    let registry = tracing_subscriber::registry().with(filter);
     if config.logfile.is_empty() {
-        builder.with_writer(std::io::stdout).init();
+        registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .init();
     } else {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&config.logfile)?;
-        builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file)),
+            )
             .init();
     }
-    Ok(())
+    Ok(handle)
 }
 
-async fn run(config: Config) -> Result<(), String> {
+async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), String> {
     std::fs::create_dir_all(&config.dir)
         .map_err(|e| format!("cannot create dir '{}': {e}", config.dir))?;
     let mut listeners = Vec::new();
@@ -175,7 +189,7 @@ async fn run(config: Config) -> Result<(), String> {
         tracing::info!(addr = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
         tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), l)));
     }
-    tasks.push(tokio::spawn(cron::run(shared.clone())));
+    tasks.push(tokio::spawn(cron::run(shared.clone(), log_handle)));
     tracing::info!("Ready to accept connections tcp");
 
     let mut shutdown = shared.shutdown_signal();

@@ -179,7 +179,12 @@ pub fn reference(limits: ParseLimits, buf: &[u8]) -> Outcome {
             None => e("unbalanced quotes in request"),
         };
     }
-    let find_cr = |from: usize| buf[from..].iter().position(|&b| b == b'\r').map(|i| i + from);
+    let find_cr = |from: usize| {
+        buf[from..]
+            .iter()
+            .position(|&b| b == b'\r')
+            .map(|i| i + from)
+    };
     let Some(cr) = find_cr(0) else {
         return if buf.len() > MAX_LINE {
             e("too big mbulk count string")

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Runs ringkv and redis-server side by side on loopback and compares them.
+
+For every redis-benchmark test it records throughput, p50/p99 latency and the *server* CPU time
+per request (user+sys ticks of the server process from /proc/PID/stat, divided by requests), which
+is what matters on a 2-core machine where redis-benchmark itself saturates a core at -P 1.
+It also loads 1,000,000 keys with 16-byte values and reports bytes per key (used_memory delta and
+RSS delta). Results go to a Markdown file with the machine description. Every number printed is
+measured in this run; nothing is typed in.
+"""
+import argparse, csv, io, os, platform, shutil, socket, subprocess, sys, tempfile, time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[11], fields[12] are utime, stime (14th/15th of the full line)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def wait_port(port, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def info_field(port, field):
+    for line in cli(port, "INFO", "memory").splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise KeyError(field)
+
+
+class Server:
+    def __init__(self, name, argv, port):
+        self.name, self.port = name, port
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+        self.proc = subprocess.Popen(argv, cwd=self.dir, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(port)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def bench(server, test, pipeline, requests, clients):
+    cli(server.port, "FLUSHALL")
+    before = cpu_seconds(server.proc.pid)
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(server.port), "-t", test, "-c", str(clients), "-n", str(requests),
+         "-P", str(pipeline), "-r", "100000", "--csv"],
+        check=True, capture_output=True, text=True, timeout=600).stdout
+    cpu = cpu_seconds(server.proc.pid) - before
+    rows = list(csv.DictReader(io.StringIO(out)))
+    row = rows[0]
+    return {
+        "rps": float(row["rps"]),
+        "p50": float(row["p50_latency_ms"]),
+        "p99": float(row["p99_latency_ms"]),
+        "cpu_us": cpu * 1e6 / requests,
+    }
+
+
+def load_keys(server, n):
+    """Loads n distinct keys 'key:%012d' with 16-byte values through redis-cli --pipe."""
+    cli(server.port, "FLUSHALL")
+    time.sleep(0.5)
+    used0, rss0 = info_field(server.port, "used_memory"), rss_bytes(server.proc.pid)
+    buf = io.BytesIO()
+    value = b"v" * 16
+    for i in range(n):
+        key = b"key:%012d" % i
+        buf.write(b"*3\r\n$3\r\nSET\r\n$16\r\n" + key + b"\r\n$16\r\n" + value + b"\r\n")
+    subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=buf.getvalue(),
+                   check=True, capture_output=True)
+    time.sleep(0.5)
+    dbsize = int(cli(server.port, "DBSIZE").strip())
+    used1, rss1 = info_field(server.port, "used_memory"), rss_bytes(server.proc.pid)
+    return {"keys": dbsize, "used_per_key": (used1 - used0) / dbsize, "rss_per_key": (rss1 - rss0) / dbsize}
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}; {redis_version}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ringkv", required=True)
+    ap.add_argument("--out", default="bench/RESULTS.md")
+    ap.add_argument("--quick", action="store_true", help="fewer requests (smoke run)")
+    ap.add_argument("--tests", default="set,get,incr,mset")
+    args = ap.parse_args()
+    ringkv = os.path.abspath(args.ringkv)
+    n1 = 50_000 if args.quick else 200_000
+    n16 = 200_000 if args.quick else 2_000_000
+    keys = 100_000 if args.quick else 1_000_000
+
+    rport, kport = free_port(), free_port()
+    redis = Server("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], rport)
+    kv = Server("ringkv", [ringkv, "--port", str(kport), "--bind", "127.0.0.1", "--dir", ".",
+                           "--loglevel", "warning"], kport)
+    results = []
+    try:
+        for pipeline, n in ((1, n1), (16, n16)):
+            for test in args.tests.split(","):
+                row = {"test": test, "P": pipeline}
+                for s in (redis, kv):
+                    r = bench(s, test, pipeline, n, 50)
+                    row[s.name] = r
+                    print(f"{s.name:7} {test:5} -P {pipeline:2}: {r['rps']:>10.0f} req/s  p50 {r['p50']:.3f} ms  "
+                          f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
+                results.append(row)
+        mem = {s.name: load_keys(s, keys) for s in (redis, kv)}
+        for name, m in mem.items():
+            print(f"{name:7} {m['keys']} keys: {m['used_per_key']:.1f} B/key used_memory, "
+                  f"{m['rss_per_key']:.1f} B/key RSS", flush=True)
+    finally:
+        redis.stop()
+        kv.stop()
+
+    lines = [
+        "# ringkv vs redis-server — latest results",
+        "",
+        f"Machine: {machine()}.  ",
+        f"Run: `bench/run.sh{' --quick' if args.quick else ''}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"redis-benchmark -c 50, -n {n1} at -P 1 and {n16} at -P 16, keys drawn from 100,000 (-r).  ",
+        "Server CPU = user+sys time of the server process (/proc/PID/stat) / requests. "
+        "Ratios are ringkv / redis (throughput: higher is better; CPU and memory: lower is better).",
+        "",
+        "| test | -P | redis req/s | ringkv req/s | ratio | redis p50/p99 ms | ringkv p50/p99 ms | redis CPU µs/req | ringkv CPU µs/req | CPU ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results:
+        a, b = row["redis"], row["ringkv"]
+        lines.append(
+            f"| {row['test']} | {row['P']} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.2f} | "
+            f"{a['p50']:.3f} / {a['p99']:.3f} | {b['p50']:.3f} / {b['p99']:.3f} | {a['cpu_us']:.3f} | "
+            f"{b['cpu_us']:.3f} | {b['cpu_us'] / a['cpu_us']:.2f} |")
+    a, b = mem["redis"], mem["ringkv"]
+    lines += [
+        "",
+        f"Memory after loading {a['keys']:,} keys (`key:%012d`, 16-byte values) through `redis-cli --pipe`:",
+        "",
+        "| server | bytes/key (used_memory) | bytes/key (RSS) |",
+        "|---|---|---|",
+        f"| redis | {a['used_per_key']:.1f} | {a['rss_per_key']:.1f} |",
+        f"| ringkv | {b['used_per_key']:.1f} | {b['rss_per_key']:.1f} |",
+        f"| ratio | {b['used_per_key'] / a['used_per_key']:.2f} | {b['rss_per_key'] / a['rss_per_key']:.2f} |",
+        "",
+    ]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, and keyspace
+//! notifications (`notify-keyspace-events`), which are published through the same registry.
+//!
+//! Every connection owns a `PushLink`: an unbounded channel into its connection task plus a count of
+//! bytes queued and not yet written. Publishing encodes the message for the subscriber's protocol
+//! (RESP2 array or RESP3 push) and enqueues it; the connection writes queued messages as soon as its
+//! socket accepts them. The byte count enforces `client-output-buffer-limit pubsub`: past the hard
+//! limit, or above the soft limit for longer than its seconds, the subscriber is disconnected
+//! instead of letting a slow reader exhaust memory.
+
+use crate::clients::ClientHandle;
+use crate::ctx::Ctx;
+use crate::error::CmdResult;
+use crate::table::{flags, CommandSpec};
+use ringkv_config::OutputBufferLimit;
+use ringkv_engine::glob_match;
+use ringkv_protocol::{Args, Protocol, ReplyWriter};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The server's way to reach one connection outside request/response.
+pub struct PushLink {
+    pub client_id: u64,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    pending_bytes: AtomicUsize,
+    resp3: AtomicBool,
+    /// Since when (unix ms) the queue has been above the soft limit; 0 = not above.
+    over_soft_since_ms: AtomicI64,
+    handle: Arc<ClientHandle>,
+}
+
+impl PushLink {
+    pub fn new(handle: Arc<ClientHandle>) -> (Arc<PushLink>, mpsc::UnboundedReceiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let link = Arc::new(PushLink {
+            client_id: handle.id,
+            tx,
+            pending_bytes: AtomicUsize::new(0),
+            resp3: AtomicBool::new(false),
+            over_soft_since_ms: AtomicI64::new(0),
+            handle,
+        });
+        (link, rx)
+    }
+
+    pub fn set_protocol(&self, p: Protocol) {
+        self.resp3.store(p == Protocol::Resp3, Ordering::Relaxed);
+    }
+
+    fn protocol(&self) -> Protocol {
+        if self.resp3.load(Ordering::Relaxed) {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        }
+    }
+
+    /// Queues a message; disconnects the client if that breaks its output buffer limit.
+    fn send(&self, msg: Vec<u8>, limit: &OutputBufferLimit, now_ms: i64) {
+        let pending = self.pending_bytes.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
+        let pending = pending as u64;
+        if limit.hard > 0 && pending > limit.hard {
+            tracing::warn!(client = self.client_id, pending, "pubsub client over hard output buffer limit, closing");
+            self.handle.kill();
+            return;
+        }
+        if limit.soft > 0 && pending > limit.soft {
+            let since = self.over_soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                self.over_soft_since_ms.store(now_ms, Ordering::Relaxed);
+            } else if now_ms - since >= (limit.soft_seconds as i64) * 1000 {
+                tracing::warn!(client = self.client_id, pending, "pubsub client over soft output buffer limit too long, closing");
+                self.handle.kill();
+                return;
+            }
+        } else {
+            self.over_soft_since_ms.store(0, Ordering::Relaxed);
+        }
+        let _ = self.tx.send(msg);
+    }
+
+    /// The connection wrote `n` queued bytes.
+    pub fn delivered(&self, n: usize) {
+        self.pending_bytes.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub fn pending(&self) -> usize {
+        self.pending_bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// Channel and pattern subscriptions of all clients.
+#[derive(Default)]
+pub struct PubSub {
+    channels: HashMap<Vec<u8>, Vec<Arc<PushLink>>>,
+    patterns: HashMap<Vec<u8>, Vec<Arc<PushLink>>>,
+}
+
+impl PubSub {
+    fn add(map: &mut HashMap<Vec<u8>, Vec<Arc<PushLink>>>, name: &[u8], link: &Arc<PushLink>) {
+        let subs = map.entry(name.to_vec()).or_default();
+        if !subs.iter().any(|l| l.client_id == link.client_id) {
+            subs.push(link.clone());
+        }
+    }
+
+    fn remove(map: &mut HashMap<Vec<u8>, Vec<Arc<PushLink>>>, name: &[u8], client: u64) {
+        if let Some(subs) = map.get_mut(name) {
+            subs.retain(|l| l.client_id != client);
+            if subs.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+
+    /// Delivers a message; returns the number of receiving subscriptions (PUBLISH's reply).
+    pub fn publish(&self, channel: &[u8], message: &[u8], limit: &OutputBufferLimit, now_ms: i64) -> usize {
+        let mut receivers = 0;
+        if let Some(subs) = self.channels.get(channel) {
+            for link in subs {
+                let mut w = ReplyWriter::new(link.protocol());
+                w.push(3);
+                w.bulk(b"message");
+                w.bulk(channel);
+                w.bulk(message);
+                link.send(std::mem::take(w.buffer_mut()), limit, now_ms);
+                receivers += 1;
+            }
+        }
+        for (pattern, subs) in &self.patterns {
+            if !glob_match(pattern, channel, false) {
+                continue;
+            }
+            for link in subs {
+                let mut w = ReplyWriter::new(link.protocol());
+                w.push(4);
+                w.bulk(b"pmessage");
+                w.bulk(pattern);
+                w.bulk(channel);
+                w.bulk(message);
+                link.send(std::mem::take(w.buffer_mut()), limit, now_ms);
+                receivers += 1;
+            }
+        }
+        receivers
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+}
+
+/// Per-connection subscription state.
+#[derive(Default)]
+pub struct Subscriptions {
+    pub channels: BTreeSet<Vec<u8>>,
+    pub patterns: BTreeSet<Vec<u8>>,
+}
+
+impl Subscriptions {
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}
+
+/// Commands allowed while a RESP2 client has subscriptions.
+pub fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+    )
+}
+
+fn limit(ctx: &Ctx<'_>) -> OutputBufferLimit {
+    ctx.shared.config.read().client_output_buffer_limit.pubsub
+}
+
+fn confirm(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>) {
+    ctx.out.push(3);
+    ctx.out.bulk(kind);
+    match name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    ctx.out.integer(ctx.client.subs.count() as i64);
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let link = ctx.client.push.clone();
+    link.set_protocol(ctx.out.protocol());
+    for ch in args.iter().skip(1) {
+        if ctx.client.subs.channels.insert(ch.to_vec()) {
+            PubSub::add(&mut ctx.shared.pubsub.lock().channels, ch, &link);
+        }
+        confirm(ctx, b"subscribe", Some(ch));
+    }
+    Ok(())
+}
+
+fn psubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let link = ctx.client.push.clone();
+    link.set_protocol(ctx.out.protocol());
+    for p in args.iter().skip(1) {
+        if ctx.client.subs.patterns.insert(p.to_vec()) {
+            PubSub::add(&mut ctx.shared.pubsub.lock().patterns, p, &link);
+        }
+        confirm(ctx, b"psubscribe", Some(p));
+    }
+    Ok(())
+}
+
+fn unsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let names: Vec<Vec<u8>> = if args.len() > 1 {
+        args.iter().skip(1).map(|a| a.to_vec()).collect()
+    } else {
+        ctx.client.subs.channels.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        confirm(ctx, b"unsubscribe", None);
+    }
+    let id = ctx.client.handle.id;
+    for ch in names {
+        if ctx.client.subs.channels.remove(&ch) {
+            PubSub::remove(&mut ctx.shared.pubsub.lock().channels, &ch, id);
+        }
+        confirm(ctx, b"unsubscribe", Some(&ch));
+    }
+    Ok(())
+}
+
+fn punsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let names: Vec<Vec<u8>> = if args.len() > 1 {
+        args.iter().skip(1).map(|a| a.to_vec()).collect()
+    } else {
+        ctx.client.subs.patterns.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        confirm(ctx, b"punsubscribe", None);
+    }
+    let id = ctx.client.handle.id;
+    for p in names {
+        if ctx.client.subs.patterns.remove(&p) {
+            PubSub::remove(&mut ctx.shared.pubsub.lock().patterns, &p, id);
+        }
+        confirm(ctx, b"punsubscribe", Some(&p));
+    }
+    Ok(())
+}
+
+fn publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let limit = limit(ctx);
+    let now = ctx.now_ms();
+    let n = ctx
+        .shared
+        .pubsub
+        .lock()
+        .publish(args.arg(1), args.arg(2), &limit, now);
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+fn pubsub_channels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let pattern = args.get(2);
+    let names: Vec<Vec<u8>> = {
+        let ps = ctx.shared.pubsub.lock();
+        ps.channels
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    };
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(&n);
+    }
+    Ok(())
+}
+
+fn pubsub_numsub(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let counts: Vec<(Vec<u8>, usize)> = {
+        let ps = ctx.shared.pubsub.lock();
+        args.iter()
+            .skip(2)
+            .map(|c| (c.to_vec(), ps.channels.get(c).map_or(0, |s| s.len())))
+            .collect()
+    };
+    ctx.out.array(counts.len() * 2);
+    for (c, n) in counts {
+        ctx.out.bulk(&c);
+        ctx.out.integer(n as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_numpat(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
+    let n = ctx.shared.pubsub.lock().pattern_count();
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+fn pubsub_help(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
+    let lines: &[&[u8]] = &[
+        b"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        b"CHANNELS [<pattern>]",
+        b"    Return the currently active channels matching a <pattern> (default: '*').",
+        b"NUMPAT",
+        b"    Return number of subscriptions to patterns.",
+        b"NUMSUB [<channel> ...]",
+        b"    Return the number of subscribers for the specified channels, excluding",
+        b"    pattern subscriptions(default: no channels).",
+        b"HELP",
+        b"    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+/// Drops every subscription of a client (RESET, disconnect).
+pub fn forget(shared: &crate::shared::Shared, client: &mut crate::ctx::Client) {
+    if client.subs.count() == 0 {
+        return;
+    }
+    let id = client.handle.id;
+    let mut ps = shared.pubsub.lock();
+    for ch in std::mem::take(&mut client.subs.channels) {
+        PubSub::remove(&mut ps.channels, &ch, id);
+    }
+    for p in std::mem::take(&mut client.subs.patterns) {
+        PubSub::remove(&mut ps.patterns, &p, id);
+    }
+}
+
+/// Whether an argument is one of Redis's keyspace-notification channel prefixes (for docs/tests).
+pub fn is_keyspace_channel(ch: &[u8]) -> bool {
+    ch.starts_with(b"__keyspace@") || ch.starts_with(b"__keyevent@")
+}
+
+/// Publishes keyspace notifications for an event (Redis notifyKeyspaceEvent).
+pub fn notify_keyspace_event(
+    shared: &crate::shared::Shared,
+    flags_enabled: u32,
+    class: u32,
+    event: &str,
+    key: &[u8],
+    db: usize,
+    now_ms: i64,
+) {
+    use ringkv_config::notify;
+    if flags_enabled & class == 0 {
+        return;
+    }
+    let limit = shared.config.read().client_output_buffer_limit.pubsub;
+    let ps = shared.pubsub.lock();
+    if flags_enabled & notify::KEYSPACE != 0 {
+        let mut ch = format!("__keyspace@{db}__:").into_bytes();
+        ch.extend_from_slice(key);
+        ps.publish(&ch, event.as_bytes(), &limit, now_ms);
+    }
+    if flags_enabled & notify::KEYEVENT != 0 {
+        let ch = format!("__keyevent@{db}__:{event}").into_bytes();
+        ps.publish(&ch, key, &limit, now_ms);
+    }
+}
+
+const PS: u32 = flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("subscribe", -2, PS, subscribe)
+        .group("pubsub")
+        .doc("Listens for messages published to channels.", "2.0.0", "O(N) where N is the number of channels to subscribe to.")
+        .syntax("channel [channel ...]"),
+    CommandSpec::new("unsubscribe", -1, PS, unsubscribe)
+        .group("pubsub")
+        .doc("Stops listening to messages posted to channels.", "2.0.0", "O(N) where N is the number of channels to unsubscribe.")
+        .syntax("[channel [channel ...]]"),
+    CommandSpec::new("psubscribe", -2, PS, psubscribe)
+        .group("pubsub")
+        .doc("Listens for messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to subscribe to.")
+        .syntax("pattern [pattern ...]"),
+    CommandSpec::new("punsubscribe", -1, PS, punsubscribe)
+        .group("pubsub")
+        .doc("Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to unsubscribe.")
+        .syntax("[pattern [pattern ...]]"),
+    CommandSpec::new("publish", 3, PS | flags::FAST | flags::MAY_REPLICATE, publish)
+        .group("pubsub")
+        .doc("Posts a message to a channel.", "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).")
+        .syntax("channel message"),
+    CommandSpec::new("pubsub", -2, 0, crate::dispatch::container)
+        .group("pubsub")
+        .doc("A container for Pub/Sub commands.", "2.8.0", "Depends on subcommand.")
+        .subcommands(&[
+            CommandSpec::new("channels", -2, PS, pubsub_channels)
+                .group("pubsub")
+                .doc("Returns the active channels.", "2.8.0", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)")
+                .syntax("[pattern]"),
+            CommandSpec::new("numsub", -2, PS, pubsub_numsub)
+                .group("pubsub")
+                .doc("Returns a count of subscribers to channels.", "2.8.0", "O(N) for the NUMSUB subcommand, where N is the number of requested channels")
+                .syntax("[channel [channel ...]]"),
+            CommandSpec::new("numpat", 2, PS, pubsub_numpat)
+                .group("pubsub")
+                .doc("Returns a count of unique pattern subscriptions.", "2.8.0", "O(1)"),
+            CommandSpec::new("help", 2, flags::LOADING | flags::STALE, pubsub_help)
+                .group("pubsub")
+                .doc("Returns helpful text about the different subcommands.", "6.2.0", "O(1)"),
+        ]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyspace_channel_prefixes() {
+        assert!(is_keyspace_channel(b"__keyspace@0__:k"));
+        assert!(!is_keyspace_channel(b"news"));
+
+    }
+}

@@ -1,0 +1,13 @@
+//! The collection value types. Each keeps a compact encoding while small (like Redis's listpack)
+//! and converts to an indexed one past the `*-max-listpack-*` thresholds; `encoding()` names the
+//! current one for OBJECT ENCODING.
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod zset;
+
+pub use hash::HashValue;
+pub use list::ListValue;
+pub use set::SetValue;
+pub use zset::ZSetValue;
