@@ -169,7 +169,14 @@ fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 2 {
         return Err(CmdError::arity("ping"));
     }
-    // When pub/sub lands: a RESP2 client in subscribed mode gets ["pong", message-or-""] instead.
+    // A RESP2 client in subscribed mode cannot tell a reply from a message, so it gets a
+    // message-shaped ["pong", message-or-""] (Redis does the same).
+    if ctx.client.subs.count() > 0 && ctx.out.protocol() == Protocol::Resp2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).unwrap_or_default());
+        return Ok(());
+    }
     match args.get(1) {
         None => ctx.out.simple(b"PONG"),
         Some(msg) => ctx.out.bulk(msg),
@@ -362,8 +369,9 @@ fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
 /// later belong here too: pub/sub (unsubscribe from every channel, pattern and shard channel),
 /// client tracking (disable), CLIENT REPLY (back to ON), CLIENT NO-TOUCH (off).
 pub fn clear_connection_state(ctx: &mut Ctx<'_>) {
-    // Discard a pending MULTI and drop all WATCHes.
+    // Discard a pending MULTI, drop all WATCHes and every subscription.
     crate::transactions::forget(ctx.store, ctx.client);
+    crate::pubsub::forget(ctx.shared, ctx.client);
     select_db(ctx, 0);
     set_protocol(ctx, Protocol::Resp2);
     ctx.client.authenticated = ctx.shared.config.read().requirepass.is_empty();

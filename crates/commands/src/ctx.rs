@@ -11,10 +11,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Something a handler asks the connection loop to do after the reply is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Action {
     /// Close the connection after flushing replies (QUIT, CLIENT KILL of self).
     Close,
+    /// Wait for a blocking command's reply (or its timeout) before reading more requests.
+    Block(crate::blocking::BlockWait),
 }
 
 /// Per-connection state owned by the connection task.
@@ -39,6 +41,10 @@ pub struct Client {
     pub subs: Subscriptions,
     /// How published messages reach this connection.
     pub push: Arc<PushLink>,
+    /// True while the server re-runs this client's parked blocking request.
+    pub serving_blocked: bool,
+    /// Set by a re-run blocking request that still found nothing.
+    pub still_blocked: bool,
 }
 
 impl Client {
@@ -55,6 +61,8 @@ impl Client {
             in_exec: false,
             subs: Subscriptions::default(),
             push,
+            serving_blocked: false,
+            still_blocked: false,
         }
     }
 }

@@ -41,8 +41,18 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static CommandSpec
                     m.queued.push(args.to_owned_args());
                 }
                 ctx.out.simple(b"QUEUED");
-            } else if let Err(e) = (spec.handler)(ctx, args) {
-                reply_error(ctx, &e);
+            } else {
+                if let Err(e) = (spec.handler)(ctx, args) {
+                    reply_error(ctx, &e);
+                }
+                // Serve clients blocked on keys this command fed — after whole commands only:
+                // not between EXEC's queued commands, and not from inside a re-run itself.
+                if !ctx.client.in_exec && !ctx.client.serving_blocked {
+                    if ctx.store.common.blocking.has_ready() {
+                        crate::blocking::serve_blocked(ctx.store, ctx.shared);
+                    }
+                    crate::pubsub::publish_key_events(ctx.store, ctx.shared);
+                }
             }
         }
     }
@@ -89,7 +99,12 @@ fn check(
         sub
     };
     if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
-        return Err(NOAUTH);
+        // A password removed at run time lets everyone in, as Redis's nopass default user does.
+        if ctx.shared.config.read().requirepass.is_empty() {
+            ctx.client.authenticated = true;
+        } else {
+            return Err(NOAUTH);
+        }
     }
     // Inside EXEC the memory check already happened when the command was queued (as in Redis).
     if ctx.store.common.eviction.maxmemory != 0 && !ctx.client.in_exec {

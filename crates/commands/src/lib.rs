@@ -7,6 +7,7 @@
 //! of the connection through `Client::action`.
 
 pub mod bits;
+pub mod blocking;
 pub mod clients;
 pub mod connection;
 pub mod ctx;

@@ -339,35 +339,28 @@ pub fn forget(shared: &crate::shared::Shared, client: &mut crate::ctx::Client) {
     }
 }
 
-/// Whether an argument is one of Redis's keyspace-notification channel prefixes (for docs/tests).
-pub fn is_keyspace_channel(ch: &[u8]) -> bool {
-    ch.starts_with(b"__keyspace@") || ch.starts_with(b"__keyevent@")
-}
-
-/// Publishes keyspace notifications for an event (Redis notifyKeyspaceEvent).
-pub fn notify_keyspace_event(
-    shared: &crate::shared::Shared,
-    flags_enabled: u32,
-    class: u32,
-    event: &str,
-    key: &[u8],
-    db: usize,
-    now_ms: i64,
-) {
+/// Publishes the keyspace events raised by the last command(s) (Redis notifyKeyspaceEvent):
+/// `__keyspace@<db>__:<key>` with the event name and `__keyevent@<db>__:<event>` with the key.
+pub fn publish_key_events(store: &mut ringkv_engine::Store, shared: &crate::shared::Shared) {
     use ringkv_config::notify;
-    if flags_enabled & class == 0 {
+    if store.common.events.is_empty() {
         return;
     }
+    let events = std::mem::take(&mut store.common.events);
+    let flags = store.common.notify_flags;
+    let now = store.now_ms();
     let limit = shared.config.read().client_output_buffer_limit.pubsub;
     let ps = shared.pubsub.lock();
-    if flags_enabled & notify::KEYSPACE != 0 {
-        let mut ch = format!("__keyspace@{db}__:").into_bytes();
-        ch.extend_from_slice(key);
-        ps.publish(&ch, event.as_bytes(), &limit, now_ms);
-    }
-    if flags_enabled & notify::KEYEVENT != 0 {
-        let ch = format!("__keyevent@{db}__:{event}").into_bytes();
-        ps.publish(&ch, key, &limit, now_ms);
+    for ev in events {
+        if flags & notify::KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{}__:", ev.db).into_bytes();
+            ch.extend_from_slice(&ev.key);
+            ps.publish(&ch, ev.event.as_bytes(), &limit, now);
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let ch = format!("__keyevent@{}__:{}", ev.db, ev.event).into_bytes();
+            ps.publish(&ch, &ev.key, &limit, now);
+        }
     }
 }
 
@@ -414,15 +407,3 @@ pub const COMMANDS: &[CommandSpec] = &[
                 .doc("Returns helpful text about the different subcommands.", "6.2.0", "O(1)"),
         ]),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keyspace_channel_prefixes() {
-        assert!(is_keyspace_channel(b"__keyspace@0__:k"));
-        assert!(!is_keyspace_channel(b"news"));
-
-    }
-}

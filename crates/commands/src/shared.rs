@@ -99,6 +99,8 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Channel and pattern subscriptions (lock after `store`).
     pub pubsub: Mutex<crate::pubsub::PubSub>,
+    /// Parked blocking requests (lock after `store`).
+    pub blocked: Mutex<crate::blocking::BlockedClients>,
     pub stats: ServerStats,
     pub info: ServerInfo,
     pub commands: CommandTable,
@@ -118,6 +120,7 @@ impl Shared {
             config_epoch: AtomicU64::new(0),
             clients: ClientRegistry::default(),
             pubsub: Mutex::new(crate::pubsub::PubSub::default()),
+            blocked: Mutex::new(crate::blocking::BlockedClients::default()),
             stats: ServerStats::default(),
             info,
             commands: crate::command_table(),
@@ -180,4 +183,5 @@ pub fn apply_config_to_store(config: &Config, store: &mut Store) {
     e.samples = config.maxmemory_samples as usize;
     e.lfu_log_factor = config.lfu_log_factor as u32;
     e.lfu_decay_time = config.lfu_decay_time as u32;
+    store.common.notify_flags = config.notify_keyspace_events;
 }

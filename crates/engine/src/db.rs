@@ -109,6 +109,23 @@ impl<'a> DbRef<'a> {
         self.index
     }
 
+    /// Raises a keyspace notification (Redis notifyKeyspaceEvent) of `class`
+    /// (`ringkv_config::notify::*`) if `notify-keyspace-events` enables it. Costs one branch when
+    /// notifications are off.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let flags = self.c.notify_flags;
+        if flags & class != 0
+            && flags & (ringkv_config::notify::KEYSPACE | ringkv_config::notify::KEYEVENT) != 0
+        {
+            self.c.events.push(crate::store::KeyEvent {
+                class,
+                event,
+                db: self.index,
+                key: key.to_vec(),
+            });
+        }
+    }
+
     /// The keyspace's seeded random generator (SPOP, SRANDMEMBER, HRANDFIELD ...).
     pub fn rng(&mut self) -> &mut crate::rng::Rng {
         &mut self.c.rng
@@ -178,6 +195,7 @@ impl<'a> DbRef<'a> {
             if !self.c.watches.is_empty() {
                 self.c.watches.touch(self.index, key);
             }
+            self.notify(ringkv_config::notify::EXPIRED, "expired", key);
         }
     }
 

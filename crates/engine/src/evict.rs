@@ -195,7 +195,11 @@ impl Store {
 impl DbRef<'_> {
     /// Deletes a key chosen by eviction (no lazy-expiry accounting).
     fn evict(&mut self, key: &[u8]) -> bool {
-        self.remove(key)
+        let removed = self.remove(key);
+        if removed {
+            self.notify(ringkv_config::notify::EVICTED, "evicted", key);
+        }
+        removed
     }
 }
 

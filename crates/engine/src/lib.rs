@@ -31,7 +31,9 @@ pub use evict::OutOfMemory;
 pub use expire::ExpireCycleReport;
 pub use glob::glob_match;
 pub use rng::Rng;
-pub use store::{Common, EvictionPolicy, EvictionSettings, KeyspaceStats, MemoryGauge, Store};
+pub use store::{
+    Common, EvictionPolicy, EvictionSettings, KeyEvent, KeyspaceStats, MemoryGauge, Store,
+};
 pub use types::{HashValue, ListValue, SetValue, ZSetValue};
 pub use value::Value;
 pub use watch::{BlockingKeys, DbKey, WatchRegistry};

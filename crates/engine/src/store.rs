@@ -95,6 +95,19 @@ pub struct Common {
     pub watches: crate::watch::WatchRegistry,
     /// Keys clients are blocked on (BLPOP ...), and which of them received data.
     pub blocking: crate::watch::BlockingKeys,
+    /// `notify-keyspace-events` flags (`ringkv_config::notify`); 0 = off.
+    pub notify_flags: u32,
+    /// Keyspace events raised since the server last published them.
+    pub events: Vec<KeyEvent>,
+}
+
+/// A keyspace notification waiting to be published (`__keyspace@db__:key` / `__keyevent@db__:event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    pub class: u32,
+    pub event: &'static str,
+    pub db: usize,
+    pub key: Vec<u8>,
 }
 
 /// Reads the process's used memory (the server installs an allocator-backed gauge).
@@ -124,6 +137,8 @@ impl Store {
                 dirty: 0,
                 watches: Default::default(),
                 blocking: Default::default(),
+                notify_flags: 0,
+                events: Vec::new(),
             },
             memory: Arc::new(|| 0),
             evict_pool: crate::evict::EvictionPool::default(),

@@ -6,6 +6,7 @@
 //! the connection, touching nothing else.
 
 use bytes::{Buf, BytesMut};
+use ringkv_commands::blocking::{self, BlockWait};
 use ringkv_commands::clients::ClientHandle;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::{execute, pubsub, transactions, Action, Client, Ctx, Shared};
@@ -49,42 +50,51 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut out = ReplyWriter::new(Protocol::Resp2);
     let mut shutdown = shared.shutdown_signal();
+    // False right after a blocking command was answered: pipelined requests may already be buffered.
+    let mut need_read = true;
 
     'conn: loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK_BYTES {
-            let want = parser.wanted().min(limits.query_buffer);
-            rbuf.reserve(READ_CHUNK_BYTES.max(want));
+        // A killed client is not served again, even if it keeps its input flowing.
+        if handle.is_killed() {
+            break;
         }
-        let read = tokio::select! {
-            biased;
-            r = stream.read_buf(&mut rbuf) => r,
-            Some(first) = push_rx.recv() => {
-                // Published messages: write everything queued in one go.
-                let mut batch = first;
-                while let Ok(more) = push_rx.try_recv() {
-                    batch.extend_from_slice(&more);
-                }
-                let n = batch.len();
-                let written = stream.write_all(&batch).await;
-                push.delivered(n);
-                shared.stats.total_net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                if written.is_err() {
-                    break 'conn;
-                }
-                continue 'conn;
+        if need_read {
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK_BYTES {
+                let want = parser.wanted().min(limits.query_buffer);
+                rbuf.reserve(READ_CHUNK_BYTES.max(want));
             }
-            _ = handle.killed() => break 'conn,
-            _ = shutdown.changed() => break 'conn,
-        };
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                shared
-                    .stats
-                    .total_net_input_bytes
-                    .fetch_add(n as u64, Ordering::Relaxed);
+            let read = tokio::select! {
+                biased;
+                r = stream.read_buf(&mut rbuf) => r,
+                Some(first) = push_rx.recv() => {
+                    // Published messages: write everything queued in one go.
+                    let mut batch = first;
+                    while let Ok(more) = push_rx.try_recv() {
+                        batch.extend_from_slice(&more);
+                    }
+                    let n = batch.len();
+                    let written = stream.write_all(&batch).await;
+                    push.delivered(n);
+                    shared.stats.total_net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if written.is_err() {
+                        break 'conn;
+                    }
+                    continue 'conn;
+                }
+                _ = handle.killed() => break 'conn,
+                _ = shutdown.changed() => break 'conn,
+            };
+            match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    shared
+                        .stats
+                        .total_net_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
             }
         }
+        need_read = true;
         if shared.config_epoch.load(Ordering::Relaxed) != limits.epoch {
             limits = read_limits(&shared, client.authenticated);
             *parser.limits_mut() = limits.parse.clone();
@@ -174,7 +184,26 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 out.buffer_mut().shrink_to(READ_CHUNK_BYTES);
             }
         }
-        if close || matches!(client.action.take(), Some(Action::Close)) {
+        match client.action.take() {
+            Some(Action::Close) => break,
+            Some(Action::Block(wait)) => {
+                let Some(reply) =
+                    wait_blocked(&shared, &mut client, wait, &mut shutdown, out.protocol()).await
+                else {
+                    break;
+                };
+                if stream.write_all(&reply).await.is_err() {
+                    break;
+                }
+                shared
+                    .stats
+                    .total_net_output_bytes
+                    .fetch_add(reply.len() as u64, Ordering::Relaxed);
+                need_read = rbuf.is_empty();
+            }
+            None => {}
+        }
+        if close {
             break;
         }
         if rbuf.is_empty() && rbuf.capacity() > REPLY_BUFFER_KEEP_BYTES {
@@ -185,9 +214,51 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     {
         let mut store = shared.store.lock();
         transactions::forget(&mut store, &mut client);
+        blocking::unpark(&mut store, &shared, handle.id);
     }
     pubsub::forget(&shared, &mut client);
     shared.clients.unregister(handle.id);
+}
+
+/// Waits for a parked blocking request: its reply, its timeout (null reply), or the end of the
+/// connection (None).
+async fn wait_blocked(
+    shared: &Shared,
+    client: &mut Client,
+    wait: BlockWait,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    proto: Protocol,
+) -> Option<Vec<u8>> {
+    let handle = client.handle.clone();
+    handle.meta.lock().blocked = true;
+    let BlockWait { mut reply, timeout } = wait;
+    let expired = async {
+        match timeout {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let result = tokio::select! {
+        r = &mut reply => r.ok(),
+        _ = expired => {
+            let unparked = {
+                let mut store = shared.store.lock();
+                blocking::unpark(&mut store, shared, handle.id)
+            };
+            if unparked {
+                let mut w = ReplyWriter::new(proto);
+                w.null_array();
+                Some(std::mem::take(w.buffer_mut()))
+            } else {
+                // Served while the timer fired: the reply is already in the channel.
+                reply.await.ok()
+            }
+        }
+        _ = handle.killed() => None,
+        _ = shutdown.changed() => None,
+    };
+    handle.meta.lock().blocked = false;
+    result
 }
 
 /// Publishes what CLIENT LIST shows, once per batch.

@@ -64,7 +64,9 @@ async fn expire_and_rehash(shared: &Shared, period: Duration) {
             let mut store = shared.store.lock();
             store.set_now(shared.now_ms());
             store.rehash_idle(IDLE_REHASH_BUCKETS);
-            store.active_expire_cycle(EXPIRE_KEYS_PER_SLICE)
+            let report = store.active_expire_cycle(EXPIRE_KEYS_PER_SLICE);
+            ringkv_commands::pubsub::publish_key_events(&mut store, shared);
+            report
         };
         if !report.more || start.elapsed() >= budget {
             break;

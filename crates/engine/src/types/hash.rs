@@ -494,6 +494,12 @@ mod tests {
     }
 
     #[test]
+    fn value_is_two_words() {
+        // Keeps `Value` (and so every boxed keyspace value) small.
+        assert_eq!(std::mem::size_of::<HashValue>(), 16);
+    }
+
+    #[test]
     fn small_hash_is_compact_and_exact() {
         let mut h = HashValue::new();
         assert!(h.insert(b"name", b"alice"));
