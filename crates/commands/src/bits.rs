@@ -434,7 +434,7 @@ struct Field {
     overflow: Overflow,
 }
 
-/// Redis getBitfieldTypeFromArgument: i1..i64 or u1..u63.
+/// Redis getBitfieldTypeFromArgument: i1..i64 or u1..u63 (lower-case prefix only, as in Redis).
 fn field_type(arg: &[u8]) -> Result<(bool, u32), CmdError> {
     let err = || {
         CmdError::msg(
@@ -442,8 +442,8 @@ fn field_type(arg: &[u8]) -> Result<(bool, u32), CmdError> {
         )
     };
     let signed = match arg.first() {
-        Some(b'i' | b'I') => true,
-        Some(b'u' | b'U') => false,
+        Some(b'i') => true,
+        Some(b'u') => false,
         _ => return Err(err()),
     };
     let bits = parse_i64(&arg[1..]).ok_or_else(err)?;

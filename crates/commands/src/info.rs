@@ -101,10 +101,9 @@ fn server(ctx: &mut Ctx<'_>, out: &mut String) {
 }
 
 fn clients(ctx: &mut Ctx<'_>, out: &mut String) {
-    let all = ctx.shared.clients.all();
-    let blocked = all.iter().filter(|c| c.meta.lock().blocked).count();
+    let blocked = ctx.shared.blocked.lock().len();
     out.push_str("# Clients\r\n");
-    field(out, "connected_clients", all.len());
+    field(out, "connected_clients", ctx.shared.clients.len());
     field(out, "maxclients", ctx.shared.config.read().maxclients);
     field(out, "blocked_clients", blocked);
 }
@@ -203,6 +202,12 @@ fn stats(ctx: &mut Ctx<'_>, out: &mut String) {
     field(out, "evicted_keys", ks.evicted_keys);
     field(out, "keyspace_hits", ks.keyspace_hits);
     field(out, "keyspace_misses", ks.keyspace_misses);
+    let (channels, patterns) = {
+        let ps = ctx.shared.pubsub.lock();
+        (ps.channel_count(), ps.pattern_count())
+    };
+    field(out, "pubsub_channels", channels);
+    field(out, "pubsub_patterns", patterns);
     field(out, "total_error_replies", load(&s.total_error_replies));
     field(
         out,

@@ -13,12 +13,14 @@ pub mod connection;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;
+pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod parse;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod shared;
 pub mod strings;
 pub mod table;
@@ -38,6 +40,8 @@ pub fn command_table() -> CommandTable {
         keys::COMMANDS,
         strings::COMMANDS,
         bits::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
     ])

@@ -60,8 +60,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         }
         if need_read {
             if rbuf.capacity() - rbuf.len() < READ_CHUNK_BYTES {
-                let want = parser.wanted().min(limits.query_buffer);
-                rbuf.reserve(READ_CHUNK_BYTES.max(want));
+                // Grow with what has actually arrived (at most doubling), never by the length a
+                // client merely declared: a "$536870912" header must not cost 512 MB up front.
+                let wanted = parser.wanted().min(limits.query_buffer);
+                let grow = wanted.min(rbuf.len().max(READ_CHUNK_BYTES));
+                rbuf.reserve(READ_CHUNK_BYTES.max(grow));
             }
             let read = tokio::select! {
                 biased;

@@ -293,7 +293,7 @@ fn scan_returns_every_stable_key_while_the_table_grows_and_shrinks() {
         // Cycles of 16 calls: eight add 1000 keys each (2000 -> 10000 keys: the table grows to
         // 16384 buckets), eight remove 1000 each (back to 2000: it shrinks again).
         let mut p = redis::pipe();
-        if calls % 16 < 8 {
+        if (calls - 1) % 16 < 8 {
             for _ in 0..1000 {
                 let k = format!("churn:{next_churn}");
                 next_churn += 1;
@@ -307,7 +307,9 @@ fn scan_returns_every_stable_key_while_the_table_grows_and_shrinks() {
                 }
             }
         }
-        let _: () = p.query(&mut c).unwrap();
+        if p.cmd_iter().next().is_some() {
+            let _: () = p.query(&mut c).unwrap();
+        }
     }
     assert!(
         calls > 16,
@@ -555,12 +557,12 @@ fn object_encoding_refcount_help() {
     let help = run(&mut r, &["OBJECT", "HELP"]);
     assert!(
         help.starts_with(
-            "[OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:,ENCODING <key>,"
+            "[+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:,+ENCODING <key>,"
         ),
         "{help}"
     );
-    assert!(help.ends_with(",HELP,    Print this help.]"), "{help}");
-    assert_eq!(help.matches(",").count(), 14, "{help}");
+    assert!(help.ends_with(",+HELP,+    Print this help.]"), "{help}");
+    assert_eq!(help.matches(",+").count(), 14, "{help}");
 
     assert_eq!(
         run(&mut r, &["OBJECT", "FOO", "k"]),
@@ -656,7 +658,8 @@ fn expire_family_with_every_flag() {
     assert_eq!(run(&mut r, &["EXPIRE", "x", "50", "GT"]), ":0");
     assert_eq!(run(&mut r, &["TTL", "x"]), ":-1");
     assert_eq!(run(&mut r, &["EXPIRE", "k", "100", "GT"]), ":0");
-    assert_eq!(run(&mut r, &["EXPIRE", "k", "150", "GT"]), ":0");
+    // (150 again would be later than the current deadline: time has passed since it was set.)
+    assert_eq!(run(&mut r, &["EXPIRE", "k", "140", "GT"]), ":0");
     assert_eq!(run(&mut r, &["EXPIRE", "k", "300", "GT"]), ":1");
     assert_eq!(run(&mut r, &["TTL", "k"]), ":300");
 

@@ -237,6 +237,15 @@ fn info_stats_count_and_config_resetstat_clears() {
     assert!(num(&before, "total_commands_processed") >= 4);
     assert!(num(&before, "total_net_output_bytes") > 0);
 
+    assert_eq!(num(&before, "pubsub_channels"), 0);
+    let mut sub = s.raw();
+    assert_eq!(q(&mut sub, &["SUBSCRIBE", "a", "b"]), "[subscribe,a,:1]");
+    assert_eq!(sub.reply(), "[subscribe,b,:2]");
+    assert_eq!(q(&mut sub, &["PSUBSCRIBE", "p*"]), "[psubscribe,p*,:3]");
+    let subs = info(&mut r, &["stats"]);
+    assert_eq!(num(&subs, "pubsub_channels"), 2);
+    assert_eq!(num(&subs, "pubsub_patterns"), 1);
+
     assert_eq!(q(&mut r, &["CONFIG", "RESETSTAT"]), "+OK");
     let after = info(&mut r, &["stats"]);
     assert_eq!(num(&after, "keyspace_hits"), 0);
@@ -277,8 +286,23 @@ fn info_is_a_verbatim_string_in_resp3() {
     assert_eq!(
         lines,
         [
-            "*1", "*10", "$6", "dbsize", ":1", "~2", "+readonly", "+fast", ":0", ":0", ":0", "~2",
-            "+@read", "+@fast", "~0", "*0", "*0",
+            "*1",
+            "*10",
+            "$6",
+            "dbsize",
+            ":1",
+            "~2",
+            "+readonly",
+            "+fast",
+            ":0",
+            ":0",
+            ":0",
+            "~2",
+            "+@read",
+            "+@fast",
+            "~0",
+            "*0",
+            "*0",
         ]
     );
     r.cmd(&[b"COMMAND", b"INFO", b"nosuch"]);
@@ -488,7 +512,7 @@ fn config_get_and_set() {
     assert_eq!(field(&m, "maxmemory_human").as_deref(), Some("10.00M"));
     // Glob patterns and several patterns at once, each name once.
     let got = items(&q(&mut r, &["CONFIG", "GET", "maxmemory*", "maxmemory"]));
-    assert!(got.len() >= 6 && got.len() % 2 == 0);
+    assert!(got.len() >= 6 && got.len().is_multiple_of(2));
     assert_eq!(got.iter().filter(|x| *x == "maxmemory").count(), 1);
     assert!(got.contains(&"maxmemory-policy".to_string()));
     assert_eq!(q(&mut r, &["CONFIG", "GET", "nosuchparam"]), "[]");
@@ -772,6 +796,13 @@ fn memory_usage_and_help() {
     let s = Server::start(&[]);
     let mut r = s.raw();
     assert_eq!(q(&mut r, &["MEMORY", "USAGE", "nosuch"]), "(nil)");
+    // Any type: a hash's fields are counted.
+    assert_eq!(q(&mut r, &["HSET", "h", "f", "v"]), ":1");
+    let one: i64 = q(&mut r, &["MEMORY", "USAGE", "h"])[1..].parse().unwrap();
+    let big = "x".repeat(5000);
+    assert_eq!(q(&mut r, &["HSET", "h", "g", &big]), ":1");
+    let two: i64 = q(&mut r, &["MEMORY", "USAGE", "h"])[1..].parse().unwrap();
+    assert!(one > 0 && two >= one + 5000, "{one} {two}");
     assert_eq!(q(&mut r, &["DEBUG", "POPULATE", "1"]), "+OK");
     let plain = q(&mut r, &["MEMORY", "USAGE", "key:0"]);
     let bytes: i64 = plain[1..].parse().unwrap();

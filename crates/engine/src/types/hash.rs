@@ -440,7 +440,12 @@ impl HashValue {
     /// One HSCAN step: calls `f` for roughly `count` pairs and returns the next cursor (0 = done).
     /// The listpack encoding returns everything at once with cursor 0, as Redis does. See the module
     /// docs for the hashtable cursor and its guarantee.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
         match &self.repr {
             Repr::Listpack(buf) => {
                 for (k, v) in LpIter::new(buf) {

@@ -374,7 +374,8 @@ impl Quick {
             }
             return;
         }
-        if !self.merge_pair(i) && i > 0 {
+        self.merge_pair(i);
+        if i > 0 {
             self.merge_pair(i - 1);
         }
     }
@@ -498,16 +499,22 @@ impl ListValue {
 
     /// Converts a listpack that is about to grow by `extra` bytes past the limit.
     fn grow_check(&mut self, extra: usize) {
-        if let Repr::Pack(n) = &mut self.repr {
+        if let Repr::Pack(n) = &self.repr {
             if n.size() + extra > NODE_LIMIT {
-                let node = std::mem::take(n);
-                let len = node.count();
-                let mut nodes = VecDeque::new();
-                if len > 0 {
-                    nodes.push_back(node);
-                }
-                self.repr = Repr::Quick(Box::new(Quick { nodes, len }));
+                self.to_quick();
             }
+        }
+    }
+
+    fn to_quick(&mut self) {
+        if let Repr::Pack(n) = &mut self.repr {
+            let node = std::mem::take(n);
+            let len = node.count();
+            let mut nodes = VecDeque::new();
+            if len > 0 {
+                nodes.push_back(node);
+            }
+            self.repr = Repr::Quick(Box::new(Quick { nodes, len }));
         }
     }
 
@@ -599,7 +606,7 @@ impl ListValue {
             let old = n.get(index).len();
             let new_size = n.size() + entry_size(v.len());
             if new_size.saturating_sub(entry_size(old)) > NODE_LIMIT {
-                self.grow_check(usize::MAX / 2);
+                self.to_quick();
             }
         }
         match &mut self.repr {
@@ -634,6 +641,8 @@ impl ListValue {
                 q.fix(ni);
             }
         }
+        // Node merges may have left a single small node.
+        self.shrink_check();
     }
 
     /// Removes the first `k` elements.
@@ -959,7 +968,7 @@ mod tests {
         // Shrinking just under the limit keeps the quicklist; under half converts back.
         l.pop_back();
         assert_eq!(l.encoding(), "quicklist");
-        while l.len() > 39 {
+        while l.len() > 41 {
             l.pop_front();
         }
         assert_eq!(l.encoding(), "quicklist");
@@ -1000,7 +1009,7 @@ mod tests {
         check(&l);
     }
 
-    #[derive(Debug, Clone)]
+    #[derive(Clone)]
     enum Op {
         PushBack(Vec<u8>),
         PushFront(Vec<u8>),
@@ -1012,6 +1021,30 @@ mod tests {
         RemoveBack(usize),
         Rem(Vec<u8>, i64),
         Range(usize, usize),
+    }
+
+    impl std::fmt::Debug for Op {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let s = |v: &Vec<u8>| {
+                if v.len() <= 3 {
+                    String::from_utf8_lossy(v).into_owned()
+                } else {
+                    format!("<{} bytes>", v.len())
+                }
+            };
+            match self {
+                Op::PushBack(v) => write!(f, "PushBack({})", s(v)),
+                Op::PushFront(v) => write!(f, "PushFront({})", s(v)),
+                Op::PopBack => write!(f, "PopBack"),
+                Op::PopFront => write!(f, "PopFront"),
+                Op::Set(i, v) => write!(f, "Set({i}, {})", s(v)),
+                Op::Insert(i, v) => write!(f, "Insert({i}, {})", s(v)),
+                Op::RemoveFront(k) => write!(f, "RemoveFront({k})"),
+                Op::RemoveBack(k) => write!(f, "RemoveBack({k})"),
+                Op::Rem(v, c) => write!(f, "Rem({}, {c})", s(v)),
+                Op::Range(a, b) => write!(f, "Range({a}, {b})"),
+            }
+        }
     }
 
     fn value() -> impl Strategy<Value = Vec<u8>> {

@@ -436,7 +436,7 @@ impl SetValue {
     }
 
     /// Converts a compact encoding to the hashtable, sized for `capacity` members.
-    fn to_table(&mut self, capacity: usize) {
+    fn convert_to_table(&mut self, capacity: usize) {
         let mut t = Table::with_capacity(capacity.max(self.len()));
         for m in self.iter() {
             m.with_bytes(|b| t.insert(b));
@@ -463,7 +463,7 @@ impl SetValue {
                 };
                 *buf = intset_with(buf, v, at);
                 if IntSet(buf).len() > SET_MAX_INTSET_ENTRIES {
-                    self.to_table(SET_MAX_INTSET_ENTRIES + 1);
+                    self.convert_to_table(SET_MAX_INTSET_ENTRIES + 1);
                 }
                 return true;
             } else {
@@ -480,7 +480,7 @@ impl SetValue {
                 }
             }
             let n = self.len();
-            self.to_table(n + 1);
+            self.convert_to_table(n + 1);
         }
         match &mut self.repr {
             Repr::Table(t) => t.insert(m),
@@ -594,7 +594,7 @@ impl SetValue {
 
     /// One SSCAN step: calls `f` for roughly `count` members and returns the next cursor (0 =
     /// done). Compact encodings return everything at once with cursor 0, as Redis does.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Member<'_>)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(Member<'a>)) -> u64 {
         match &self.repr {
             Repr::Compact(_) => {
                 for m in self.iter() {
