@@ -12,6 +12,7 @@ use crate::error::{CmdError, CmdResult, SYNTAX, WRONG_TYPE};
 use crate::parse::{int_arg, is, parse_i64};
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
+use ringkv_config::notify;
 use ringkv_engine::{DbRef, Ttl, Value, ValueRef};
 use ringkv_protocol::Args;
 
@@ -141,15 +142,19 @@ fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let byte = (offset >> 3) as usize;
     let mask = 0x80u8 >> (offset & 7);
     let mut db = ctx.store.db(ctx.client.db);
-    let old = with_bitmap_mut(&mut db, args.arg(1), byte + 1, |s, _| {
+    let (old, grown) = with_bitmap_mut(&mut db, args.arg(1), byte + 1, |s, grown| {
         let old = s[byte] & mask != 0;
         if on == 1 {
             s[byte] |= mask;
         } else {
             s[byte] &= !mask;
         }
-        old
+        (old, grown)
     })?;
+    // Like Redis, only a write that changed something raises the event.
+    if grown || old != (on == 1) {
+        db.notify(notify::STRING, "setbit", args.arg(1));
+    }
     ctx.out.integer(old as i64);
     Ok(())
 }
@@ -399,9 +404,12 @@ fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let dest = args.arg(2);
     let len = res.len();
     if len == 0 {
-        db.remove(dest);
+        if db.remove(dest) {
+            db.notify(notify::GENERIC, "del", dest);
+        }
     } else {
         db.set_value(dest, Value::Str(res), Ttl::Persist);
+        db.notify(notify::STRING, "set", dest);
     }
     ctx.out.integer(len as i64);
     Ok(())
@@ -487,36 +495,86 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
     }
 }
 
-/// The value `old (+ incr)` stored into a field, with Redis's overflow handling: Some(raw bits to
-/// store, value to report as a number) or None when it overflows under FAIL.
-///
-/// Unsigned SET takes the i64 argument as its u64 bit pattern, as Redis does, so SET u8 -1
-/// overflows upwards (SAT gives 255).
-fn field_result(signed: bool, bits: u32, base: i128, incr: i128, ow: Overflow) -> Option<u64> {
-    let (min, max): (i128, i128) = if signed {
-        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+/// Redis checkUnsignedBitfieldOverflow, including its wrapping arithmetic: whether `value + incr`
+/// overflows a `bits`-wide unsigned field, and the value to store instead (WRAP/SAT).
+fn unsigned_overflow(value: u64, incr: i64, bits: u32, ow: Overflow) -> Option<u64> {
+    let max: u64 = (1u64 << bits) - 1; // bits <= 63
+    let maxincr = max.wrapping_sub(value) as i64;
+    let minincr = value.wrapping_neg() as i64;
+    let wrapped = || value.wrapping_add(incr as u64) & max;
+    if value > max || (incr > 0 && incr > maxincr) {
+        Some(if ow == Overflow::Sat { max } else { wrapped() })
+    } else if incr < 0 && incr < minincr {
+        Some(if ow == Overflow::Sat { 0 } else { wrapped() })
     } else {
-        (0, (1i128 << bits) - 1)
+        None
+    }
+}
+
+/// Redis checkSignedBitfieldOverflow, with the same wrapping intermediate values (which decide,
+/// for example, that SAT of SET i38 to i64::MIN saturates to the maximum, as Redis does).
+fn signed_overflow(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64> {
+    let max: i64 = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
     };
-    let r = base + incr;
-    let mask: u64 = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
-    let v = if r > max || r < min {
-        match ow {
-            Overflow::Fail => return None,
-            Overflow::Sat => {
-                if r > max {
-                    max
-                } else {
-                    min
-                }
+    let min = -max - 1;
+    let maxincr = (max as u64).wrapping_sub(value as u64) as i64;
+    let minincr = min.wrapping_sub(value);
+    let wrapped = || {
+        let mut c = (value as u64).wrapping_add(incr as u64);
+        if bits < 64 {
+            let mask = u64::MAX << bits;
+            if c & (1u64 << (bits - 1)) != 0 {
+                c |= mask;
+            } else {
+                c &= !mask;
             }
-            Overflow::Wrap => r,
         }
-    } else {
-        r
+        c as i64
     };
-    // Two's complement truncation to the field width (i128 -> u64 keeps the low 64 bits).
-    Some((v as u64) & mask)
+    if value > max
+        || (bits != 64 && incr > maxincr)
+        || (value >= 0 && incr > 0 && incr > maxincr)
+    {
+        Some(if ow == Overflow::Sat { max } else { wrapped() })
+    } else if value < min
+        || (bits != 64 && incr < minincr)
+        || (value < 0 && incr < 0 && incr < minincr)
+    {
+        Some(if ow == Overflow::Sat { min } else { wrapped() })
+    } else {
+        None
+    }
+}
+
+/// One SET or INCRBY on a field whose current raw bits are `old_raw`: Some((bits to store,
+/// number to reply)) or None when it overflows under FAIL (nothing is written).
+fn field_write(f: &Field, old_raw: u64) -> Option<(u64, i64)> {
+    let incr = f.op == FieldOp::IncrBy;
+    if f.signed {
+        let old = sign_extend(old_raw, f.bits);
+        let (value, by) = if incr { (old, f.value) } else { (f.value, 0) };
+        let new = match signed_overflow(value, by, f.bits, f.overflow) {
+            Some(_) if f.overflow == Overflow::Fail => return None,
+            Some(limited) => limited,
+            None => value.wrapping_add(by),
+        };
+        Some((new as u64, if incr { new } else { old }))
+    } else {
+        let (value, by) = if incr {
+            (old_raw, f.value)
+        } else {
+            (f.value as u64, 0)
+        };
+        let new = match unsigned_overflow(value, by, f.bits, f.overflow) {
+            Some(_) if f.overflow == Overflow::Fail => return None,
+            Some(limited) => limited,
+            None => value.wrapping_add(by as u64),
+        };
+        Some((new, if incr { new as i64 } else { old_raw as i64 }))
+    }
 }
 
 fn bitfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -606,38 +664,35 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro_command: bool) -> CmdR
     // highest_write >> 3 is at most proto-max-bulk-len (offsets were bounded above).
     let need = (highest_write >> 3) as usize + 1;
     let out = &mut *ctx.out;
-    with_bitmap_mut(&mut db, args.arg(1), need, |s, _| {
+    let changed = with_bitmap_mut(&mut db, args.arg(1), need, |s, grown| {
+        let mut changed = grown;
         out.array(ops.len());
         for f in &ops {
             let old_raw = read_field(s, f.offset, f.bits);
-            let old: i128 = if f.signed {
-                sign_extend(old_raw, f.bits) as i128
-            } else {
-                old_raw as i128
-            };
-            let (base, incr) = match f.op {
-                FieldOp::Get => {
-                    out.integer(old as i64);
-                    continue;
-                }
-                FieldOp::IncrBy => (old, f.value as i128),
-                FieldOp::Set if f.signed => (f.value as i128, 0),
-                FieldOp::Set => (f.value as u64 as i128, 0),
-            };
-            match field_result(f.signed, f.bits, base, incr, f.overflow) {
+            if f.op == FieldOp::Get {
+                let v = if f.signed {
+                    sign_extend(old_raw, f.bits)
+                } else {
+                    old_raw as i64
+                };
+                out.integer(v);
+                continue;
+            }
+            match field_write(f, old_raw) {
                 None => out.null(),
-                Some(raw) => {
-                    let reply = match f.op {
-                        FieldOp::Set => old as i64,
-                        _ if f.signed => sign_extend(raw, f.bits),
-                        _ => raw as i64,
-                    };
+                Some((raw, reply)) => {
                     out.integer(reply);
+                    let mask = if f.bits == 64 { u64::MAX } else { (1u64 << f.bits) - 1 };
+                    changed |= raw & mask != old_raw;
                     write_field(s, f.offset, f.bits, raw);
                 }
             }
         }
+        changed
     })?;
+    if changed {
+        db.notify(notify::STRING, "setbit", args.arg(1));
+    }
     Ok(())
 }
 
@@ -648,18 +703,17 @@ mod tests {
     #[test]
     fn field_overflow_rules() {
         // u8 SET -1: the bit pattern is huge, so it overflows upwards.
-        assert_eq!(field_result(false, 8, u64::MAX as i128, 0, Overflow::Sat), Some(255));
-        assert_eq!(field_result(false, 8, u64::MAX as i128, 0, Overflow::Wrap), Some(255));
-        assert_eq!(field_result(false, 8, 250, 10, Overflow::Wrap), Some(4));
-        assert_eq!(field_result(false, 8, 5, -10, Overflow::Sat), Some(0));
-        assert_eq!(field_result(false, 8, 5, -10, Overflow::Fail), None);
-        assert_eq!(field_result(true, 8, 127, 1, Overflow::Wrap), Some(0x80));
-        assert_eq!(field_result(true, 8, 127, 1, Overflow::Sat), Some(127));
-        assert_eq!(field_result(true, 8, -128, -1, Overflow::Sat), Some(0x80));
-        assert_eq!(
-            field_result(true, 64, i64::MAX as i128, 1, Overflow::Wrap),
-            Some(1u64 << 63)
-        );
+        assert_eq!(unsigned_overflow(u64::MAX, 0, 8, Overflow::Sat), Some(255));
+        assert_eq!(unsigned_overflow(u64::MAX, 0, 8, Overflow::Wrap), Some(255));
+        assert_eq!(unsigned_overflow(250, 10, 8, Overflow::Wrap), Some(4));
+        assert_eq!(unsigned_overflow(5, -10, 8, Overflow::Sat), Some(0));
+        assert_eq!(unsigned_overflow(5, -3, 8, Overflow::Fail), None);
+        assert_eq!(signed_overflow(127, 1, 8, Overflow::Wrap), Some(-128));
+        assert_eq!(signed_overflow(127, 1, 8, Overflow::Sat), Some(127));
+        assert_eq!(signed_overflow(-128, -1, 8, Overflow::Sat), Some(-128));
+        assert_eq!(signed_overflow(i64::MAX, 1, 64, Overflow::Wrap), Some(i64::MIN));
+        // Redis's wrapping intermediate: SAT of i64::MIN into i38 gives the maximum.
+        assert_eq!(signed_overflow(i64::MIN, 0, 38, Overflow::Sat), Some((1 << 37) - 1));
         assert_eq!(sign_extend(0x80, 8), -128);
         assert_eq!(sign_extend(u64::MAX, 64), -1);
     }

@@ -88,7 +88,9 @@ fn check(
     }
     // As in Redis, an unknown subcommand or a subcommand arity error is reported before
     // authentication is required, and NO_AUTH is a property of the resolved (sub)command.
-    let spec = if spec.subcommands.is_empty() {
+    // Like Redis, a container given no subcommand runs its own handler (bare COMMAND) or fails
+    // its own arity check (CONFIG alone).
+    let spec = if spec.subcommands.is_empty() || args.len() < 2 {
         spec
     } else {
         let sub = find_subcommand(spec, args.arg(1))
@@ -105,6 +107,11 @@ fn check(
         } else {
             return Err(NOAUTH);
         }
+    }
+    if ctx.client.multi.is_some() && spec.has(flags::NO_MULTI) {
+        return Err(CmdError::Static(
+            "ERR Command not allowed inside a transaction",
+        ));
     }
     // Inside EXEC the memory check already happened when the command was queued (as in Redis).
     if ctx.store.common.eviction.maxmemory != 0 && !ctx.client.in_exec {

@@ -64,6 +64,16 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
             _ => {}
         }
     }
+    // Like a Redis module's section: only with `everything` or when named.
+    if requested
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(b"everything") || r.eq_ignore_ascii_case(b"ratelimit"))
+    {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        out.push_str(&crate::ratelimit::info_section(ctx.shared));
+    }
     out
 }
 

@@ -176,23 +176,21 @@ fn write_docs(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, sub: Option<&'sta
     } else {
         subcommands_of(parent)
     };
+    // Redis's order: summary, since, group (always present), complexity; empty texts are left out.
     let fields = [
         ("summary", spec.summary),
         ("since", spec.since),
+        ("group", spec.group),
         ("complexity", spec.complexity),
     ];
-    let present = fields.iter().filter(|(_, v)| !v.is_empty()).count();
-    ctx.out.map(present + 1 + usize::from(!subs.is_empty()));
-    for (k, v) in fields.iter().take(2).filter(|(_, v)| !v.is_empty()) {
+    let present: Vec<_> = fields
+        .iter()
+        .filter(|(k, v)| *k == "group" || !v.is_empty())
+        .collect();
+    ctx.out.map(present.len() + usize::from(!subs.is_empty()));
+    for (k, v) in present {
         ctx.out.bulk(k.as_bytes());
         ctx.out.bulk(v.as_bytes());
-    }
-    // Redis always sends the group, between "since" and "complexity".
-    ctx.out.bulk(b"group");
-    ctx.out.bulk(spec.group.as_bytes());
-    if !spec.complexity.is_empty() {
-        ctx.out.bulk(b"complexity");
-        ctx.out.bulk(spec.complexity.as_bytes());
     }
     if !subs.is_empty() {
         ctx.out.bulk(b"subcommands");

@@ -14,7 +14,7 @@ use crate::error::{CmdError, CmdResult, DB_OUT_OF_RANGE, NOT_INTEGER, NO_SUCH_KE
 use crate::parse::{int_arg, is, parse_i64};
 use crate::table::{flags, CommandSpec};
 use ringkv_engine::lru::{idle_ms, lfu_decayed_counter, ClockKind};
-use ringkv_engine::{glob_match, ValueRef};
+use ringkv_engine::{glob_match, DbRef, Entry, EvictionPolicy, ValueRef};
 use ringkv_protocol::Args;
 
 const SAME_OBJECT: CmdError = CmdError::Static("ERR source and destination objects are the same");
@@ -34,6 +34,8 @@ const EXPIRE_GT_LT_CONFLICT: CmdError =
 const SCAN_DEFAULT_COUNT: i64 = 10;
 /// Longest string Redis stores as "embstr" (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 const EMBSTR_SIZE_LIMIT: usize = 44;
+/// Redis keeps the integers below this as shared objects (OBJ_SHARED_INTEGERS).
+const SHARED_INTEGERS: i64 = 10_000;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, flags::WRITE, del)
@@ -298,8 +300,16 @@ fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// TYPE is a read lookup that counts a keyspace hit or miss but leaves the access clock alone.
 fn type_cmd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let name = ctx.db().type_of(args.arg(1)).unwrap_or("none");
+    let mut db = ctx.db();
+    let key = args.arg(1);
+    let name = if db.exists(key) {
+        db.type_of(key)
+    } else {
+        None
+    };
+    let name = name.unwrap_or("none");
     ctx.out.simple(name.as_bytes());
     Ok(())
 }
@@ -541,11 +551,19 @@ fn encoding_of(value: ValueRef<'_>, inline: bool) -> &'static str {
     }
 }
 
+/// OBJECT's lookup: counts a keyspace hit or miss (as Redis's LOOKUP_NOTOUCH does) without
+/// refreshing the access clock it is about to report.
+fn object_lookup<'c>(db: &'c mut DbRef<'_>, key: &[u8]) -> Option<&'c Entry> {
+    if db.exists(key) {
+        db.peek(key)
+    } else {
+        None
+    }
+}
+
 fn object_encoding(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let enc = ctx
-        .db()
-        .peek(args.arg(2))
-        .map(|e| encoding_of(e.value(), e.is_inline()));
+    let mut db = ctx.db();
+    let enc = object_lookup(&mut db, args.arg(2)).map(|e| encoding_of(e.value(), e.is_inline()));
     match enc {
         Some(name) => ctx.out.bulk(name.as_bytes()),
         None => ctx.out.null(),
@@ -561,7 +579,7 @@ fn object_freq(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let lfu = is_lfu(ctx);
     let decay = ctx.store.common.eviction.lfu_decay_time;
     let now = ctx.now_ms();
-    let Some(clock) = ctx.db().peek(args.arg(2)).map(|e| e.clock()) else {
+    let Some(clock) = object_lookup(&mut ctx.db(), args.arg(2)).map(|e| e.clock()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -576,7 +594,7 @@ fn object_freq(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn object_idletime(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let lfu = is_lfu(ctx);
     let now = ctx.now_ms();
-    let Some(clock) = ctx.db().peek(args.arg(2)).map(|e| e.clock()) else {
+    let Some(clock) = object_lookup(&mut ctx.db(), args.arg(2)).map(|e| e.clock()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -587,12 +605,30 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// ringkv never shares values between keys, so every live value has exactly one reference.
+/// ringkv never shares values between keys, so a value has one reference. Redis, though, stores
+/// the integers 0..9999 as shared objects (unless an LRU/LFU policy needs a per-key clock) and
+/// reports their reference count as INT_MAX; clients and tests see that, so it is reproduced.
 fn object_refcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    if ctx.db().peek(args.arg(2)).is_some() {
-        ctx.out.integer(1);
-    } else {
-        ctx.out.null();
+    let e = &ctx.store.common.eviction;
+    let per_key_clock = e.maxmemory != 0
+        && matches!(
+            e.policy,
+            EvictionPolicy::AllKeysLru
+                | EvictionPolicy::VolatileLru
+                | EvictionPolicy::AllKeysLfu
+                | EvictionPolicy::VolatileLfu
+        );
+    let mut db = ctx.db();
+    let refcount = object_lookup(&mut db, args.arg(2)).map(|e| match e.value() {
+        ValueRef::Str(s) if e.is_inline() && !per_key_clock => match parse_i64(s) {
+            Some(v) if (0..SHARED_INTEGERS).contains(&v) => i32::MAX as i64,
+            _ => 1,
+        },
+        _ => 1,
+    });
+    match refcount {
+        Some(n) => ctx.out.integer(n),
+        None => ctx.out.null(),
     }
     Ok(())
 }
@@ -727,9 +763,17 @@ fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 /// TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 for a missing key, -1 without TTL.
+/// The lookup counts a keyspace hit or miss without refreshing the access clock, as in Redis.
 fn ttl_generic(ctx: &mut Ctx<'_>, args: Args<'_>, millis: bool, absolute: bool) -> CmdResult {
     let now = ctx.now_ms();
-    let reply = match ctx.db().expire_of(args.arg(1)) {
+    let key = args.arg(1);
+    let mut db = ctx.db();
+    let found = if db.exists(key) {
+        db.expire_of(key)
+    } else {
+        Err(())
+    };
+    let reply = match found {
         Err(()) => -2,
         Ok(None) => -1,
         Ok(Some(at)) => {

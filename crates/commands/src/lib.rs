@@ -14,11 +14,14 @@ pub mod ctx;
 pub mod dispatch;
 pub mod error;
 pub mod hash;
+pub mod ids;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod list;
 pub mod parse;
 pub mod pubsub;
+pub mod ratelimit;
 pub mod server;
 pub mod set;
 pub mod shared;
@@ -42,7 +45,11 @@ pub fn command_table() -> CommandTable {
         bits::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
+        list::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
+        ratelimit::COMMANDS,
+        ids::COMMANDS,
+        blocking::COMMANDS,
     ])
 }

@@ -17,7 +17,7 @@ use crate::hash::{
     db_and_out, empty_scan, parse_cursor, parse_scan_opts, sample_distinct, INVALID_CURSOR,
     REPLY_TOO_LARGE,
 };
-use crate::parse::{is, non_negative_arg, parse_i64};
+use crate::parse::{is, parse_i64};
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
 use ringkv_engine::types::set::Member;
@@ -316,8 +316,16 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 3 {
         return Err(SYNTAX);
     }
+    // Redis getPositiveLongFromObjectOrReply: one message for non-integers and negatives.
     let count = match args.get(2) {
-        Some(c) => Some(non_negative_arg(c)? as u64),
+        Some(c) => match parse_i64(c) {
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => {
+                return Err(CmdError::Static(
+                    "ERR value is out of range, must be positive",
+                ))
+            }
+        },
         None => None,
     };
     let mut rng = Rng::new(ctx.store.common.rng.next_u64());

@@ -105,6 +105,10 @@ pub struct Shared {
     pub info: ServerInfo,
     pub commands: CommandTable,
     pub clock: Arc<dyn Clock>,
+    /// Rate-limit decision counters (INFO ratelimit).
+    pub ratelimit: crate::ratelimit::RateLimitStats,
+    /// The unique-ID generator (`ID.NEXT`); started by `crate::ids::start`.
+    pub ids: crate::ids::IdService,
     shutdown_tx: watch::Sender<bool>,
     shutting_down: AtomicBool,
 }
@@ -125,6 +129,8 @@ impl Shared {
             info,
             commands: crate::command_table(),
             clock,
+            ratelimit: Default::default(),
+            ids: Default::default(),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
         }
@@ -181,7 +187,7 @@ pub fn apply_config_to_store(config: &Config, store: &mut Store) {
     e.maxmemory = config.maxmemory;
     e.policy = engine_policy(config.maxmemory_policy);
     e.samples = config.maxmemory_samples as usize;
-    e.lfu_log_factor = config.lfu_log_factor as u32;
-    e.lfu_decay_time = config.lfu_decay_time as u32;
+    e.lfu_log_factor = config.lfu_log_factor;
+    e.lfu_decay_time = config.lfu_decay_time;
     store.common.notify_flags = config.notify_keyspace_events;
 }

@@ -7,11 +7,14 @@
 //! before any buffer grows). INCRBYFLOAT computes in x87 80-bit extended precision and prints with
 //! `%.17Lf` like Redis does (see the `ld` module), so `0.1 + 0.2` answers "0.3" as in Redis, not
 //! the f64 answer "0.30000000000000004".
+//!
+//! Writes raise the same keyspace events as Redis ("set", "expire", "append", "incrby", ...).
 
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, STRING_TOO_LONG, WRONG_TYPE};
 use crate::parse::{int_arg, is, parse_i64};
 use crate::table::{flags, CommandSpec};
+use ringkv_config::notify;
 use ringkv_engine::{DbRef, Ttl, Value, ValueRef};
 use ringkv_protocol::Args;
 
@@ -375,10 +378,19 @@ fn set_generic(
         return Ok(false);
     }
     db.set_str(key, value, ttl);
+    notify_set(&mut db, key, ttl);
     if !get {
         ctx.out.ok();
     }
     Ok(true)
+}
+
+/// The events of a SET-like write: "set", plus "expire" when it set a TTL.
+fn notify_set(db: &mut DbRef<'_>, key: &[u8], ttl: Ttl) {
+    db.notify(notify::STRING, "set", key);
+    if matches!(ttl, Ttl::At(_)) {
+        db.notify(notify::GENERIC, "expire", key);
+    }
 }
 
 fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -388,6 +400,7 @@ fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         ctx.out.integer(0);
     } else {
         db.set_str(key, args.arg(2), Ttl::Persist);
+        db.notify(notify::STRING, "set", key);
         ctx.out.integer(1);
     }
     Ok(())
@@ -395,18 +408,18 @@ fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 fn setex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let at = expire_deadline(ExpireKind::Ex, args.arg(2), ctx.now_ms(), "setex")?;
-    ctx.store
-        .db(ctx.client.db)
-        .set_str(args.arg(1), args.arg(3), Ttl::At(at));
+    let mut db = ctx.store.db(ctx.client.db);
+    db.set_str(args.arg(1), args.arg(3), Ttl::At(at));
+    notify_set(&mut db, args.arg(1), Ttl::At(at));
     ctx.out.ok();
     Ok(())
 }
 
 fn psetex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let at = expire_deadline(ExpireKind::Px, args.arg(2), ctx.now_ms(), "psetex")?;
-    ctx.store
-        .db(ctx.client.db)
-        .set_str(args.arg(1), args.arg(3), Ttl::At(at));
+    let mut db = ctx.store.db(ctx.client.db);
+    db.set_str(args.arg(1), args.arg(3), Ttl::At(at));
+    notify_set(&mut db, args.arg(1), Ttl::At(at));
     ctx.out.ok();
     Ok(())
 }
@@ -436,6 +449,7 @@ fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let mut db = ctx.store.db(ctx.client.db);
     for i in (1..args.len()).step_by(2) {
         db.set_str(args.arg(i), args.arg(i + 1), Ttl::Persist);
+        db.notify(notify::STRING, "set", args.arg(i));
     }
     ctx.out.ok();
     Ok(())
@@ -452,6 +466,7 @@ fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     for i in (1..args.len()).step_by(2) {
         db.set_str(args.arg(i), args.arg(i + 1), Ttl::Persist);
+        db.notify(notify::STRING, "set", args.arg(i));
     }
     ctx.out.integer(1);
     Ok(())
@@ -466,6 +481,7 @@ fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Some(ValueRef::Obj(_)) => return Err(WRONG_TYPE),
     }
     db.set_str(key, args.arg(2), Ttl::Persist);
+    db.notify(notify::STRING, "set", key);
     Ok(())
 }
 
@@ -481,6 +497,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Some(ValueRef::Obj(_)) => return Err(WRONG_TYPE),
     }
     db.remove(key);
+    db.notify(notify::GENERIC, "del", key);
     Ok(())
 }
 
@@ -507,8 +524,11 @@ fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if let Some(at) = deadline {
         // A past EXAT/PXAT deletes the key (set_expire does that for deadlines <= now).
         db.set_expire(key, Some(at));
+        let event = if at <= now { "del" } else { "expire" };
+        db.notify(notify::GENERIC, event, key);
     } else if o.persist && matches!(db.expire_of(key), Ok(Some(_))) {
         db.set_expire(key, None);
+        db.notify(notify::GENERIC, "persist", key);
     }
     Ok(())
 }
@@ -518,7 +538,9 @@ fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let extra = args.arg(2);
     let cur = write_lookup_len(&mut ctx.store.db(ctx.client.db), key)?;
     let Some(cur) = cur else {
-        ctx.store.db(ctx.client.db).set_str(key, extra, Ttl::Persist);
+        let mut db = ctx.store.db(ctx.client.db);
+        db.set_str(key, extra, Ttl::Persist);
+        db.notify(notify::STRING, "append", key);
         ctx.out.integer(extra.len() as i64);
         return Ok(());
     };
@@ -531,6 +553,7 @@ fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         None => 0,
     };
+    db.notify(notify::STRING, "append", key);
     ctx.out.integer(len as i64);
     Ok(())
 }
@@ -607,9 +630,9 @@ fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             let mut buf = vec![0u8; start + value.len()];
             buf[start..].copy_from_slice(value);
             let len = buf.len();
-            ctx.store
-                .db(ctx.client.db)
-                .set_value(key, Value::Str(buf), Ttl::Persist);
+            let mut db = ctx.store.db(ctx.client.db);
+            db.set_value(key, Value::Str(buf), Ttl::Persist);
+            db.notify(notify::STRING, "setrange", key);
             ctx.out.integer(len as i64);
         }
         Some(cur) => {
@@ -631,6 +654,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 }
                 None => 0,
             };
+            db.notify(notify::STRING, "setrange", key);
             ctx.out.integer(len as i64);
         }
     }
@@ -652,6 +676,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let new = cur.checked_add(by).ok_or(OVERFLOW)?;
     let mut buf = itoa_buf();
     db.set_str(key, format_i64(&mut buf, new), Ttl::Keep);
+    db.notify(notify::STRING, "incrby", key);
     ctx.out.integer(new);
     Ok(())
 }
@@ -715,6 +740,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         .ok_or_else(|| CmdError::msg("ERR increment would produce NaN or Infinity"))?;
     let text = ld::format_human(sum);
     db.set_str(key, text.as_bytes(), Ttl::Keep);
+    db.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -69,6 +69,24 @@ pub struct Config {
     pub client_output_buffer_limit: crate::buffers::OutputBufferLimits,
     /// `notify-keyspace-events` as flags (`crate::buffers::notify`).
     pub notify_keyspace_events: u32,
+    /// `ratelimit-policy`: named policies for `RL.CHECK` and the HTTP
+    /// endpoint, in configuration order (name, policy).
+    pub ratelimit_policy: Vec<(String, ringkv_ratelimit::Policy)>,
+    /// `http-port`: TCP port of the HTTP rate-limit endpoint; 0 = off.
+    pub http_port: u16,
+    /// `http-bind`: address the HTTP endpoint listens on.
+    pub http_bind: String,
+    /// `id-datacenter`: datacenter number in snowflake IDs.
+    pub id_datacenter: u64,
+    /// `id-worker`: worker number in snowflake IDs.
+    pub id_worker: u64,
+    /// `id-epoch-ms`: Unix milliseconds that snowflake timestamp 0 stands for.
+    pub id_epoch_ms: u64,
+    /// `id-layout`: bits of time, datacenter, worker and sequence (sum 63).
+    pub id_layout: [u8; 4],
+    /// `id-max-clock-backward-ms`: how far the clock may step back before
+    /// `ID.NEXT` refuses (smaller steps are waited out).
+    pub id_max_clock_backward_ms: u64,
     /// Absolute path of the config file the server was started with, if
     /// any: the target of `CONFIG REWRITE`. Not a parameter.
     pub config_file: Option<PathBuf>,
@@ -106,6 +124,14 @@ impl Config {
             busy_reply_threshold: 0,
             client_output_buffer_limit: Default::default(),
             notify_keyspace_events: 0,
+            ratelimit_policy: Vec::new(),
+            http_port: 0,
+            http_bind: String::new(),
+            id_datacenter: 0,
+            id_worker: 0,
+            id_epoch_ms: 0,
+            id_layout: [0; 4],
+            id_max_clock_backward_ms: 0,
             config_file: None,
         }
     }
@@ -277,7 +303,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 27);
+        assert_eq!(names.len(), 35);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -300,9 +326,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 28); // 27 params + 1 alias
+        assert_eq!(all.len(), 36); // 35 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 28);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 36);
     }
 
     #[test]
@@ -338,6 +364,7 @@ mod tests {
                 ("port", "6379".to_string()),
                 ("maxmemory-policy", "noeviction".to_string()),
                 ("hz", "10".to_string()),
+                ("ratelimit-policy", String::new()),
             ]
         );
     }

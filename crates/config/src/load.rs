@@ -96,6 +96,9 @@ impl Config {
     /// Records the config file's absolute path for `CONFIG REWRITE`.
     pub fn load(args: &StartupArgs) -> Result<Config, ConfigError> {
         let mut cfg = Config::default();
+        // Shared by the file and the command line, so that list parameters
+        // accumulate across both, as Redis `save` lines do.
+        let mut touched = Vec::new();
         if let Some(path) = &args.config_file {
             let source = path.display().to_string();
             let bytes = std::fs::read(path).map_err(|e| ConfigError {
@@ -104,7 +107,7 @@ impl Config {
                 message: cant_open(path, &e),
                 source_name: source.clone(),
             })?;
-            apply_text(&bytes, &source, &mut cfg, 0, &mut Vec::new())?;
+            apply_text(&bytes, &source, &mut cfg, 0, &mut touched)?;
             cfg.config_file = Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
         }
         apply_text(
@@ -112,7 +115,7 @@ impl Config {
             COMMAND_LINE_SOURCE,
             &mut cfg,
             0,
-            &mut Vec::new(),
+            &mut touched,
         )?;
         Ok(cfg)
     }
@@ -151,7 +154,14 @@ pub(crate) fn apply_text(
         let Some(name) = args.first() else { continue };
 
         if let Some((_, spec)) = lookup(name) {
-            let values = spec.line_values(&args[1..]).map_err(err)?;
+            let mut values = spec.line_values(&args[1..]).map_err(err)?;
+            if crate::table::ACCUMULATING.contains(&spec.name) && touched.contains(&spec.name) {
+                // A repeated line adds to the list the earlier lines built (Redis `save`).
+                let mut all = split_args(spec.rewrite_value(cfg).as_bytes()).unwrap_or_default();
+                all.retain(|a| !a.is_empty());
+                all.append(&mut values);
+                values = all;
+            }
             spec.apply(cfg, &values).map_err(err)?;
             touched.push(spec.name);
         } else if name.eq_ignore_ascii_case(b"include") && args.len() == 2 {

@@ -265,6 +265,141 @@ fn check_daemonize(c: &Config) -> Result<(), String> {
     }
 }
 
+/// Parameters whose repeated config lines add to the list instead of
+/// replacing it (Redis `save` style); `CONFIG SET` still replaces.
+pub(crate) const ACCUMULATING: &[&str] = &["ratelimit-policy"];
+
+/// Most named rate-limit policies a configuration may hold.
+const RATELIMIT_POLICIES_MAX: usize = 1024;
+/// Longest rate-limit policy name.
+const RATELIMIT_POLICY_NAME_MAX: usize = 64;
+
+/// A policy name: 1..=64 of `[A-Za-z0-9_.-]`, not starting with a digit or
+/// `-`. Names can then never be mistaken for the optional burst that may
+/// precede them, and appear unquoted in config files, INFO fields and HTTP headers.
+fn valid_policy_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= RATELIMIT_POLICY_NAME_MAX
+        && !name[0].is_ascii_digit()
+        && name[0] != b'-'
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+fn positive_u64(arg: &[u8], what: &str) -> Result<u64, String> {
+    match parse_i64(arg) {
+        Some(v) if v > 0 => Ok(v as u64),
+        _ => Err(format!("{what} must be a positive integer")),
+    }
+}
+
+/// `ratelimit-policy name algorithm limit window_ms [burst] [name ...]`:
+/// the whole list (a lone empty argument clears it). A token after
+/// `window_ms` that is an integer is that policy's burst; policy names
+/// cannot start with a digit, so the split is unambiguous.
+fn set_ratelimit_policies(c: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
+    const USAGE: &str = "ratelimit-policy expects: name algorithm limit window_ms [burst] ...";
+    let args = if args.len() == 1 && args[0].is_empty() {
+        &[][..]
+    } else {
+        args
+    };
+    let mut policies: Vec<(String, ringkv_ratelimit::Policy)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let [name, algorithm, limit, window] = match args.get(i..i + 4) {
+            Some([a, b, c, d]) => [a, b, c, d],
+            _ => return Err(USAGE.to_string()),
+        };
+        i += 4;
+        if !valid_policy_name(name) {
+            return Err(format!(
+                "invalid rate limit policy name '{}': use 1 to {RATELIMIT_POLICY_NAME_MAX} \
+                 letters, digits, '_', '.' or '-', not starting with a digit or '-'",
+                String::from_utf8_lossy(&name[..name.len().min(RATELIMIT_POLICY_NAME_MAX + 1)])
+            ));
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        if policies.iter().any(|(n, _)| *n == name) {
+            return Err(format!("duplicate rate limit policy '{name}'"));
+        }
+        let algorithm = ringkv_ratelimit::Algorithm::parse(&String::from_utf8_lossy(algorithm))
+            .map_err(|e| e.to_string())?;
+        let mut policy = ringkv_ratelimit::Policy::new(
+            algorithm,
+            positive_u64(limit, "limit")?,
+            positive_u64(window, "window_ms")?,
+        );
+        if let Some(burst) = args.get(i).filter(|a| parse_i64(a).is_some()) {
+            policy = policy.with_burst(positive_u64(burst, "burst")?);
+            i += 1;
+        }
+        policy
+            .validate()
+            .map_err(|e| format!("policy '{name}': {e}"))?;
+        if policies.len() == RATELIMIT_POLICIES_MAX {
+            return Err(format!(
+                "too many rate limit policies (at most {RATELIMIT_POLICIES_MAX})"
+            ));
+        }
+        policies.push((name, policy));
+    }
+    c.ratelimit_policy = policies;
+    Ok(())
+}
+
+/// The policy list as `CONFIG GET` shows it and a config line spells it.
+fn format_ratelimit_policies(c: &Config) -> String {
+    let mut out = String::new();
+    for (name, p) in &c.ratelimit_policy {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!(
+            "{name} {} {} {}",
+            p.algorithm.name(),
+            p.limit,
+            p.window_ms
+        ));
+        if let Some(burst) = p.burst {
+            out.push_str(&format!(" {burst}"));
+        }
+    }
+    out
+}
+
+/// `id-layout time datacenter worker sequence`: bit counts summing to 63.
+fn set_id_layout(c: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
+    const USAGE: &str =
+        "id-layout expects four bit counts: time datacenter worker sequence (summing to 63)";
+    let [time, datacenter, worker, sequence] = args else {
+        return Err(USAGE.to_string());
+    };
+    let mut bits = [0u8; 4];
+    for (slot, arg) in bits.iter_mut().zip([time, datacenter, worker, sequence]) {
+        *slot = match parse_i64(arg) {
+            Some(v @ 0..=63) => v as u8,
+            _ => return Err(USAGE.to_string()),
+        };
+    }
+    let layout = ringkv_idgen::Layout {
+        time_bits: bits[0],
+        datacenter_bits: bits[1],
+        worker_bits: bits[2],
+        sequence_bits: bits[3],
+        epoch_ms: 0,
+    };
+    layout.validate().map_err(|e| e.to_string())?;
+    c.id_layout = bits;
+    Ok(())
+}
+
+fn format_id_layout(c: &Config) -> String {
+    let [t, d, w, s] = c.id_layout;
+    format!("{t} {d} {w} {s}")
+}
+
 const I32_MAX: i64 = i32::MAX as i64;
 const MB: u64 = 1024 * 1024;
 
@@ -613,6 +748,114 @@ pub(crate) static TABLE: &[Spec] = &[
                     crate::buffers::notify_flags_to_string(c.notify_keyspace_events).as_bytes(),
                 )
             },
+        },
+        check: None,
+    },
+    Spec {
+        name: "ratelimit-policy",
+        aliases: &[],
+        mutable: true,
+        default: "",
+        kind: Kind::Special {
+            multi_arg: true,
+            set: set_ratelimit_policies,
+            get: format_ratelimit_policies,
+            rewrite: |c| {
+                if c.ratelimit_policy.is_empty() {
+                    "\"\"".to_string()
+                } else {
+                    format_ratelimit_policies(c)
+                }
+            },
+        },
+        check: None,
+    },
+    Spec {
+        name: "http-port",
+        aliases: &[],
+        mutable: false,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            get: |c| c.http_port.into(),
+            set: |c, v| c.http_port = v as u16,
+        },
+        check: None,
+    },
+    Spec {
+        name: "http-bind",
+        aliases: &[],
+        mutable: false,
+        default: "127.0.0.1",
+        kind: Kind::Str {
+            get: |c| &c.http_bind,
+            set: |c, v| c.http_bind = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "id-datacenter",
+        aliases: &[],
+        mutable: false,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.id_datacenter as i64,
+            set: |c, v| c.id_datacenter = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "id-worker",
+        aliases: &[],
+        mutable: false,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.id_worker as i64,
+            set: |c, v| c.id_worker = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "id-epoch-ms",
+        aliases: &[],
+        mutable: false,
+        default: "1577836800000",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.id_epoch_ms as i64,
+            set: |c, v| c.id_epoch_ms = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "id-layout",
+        aliases: &[],
+        mutable: false,
+        default: "41 5 5 12",
+        kind: Kind::Special {
+            multi_arg: true,
+            set: set_id_layout,
+            get: format_id_layout,
+            rewrite: format_id_layout,
+        },
+        check: None,
+    },
+    Spec {
+        name: "id-max-clock-backward-ms",
+        aliases: &[],
+        mutable: false,
+        default: "10",
+        kind: Kind::Int {
+            min: 0,
+            max: 1000,
+            get: |c| c.id_max_clock_backward_ms as i64,
+            set: |c, v| c.id_max_clock_backward_ms = v as u64,
         },
         check: None,
     },

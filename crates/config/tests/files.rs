@@ -379,7 +379,9 @@ fn every_parameter_round_trips_through_rewrite() {
         dir.path(),
         "all.conf",
         "bind 0.0.0.0 \"::\"\nport 0\ndir \"/tmp/with space\"\nlogfile x.log\ndatabases 2\n\
-         tcp-backlog 10\nio-threads 4\npidfile \"/run/ringkv.pid\"\n",
+         tcp-backlog 10\nio-threads 4\npidfile \"/run/ringkv.pid\"\nhttp-port 8080\n\
+         http-bind 0.0.0.0\nid-datacenter 3\nid-worker 7\nid-epoch-ms 1600000000000\n\
+         id-layout 40 6 5 12\nid-max-clock-backward-ms 50\n",
     );
     let mut c = load_file(&conf).unwrap();
     set(
@@ -403,6 +405,10 @@ fn every_parameter_round_trips_through_rewrite() {
             ("busy-reply-threshold", "0"),
             ("client-output-buffer-limit", "pubsub 1mb 512kb 10"),
             ("notify-keyspace-events", "KEA"),
+            (
+                "ratelimit-policy",
+                "api gcra 100 1000 20 web sliding-log 10 60000",
+            ),
         ],
     );
     for name in param_names() {
@@ -414,4 +420,87 @@ fn every_parameter_round_trips_through_rewrite() {
     }
     c.rewrite(&conf).unwrap();
     assert_eq!(load_file(&conf).unwrap(), c);
+}
+
+#[test]
+fn ratelimit_policy_lines_accumulate_and_config_set_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write(
+        dir.path(),
+        "rl.conf",
+        "ratelimit-policy api gcra 100 1000 20\nhz 12\n\
+         ratelimit-policy \"web token-bucket 10 1000 login fixed-window 5 60000\"\n",
+    );
+    let c = Config::load(&args(&[
+        conf.to_str().unwrap(),
+        "--ratelimit-policy",
+        "cli",
+        "leaky-bucket",
+        "7",
+        "700",
+    ]))
+    .unwrap();
+    let names: Vec<&str> = c.ratelimit_policy.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["api", "web", "login", "cli"]);
+    assert_eq!(c.ratelimit_policy[0].1.burst, Some(20));
+    assert_eq!(c.ratelimit_policy[1].1.burst, None);
+    assert_eq!(
+        c.get(&[b"ratelimit-policy"])[0].1,
+        "api gcra 100 1000 20 web token-bucket 10 1000 login fixed-window 5 60000 \
+         cli leaky-bucket 7 700"
+    );
+
+    // CONFIG SET replaces the whole list; errors leave it unchanged.
+    let mut c2 = c.clone();
+    c2.set(&[(b"ratelimit-policy", b"only gcra 1 10")]).unwrap();
+    assert_eq!(c2.ratelimit_policy.len(), 1);
+    for (bad, why) in [
+        ("x gcra 1", "expects"),
+        ("x nosuch 1 10", "unknown rate-limit algorithm 'nosuch'"),
+        ("x gcra 0 10", "limit must be a positive integer"),
+        ("x gcra 1 -5", "window_ms must be a positive integer"),
+        ("x fixed-window 1 10 3", "BURST is not supported"),
+        ("x gcra 1 10 y gcra 1 10 x gcra 2 20", "duplicate rate limit policy 'x'"),
+        ("1x gcra 1 10", "invalid rate limit policy name"),
+    ] {
+        let e = c2
+            .set(&[(b"ratelimit-policy", bad.as_bytes())])
+            .unwrap_err();
+        assert!(e.contains(why), "{bad}: {e}");
+        assert_eq!(c2.ratelimit_policy.len(), 1);
+    }
+    c2.set(&[(b"ratelimit-policy", b"")]).unwrap();
+    assert!(c2.ratelimit_policy.is_empty());
+
+    // Rewriting collapses the lines into one that reloads to the same list.
+    let mut c3 = load_file(&conf).unwrap();
+    c3.set(&[(b"hz", b"13")]).unwrap();
+    c3.rewrite(&conf).unwrap();
+    let text = fs::read_to_string(&conf).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("ratelimit-policy"))
+            .count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(load_file(&conf).unwrap(), c3);
+}
+
+#[test]
+fn id_layout_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    for (line, why) in [
+        ("id-layout 41 5 5 11", "sum to 63"),
+        ("id-layout 41 5 5", "four bit counts"),
+        ("id-layout 0 10 10 43", "time_bits must be at least 1"),
+        ("id-max-clock-backward-ms 1001", "between 0 and 1000"),
+        ("id-worker -1", "between 0 and"),
+    ] {
+        let conf = write(dir.path(), "id.conf", line);
+        let e = load_file(&conf).unwrap_err();
+        assert!(e.message.contains(why), "{line}: {}", e.message);
+    }
+    let conf = write(dir.path(), "id.conf", "id-layout 40 6 5 12\n");
+    assert_eq!(load_file(&conf).unwrap().id_layout, [40, 6, 5, 12]);
 }

@@ -212,10 +212,13 @@ impl Store {
     }
 
     /// Moves some rehash work forward in every database (called from the idle-time cron).
-    pub fn rehash_idle(&mut self, buckets_per_db: usize) {
+    /// Returns whether any database is still resizing.
+    pub fn rehash_idle(&mut self, buckets_per_db: usize) -> bool {
+        let mut more = false;
         for db in &mut self.dbs {
-            db.dict.rehash(buckets_per_db);
+            more |= db.dict.rehash(buckets_per_db);
         }
+        more
     }
 
     pub(crate) fn dbs_mut(&mut self) -> (&mut Vec<Db>, &mut Common) {

@@ -46,7 +46,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let (push, mut push_rx) = PushLink::new(handle.clone());
     let mut client = Client::new(handle.clone(), !needs_auth, push.clone());
     let mut limits = read_limits(&shared, client.authenticated);
-    let mut parser = RequestParser::new(limits.parse.clone());
+    let mut parser = RequestParser::new(limits.parse);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut out = ReplyWriter::new(Protocol::Resp2);
     let mut shutdown = shared.shutdown_signal();
@@ -100,7 +100,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         need_read = true;
         if shared.config_epoch.load(Ordering::Relaxed) != limits.epoch {
             limits = read_limits(&shared, client.authenticated);
-            *parser.limits_mut() = limits.parse.clone();
+            *parser.limits_mut() = limits.parse;
         }
 
         let mut consumed = 0;
@@ -191,7 +191,17 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             Some(Action::Close) => break,
             Some(Action::Block(wait)) => {
                 let Some(reply) =
-                    wait_blocked(&shared, &mut client, wait, &mut shutdown, out.protocol()).await
+                    wait_blocked(
+                        &shared,
+                        &mut client,
+                        wait,
+                        &mut shutdown,
+                        out.protocol(),
+                        &mut stream,
+                        &mut rbuf,
+                        limits.query_buffer,
+                    )
+                    .await
                 else {
                     break;
                 };
@@ -224,13 +234,18 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
 }
 
 /// Waits for a parked blocking request: its reply, its timeout (null reply), or the end of the
-/// connection (None).
+/// connection (None). Input arriving meanwhile is buffered, not executed (Redis does the same), so
+/// a client that disconnects while blocked is noticed at once.
+#[allow(clippy::too_many_arguments)]
 async fn wait_blocked(
     shared: &Shared,
     client: &mut Client,
     wait: BlockWait,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
     proto: Protocol,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    query_buffer_limit: usize,
 ) -> Option<Vec<u8>> {
     let handle = client.handle.clone();
     handle.meta.lock().blocked = true;
@@ -241,24 +256,33 @@ async fn wait_blocked(
             None => std::future::pending::<()>().await,
         }
     };
-    let result = tokio::select! {
-        r = &mut reply => r.ok(),
-        _ = expired => {
-            let unparked = {
-                let mut store = shared.store.lock();
-                blocking::unpark(&mut store, shared, handle.id)
-            };
-            if unparked {
-                let mut w = ReplyWriter::new(proto);
-                w.null_array();
-                Some(std::mem::take(w.buffer_mut()))
-            } else {
-                // Served while the timer fired: the reply is already in the channel.
-                reply.await.ok()
-            }
+    tokio::pin!(expired);
+    let result = loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK_BYTES {
+            rbuf.reserve(READ_CHUNK_BYTES);
         }
-        _ = handle.killed() => None,
-        _ = shutdown.changed() => None,
+        tokio::select! {
+            r = &mut reply => break r.ok(),
+            _ = &mut expired => {
+                let unparked = {
+                    let mut store = shared.store.lock();
+                    blocking::unpark(&mut store, shared, handle.id)
+                };
+                if unparked {
+                    let mut w = ReplyWriter::new(proto);
+                    w.null_array();
+                    break Some(std::mem::take(w.buffer_mut()));
+                }
+                // Served while the timer fired: the reply is already in the channel.
+                break reply.await.ok();
+            }
+            r = stream.read_buf(rbuf) => match r {
+                Ok(n) if n > 0 && rbuf.len() <= query_buffer_limit => continue,
+                _ => break None,
+            },
+            _ = handle.killed() => break None,
+            _ = shutdown.changed() => break None,
+        }
     };
     handle.meta.lock().blocked = false;
     result

@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 const EXPIRE_KEYS_PER_SLICE: usize = 2_000;
 /// Share of each cron period the expiry cycle may use while a backlog remains (Redis: 25%).
 const EXPIRE_TIME_SHARE: f64 = 0.25;
-/// Buckets moved per database per cron tick while a dict is resizing.
-const IDLE_REHASH_BUCKETS: usize = 1_000;
+/// Buckets moved per step of idle-time rehashing, and the time the steps may take per tick
+/// (Redis: 100-bucket steps for 1 ms in serverCron).
+const IDLE_REHASH_STEP_BUCKETS: usize = 100;
+const IDLE_REHASH_BUDGET: Duration = Duration::from_millis(1);
 
 /// Changes the log level of the running subscriber.
 pub type LogLevelHandle = tracing_subscriber::reload::Handle<
@@ -63,7 +65,10 @@ async fn expire_and_rehash(shared: &Shared, period: Duration) {
         let report = {
             let mut store = shared.store.lock();
             store.set_now(shared.now_ms());
-            store.rehash_idle(IDLE_REHASH_BUCKETS);
+            let rehash_start = Instant::now();
+            while store.rehash_idle(IDLE_REHASH_STEP_BUCKETS)
+                && rehash_start.elapsed() < IDLE_REHASH_BUDGET
+            {}
             let report = store.active_expire_cycle(EXPIRE_KEYS_PER_SLICE);
             ringkv_commands::pubsub::publish_key_events(&mut store, shared);
             report

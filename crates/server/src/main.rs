@@ -4,6 +4,7 @@
 mod alloc;
 mod connection;
 mod cron;
+mod http;
 mod listener;
 
 use ringkv_commands::{ServerInfo, Shared};
@@ -176,6 +177,7 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     };
     let pidfile = config.pidfile.clone();
     let shared = Arc::new(Shared::new(store, config, info.clone(), clock));
+    ringkv_commands::ids::start(&shared)?;
     tracing::info!(
         version = VERSION,
         port = tcp_port,
@@ -190,6 +192,7 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
         tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), l)));
     }
     tasks.push(tokio::spawn(cron::run(shared.clone(), log_handle)));
+    tasks.extend(http::spawn(shared.clone()).await?);
     tracing::info!("Ready to accept connections tcp");
 
     let mut shutdown = shared.shutdown_signal();

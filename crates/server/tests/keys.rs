@@ -552,6 +552,16 @@ fn object_encoding_refcount_help() {
     assert_eq!(run(&mut r, &["OBJECT", "ENCODING", "ap"]), "raw");
     assert_eq!(run(&mut r, &["object", "encoding", "nokey"]), "(nil)");
     assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "k0"]), ":1");
+    // Redis shares the integers 0..9999 and reports INT_MAX references for them.
+    assert_eq!(run(&mut r, &["SET", "small", "9999"]), "+OK");
+    assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "small"]), ":2147483647");
+    assert_eq!(run(&mut r, &["SET", "small", "0"]), "+OK");
+    assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "small"]), ":2147483647");
+    assert_eq!(run(&mut r, &["SET", "small", "10000"]), "+OK");
+    assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "small"]), ":1");
+    assert_eq!(run(&mut r, &["SET", "small", "-1"]), "+OK");
+    assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "small"]), ":1");
+    assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "k7"]), ":1");
     assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "nokey"]), "(nil)");
 
     let help = run(&mut r, &["OBJECT", "HELP"]);
@@ -611,7 +621,15 @@ fn object_idletime_and_freq_under_lru() {
 #[test]
 fn object_freq_and_idletime_under_lfu() {
     // lfu-decay-time 0 disables decay so the counter cannot drop at a minute boundary mid-test.
-    let s = Server::start(&["--maxmemory-policy", "allkeys-lfu", "--lfu-decay-time", "0"]);
+    // With maxmemory set, an LFU policy needs a per-key clock: no shared integers.
+    let s = Server::start(&[
+        "--maxmemory",
+        "100mb",
+        "--maxmemory-policy",
+        "allkeys-lfu",
+        "--lfu-decay-time",
+        "0",
+    ]);
     let mut r = s.raw();
     assert_eq!(run(&mut r, &["SET", "k", "v"]), "+OK");
     // New keys start at LFU_INIT_VAL (5); the first access from there always increments.
@@ -626,6 +644,87 @@ fn object_freq_and_idletime_under_lfu() {
     assert_eq!(run(&mut r, &["OBJECT", "IDLETIME", "k"]), IS_LFU);
     assert_eq!(run(&mut r, &["OBJECT", "IDLETIME", "nokey"]), "(nil)");
     assert_eq!(run(&mut r, &["OBJECT", "FREQ", "nokey"]), "(nil)");
+    assert_eq!(run(&mut r, &["SET", "small", "1"]), "+OK");
+    assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "small"]), ":1");
+    assert_eq!(run(&mut r, &["OBJECT", "ENCODING", "small"]), "int");
+}
+
+fn info_stat(r: &mut Raw, field: &str) -> i64 {
+    let info = run(r, &["INFO", "stats"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in INFO stats"))
+}
+
+/// Read lookups count keyspace hits and misses; write lookups do not (Redis LOOKUP_WRITE).
+#[test]
+fn keyspace_hits_and_misses() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(run(&mut r, &["SET", "k", "v"]), "+OK");
+    let mut last = (
+        info_stat(&mut r, "keyspace_hits"),
+        info_stat(&mut r, "keyspace_misses"),
+    );
+    let cases: &[(&[&str], i64, i64)] = &[
+        (&["TYPE", "k"], 1, 0),
+        (&["TYPE", "nokey"], 0, 1),
+        (&["TTL", "k"], 1, 0),
+        (&["PTTL", "nokey"], 0, 1),
+        (&["EXPIRETIME", "k"], 1, 0),
+        (&["EXISTS", "k", "k", "nokey"], 2, 1),
+        (&["TOUCH", "k", "nokey"], 1, 1),
+        (&["OBJECT", "ENCODING", "k"], 1, 0),
+        (&["OBJECT", "REFCOUNT", "nokey"], 0, 1),
+        (&["COPY", "k", "k2"], 1, 0),
+        (&["COPY", "nokey", "k3"], 0, 1),
+        (&["EXPIRE", "k", "100"], 0, 0),
+        (&["EXPIRE", "nokey", "100"], 0, 0),
+        (&["PERSIST", "k"], 0, 0),
+        (&["RENAME", "k2", "k4"], 0, 0),
+        (&["MOVE", "k4", "1"], 0, 0),
+        (&["DEL", "k", "nokey"], 0, 0),
+    ];
+    for (cmd, hits, misses) in cases {
+        run(&mut r, cmd);
+        let now = (
+            info_stat(&mut r, "keyspace_hits"),
+            info_stat(&mut r, "keyspace_misses"),
+        );
+        assert_eq!(
+            (now.0 - last.0, now.1 - last.1),
+            (*hits, *misses),
+            "{cmd:?}"
+        );
+        last = now;
+    }
+}
+
+/// Nil replies are RESP3 nulls on a RESP3 connection.
+#[test]
+fn nil_replies_in_resp3() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    r.cmd(&[b"HELLO", b"3"]);
+    let hello = r.reply();
+    assert!(hello.contains("proto"), "{hello}");
+    for cmd in [
+        &[&b"RANDOMKEY"[..]][..],
+        &[b"OBJECT", b"ENCODING", b"nokey"],
+        &[b"OBJECT", b"FREQ", b"nokey"],
+        &[b"OBJECT", b"IDLETIME", b"nokey"],
+        &[b"OBJECT", b"REFCOUNT", b"nokey"],
+    ] {
+        r.cmd(cmd);
+        assert_eq!(r.line(), "_");
+    }
+    r.cmd(&[b"SCAN", b"0"]);
+    assert_eq!(r.reply(), "[0,[]]");
+    r.cmd(&[b"SET", b"k", b"v"]);
+    assert_eq!(r.reply(), "+OK");
+    r.cmd(&[b"OBJECT", b"HELP"]);
+    assert_eq!(r.line(), "*15");
 }
 
 #[test]
@@ -838,4 +937,65 @@ fn keys_with_a_ttl_disappear() {
     assert_eq!(run(&mut r, &["GET", "exp"]), "(nil)");
     assert_eq!(run(&mut r, &["KEYS", "*"]), "[stays]");
     assert_eq!(run(&mut r, &["SCAN", "0", "COUNT", "100"]), "[0,[stays]]");
+}
+
+/// The generic commands work on every type: TYPE, SCAN TYPE, COPY (a deep copy), RENAME, MOVE,
+/// OBJECT and the EXPIRE family on hashes and sets.
+#[test]
+fn generic_commands_on_collections() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(run(&mut r, &["HSET", "h", "f1", "v1", "f2", "v2"]), ":2");
+    assert_eq!(run(&mut r, &["SADD", "si", "1", "2", "3"]), ":3");
+    assert_eq!(run(&mut r, &["SADD", "ss", "a", "b"]), ":2");
+    assert_eq!(run(&mut r, &["SET", "str", "v"]), "+OK");
+    assert_eq!(run(&mut r, &["TYPE", "h"]), "+hash");
+    assert_eq!(run(&mut r, &["TYPE", "si"]), "+set");
+    assert_eq!(run(&mut r, &["OBJECT", "ENCODING", "h"]), "listpack");
+    assert_eq!(run(&mut r, &["OBJECT", "ENCODING", "si"]), "intset");
+    assert_eq!(run(&mut r, &["OBJECT", "ENCODING", "ss"]), "listpack");
+    assert_eq!(run(&mut r, &["OBJECT", "REFCOUNT", "h"]), ":1");
+
+    let mut c = s.conn();
+    assert_eq!(
+        dedup_sorted(full_scan(&mut c, &["TYPE", "hash"])),
+        vec!["h"]
+    );
+    assert_eq!(
+        dedup_sorted(full_scan(&mut c, &["TYPE", "Set"])),
+        vec!["si", "ss"]
+    );
+    assert_eq!(
+        dedup_sorted(full_scan(&mut c, &["TYPE", "string"])),
+        vec!["str"]
+    );
+    assert_eq!(
+        dedup_sorted(full_scan(&mut c, &["TYPE", "set", "MATCH", "s?"])),
+        vec!["si", "ss"]
+    );
+
+    // COPY is deep: changing the copy leaves the source alone.
+    assert_eq!(run(&mut r, &["COPY", "h", "h2"]), ":1");
+    assert_eq!(run(&mut r, &["HSET", "h2", "f3", "v3"]), ":1");
+    assert_eq!(run(&mut r, &["HLEN", "h"]), ":2");
+    assert_eq!(run(&mut r, &["HLEN", "h2"]), ":3");
+    // REPLACE across types.
+    assert_eq!(run(&mut r, &["COPY", "si", "str", "REPLACE"]), ":1");
+    assert_eq!(run(&mut r, &["TYPE", "str"]), "+set");
+    assert_eq!(run(&mut r, &["SCARD", "str"]), ":3");
+
+    // RENAME and MOVE keep the value and the TTL.
+    assert_eq!(run(&mut r, &["EXPIRE", "ss", "100"]), ":1");
+    assert_eq!(run(&mut r, &["RENAME", "ss", "ss2"]), "+OK");
+    assert_eq!(run(&mut r, &["TTL", "ss2"]), ":100");
+    assert_eq!(run(&mut r, &["SISMEMBER", "ss2", "b"]), ":1");
+    assert_eq!(run(&mut r, &["MOVE", "h", "1"]), ":1");
+    assert_eq!(run(&mut r, &["SELECT", "1"]), "+OK");
+    assert_eq!(run(&mut r, &["HGET", "h", "f2"]), "v2");
+    assert_eq!(run(&mut r, &["PEXPIRE", "h", "50"]), ":1");
+    std::thread::sleep(Duration::from_millis(120));
+    assert_eq!(run(&mut r, &["EXISTS", "h"]), ":0");
+    assert_eq!(run(&mut r, &["SELECT", "0"]), "+OK");
+    assert_eq!(run(&mut r, &["DEL", "h2", "si", "ss2", "str"]), ":4");
+    assert_eq!(run(&mut r, &["KEYS", "*"]), "[]");
 }

@@ -42,13 +42,13 @@ pub struct HashValue {
 #[derive(Clone)]
 enum Repr {
     /// `[count u8]` then `count` pairs `[flen u8][field][vlen u8][value]`; empty box = no pairs.
-    Listpack(Box<[u8]>),
+    Listpack(CompactBuf),
     Table(Box<Table>),
 }
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Listpack(Box::default())
+        Repr::Listpack(CompactBuf::default())
     }
 }
 
@@ -88,6 +88,85 @@ impl Table {
                 true
             }
             None => false,
+        }
+    }
+}
+
+/// Bytes a `CompactBuf` holds without a heap allocation.
+pub(crate) const INLINE_CAP: usize = 22;
+
+/// The byte buffer of the compact encodings (hash listpack, set intset/listpack): up to
+/// `INLINE_CAP` bytes live inside the value itself, longer contents in one exactly-sized heap
+/// allocation. Why: a keyspace value is already one allocation (the boxed `Value`, 32 bytes), and
+/// a tiny hash such as `name alice age 30` (19 bytes) or an intset of a few small integers then
+/// costs nothing more; with mimalloc's 32-byte bin for 17..32-byte requests a separate buffer would
+/// add 32 bytes per key. 24 bytes in all, so `Value` does not grow.
+#[derive(Clone)]
+pub(crate) enum CompactBuf {
+    Inline { len: u8, bytes: [u8; INLINE_CAP] },
+    Heap(Box<[u8]>),
+}
+
+impl Default for CompactBuf {
+    fn default() -> Self {
+        CompactBuf::Inline {
+            len: 0,
+            bytes: [0; INLINE_CAP],
+        }
+    }
+}
+
+impl From<Vec<u8>> for CompactBuf {
+    fn from(v: Vec<u8>) -> Self {
+        if v.len() <= INLINE_CAP {
+            CompactBuf::from(&v[..])
+        } else {
+            CompactBuf::Heap(v.into_boxed_slice())
+        }
+    }
+}
+
+impl From<&[u8]> for CompactBuf {
+    fn from(v: &[u8]) -> Self {
+        if v.len() <= INLINE_CAP {
+            let mut bytes = [0; INLINE_CAP];
+            bytes[..v.len()].copy_from_slice(v);
+            CompactBuf::Inline {
+                len: v.len() as u8,
+                bytes,
+            }
+        } else {
+            CompactBuf::Heap(v.into())
+        }
+    }
+}
+
+impl CompactBuf {
+    /// Heap bytes owned (0 while inline).
+    pub(crate) fn heap_size(&self) -> usize {
+        match self {
+            CompactBuf::Inline { .. } => 0,
+            CompactBuf::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl std::ops::Deref for CompactBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            CompactBuf::Inline { len, bytes } => &bytes[..*len as usize],
+            CompactBuf::Heap(b) => b,
+        }
+    }
+}
+
+impl std::ops::DerefMut for CompactBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            CompactBuf::Inline { len, bytes } => &mut bytes[..*len as usize],
+            CompactBuf::Heap(b) => b,
         }
     }
 }
@@ -301,7 +380,7 @@ impl HashValue {
     /// Heap bytes owned by the value.
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Listpack(buf) => buf.len(),
+            Repr::Listpack(buf) => buf.heap_size(),
             Repr::Table(t) => {
                 // Entries vector (hash + pair pointer) plus the index table (usize + control byte).
                 let cap = t.set.capacity();
@@ -359,7 +438,7 @@ impl HashValue {
                         nv.push(value.len() as u8);
                         nv.extend_from_slice(value);
                         nv.extend_from_slice(&buf[pos.end..]);
-                        *buf = nv.into_boxed_slice();
+                        *buf = CompactBuf::from(nv);
                     }
                     return false;
                 }
@@ -377,7 +456,7 @@ impl HashValue {
                     nv.extend_from_slice(field);
                     nv.push(value.len() as u8);
                     nv.extend_from_slice(value);
-                    *buf = nv.into_boxed_slice();
+                    *buf = CompactBuf::from(nv);
                     return true;
                 }
             }
@@ -398,14 +477,14 @@ impl HashValue {
                 };
                 let count = lp_count(buf);
                 if count <= 1 {
-                    *buf = Box::default();
+                    *buf = CompactBuf::default();
                     return true;
                 }
                 let mut nv = Vec::with_capacity(buf.len() - (pos.end - pos.start));
                 nv.extend_from_slice(&buf[..pos.start]);
                 nv.extend_from_slice(&buf[pos.end..]);
                 nv[0] -= 1;
-                *buf = nv.into_boxed_slice();
+                *buf = CompactBuf::from(nv);
                 true
             }
             Repr::Table(t) => t.remove(field),
@@ -500,8 +579,9 @@ mod tests {
 
     #[test]
     fn value_is_two_words() {
-        // Keeps `Value` (and so every boxed keyspace value) small.
-        assert_eq!(std::mem::size_of::<HashValue>(), 16);
+        // Keeps `Value` (and so every boxed keyspace value) at 32 bytes.
+        assert_eq!(std::mem::size_of::<CompactBuf>(), 24);
+        assert_eq!(std::mem::size_of::<HashValue>(), 24);
     }
 
     #[test]
@@ -513,11 +593,16 @@ mod tests {
         assert_eq!(h.encoding(), "listpack");
         assert_eq!(h.len(), 2);
         assert_eq!(h.get(b"age"), Some(&b"31"[..]));
-        // count + (1+4) + (1+5) + (1+3) + (1+2)
-        assert_eq!(h.heap_size(), 19);
+        // count + (1+4) + (1+5) + (1+3) + (1+2) = 19 bytes: stored inside the value.
+        assert_eq!(h.heap_size(), 0);
+        assert!(h.insert(b"city", b"paris"));
+        // 19 + (1+4) + (1+5) = 30 bytes: one exactly-sized heap buffer.
+        assert_eq!(h.heap_size(), 30);
         assert!(!h.insert(b"name", b"bob"));
         assert_eq!(h.get(b"name"), Some(&b"bob"[..]));
-        assert_eq!(h.heap_size(), 17);
+        assert_eq!(h.heap_size(), 28);
+        assert!(h.remove(b"city"));
+        assert_eq!(h.heap_size(), 0);
         assert!(h.remove(b"name"));
         assert!(!h.remove(b"name"));
         assert_eq!(h.iter().collect::<Vec<_>>(), vec![(&b"age"[..], &b"31"[..])]);

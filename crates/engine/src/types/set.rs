@@ -16,6 +16,7 @@
 //! member present for the whole scan is always returned.
 
 use crate::rng::Rng;
+use crate::types::hash::CompactBuf;
 use indexmap::IndexSet;
 
 /// Redis's set-max-intset-entries default.
@@ -42,13 +43,13 @@ pub struct SetValue {
 #[derive(Clone)]
 enum Repr {
     /// Intset or listpack, told apart by the first byte; an empty buffer is an empty intset.
-    Compact(Box<[u8]>),
+    Compact(CompactBuf),
     Table(Box<Table>),
 }
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Compact(Box::default())
+        Repr::Compact(CompactBuf::default())
     }
 }
 
@@ -226,7 +227,7 @@ fn put_int(v: &mut Vec<u8>, x: i64, w: usize) {
 }
 
 /// The intset buffer with `x` inserted at sorted position `at` (width grown if needed).
-fn intset_with(buf: &[u8], x: i64, at: usize) -> Box<[u8]> {
+fn intset_with(buf: &[u8], x: i64, at: usize) -> CompactBuf {
     let set = IntSet(buf);
     let n = set.len();
     let old_w = if buf.is_empty() { 0 } else { set.width() };
@@ -246,20 +247,20 @@ fn intset_with(buf: &[u8], x: i64, at: usize) -> Box<[u8]> {
             put_int(&mut v, set.get(i), w);
         }
     }
-    v.into_boxed_slice()
+    CompactBuf::from(v)
 }
 
 /// The intset buffer without the element at position `at`.
-fn intset_without(buf: &[u8], at: usize) -> Box<[u8]> {
+fn intset_without(buf: &[u8], at: usize) -> CompactBuf {
     let set = IntSet(buf);
     if set.len() <= 1 {
-        return Box::default();
+        return CompactBuf::default();
     }
     let w = set.width();
     let mut v = Vec::with_capacity(buf.len() - w);
     v.extend_from_slice(&buf[..1 + at * w]);
     v.extend_from_slice(&buf[1 + (at + 1) * w..]);
-    v.into_boxed_slice()
+    CompactBuf::from(v)
 }
 
 // ---- listpack ---------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ fn lp_find(buf: &[u8], m: &[u8]) -> Option<usize> {
     None
 }
 
-fn lp_with(buf: &[u8], m: &[u8]) -> Box<[u8]> {
+fn lp_with(buf: &[u8], m: &[u8]) -> CompactBuf {
     let mut v = Vec::with_capacity(buf.len().max(2) + 1 + m.len());
     if buf.is_empty() {
         v.extend_from_slice(&[LISTPACK_TAG, 0]);
@@ -323,20 +324,20 @@ fn lp_with(buf: &[u8], m: &[u8]) -> Box<[u8]> {
     v[1] += 1;
     v.push(m.len() as u8);
     v.extend_from_slice(m);
-    v.into_boxed_slice()
+    CompactBuf::from(v)
 }
 
-fn lp_without(buf: &[u8], at: usize) -> Box<[u8]> {
+fn lp_without(buf: &[u8], at: usize) -> CompactBuf {
     let len = buf[at] as usize;
     let mut v = Vec::with_capacity(buf.len() - 1 - len);
     v.extend_from_slice(&buf[..at]);
     v.extend_from_slice(&buf[at + 1 + len..]);
     v[1] -= 1;
-    v.into_boxed_slice()
+    CompactBuf::from(v)
 }
 
-fn empty_listpack() -> Box<[u8]> {
-    Box::new([LISTPACK_TAG, 0])
+fn empty_listpack() -> CompactBuf {
+    CompactBuf::from(&[LISTPACK_TAG, 0][..])
 }
 
 /// Iterator over a set's members in encoding order.
@@ -376,7 +377,7 @@ impl SetValue {
     /// the number of members the command is about to add.
     pub fn with_hint(first: &[u8], size_hint: usize) -> SetValue {
         let repr = if canonical_i64(first).is_some() && size_hint <= SET_MAX_INTSET_ENTRIES {
-            Repr::Compact(Box::default())
+            Repr::Compact(CompactBuf::default())
         } else if size_hint <= SET_MAX_LISTPACK_ENTRIES {
             Repr::Compact(empty_listpack())
         } else {
@@ -414,7 +415,7 @@ impl SetValue {
     /// Heap bytes owned by the value.
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Compact(buf) => buf.len(),
+            Repr::Compact(buf) => buf.heap_size(),
             Repr::Table(t) => {
                 let cap = t.set.capacity();
                 std::mem::size_of::<Table>()
@@ -646,8 +647,8 @@ mod tests {
 
     #[test]
     fn value_is_two_words() {
-        // Keeps `Value` (and so every boxed keyspace value) small.
-        assert_eq!(std::mem::size_of::<SetValue>(), 16);
+        // Keeps `Value` (and so every boxed keyspace value) at 32 bytes.
+        assert_eq!(std::mem::size_of::<SetValue>(), 24);
     }
 
     #[test]
@@ -671,9 +672,9 @@ mod tests {
         assert!(s.insert(b"2"));
         assert!(!s.insert(b"2"));
         assert_eq!(s.encoding(), "intset");
-        assert_eq!(s.heap_size(), 7);
+        assert_eq!(s.heap_size(), 0); // 7 bytes, inline
         assert!(s.insert(b"100000"));
-        assert_eq!(s.heap_size(), 1 + 4 * 4);
+        assert_eq!(s.heap_size(), 0); // 1 + 4 * 4 bytes, still inline
         assert!(s.insert(b"-9223372036854775808"));
         assert_eq!(s.heap_size(), 1 + 5 * 8);
         let order: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
