@@ -9,6 +9,7 @@
 //! two databases; every precondition is checked before the value is detached so that a failing
 //! command never loses data.
 
+use ringkv_config::notify;
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, DB_OUT_OF_RANGE, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
 use crate::parse::{int_arg, is, parse_i64};
@@ -285,6 +286,7 @@ fn del(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let mut deleted = 0;
     for key in args.iter().skip(1) {
         if db.remove(key) {
+            db.notify(notify::GENERIC, "del", key);
             deleted += 1;
         }
     }
@@ -441,6 +443,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> CmdResult {
         return Err(NO_SUCH_KEY);
     };
     db.put_detached(dst, d);
+    db.notify(notify::GENERIC, "rename_from", src);
+    db.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.integer(1);
     } else {
@@ -501,6 +505,7 @@ fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         db.remove(dst);
     }
     db.put_detached(dst, d);
+    db.notify(notify::GENERIC, "copy_to", dst);
     ctx.out.integer(1);
     Ok(())
 }
@@ -519,7 +524,10 @@ fn move_cmd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     match ctx.store.db(src_db).take(key) {
         Some(d) => {
-            ctx.store.db(dst_db).put_detached(key, d);
+            ctx.store.db(src_db).notify(notify::GENERIC, "move_from", key);
+            let mut dst = ctx.store.db(dst_db);
+            dst.put_detached(key, d);
+            dst.notify(notify::GENERIC, "move_to", key);
             ctx.out.integer(1);
         }
         None => ctx.out.integer(0),
@@ -739,7 +747,9 @@ fn expire_generic(
         return Ok(());
     }
     // A deadline that is not in the future deletes the key (still a success).
+    let deletes = when <= db.now_ms();
     db.set_expire(key, Some(when));
+    db.notify(notify::GENERIC, if deletes { "del" } else { "expire" }, key);
     ctx.out.integer(1);
     Ok(())
 }
@@ -810,6 +820,9 @@ fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let key = args.arg(1);
     let mut db = ctx.db();
     let removed = matches!(db.expire_of(key), Ok(Some(_))) && db.set_expire(key, None);
+    if removed {
+        db.notify(notify::GENERIC, "persist", key);
+    }
     ctx.out.integer(removed as i64);
     Ok(())
 }
