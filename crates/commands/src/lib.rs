@@ -28,6 +28,7 @@ pub mod shared;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod zset;
 
 pub use ctx::{Action, Client, Ctx};
 pub use dispatch::execute;
@@ -46,6 +47,7 @@ pub fn command_table() -> CommandTable {
         hash::COMMANDS,
         set::COMMANDS,
         list::COMMANDS,
+        zset::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         ratelimit::COMMANDS,

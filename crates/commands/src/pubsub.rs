@@ -57,6 +57,11 @@ impl PushLink {
         }
     }
 
+    /// Whether the connection is gone or going (killed): it receives nothing more.
+    fn closed(&self) -> bool {
+        self.handle.is_killed()
+    }
+
     /// Queues a message; disconnects the client if that breaks its output buffer limit.
     fn send(&self, msg: Vec<u8>, limit: &OutputBufferLimit, now_ms: i64) {
         let pending = self.pending_bytes.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
@@ -119,7 +124,7 @@ impl PubSub {
     pub fn publish(&self, channel: &[u8], message: &[u8], limit: &OutputBufferLimit, now_ms: i64) -> usize {
         let mut receivers = 0;
         if let Some(subs) = self.channels.get(channel) {
-            for link in subs {
+            for link in subs.iter().filter(|l| !l.closed()) {
                 let mut w = ReplyWriter::new(link.protocol());
                 w.push(3);
                 w.bulk(b"message");
@@ -133,7 +138,7 @@ impl PubSub {
             if !glob_match(pattern, channel, false) {
                 continue;
             }
-            for link in subs {
+            for link in subs.iter().filter(|l| !l.closed()) {
                 let mut w = ReplyWriter::new(link.protocol());
                 w.push(4);
                 w.bulk(b"pmessage");

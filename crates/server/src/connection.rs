@@ -50,6 +50,15 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut out = ReplyWriter::new(Protocol::Resp2);
     let mut shutdown = shared.shutdown_signal();
+    // One long-lived future for "this connection must stop" (CLIENT KILL, timeout, shutdown):
+    // re-creating it on every read would register and unregister a waiter under a lock each time.
+    let stop = async {
+        tokio::select! {
+            _ = handle.killed() => {}
+            _ = shutdown.changed() => {}
+        }
+    };
+    tokio::pin!(stop);
     // False right after a blocking command was answered: pipelined requests may already be buffered.
     let mut need_read = true;
 
@@ -68,6 +77,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             }
             let read = tokio::select! {
                 biased;
+                _ = &mut stop => break 'conn,
                 r = stream.read_buf(&mut rbuf) => r,
                 Some(first) = push_rx.recv() => {
                     // Published messages: write everything queued in one go.
@@ -76,7 +86,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         batch.extend_from_slice(&more);
                     }
                     let n = batch.len();
-                    let written = stream.write_all(&batch).await;
+                    // A subscriber that stopped reading must still notice CLIENT KILL / its
+                    // output-buffer limit, so the write races the stop signal.
+                    let written = tokio::select! {
+                        biased;
+                        _ = &mut stop => break 'conn,
+                        w = stream.write_all(&batch) => w,
+                    };
                     push.delivered(n);
                     shared.stats.total_net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     if written.is_err() {
@@ -84,8 +100,6 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     }
                     continue 'conn;
                 }
-                _ = handle.killed() => break 'conn,
-                _ = shutdown.changed() => break 'conn,
             };
             match read {
                 Ok(0) | Err(_) => break,
@@ -175,7 +189,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             break;
         }
         if !out.is_empty() {
-            if stream.write_all(out.as_bytes()).await.is_err() {
+            let written = tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                w = stream.write_all(out.as_bytes()) => w,
+            };
+            if written.is_err() {
                 break;
             }
             shared
@@ -195,7 +214,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         &shared,
                         &mut client,
                         wait,
-                        &mut shutdown,
+                        stop.as_mut(),
                         out.protocol(),
                         &mut stream,
                         &mut rbuf,
@@ -241,7 +260,7 @@ async fn wait_blocked(
     shared: &Shared,
     client: &mut Client,
     wait: BlockWait,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
     proto: Protocol,
     stream: &mut TcpStream,
     rbuf: &mut BytesMut,
@@ -280,8 +299,7 @@ async fn wait_blocked(
                 Ok(n) if n > 0 && rbuf.len() <= query_buffer_limit => continue,
                 _ => break None,
             },
-            _ = handle.killed() => break None,
-            _ = shutdown.changed() => break None,
+            _ = &mut stop => break None,
         }
     };
     handle.meta.lock().blocked = false;

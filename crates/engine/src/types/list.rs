@@ -501,12 +501,12 @@ impl ListValue {
     fn grow_check(&mut self, extra: usize) {
         if let Repr::Pack(n) = &self.repr {
             if n.size() + extra > NODE_LIMIT {
-                self.to_quick();
+                self.convert_to_quick();
             }
         }
     }
 
-    fn to_quick(&mut self) {
+    fn convert_to_quick(&mut self) {
         if let Repr::Pack(n) = &mut self.repr {
             let node = std::mem::take(n);
             let len = node.count();
@@ -606,7 +606,7 @@ impl ListValue {
             let old = n.get(index).len();
             let new_size = n.size() + entry_size(v.len());
             if new_size.saturating_sub(entry_size(old)) > NODE_LIMIT {
-                self.to_quick();
+                self.convert_to_quick();
             }
         }
         match &mut self.repr {

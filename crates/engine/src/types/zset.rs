@@ -1075,7 +1075,7 @@ impl Big {
 
     /// One ZSCAN step over the hash buckets (Redis's reverse-binary cursor: every member present
     /// for the whole scan is returned at least once, even if the table is resized in between).
-    fn scan_step(&self, cursor: u64, f: &mut impl FnMut(&[u8], f64)) -> u64 {
+    fn scan_step<'a>(&'a self, cursor: u64, f: &mut impl FnMut(&'a [u8], f64)) -> u64 {
         let mask = (self.buckets.len() - 1) as u64;
         let mut cur = self.buckets[(cursor & mask) as usize];
         while cur != NIL {
@@ -1221,7 +1221,7 @@ impl ZSetValue {
         }
     }
 
-    fn to_big(&mut self) {
+    fn convert_to_big(&mut self) {
         if let Repr::Pack(buf) = &self.repr {
             let entries: Vec<(Box<[u8]>, f64)> =
                 pack_iter(buf).map(|e| (e.member.into(), e.score)).collect();
@@ -1246,7 +1246,7 @@ impl ZSetValue {
                 pack_insert(buf, member, score);
                 return true;
             }
-            self.to_big();
+            self.convert_to_big();
         }
         match &mut self.repr {
             Repr::Skip(b) => match b.find(member) {
@@ -1340,12 +1340,12 @@ impl ZSetValue {
 
     /// Visits members of ranks `start..end` in ascending order, or descending if `rev`; `f`
     /// returns false to stop.
-    pub fn visit_ranks(
-        &self,
+    pub fn visit_ranks<'a>(
+        &'a self,
         start: usize,
         end: usize,
         rev: bool,
-        mut f: impl FnMut(&[u8], f64) -> bool,
+        mut f: impl FnMut(&'a [u8], f64) -> bool,
     ) {
         let end = end.min(self.len());
         if start >= end {
@@ -1376,7 +1376,7 @@ impl ZSetValue {
     }
 
     /// Visits every member in ascending order.
-    pub fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
+    pub fn for_each<'a>(&'a self, mut f: impl FnMut(&'a [u8], f64)) {
         self.visit_ranks(0, self.len(), false, |m, s| {
             f(m, s);
             true
@@ -1455,7 +1455,7 @@ impl ZSetValue {
     /// One ZSCAN step: calls `f` for at least `count` members when there are that many left
     /// (a hint, as in Redis) and returns the next cursor (0 when done). A listpack is returned
     /// whole in one step.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
         match &self.repr {
             Repr::Pack(_) => {
                 self.for_each(&mut f);
