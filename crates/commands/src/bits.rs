@@ -10,7 +10,7 @@
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, SYNTAX, WRONG_TYPE};
 use crate::parse::{int_arg, is, parse_i64};
-use crate::strings::max_string_len;
+use crate::strings::{max_string_len, reserve_for, zeroed};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::{DbRef, Ttl, Value, ValueRef};
@@ -111,12 +111,13 @@ fn with_bitmap_mut<R>(
         Some(s) => {
             let grown = s.len() < min_len;
             if grown {
+                reserve_for(s, min_len)?;
                 s.resize(min_len, 0);
             }
             Ok(f(s, grown))
         }
         None => {
-            let mut buf = vec![0u8; min_len];
+            let mut buf = zeroed(min_len)?;
             let r = f(&mut buf, true);
             db.set_value(key, Value::Str(buf), Ttl::Persist);
             Ok(r)
@@ -534,10 +535,7 @@ fn signed_overflow(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64
         }
         c as i64
     };
-    if value > max
-        || (bits != 64 && incr > maxincr)
-        || (value >= 0 && incr > 0 && incr > maxincr)
-    {
+    if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr) {
         Some(if ow == Overflow::Sat { max } else { wrapped() })
     } else if value < min
         || (bits != 64 && incr < minincr)
@@ -682,7 +680,11 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro_command: bool) -> CmdR
                 None => out.null(),
                 Some((raw, reply)) => {
                     out.integer(reply);
-                    let mask = if f.bits == 64 { u64::MAX } else { (1u64 << f.bits) - 1 };
+                    let mask = if f.bits == 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << f.bits) - 1
+                    };
                     changed |= raw & mask != old_raw;
                     write_field(s, f.offset, f.bits, raw);
                 }
@@ -711,9 +713,15 @@ mod tests {
         assert_eq!(signed_overflow(127, 1, 8, Overflow::Wrap), Some(-128));
         assert_eq!(signed_overflow(127, 1, 8, Overflow::Sat), Some(127));
         assert_eq!(signed_overflow(-128, -1, 8, Overflow::Sat), Some(-128));
-        assert_eq!(signed_overflow(i64::MAX, 1, 64, Overflow::Wrap), Some(i64::MIN));
+        assert_eq!(
+            signed_overflow(i64::MAX, 1, 64, Overflow::Wrap),
+            Some(i64::MIN)
+        );
         // Redis's wrapping intermediate: SAT of i64::MIN into i38 gives the maximum.
-        assert_eq!(signed_overflow(i64::MIN, 0, 38, Overflow::Sat), Some((1 << 37) - 1));
+        assert_eq!(
+            signed_overflow(i64::MIN, 0, 38, Overflow::Sat),
+            Some((1 << 37) - 1)
+        );
         assert_eq!(sign_extend(0x80, 8), -128);
         assert_eq!(sign_extend(u64::MAX, 64), -1);
     }

@@ -301,7 +301,13 @@ fn brpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// BLMOVE / BRPOPLPUSH: pop from `src`, push to `dst`; the destination type is checked first so a
 /// failed push never loses the element.
-fn blmove_generic(ctx: &mut Ctx<'_>, args: Args<'_>, from: End, to: End, timeout_arg: &[u8]) -> CmdResult {
+fn blmove_generic(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    from: End,
+    to: End,
+    timeout_arg: &[u8],
+) -> CmdResult {
     let timeout = parse_timeout(timeout_arg)?;
     let (src, dst) = (args.arg(1), args.arg(2));
     if list_len(ctx, src)?.is_some() {
@@ -327,15 +333,20 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     blmove_generic(ctx, args, End::Right, End::Left, args.arg(3))
 }
 
-/// Parses `numkeys key... <end-token> [COUNT n]` starting at `numkeys_idx`; returns the keys, the
-/// end token and the count.
-fn parse_mpop<'a>(args: &Args<'a>, numkeys_idx: usize) -> Result<(Vec<&'a [u8]>, &'a [u8], usize), CmdError> {
+/// What `numkeys key... <end-token> [COUNT n]` names: the keys, the end token, the count.
+type MpopArgs<'a> = (Vec<&'a [u8]>, &'a [u8], usize);
+
+/// Parses `numkeys key... <end-token> [COUNT n]` starting at `numkeys_idx`.
+fn parse_mpop<'a>(args: &Args<'a>, numkeys_idx: usize) -> Result<MpopArgs<'a>, CmdError> {
     let numkeys = match parse_i64(args.arg(numkeys_idx)) {
         Some(n) if n > 0 => n as usize,
         Some(_) => return Err(CmdError::Static("ERR numkeys should be greater than 0")),
         None => return Err(crate::error::NOT_INTEGER),
     };
-    let where_idx = numkeys_idx.checked_add(numkeys).and_then(|i| i.checked_add(1)).ok_or(SYNTAX)?;
+    let where_idx = numkeys_idx
+        .checked_add(numkeys)
+        .and_then(|i| i.checked_add(1))
+        .ok_or(SYNTAX)?;
     if where_idx >= args.len() {
         return Err(SYNTAX);
     }
@@ -490,10 +501,12 @@ mod tests {
     #[test]
     fn timeouts_parse_like_redis() {
         assert_eq!(parse_timeout(b"0").unwrap(), None);
-        assert_eq!(parse_timeout(b"1.5").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_timeout(b"1.5").unwrap(),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_timeout(b"-1"), Err(TIMEOUT_NEGATIVE));
         assert_eq!(parse_timeout(b"abc"), Err(crate::error::TIMEOUT_NOT_FLOAT));
         assert_eq!(parse_timeout(b"inf"), Err(TIMEOUT_RANGE));
     }
-
 }

@@ -2,8 +2,8 @@
 //! client's own state and the reply buffer.
 
 use crate::clients::ClientHandle;
-use crate::shared::Shared;
 use crate::pubsub::{PushLink, Subscriptions};
+use crate::shared::Shared;
 use crate::transactions::MultiState;
 use ringkv_engine::{DbKey, DbRef, Store};
 use ringkv_protocol::ReplyWriter;

@@ -3,11 +3,11 @@
 
 use crate::ctx::Ctx;
 use crate::error::{CmdError, NOAUTH, OOM};
-use crate::table::{find_subcommand, flags, CommandSpec};
 use crate::pubsub::allowed_when_subscribed;
+use crate::table::{find_subcommand, flags, CommandSpec};
 use crate::transactions::runs_inside_multi;
-use ringkv_protocol::Protocol;
 use ringkv_protocol::Args;
+use ringkv_protocol::Protocol;
 use std::sync::atomic::Ordering;
 
 /// Evictions one command may trigger before it runs; more are left to the next commands so no

@@ -234,7 +234,10 @@ pub(crate) struct ScanOpts<'a> {
 
 /// Parses `[MATCH pattern] [COUNT count] [NOVALUES]` from argument 3 on. NOVALUES is accepted only
 /// for HSCAN (Redis 7.4's error text otherwise).
-pub(crate) fn parse_scan_opts(args: Args<'_>, allow_novalues: bool) -> Result<ScanOpts<'_>, CmdError> {
+pub(crate) fn parse_scan_opts(
+    args: Args<'_>,
+    allow_novalues: bool,
+) -> Result<ScanOpts<'_>, CmdError> {
     let mut o = ScanOpts {
         pattern: None,
         count: 10,
@@ -496,8 +499,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let h = hash_mut(&mut db, key)?;
     let cur = match h.get(field) {
         None => 0,
-        Some(v) => parse_i64(v)
-            .ok_or(CmdError::Static("ERR hash value is not an integer"))?,
+        Some(v) => parse_i64(v).ok_or(CmdError::Static("ERR hash value is not an integer"))?,
     };
     let new = cur.checked_add(by).ok_or(OVERFLOW)?;
     h.insert(field, new.to_string().as_bytes());
@@ -510,9 +512,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (key, field) = (args.arg(1), args.arg(2));
     let by = match ld::parse(args.arg(3)) {
         None => return Err(NOT_FLOAT),
-        Some(ld::Parsed::Inf(_)) => {
-            return Err(CmdError::Static("ERR value is NaN or Infinity"))
-        }
+        Some(ld::Parsed::Inf(_)) => return Err(CmdError::Static("ERR value is NaN or Infinity")),
         Some(p) => p,
     };
     let (mut db, out) = db_and_out(ctx);
@@ -521,8 +521,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         None => ld::Parsed::Finite(ld::Ld::ZERO),
         Some(v) => ld::parse(v).ok_or(CmdError::Static("ERR hash value is not a float"))?,
     };
-    let sum = ld::add(cur, by)
-        .ok_or(CmdError::Static("ERR increment would produce NaN or Infinity"))?;
+    let sum = ld::add(cur, by).ok_or(CmdError::Static(
+        "ERR increment would produce NaN or Infinity",
+    ))?;
     let text = ld::format_human(sum);
     h.insert(field, text.as_bytes());
     db.signal_modified(key, 1);

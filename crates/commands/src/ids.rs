@@ -83,6 +83,8 @@ struct IdState {
     reserved_ms: u64,
     /// The mark restored at start-up: a previous run may have issued IDs up to here.
     floor_ms: u64,
+    /// The latest clock reading a ULID or UUIDv7 was made with.
+    latest_reading_ms: u64,
     last_ulid: Option<Ulid>,
     last_uuid: Option<u128>,
     rng: Xoshiro256,
@@ -118,17 +120,18 @@ pub fn start(shared: &Shared) -> Result<(), String> {
             PathBuf::from(&c.dir),
         )
     };
-    let mut generator = Generator::new(layout, datacenter, worker, max_backward_ms).map_err(|e| {
-        let hint = match e {
-            IdError::DatacenterOutOfRange { .. } => " (id-datacenter)",
-            IdError::WorkerOutOfRange { .. } => " (id-worker)",
-            _ => "",
-        };
-        format!(
-            "invalid unique-ID configuration: {e}{hint}; id-layout is '{} {} {} {}'",
-            layout.time_bits, layout.datacenter_bits, layout.worker_bits, layout.sequence_bits
-        )
-    })?;
+    let mut generator =
+        Generator::new(layout, datacenter, worker, max_backward_ms).map_err(|e| {
+            let hint = match e {
+                IdError::DatacenterOutOfRange { .. } => " (id-datacenter)",
+                IdError::WorkerOutOfRange { .. } => " (id-worker)",
+                _ => "",
+            };
+            format!(
+                "invalid unique-ID configuration: {e}{hint}; id-layout is '{} {} {} {}'",
+                layout.time_bits, layout.datacenter_bits, layout.worker_bits, layout.sequence_bits
+            )
+        })?;
     let now = clock_ms(&*shared.clock);
     if layout.epoch_ms > now {
         return Err(format!(
@@ -169,6 +172,7 @@ pub fn start(shared: &Shared) -> Result<(), String> {
         max_backward_ms,
         reserved_ms: mark,
         floor_ms: mark,
+        latest_reading_ms: 0,
         last_ulid: None,
         last_uuid: None,
         rng: Xoshiro256::from_os(),
@@ -294,28 +298,32 @@ impl IdState {
         self.reserve(self.generator.high_water_ms())
     }
 
-    /// The clock for a ULID / UUIDv7, refusing a clock further behind the newest timestamp
-    /// issued (`last_ms`) or restored than tolerated, and waiting out a smaller step back
-    /// across a restart (within a run the formats' monotonic counters handle it).
-    fn checked_now(&self, clock: &dyn Clock, last_ms: u64, started: Instant) -> Result<u64, CmdError> {
+    /// The clock for a ULID / UUIDv7, refusing a clock further behind the latest reading used
+    /// (or the restored mark) than tolerated, and waiting out a smaller step back across a
+    /// restart (within a run the formats' monotonic counters handle it). Readings, not issued
+    /// timestamps, are compared: a UUIDv7 counter that rolled over runs ahead of the clock on
+    /// purpose, and that is not the clock going backwards.
+    fn checked_now(&mut self, clock: &dyn Clock, started: Instant) -> Result<u64, CmdError> {
         let now = clock_ms(clock);
         let first_free = self.floor_ms.saturating_add(1);
-        let newest = first_free.max(last_ms);
+        let newest = first_free.max(self.latest_reading_ms);
         if now < newest && newest - now > self.max_backward_ms {
             return Err(clock_error(newest - now));
         }
-        if now < first_free {
+        let now = if now < first_free {
             wait_until(clock, first_free, started)?;
-            return Ok(first_free);
-        }
+            first_free
+        } else {
+            now
+        };
+        self.latest_reading_ms = self.latest_reading_ms.max(now);
         Ok(now)
     }
 
     fn ulids(&mut self, clock: &dyn Clock, n: usize, out: &mut Vec<Ulid>) -> CmdResult {
         let started = Instant::now();
         while out.len() < n {
-            let last_ms = self.last_ulid.map_or(0, |u| u.timestamp_ms());
-            let now = self.checked_now(clock, last_ms, started)?;
+            let now = self.checked_now(clock, started)?;
             match ringkv_idgen::ulid(now, self.rng.bytes10(), self.last_ulid) {
                 Ok(id) => {
                     self.last_ulid = Some(id);
@@ -336,8 +344,7 @@ impl IdState {
         for i in 0..n {
             // The clock is read once per millisecond's worth of counter, not per UUID.
             if i % 1024 == 0 {
-                let last_ms = self.last_uuid.map_or(0, ringkv_idgen::uuid_v7_timestamp_ms);
-                now = self.checked_now(clock, last_ms, started)?;
+                now = self.checked_now(clock, started)?;
             }
             let id = ringkv_idgen::uuid_v7(now, self.rng.bytes10(), self.last_uuid);
             self.last_uuid = Some(id);

@@ -9,11 +9,11 @@
 //! two databases; every precondition is checked before the value is detached so that a failing
 //! command never loses data.
 
-use ringkv_config::notify;
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, DB_OUT_OF_RANGE, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
 use crate::parse::{int_arg, is, parse_i64};
 use crate::table::{flags, CommandSpec};
+use ringkv_config::notify;
 use ringkv_engine::lru::{idle_ms, lfu_decayed_counter, ClockKind};
 use ringkv_engine::{glob_match, DbRef, Entry, EvictionPolicy, ValueRef};
 use ringkv_protocol::Args;
@@ -524,7 +524,9 @@ fn move_cmd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     match ctx.store.db(src_db).take(key) {
         Some(d) => {
-            ctx.store.db(src_db).notify(notify::GENERIC, "move_from", key);
+            ctx.store
+                .db(src_db)
+                .notify(notify::GENERIC, "move_from", key);
             let mut dst = ctx.store.db(dst_db);
             dst.put_detached(key, d);
             dst.notify(notify::GENERIC, "move_to", key);

@@ -9,7 +9,7 @@
 
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONG_TYPE};
-use crate::parse::{int_arg, is, non_negative_arg, parse_i64};
+use crate::parse::{int_arg, is, parse_i64};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::{DbRef, ListValue, Value, ValueRef};
@@ -227,8 +227,16 @@ fn after_removal(db: &mut DbRef<'_>, key: &[u8], removed: usize, event: &'static
 /// clamped to 0 and the end to the last element. None when the range is empty.
 fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let mut start = if start < 0 { len.saturating_add(start) } else { start };
-    let mut end = if end < 0 { len.saturating_add(end) } else { end };
+    let mut start = if start < 0 {
+        len.saturating_add(start)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        len.saturating_add(end)
+    } else {
+        end
+    };
     if start < 0 {
         start = 0;
     }
@@ -239,6 +247,17 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
         end = len - 1;
     }
     Some((start as usize, end as usize))
+}
+
+/// A pop count (Redis getPositiveLongFromObjectOrReply without a message: one error text for
+/// negative and non-integer values alike).
+pub(crate) fn positive_count(arg: &[u8]) -> Result<usize, CmdError> {
+    match parse_i64(arg) {
+        Some(c) if c >= 0 => Ok(c as usize),
+        _ => Err(CmdError::Static(
+            "ERR value is out of range, must be positive",
+        )),
+    }
 }
 
 /// LEFT/RIGHT (Redis getListPositionFromObjectOrReply): true for LEFT (the head).
@@ -314,7 +333,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, head: bool) -> CmdResult {
         return Err(CmdError::arity(name));
     }
     let count = match args.get(2) {
-        Some(a) => Some(non_negative_arg(a)? as usize),
+        Some(a) => Some(positive_count(a)?),
         None => None,
     };
     let key = args.arg(1);
@@ -333,7 +352,11 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, head: bool) -> CmdResult {
             return Ok(());
         }
         None => {
-            let v = if head { list.pop_front() } else { list.pop_back() };
+            let v = if head {
+                list.pop_front()
+            } else {
+                list.pop_back()
+            };
             match v {
                 Some(v) => out.bulk(&v),
                 None => out.null(),
@@ -408,12 +431,12 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
 }
 
 fn lindex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let index = int_arg(args.arg(2))?;
     let (mut db, out) = db_and_out(ctx);
     let Some(list) = read_list(&mut db, args.arg(1))? else {
         out.null();
         return Ok(());
     };
+    let index = int_arg(args.arg(2))?;
     match resolve_index(index, list.len()).and_then(|i| list.get(i)) {
         Some(v) => out.bulk(v),
         None => out.null(),
@@ -487,7 +510,11 @@ fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         if matches < rank {
             return true;
         }
-        let idx = if from_tail { len - scanned - 1 } else { scanned };
+        let idx = if from_tail {
+            len - scanned - 1
+        } else {
+            scanned
+        };
         found.push(idx as i64);
         match count {
             None => false,
@@ -638,7 +665,13 @@ fn lmove_generic(
     // The destination must be a list (or absent) before anything moves.
     existing_list_mut(&mut db, dst)?;
     let value = existing_list_mut(&mut db, src)?
-        .and_then(|l| if from_head { l.pop_front() } else { l.pop_back() })
+        .and_then(|l| {
+            if from_head {
+                l.pop_front()
+            } else {
+                l.pop_back()
+            }
+        })
         .unwrap_or_default();
     let dlist = list_or_create(&mut db, dst)?;
     if to_head {

@@ -67,7 +67,11 @@ impl PushLink {
         let pending = self.pending_bytes.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
         let pending = pending as u64;
         if limit.hard > 0 && pending > limit.hard {
-            tracing::warn!(client = self.client_id, pending, "pubsub client over hard output buffer limit, closing");
+            tracing::warn!(
+                client = self.client_id,
+                pending,
+                "pubsub client over hard output buffer limit, closing"
+            );
             self.handle.kill();
             return;
         }
@@ -76,7 +80,11 @@ impl PushLink {
             if since == 0 {
                 self.over_soft_since_ms.store(now_ms, Ordering::Relaxed);
             } else if now_ms - since >= (limit.soft_seconds as i64) * 1000 {
-                tracing::warn!(client = self.client_id, pending, "pubsub client over soft output buffer limit too long, closing");
+                tracing::warn!(
+                    client = self.client_id,
+                    pending,
+                    "pubsub client over soft output buffer limit too long, closing"
+                );
                 self.handle.kill();
                 return;
             }
@@ -121,7 +129,13 @@ impl PubSub {
     }
 
     /// Delivers a message; returns the number of receiving subscriptions (PUBLISH's reply).
-    pub fn publish(&self, channel: &[u8], message: &[u8], limit: &OutputBufferLimit, now_ms: i64) -> usize {
+    pub fn publish(
+        &self,
+        channel: &[u8],
+        message: &[u8],
+        limit: &OutputBufferLimit,
+        now_ms: i64,
+    ) -> usize {
         let mut receivers = 0;
         if let Some(subs) = self.channels.get(channel) {
             for link in subs.iter().filter(|l| !l.closed()) {

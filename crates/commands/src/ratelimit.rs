@@ -60,9 +60,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "0.1.0",
             "O(1), O(LIMIT) for sliding-log",
         )
-        .syntax(
-            "key algorithm LIMIT limit WINDOW milliseconds [BURST burst] [COST cost] [PEEK]",
-        ),
+        .syntax("key algorithm LIMIT limit WINDOW milliseconds [BURST burst] [COST cost] [PEEK]"),
     CommandSpec::new("rl.check", -3, RW, rl_check)
         .keys(2, 2, 1)
         .group("ratelimit")
@@ -262,7 +260,12 @@ pub fn limit_key(
         if idle_ms == 0 {
             db.remove(key);
         } else {
-            store(db, key, |out| next.encode(out), now_ms.saturating_add(idle_ms));
+            store(
+                db,
+                key,
+                |out| next.encode(out),
+                now_ms.saturating_add(idle_ms),
+            );
         }
     }
     Ok(decision)

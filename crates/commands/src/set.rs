@@ -242,10 +242,11 @@ fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let key = args.arg(1);
     let (mut db, out) = db_and_out(ctx);
     let hint = args.len() - 2;
-    let s = match db.value_mut_or_insert(key, || Value::Set(SetValue::with_hint(args.arg(2), hint)))? {
-        Value::Set(s) => s,
-        _ => return Err(WRONG_TYPE),
-    };
+    let s =
+        match db.value_mut_or_insert(key, || Value::Set(SetValue::with_hint(args.arg(2), hint)))? {
+            Value::Set(s) => s,
+            _ => return Err(WRONG_TYPE),
+        };
     let added = args.iter().skip(2).filter(|m| s.insert(m)).count();
     if added > 0 {
         db.signal_modified(key, added as u64);
@@ -486,7 +487,8 @@ fn source_sizes<'k>(
     db: &mut DbRef<'_>,
     keys: impl Iterator<Item = &'k [u8]>,
 ) -> Result<Vec<Option<usize>>, CmdError> {
-    keys.map(|k| Ok(read_set(db, k)?.map(SetValue::len))).collect()
+    keys.map(|k| Ok(read_set(db, k)?.map(SetValue::len)))
+        .collect()
 }
 
 /// Calls `visit` with each member of the intersection of `keys` (all present) until it returns
@@ -514,7 +516,11 @@ fn for_each_inter(
             }
             Some(s) => {
                 let end = (pos + INTER_CHUNK).min(total);
-                chunk.extend((pos..end).filter_map(|i| s.get_index(i)).map(|m| m.to_vec()));
+                chunk.extend(
+                    (pos..end)
+                        .filter_map(|i| s.get_index(i))
+                        .map(|m| m.to_vec()),
+                );
                 pos = end;
             }
         }

@@ -11,7 +11,9 @@
 //! Writes raise the same keyspace events as Redis ("set", "expire", "append", "incrby", ...).
 
 use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, STRING_TOO_LONG, WRONG_TYPE};
+use crate::error::{
+    CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, STRING_TOO_LONG, SYNTAX, WRONG_TYPE,
+};
 use crate::parse::{int_arg, is, parse_i64};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
@@ -216,6 +218,38 @@ pub(crate) fn check_string_length(ctx: &Ctx<'_>, size: u64, append: u64) -> CmdR
         Some(total) if total <= max_string_len(ctx) => Ok(()),
         _ => Err(STRING_TOO_LONG),
     }
+}
+
+/// Reported if the allocator refuses to grow a string. Sizes are bounded by proto-max-bulk-len
+/// first, so this only happens when that limit is configured beyond what the machine can give;
+/// Redis would abort there, ringkv answers an error instead.
+pub(crate) const GROW_FAILED: CmdError =
+    CmdError::Static("OOM out of memory while growing a string");
+
+/// Makes room for `needed` bytes in a string edited in place (APPEND, SETRANGE, SETBIT,
+/// BITFIELD). Below 1 MB the capacity doubles; above, the headroom is a quarter of the size. Both
+/// keep repeated growth amortised O(1), and the second bounds the unused capacity (which MEMORY
+/// USAGE and maxmemory count) to 25% instead of up to 100% for big strings.
+pub(crate) fn reserve_for(s: &mut Vec<u8>, needed: usize) -> CmdResult {
+    if needed <= s.capacity() {
+        return Ok(());
+    }
+    let headroom = if needed < 1 << 20 { needed } else { needed / 4 };
+    if s.try_reserve_exact(needed + headroom - s.len()).is_err()
+        && s.try_reserve_exact(needed - s.len()).is_err()
+    {
+        return Err(GROW_FAILED);
+    }
+    Ok(())
+}
+
+/// A zero-filled buffer of `n` bytes (`n` already bounded by proto-max-bulk-len), failing
+/// cleanly instead of aborting if the allocator refuses.
+pub(crate) fn zeroed(n: usize) -> Result<Vec<u8>, CmdError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| GROW_FAILED)?;
+    v.resize(n, 0);
+    Ok(v)
 }
 
 /// The string length of a key for a write path (no hit/miss statistics): None if absent.
@@ -438,7 +472,7 @@ fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn mset_pairs_ok(args: &Args<'_>, name: &str) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::arity(name));
     }
     Ok(())
@@ -548,6 +582,7 @@ fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let mut db = ctx.store.db(ctx.client.db);
     let len = match db.string_mut(key)? {
         Some(s) => {
+            reserve_for(s, s.len() + extra.len())?;
             s.extend_from_slice(extra);
             s.len()
         }
@@ -627,7 +662,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             check_string_length(ctx, offset, value.len() as u64)?;
             // Bounded by proto-max-bulk-len just above.
             let start = offset as usize;
-            let mut buf = vec![0u8; start + value.len()];
+            let mut buf = zeroed(start + value.len())?;
             buf[start..].copy_from_slice(value);
             let len = buf.len();
             let mut db = ctx.store.db(ctx.client.db);
@@ -647,6 +682,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             let len = match db.string_mut(key)? {
                 Some(s) => {
                     if s.len() < end {
+                        reserve_for(s, end)?;
                         s.resize(end, 0);
                     }
                     s[start..end].copy_from_slice(value);
@@ -1171,7 +1207,11 @@ pub(crate) mod ld {
     fn round(neg: bool, n: &Big, s: i64, sticky: bool) -> Option<Ld> {
         let bl = n.bit_len() as i64;
         if bl == 0 {
-            return Some(Ld { neg, mant: 0, exp: 0 });
+            return Some(Ld {
+                neg,
+                mant: 0,
+                exp: 0,
+            });
         }
         let top = bl - 1 + s;
         let mut lsb = (top - 63).max(MIN_LSB);
@@ -1196,7 +1236,11 @@ pub(crate) mod ld {
             }
         };
         if mant == 0 {
-            return Some(Ld { neg, mant: 0, exp: 0 });
+            return Some(Ld {
+                neg,
+                mant: 0,
+                exp: 0,
+            });
         }
         if lsb + 63 - mant.leading_zeros() as i64 > MAX_TOP {
             return None;
@@ -1266,7 +1310,11 @@ pub(crate) mod ld {
     }
 
     /// Splits "digits[.digits][<e>exp]" into (integer digits, fraction digits, exponent).
-    fn split_number(s: &[u8], is_digit: fn(&u8) -> bool, exp_char: u8) -> Option<(&[u8], &[u8], i64)> {
+    fn split_number(
+        s: &[u8],
+        is_digit: fn(&u8) -> bool,
+        exp_char: u8,
+    ) -> Option<(&[u8], &[u8], i64)> {
         let int_end = s.iter().position(|c| !is_digit(c)).unwrap_or(s.len());
         let (int, rest) = s.split_at(int_end);
         let (frac, rest) = match rest.first() {
@@ -1300,7 +1348,11 @@ pub(crate) mod ld {
             ndigits += 1;
         }
         if d.is_zero() {
-            return Some(Ld { neg, mant: 0, exp: 0 });
+            return Some(Ld {
+                neg,
+                mant: 0,
+                exp: 0,
+            });
         }
         let k = exp - frac.len() as i64;
         // The value lies in [10^(adj-1), 10^adj).
@@ -1355,11 +1407,15 @@ pub(crate) mod ld {
             h.mul_add_small(16, v);
         }
         if h.is_zero() {
-            return Some(Ld { neg, mant: 0, exp: 0 });
+            return Some(Ld {
+                neg,
+                mant: 0,
+                exp: 0,
+            });
         }
         let s2 = exp - 4 * frac.len() as i64;
         let top = h.bit_len() as i64 - 1 + s2;
-        if top > MAX_TOP || top < MIN_LSB - 2 {
+        if !(MIN_LSB - 2..=MAX_TOP).contains(&top) {
             return None; // ERANGE: overflow, or underflow to zero
         }
         round(neg, &h, s2, false).filter(|r| r.mant != 0)
@@ -1475,7 +1531,9 @@ pub(crate) mod ld {
 
         #[test]
         fn rejects_like_string2ld() {
-            for bad in ["", " 1", "1 ", "abc", "nan", "1e", "1e5000", "1e-5000", ".", "0x", "-", "1.2.3"] {
+            for bad in [
+                "", " 1", "1 ", "abc", "nan", "1e", "1e5000", "1e-5000", ".", "0x", "-", "1.2.3",
+            ] {
                 assert!(parse(bad.as_bytes()).is_none(), "{bad}");
             }
             assert!(parse(b"1e4000").is_some());

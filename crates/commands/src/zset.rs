@@ -19,7 +19,7 @@ use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONG_TY
 use crate::hash::{
     empty_scan, parse_cursor, parse_scan_opts, sample_distinct, INVALID_CURSOR, REPLY_TOO_LARGE,
 };
-use crate::parse::{int_arg, is, non_negative_arg, parse_f64, parse_i64};
+use crate::parse::{int_arg, is, parse_f64, parse_i64};
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
@@ -311,8 +311,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 const NOT_A_FLOAT_RANGE: CmdError = CmdError::Static("ERR min or max is not a float");
-const NOT_A_LEX_RANGE: CmdError =
-    CmdError::Static("ERR min or max not valid string range item");
+const NOT_A_LEX_RANGE: CmdError = CmdError::Static("ERR min or max not valid string range item");
 const NAN_RESULT: CmdError = CmdError::Static("ERR resulting score is not a number (NaN)");
 
 // ---------------------------------------------------------------------------------------------
@@ -425,8 +424,16 @@ fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
 /// start is clamped to 0 and the end to the last rank. None when the range is empty.
 fn clamp_ranks(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let mut start = if start < 0 { len.saturating_add(start) } else { start };
-    let mut end = if end < 0 { len.saturating_add(end) } else { end };
+    let mut start = if start < 0 {
+        len.saturating_add(start)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        len.saturating_add(end)
+    } else {
+        end
+    };
     if start < 0 {
         start = 0;
     }
@@ -471,7 +478,8 @@ fn zincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr_cmd: bool) -> CmdResult {
     let key = args.arg(1);
-    let (mut nx, mut xx, mut ch, mut incr, mut gt, mut lt) = (false, false, false, incr_cmd, false, false);
+    let (mut nx, mut xx, mut ch, mut incr, mut gt, mut lt) =
+        (false, false, false, incr_cmd, false, false);
     let mut i = 2;
     while i < args.len() {
         let opt = args.arg(i);
@@ -528,10 +536,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr_cmd: bool) -> CmdResult 
         }
         return Ok(());
     }
-    let zset = match db.value_mut_or_insert(key, || Value::ZSet(ZSetValue::with_hint(n, max_len)))? {
-        Value::ZSet(z) => z,
-        _ => return Err(WRONG_TYPE),
-    };
+    let zset =
+        match db.value_mut_or_insert(key, || Value::ZSet(ZSetValue::with_hint(n, max_len)))? {
+            Value::ZSet(z) => z,
+            _ => return Err(WRONG_TYPE),
+        };
     let (mut added, mut updated, mut processed) = (0usize, 0usize, 0usize);
     let mut last = 0.0;
     let mut failed = false;
@@ -722,7 +731,14 @@ fn zrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn zrangestore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    zrange_generic(ctx, args, 2, Some(args.arg(1)), RangeType::Auto, Direction::Auto)
+    zrange_generic(
+        ctx,
+        args,
+        2,
+        Some(args.arg(1)),
+        RangeType::Auto,
+        Direction::Auto,
+    )
 }
 
 fn zrevrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -902,7 +918,11 @@ fn store_result(
             db.notify(notify::GENERIC, "del", dst);
         }
     } else {
-        db.set_value(dst, Value::ZSet(ZSetValue::from_sorted(entries)), Ttl::Persist);
+        db.set_value(
+            dst,
+            Value::ZSet(ZSetValue::from_sorted(entries)),
+            Ttl::Persist,
+        );
         db.notify(notify::ZSET, event, dst);
     }
     out.integer(n as i64);
@@ -927,7 +947,12 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     zremrange_generic(ctx, args, bounds, "zremrangebylex")
 }
 
-fn zremrange_generic(ctx: &mut Ctx<'_>, args: Args<'_>, bounds: Bounds, event: &'static str) -> CmdResult {
+fn zremrange_generic(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    bounds: Bounds,
+    event: &'static str,
+) -> CmdResult {
     let key = args.arg(1);
     let (mut db, out) = db_and_out(ctx);
     let Some(zset) = existing_zset_mut(&mut db, key)? else {
@@ -966,10 +991,10 @@ fn zpopmax(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 fn zpop_command(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::arity(if max { "zpopmax" } else { "zpopmin" }));
+        return Err(SYNTAX);
     }
     let count = match args.get(2) {
-        Some(a) => Some(non_negative_arg(a)? as usize),
+        Some(a) => Some(crate::list::positive_count(a)?),
         None => None,
     };
     let key = args.arg(1);
@@ -1146,15 +1171,39 @@ fn zdiff(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn zunionstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    setop_generic(ctx, args, Some(args.arg(1)), 2, SetOp::Union, false, "zunionstore")
+    setop_generic(
+        ctx,
+        args,
+        Some(args.arg(1)),
+        2,
+        SetOp::Union,
+        false,
+        "zunionstore",
+    )
 }
 
 fn zinterstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    setop_generic(ctx, args, Some(args.arg(1)), 2, SetOp::Inter, false, "zinterstore")
+    setop_generic(
+        ctx,
+        args,
+        Some(args.arg(1)),
+        2,
+        SetOp::Inter,
+        false,
+        "zinterstore",
+    )
 }
 
 fn zdiffstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    setop_generic(ctx, args, Some(args.arg(1)), 2, SetOp::Diff, false, "zdiffstore")
+    setop_generic(
+        ctx,
+        args,
+        Some(args.arg(1)),
+        2,
+        SetOp::Diff,
+        false,
+        "zdiffstore",
+    )
 }
 
 fn zintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -1186,7 +1235,9 @@ fn setop_generic(
         return Err(SYNTAX);
     }
     let numkeys = numkeys as usize;
-    let keys: Vec<&[u8]> = (0..numkeys).map(|i| args.arg(numkeys_idx + 1 + i)).collect();
+    let keys: Vec<&[u8]> = (0..numkeys)
+        .map(|i| args.arg(numkeys_idx + 1 + i))
+        .collect();
     // Every source is type-checked (and counted as a read) before the options are parsed.
     let mut sizes = Vec::with_capacity(numkeys);
     {
@@ -1453,8 +1504,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     let count = count as usize;
     if count >= size {
+        // The whole set, highest first (Redis serves this case as a reversed ZRANGEBYSCORE).
         pairs_header(out, size, withscores);
-        for i in 0..size {
+        for i in (0..size).rev() {
             emit(out, at(i));
         }
         return Ok(());
@@ -1527,8 +1579,14 @@ mod tests {
     fn lex_items() {
         assert_eq!(parse_lex_item(b"-"), Some(LexBound::NegInf));
         assert_eq!(parse_lex_item(b"+"), Some(LexBound::PosInf));
-        assert_eq!(parse_lex_item(b"[a"), Some(LexBound::Inclusive(b"a".to_vec())));
-        assert_eq!(parse_lex_item(b"(a"), Some(LexBound::Exclusive(b"a".to_vec())));
+        assert_eq!(
+            parse_lex_item(b"[a"),
+            Some(LexBound::Inclusive(b"a".to_vec()))
+        );
+        assert_eq!(
+            parse_lex_item(b"(a"),
+            Some(LexBound::Exclusive(b"a".to_vec()))
+        );
         assert_eq!(parse_lex_item(b"["), Some(LexBound::Inclusive(Vec::new())));
         assert_eq!(parse_lex_item(b"+a"), None);
         assert_eq!(parse_lex_item(b"a"), None);

@@ -460,7 +460,10 @@ fn ratelimit_policy_lines_accumulate_and_config_set_replaces() {
         ("x gcra 0 10", "limit must be a positive integer"),
         ("x gcra 1 -5", "window_ms must be a positive integer"),
         ("x fixed-window 1 10 3", "BURST is not supported"),
-        ("x gcra 1 10 y gcra 1 10 x gcra 2 20", "duplicate rate limit policy 'x'"),
+        (
+            "x gcra 1 10 y gcra 1 10 x gcra 2 20",
+            "duplicate rate limit policy 'x'",
+        ),
         ("1x gcra 1 10", "invalid rate limit policy name"),
     ] {
         let e = c2

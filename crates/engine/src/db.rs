@@ -327,11 +327,7 @@ impl<'a> DbRef<'a> {
                 // Fast path: same-length inline overwrite with unchanged expiry presence.
                 if let NewValue::Inline(v) = &value {
                     if old.is_some() == new_expire.is_some() {
-                        let e = self
-                            .db
-                            .dict
-                            .get_mut(key)
-                            .expect("invariant: entry is live");
+                        let e = self.db.dict.get_mut(key).expect("invariant: entry is live");
                         if let Some(bytes) = e.inline_mut() {
                             if bytes.len() == v.len() {
                                 bytes.copy_from_slice(v);
@@ -622,7 +618,10 @@ mod tests {
         let now = s.now_ms();
         let mut db = s.db(0);
         db.set_str(b"k", b"ab", Ttl::At(now + 1000));
-        db.string_mut(b"k").unwrap().unwrap().extend_from_slice(b"cd");
+        db.string_mut(b"k")
+            .unwrap()
+            .unwrap()
+            .extend_from_slice(b"cd");
         assert_eq!(db.get(b"k").and_then(|v| v.as_str()), Some(&b"abcd"[..]));
         assert_eq!(db.expire_of(b"k"), Ok(Some(now + 1000)));
         assert!(db.string_mut(b"missing").unwrap().is_none());
@@ -648,7 +647,11 @@ mod tests {
         let mut s = store();
         let mut db = s.db(0);
         for i in 0..100 {
-            db.set_value(format!("k{i}").as_bytes(), Value::Str(vec![1]), Ttl::Persist);
+            db.set_value(
+                format!("k{i}").as_bytes(),
+                Value::Str(vec![1]),
+                Ttl::Persist,
+            );
         }
         let mut n = 0;
         let mut c = 0;

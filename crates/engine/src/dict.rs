@@ -155,7 +155,8 @@ impl Dict {
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         let hash = self.hash(key);
         // SAFETY: a non-null slot holds a live entry owned by self.
-        self.find_cell(key, hash).map(|s| unsafe { Entry::from_cell(s) })
+        self.find_cell(key, hash)
+            .map(|s| unsafe { Entry::from_cell(s) })
     }
 
     /// Exclusive lookup; performs one incremental rehash step first, like Redis.
@@ -603,7 +604,10 @@ mod tests {
             }
         }
         for i in 0..1000 {
-            assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+            assert!(
+                seen.contains(format!("stable{i}").as_bytes()),
+                "missed stable{i}"
+            );
         }
     }
 
@@ -619,7 +623,11 @@ mod tests {
         for _ in 0..2000 {
             distinct.insert(d.random_entry(&mut rng).unwrap().key().to_vec());
         }
-        assert!(distinct.len() > 250, "random covers keys: {}", distinct.len());
+        assert!(
+            distinct.len() > 250,
+            "random covers keys: {}",
+            distinct.len()
+        );
         let mut n = 0;
         d.sample(&mut rng, 16, |_| n += 1);
         assert_eq!(n, 16);
@@ -686,7 +694,11 @@ mod model_tests {
                     }
                 }
                 _ => {
-                    assert_eq!(d.remove(k.as_bytes()).is_some(), model.remove(&k), "step {step}");
+                    assert_eq!(
+                        d.remove(k.as_bytes()).is_some(),
+                        model.remove(&k),
+                        "step {step}"
+                    );
                 }
             }
             if step % 16 == 0 {

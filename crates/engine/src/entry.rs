@@ -266,7 +266,12 @@ impl Entry {
     }
 
     fn key_offset(&self) -> usize {
-        OFF_BODY + if self.flags() & FLAG_EXPIRE != 0 { 8 } else { 0 }
+        OFF_BODY
+            + if self.flags() & FLAG_EXPIRE != 0 {
+                8
+            } else {
+                0
+            }
     }
 
     /// (offset of the value field, key slice)

@@ -242,7 +242,8 @@ mod tests {
         let k = keys.clone();
         s.set_now(1_000_000);
         for i in 0..200 {
-            s.db(0).set_str(format!("k{i}").as_bytes(), b"v", Ttl::Persist);
+            s.db(0)
+                .set_str(format!("k{i}").as_bytes(), b"v", Ttl::Persist);
         }
         // Touch the upper half much later: the lower half is idle.
         s.set_now(2_000_000);
@@ -293,7 +294,8 @@ mod tests {
         let (mut s, keys) = store_with_gauge(EvictionPolicy::AllKeysFifo, 50);
         for i in 0..100 {
             s.set_now(1_000_000 + i * 1000);
-            s.db(0).set_str(format!("k{i}").as_bytes(), b"v", Ttl::Persist);
+            s.db(0)
+                .set_str(format!("k{i}").as_bytes(), b"v", Ttl::Persist);
         }
         // Access old keys: FIFO ignores it.
         for i in 0..50 {
@@ -317,7 +319,8 @@ mod tests {
         let (mut s, keys) = store_with_gauge(EvictionPolicy::VolatileRandom, 10);
         s.set_now(1000);
         for i in 0..10 {
-            s.db(0).set_str(format!("p{i}").as_bytes(), b"v", Ttl::Persist);
+            s.db(0)
+                .set_str(format!("p{i}").as_bytes(), b"v", Ttl::Persist);
             s.db(0)
                 .set_str(format!("v{i}").as_bytes(), b"v", Ttl::At(100_000));
         }

@@ -68,7 +68,13 @@ pub fn lfu_log_incr(counter: u8, log_factor: u32, rng: &mut Rng) -> u8 {
 }
 
 /// New clock value after an access.
-pub fn lfu_touch(clock: u32, now_ms: i64, log_factor: u32, decay_time_min: u32, rng: &mut Rng) -> u32 {
+pub fn lfu_touch(
+    clock: u32,
+    now_ms: i64,
+    log_factor: u32,
+    decay_time_min: u32,
+    rng: &mut Rng,
+) -> u32 {
     let c = lfu_decayed_counter(clock, now_ms, decay_time_min);
     let c = lfu_log_incr(c, log_factor, rng);
     (lfu_minutes(now_ms) << 8) | c as u32
@@ -92,7 +98,10 @@ mod tests {
             clock = lfu_touch(clock, 0, 10, 1, &mut rng);
         }
         let c = lfu_decayed_counter(clock, 0, 1);
-        assert!(c > 10 && c < 40, "counter after 1000 hits with factor 10: {c}");
+        assert!(
+            c > 10 && c < 40,
+            "counter after 1000 hits with factor 10: {c}"
+        );
         // Two minutes later with decay 1 the counter dropped by two.
         assert_eq!(lfu_decayed_counter(clock, 120_000, 1), c - 2);
         assert_eq!(lfu_decayed_counter(clock, 120_000, 0), c);

@@ -209,18 +209,17 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         match client.action.take() {
             Some(Action::Close) => break,
             Some(Action::Block(wait)) => {
-                let Some(reply) =
-                    wait_blocked(
-                        &shared,
-                        &mut client,
-                        wait,
-                        stop.as_mut(),
-                        out.protocol(),
-                        &mut stream,
-                        &mut rbuf,
-                        limits.query_buffer,
-                    )
-                    .await
+                let Some(reply) = wait_blocked(
+                    &shared,
+                    &mut client,
+                    wait,
+                    stop.as_mut(),
+                    out.protocol(),
+                    &mut stream,
+                    &mut rbuf,
+                    limits.query_buffer,
+                )
+                .await
                 else {
                     break;
                 };

@@ -119,7 +119,8 @@ fn handle(shared: &Shared, req: &Request<Incoming>) -> Reply {
     }
     if req.method() != Method::GET {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported");
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET"));
         return r;
     }
     if path == "/healthz" {
@@ -131,13 +132,16 @@ fn handle(shared: &Shared, req: &Request<Incoming>) -> Reply {
     };
     match check(shared, path, &params) {
         Ok(d) => decided(&d),
-        Err(e) => e,
+        Err((status, message)) => error(status, &message),
     }
 }
 
+/// Why a check was not made: the status and the message of the JSON error.
+type Failure = (StatusCode, String);
+
 /// Runs the check a request asks for.
-fn check(shared: &Shared, path: &str, params: &Params) -> Result<HttpDecision, Reply> {
-    let bad = |e: String| error(StatusCode::BAD_REQUEST, &e);
+fn check(shared: &Shared, path: &str, params: &Params) -> Result<HttpDecision, Failure> {
+    let bad = |e: String| (StatusCode::BAD_REQUEST, e);
     let key = params.required("key").map_err(bad)?;
     let cost = params.int("cost").map_err(bad)?.unwrap_or(1);
     let peek = params.flag("peek").map_err(bad)?;
@@ -148,7 +152,7 @@ fn check(shared: &Shared, path: &str, params: &Params) -> Result<HttpDecision, R
         let algorithm = params.required("algorithm").map_err(bad)?;
         let algorithm = Algorithm::parse(&String::from_utf8_lossy(algorithm))
             .map_err(|e| bad(e.to_string()))?;
-        let positive = |name: &str| -> Result<u64, Reply> {
+        let positive = |name: &str| -> Result<u64, Failure> {
             match params.int(name).map_err(bad)? {
                 // 0 and below reach Policy::validate, which words the error.
                 Some(v) => Ok(u64::try_from(v).unwrap_or(0)),
@@ -161,7 +165,15 @@ fn check(shared: &Shared, path: &str, params: &Params) -> Result<HttpDecision, R
         }
         (
             HttpPolicy::Inline(policy),
-            &["key", "algorithm", "limit", "window", "burst", "cost", "peek"],
+            &[
+                "key",
+                "algorithm",
+                "limit",
+                "window",
+                "burst",
+                "cost",
+                "peek",
+            ],
         )
     };
     if let Some(extra) = params.unknown(allowed) {
@@ -172,14 +184,15 @@ fn check(shared: &Shared, path: &str, params: &Params) -> Result<HttpDecision, R
 
 /// Maps a command error onto a status: WRONGTYPE is a conflict with what the key holds, OOM a
 /// temporary refusal, everything else the caller's mistake.
-fn command_error(e: &CmdError) -> Reply {
+fn command_error(e: &CmdError) -> Failure {
     let text = e.to_string();
     let status = match e.code() {
         "WRONGTYPE" => StatusCode::CONFLICT,
         "OOM" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
-    error(status, text.strip_prefix("ERR ").unwrap_or(&text))
+    let message = text.strip_prefix("ERR ").unwrap_or(&text).to_string();
+    (status, message)
 }
 
 /// Seconds for the headers: whole seconds, rounded up.
@@ -221,10 +234,7 @@ fn decided(d: &HttpDecision) -> Reply {
         }
     }
     if !dec.allowed && retry >= 0 {
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from(ceil_seconds(retry as u64)),
-        );
+        headers.insert(RETRY_AFTER, HeaderValue::from(ceil_seconds(retry as u64)));
     }
     r
 }

@@ -75,7 +75,15 @@ fn setbit_and_getbit() {
     let ttl: i64 = redis::cmd("PTTL").arg("s").query(&mut c).unwrap();
     assert!(ttl > 98_000 && ttl <= 100_000, "{ttl}");
     // Errors.
-    for off in ["-1", "abc", "1.5", "4294967296", "#1", " 1", "9223372036854775808"] {
+    for off in [
+        "-1",
+        "abc",
+        "1.5",
+        "4294967296",
+        "#1",
+        " 1",
+        "9223372036854775808",
+    ] {
         assert_eq!(run(&mut r, &["SETBIT", "e", off, "1"]), BAD_OFFSET, "{off}");
         assert_eq!(run(&mut r, &["GETBIT", "b", off]), BAD_OFFSET, "{off}");
     }
@@ -103,13 +111,19 @@ fn bit_offsets_are_bounded_before_allocating() {
     let before = peak_rss_kb(&s);
     // 2^32 bits is 512 MB, one byte past the default proto-max-bulk-len.
     assert_eq!(run(&mut r, &["SETBIT", "k", "4294967296", "1"]), BAD_OFFSET);
-    assert_eq!(run(&mut r, &["SETBIT", "k", "9223372036854775807", "1"]), BAD_OFFSET);
+    assert_eq!(
+        run(&mut r, &["SETBIT", "k", "9223372036854775807", "1"]),
+        BAD_OFFSET
+    );
     assert_eq!(
         run(&mut r, &["BITFIELD", "k", "SET", "u8", "#536870912", "1"]),
         BAD_OFFSET
     );
     assert_eq!(
-        run(&mut r, &["BITFIELD", "k", "SET", "i64", "#9223372036854775807", "1"]),
+        run(
+            &mut r,
+            &["BITFIELD", "k", "SET", "i64", "#9223372036854775807", "1"]
+        ),
         BAD_OFFSET
     );
     assert_eq!(run(&mut r, &["EXISTS", "k"]), ":0");
@@ -160,7 +174,16 @@ fn bitcount_ranges_and_errors() {
     assert_eq!(run(&mut r, &["BITCOUNT", "k", "3", "100"]), ":10");
     assert_eq!(run(&mut r, &["BITCOUNT", "k", "10", "3"]), ":0");
     assert_eq!(
-        run(&mut r, &["BITCOUNT", "k", "-9223372036854775808", "9223372036854775807", "BIT"]),
+        run(
+            &mut r,
+            &[
+                "BITCOUNT",
+                "k",
+                "-9223372036854775808",
+                "9223372036854775807",
+                "BIT"
+            ]
+        ),
         ":26"
     );
     assert_eq!(run(&mut r, &["BITCOUNT", "nokey"]), ":0");
@@ -171,7 +194,10 @@ fn bitcount_ranges_and_errors() {
     // Partial or extra arguments are syntax errors, for missing keys too (Redis 7.2).
     assert_eq!(run(&mut r, &["BITCOUNT", "k", "0"]), SYNTAX);
     assert_eq!(run(&mut r, &["BITCOUNT", "nokey", "0"]), SYNTAX);
-    assert_eq!(run(&mut r, &["BITCOUNT", "k", "0", "1", "BIT", "x"]), SYNTAX);
+    assert_eq!(
+        run(&mut r, &["BITCOUNT", "k", "0", "1", "BIT", "x"]),
+        SYNTAX
+    );
     assert_eq!(run(&mut r, &["BITCOUNT", "k", "0", "1", "WORD"]), SYNTAX);
     assert_eq!(run(&mut r, &["BITCOUNT", "k", "a", "1"]), NOT_INT);
     assert_eq!(run(&mut r, &["BITCOUNT", "k", "0", "1.5"]), NOT_INT);
@@ -211,15 +237,27 @@ fn bitpos_edge_cases() {
     assert_eq!(run(&mut r, &["BITPOS", "ones", "0", "0"]), ":24");
     assert_eq!(run(&mut r, &["BITPOS", "ones", "0", "1"]), ":24");
     assert_eq!(run(&mut r, &["BITPOS", "ones", "0", "0", "-1"]), ":-1");
-    assert_eq!(run(&mut r, &["BITPOS", "ones", "0", "0", "2", "BYTE"]), ":-1");
-    assert_eq!(run(&mut r, &["BITPOS", "ones", "0", "0", "-1", "BIT"]), ":-1");
-    assert_eq!(run(&mut r, &["BITPOS", "ones", "1", "3", "20", "BIT"]), ":3");
+    assert_eq!(
+        run(&mut r, &["BITPOS", "ones", "0", "0", "2", "BYTE"]),
+        ":-1"
+    );
+    assert_eq!(
+        run(&mut r, &["BITPOS", "ones", "0", "0", "-1", "BIT"]),
+        ":-1"
+    );
+    assert_eq!(
+        run(&mut r, &["BITPOS", "ones", "1", "3", "20", "BIT"]),
+        ":3"
+    );
     assert_eq!(run(&mut r, &["BITPOS", "ones", "1", "100"]), ":-1");
     assert_eq!(run(&mut r, &["BITPOS", "ones", "0", "100"]), ":-1");
     // Missing key: an endless run of zeros.
     assert_eq!(run(&mut r, &["BITPOS", "nokey", "0"]), ":0");
     assert_eq!(run(&mut r, &["BITPOS", "nokey", "1"]), ":-1");
-    assert_eq!(run(&mut r, &["BITPOS", "nokey", "0", "5", "10", "BIT"]), ":0");
+    assert_eq!(
+        run(&mut r, &["BITPOS", "nokey", "0", "5", "10", "BIT"]),
+        ":0"
+    );
     // Empty string: an empty range.
     assert_eq!(run(&mut r, &["SET", "e", ""]), "+OK");
     assert_eq!(run(&mut r, &["BITPOS", "e", "0"]), ":-1");
@@ -234,7 +272,10 @@ fn bitpos_edge_cases() {
     assert_eq!(run(&mut r, &["BITPOS", "k", "1", "0", "a"]), NOT_INT);
     assert_eq!(run(&mut r, &["BITPOS", "nokey", "1", "a"]), NOT_INT);
     assert_eq!(run(&mut r, &["BITPOS", "k", "1", "0", "1", "WORD"]), SYNTAX);
-    assert_eq!(run(&mut r, &["BITPOS", "k", "1", "0", "1", "BIT", "x"]), SYNTAX);
+    assert_eq!(
+        run(&mut r, &["BITPOS", "k", "1", "0", "1", "BIT", "x"]),
+        SYNTAX
+    );
     assert_eq!(run(&mut r, &["HSET", "h", "f", "v"]), ":1");
     assert_eq!(run(&mut r, &["BITPOS", "h", "1"]), WRONGTYPE);
     assert_eq!(
@@ -300,8 +341,7 @@ fn model_bitcount(s: &[u8], range: Option<(i64, i64, bool)>) -> i64 {
 }
 
 fn model_bitpos(s: &[u8], bit: bool, start: Option<i64>, end: Option<i64>, unit: bool) -> i64 {
-    let Some((from, to)) = model_range(s.len(), start.unwrap_or(0), end.unwrap_or(-1), unit)
-    else {
+    let Some((from, to)) = model_range(s.len(), start.unwrap_or(0), end.unwrap_or(-1), unit) else {
         return -1;
     };
     match (from..=to).find(|&i| bit_at(s, i) == bit) {
@@ -337,14 +377,22 @@ fn bitcount_and_bitpos_match_a_naive_model() {
                 0 => (vec![], None),
                 1 => (vec![a.to_string(), b.to_string()], Some((a, b, false))),
                 _ => (
-                    vec![a.to_string(), b.to_string(), (if unit_bit { "BIT" } else { "BYTE" }).into()],
+                    vec![
+                        a.to_string(),
+                        b.to_string(),
+                        (if unit_bit { "BIT" } else { "BYTE" }).into(),
+                    ],
                     Some((a, b, unit_bit)),
                 ),
             };
             let mut cmd: Vec<&str> = vec!["BITCOUNT", "k"];
             cmd.extend(args.iter().map(|x| x.as_str()));
             let want = model_bitcount(&value, range);
-            assert_eq!(run(&mut r, &cmd), format!(":{want}"), "round {round} {value:?} {cmd:?}");
+            assert_eq!(
+                run(&mut r, &cmd),
+                format!(":{want}"),
+                "round {round} {value:?} {cmd:?}"
+            );
 
             // BITPOS with each argument shape.
             let bit = g.below(2) == 1;
@@ -436,62 +484,127 @@ fn bitfield_get_set_incrby() {
     let mut c = s.conn();
     // Redis documentation examples.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "mykey", "INCRBY", "i5", "100", "1", "GET", "u4", "0"]),
+        run(
+            &mut r,
+            &["BITFIELD", "mykey", "INCRBY", "i5", "100", "1", "GET", "u4", "0"]
+        ),
         "[:1,:0]"
     );
     for want in ["[:1,:1]", "[:2,:2]", "[:3,:3]", "[:0,:3]"] {
         assert_eq!(
             run(
                 &mut r,
-                &["BITFIELD", "ov", "incrby", "u2", "100", "1", "OVERFLOW", "SAT", "incrby", "u2", "102", "1"]
+                &[
+                    "BITFIELD", "ov", "incrby", "u2", "100", "1", "OVERFLOW", "SAT", "incrby",
+                    "u2", "102", "1"
+                ]
             ),
             want
         );
     }
     assert_eq!(
-        run(&mut r, &["BITFIELD", "ovf", "OVERFLOW", "FAIL", "incrby", "u2", "102", "1"]),
+        run(
+            &mut r,
+            &["BITFIELD", "ovf", "OVERFLOW", "FAIL", "incrby", "u2", "102", "1"]
+        ),
         "[:1]"
     );
     assert_eq!(
-        run(&mut r, &["BITFIELD", "ovf", "OVERFLOW", "FAIL", "incrby", "u2", "102", "5"]),
+        run(
+            &mut r,
+            &["BITFIELD", "ovf", "OVERFLOW", "FAIL", "incrby", "u2", "102", "5"]
+        ),
         "[(nil)]"
     );
-    assert_eq!(run(&mut r, &["BITFIELD", "ovf", "GET", "u2", "102"]), "[:1]");
+    assert_eq!(
+        run(&mut r, &["BITFIELD", "ovf", "GET", "u2", "102"]),
+        "[:1]"
+    );
     // SET returns the old value; "#N" offsets are in units of the type width.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "f", "SET", "u8", "#1", "255", "GET", "u8", "#1", "SET", "u8", "#1", "7"]),
+        run(
+            &mut r,
+            &[
+                "BITFIELD", "f", "SET", "u8", "#1", "255", "GET", "u8", "#1", "SET", "u8", "#1",
+                "7"
+            ]
+        ),
         "[:0,:255,:255]"
     );
     assert_eq!(get_bytes(&mut c, "f"), vec![0x00, 0x07]);
     assert_eq!(
-        run(&mut r, &["BITFIELD", "f", "SET", "i8", "0", "-2", "GET", "u8", "0", "GET", "i4", "0", "GET", "u4", "4"]),
+        run(
+            &mut r,
+            &[
+                "BITFIELD", "f", "SET", "i8", "0", "-2", "GET", "u8", "0", "GET", "i4", "0", "GET",
+                "u4", "4"
+            ]
+        ),
         "[:0,:254,:-1,:14]"
     );
     // Fields that straddle bytes.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "g", "SET", "u12", "4", "2748", "GET", "u12", "4", "GET", "u16", "0"]),
+        run(
+            &mut r,
+            &["BITFIELD", "g", "SET", "u12", "4", "2748", "GET", "u12", "4", "GET", "u16", "0"]
+        ),
         "[:0,:2748,:2748]"
     );
     assert_eq!(get_bytes(&mut c, "g"), vec![0x0a, 0xbc]);
     // The widest types.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "w", "SET", "i64", "0", "-1", "GET", "u63", "0", "GET", "i64", "0"]),
+        run(
+            &mut r,
+            &["BITFIELD", "w", "SET", "i64", "0", "-1", "GET", "u63", "0", "GET", "i64", "0"]
+        ),
         "[:0,:9223372036854775807,:-1]"
     );
     assert_eq!(
-        run(&mut r, &["BITFIELD", "w", "SET", "i64", "0", "9223372036854775807", "INCRBY", "i64", "0", "1"]),
+        run(
+            &mut r,
+            &[
+                "BITFIELD",
+                "w",
+                "SET",
+                "i64",
+                "0",
+                "9223372036854775807",
+                "INCRBY",
+                "i64",
+                "0",
+                "1"
+            ]
+        ),
         "[:-1,:-9223372036854775808]"
     );
     assert_eq!(
-        run(&mut r, &["BITFIELD", "w", "OVERFLOW", "SAT", "INCRBY", "i64", "0", "-1"]),
+        run(
+            &mut r,
+            &["BITFIELD", "w", "OVERFLOW", "SAT", "INCRBY", "i64", "0", "-1"]
+        ),
         "[:-9223372036854775808]"
     );
     assert_eq!(
-        run(&mut r, &["BITFIELD", "w", "OVERFLOW", "FAIL", "INCRBY", "i64", "0", "-1"]),
+        run(
+            &mut r,
+            &["BITFIELD", "w", "OVERFLOW", "FAIL", "INCRBY", "i64", "0", "-1"]
+        ),
         "[(nil)]"
     );
     assert_eq!(
-        run(&mut r, &["BITFIELD", "w", "OVERFLOW", "SAT", "INCRBY", "u63", "0", "9223372036854775807"]),
+        run(
+            &mut r,
+            &[
+                "BITFIELD",
+                "w",
+                "OVERFLOW",
+                "SAT",
+                "INCRBY",
+                "u63",
+                "0",
+                "9223372036854775807"
+            ]
+        ),
         "[:9223372036854775807]"
     );
     // Overflow modes for SET.
@@ -503,38 +616,74 @@ fn bitfield_get_set_incrby() {
         ("FAIL", "256", "[(nil)]"),
     ] {
         assert_eq!(
-            run(&mut r, &["BITFIELD", "o", "OVERFLOW", mode, "SET", "u8", "0", v]),
+            run(
+                &mut r,
+                &["BITFIELD", "o", "OVERFLOW", mode, "SET", "u8", "0", v]
+            ),
             want,
             "{mode} {v}"
         );
     }
     assert_eq!(run(&mut r, &["BITFIELD", "o", "GET", "u8", "0"]), "[:1]");
     assert_eq!(
-        run(&mut r, &["BITFIELD", "s", "OVERFLOW", "SAT", "SET", "i8", "0", "-200", "GET", "i8", "0"]),
+        run(
+            &mut r,
+            &["BITFIELD", "s", "OVERFLOW", "SAT", "SET", "i8", "0", "-200", "GET", "i8", "0"]
+        ),
         "[:0,:-128]"
     );
     assert_eq!(
-        run(&mut r, &["BITFIELD", "s", "OVERFLOW", "WRAP", "SET", "i8", "0", "200", "GET", "i8", "0"]),
+        run(
+            &mut r,
+            &["BITFIELD", "s", "OVERFLOW", "WRAP", "SET", "i8", "0", "200", "GET", "i8", "0"]
+        ),
         "[:-128,:-56]"
     );
     // Redis's arithmetic quirk: SAT of i64::MIN into a narrower signed field gives its maximum.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "q", "OVERFLOW", "SAT", "SET", "i38", "0", "-9223372036854775808", "GET", "i38", "0"]),
+        run(
+            &mut r,
+            &[
+                "BITFIELD",
+                "q",
+                "OVERFLOW",
+                "SAT",
+                "SET",
+                "i38",
+                "0",
+                "-9223372036854775808",
+                "GET",
+                "i38",
+                "0"
+            ]
+        ),
         "[:0,:137438953471]"
     );
     // OVERFLOW applies to the operations after it only; WRAP is the default.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "m", "INCRBY", "i8", "0", "200", "OVERFLOW", "SAT", "INCRBY", "i8", "8", "200"]),
+        run(
+            &mut r,
+            &[
+                "BITFIELD", "m", "INCRBY", "i8", "0", "200", "OVERFLOW", "SAT", "INCRBY", "i8",
+                "8", "200"
+            ]
+        ),
         "[:-56,:127]"
     );
     // Reading past the end gives zeros; a failed write still creates the (zeroed) key.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "nokey", "GET", "i8", "0", "GET", "u4", "100"]),
+        run(
+            &mut r,
+            &["BITFIELD", "nokey", "GET", "i8", "0", "GET", "u4", "100"]
+        ),
         "[:0,:0]"
     );
     assert_eq!(run(&mut r, &["EXISTS", "nokey"]), ":0");
     assert_eq!(
-        run(&mut r, &["BITFIELD", "nb", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "5"]),
+        run(
+            &mut r,
+            &["BITFIELD", "nb", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "5"]
+        ),
         "[(nil)]"
     );
     assert_eq!(run(&mut r, &["STRLEN", "nb"]), ":13");
@@ -542,7 +691,10 @@ fn bitfield_get_set_incrby() {
     assert_eq!(run(&mut r, &["BITFIELD", "nb", "OVERFLOW", "WRAP"]), "[]");
     // The TTL is kept.
     assert_eq!(run(&mut r, &["SET", "t", "abc", "EX", "100"]), "+OK");
-    assert_eq!(run(&mut r, &["BITFIELD", "t", "SET", "u8", "0", "65"]), "[:97]");
+    assert_eq!(
+        run(&mut r, &["BITFIELD", "t", "SET", "u8", "0", "65"]),
+        "[:97]"
+    );
     assert_eq!(run(&mut r, &["GET", "t"]), "Abc");
     let ttl: i64 = redis::cmd("PTTL").arg("t").query(&mut c).unwrap();
     assert!(ttl > 98_000 && ttl <= 100_000, "{ttl}");
@@ -552,11 +704,21 @@ fn bitfield_get_set_incrby() {
 fn bitfield_errors_and_bitfield_ro() {
     let s = Server::start(&[]);
     let mut r = s.raw();
-    for ty in ["u64", "i65", "i0", "u0", "x8", "i", "I8", "U8", "i-1", "i08", "8"] {
-        assert_eq!(run(&mut r, &["BITFIELD", "k", "GET", ty, "0"]), BAD_TYPE, "{ty}");
+    for ty in [
+        "u64", "i65", "i0", "u0", "x8", "i", "I8", "U8", "i-1", "i08", "8",
+    ] {
+        assert_eq!(
+            run(&mut r, &["BITFIELD", "k", "GET", ty, "0"]),
+            BAD_TYPE,
+            "{ty}"
+        );
     }
     for off in ["-1", "#-1", "abc", "4294967296", "#536870912", "1.5", "#"] {
-        assert_eq!(run(&mut r, &["BITFIELD", "k", "GET", "u8", off]), BAD_OFFSET, "{off}");
+        assert_eq!(
+            run(&mut r, &["BITFIELD", "k", "GET", "u8", off]),
+            BAD_OFFSET,
+            "{off}"
+        );
     }
     assert_eq!(
         run(&mut r, &["BITFIELD", "k", "OVERFLOW", "foo"]),
@@ -567,18 +729,33 @@ fn bitfield_errors_and_bitfield_ro() {
     assert_eq!(run(&mut r, &["BITFIELD", "k", "GET", "u8"]), SYNTAX);
     assert_eq!(run(&mut r, &["BITFIELD", "k", "SET", "u8", "0"]), SYNTAX);
     assert_eq!(run(&mut r, &["BITFIELD", "k", "INCRBY", "u8", "0"]), SYNTAX);
-    assert_eq!(run(&mut r, &["BITFIELD", "k", "SET", "u8", "0", "x"]), NOT_INT);
-    assert_eq!(run(&mut r, &["BITFIELD", "k", "INCRBY", "u8", "0", "1.5"]), NOT_INT);
+    assert_eq!(
+        run(&mut r, &["BITFIELD", "k", "SET", "u8", "0", "x"]),
+        NOT_INT
+    );
+    assert_eq!(
+        run(&mut r, &["BITFIELD", "k", "INCRBY", "u8", "0", "1.5"]),
+        NOT_INT
+    );
     // Nothing runs when any operation is malformed.
     assert_eq!(
-        run(&mut r, &["BITFIELD", "k", "SET", "u8", "0", "1", "GET", "u64", "0"]),
+        run(
+            &mut r,
+            &["BITFIELD", "k", "SET", "u8", "0", "1", "GET", "u64", "0"]
+        ),
         BAD_TYPE
     );
     assert_eq!(run(&mut r, &["EXISTS", "k"]), ":0");
     assert_eq!(run(&mut r, &["HSET", "h", "f", "v"]), ":1");
     assert_eq!(run(&mut r, &["BITFIELD", "h", "GET", "u8", "0"]), WRONGTYPE);
-    assert_eq!(run(&mut r, &["BITFIELD", "h", "SET", "u8", "0", "1"]), WRONGTYPE);
-    assert_eq!(run(&mut r, &["BITFIELD_RO", "h", "GET", "u8", "0"]), WRONGTYPE);
+    assert_eq!(
+        run(&mut r, &["BITFIELD", "h", "SET", "u8", "0", "1"]),
+        WRONGTYPE
+    );
+    assert_eq!(
+        run(&mut r, &["BITFIELD_RO", "h", "GET", "u8", "0"]),
+        WRONGTYPE
+    );
     assert_eq!(
         run(&mut r, &["BITFIELD"]),
         "-ERR wrong number of arguments for 'bitfield' command"
@@ -587,24 +764,64 @@ fn bitfield_errors_and_bitfield_ro() {
     // BITFIELD_RO: GET only.
     assert_eq!(run(&mut r, &["SET", "k", "AB"]), "+OK");
     assert_eq!(
-        run(&mut r, &["BITFIELD_RO", "k", "GET", "u8", "0", "GET", "i16", "0", "GET", "u8", "#1"]),
+        run(
+            &mut r,
+            &[
+                "BITFIELD_RO",
+                "k",
+                "GET",
+                "u8",
+                "0",
+                "GET",
+                "i16",
+                "0",
+                "GET",
+                "u8",
+                "#1"
+            ]
+        ),
         "[:65,:16706,:66]"
     );
-    assert_eq!(run(&mut r, &["BITFIELD_RO", "nokey", "GET", "i8", "0"]), "[:0]");
+    assert_eq!(
+        run(&mut r, &["BITFIELD_RO", "nokey", "GET", "i8", "0"]),
+        "[:0]"
+    );
     assert_eq!(run(&mut r, &["BITFIELD_RO", "k"]), "[]");
     let ro_only = "-ERR BITFIELD_RO only supports the GET subcommand";
-    assert_eq!(run(&mut r, &["BITFIELD_RO", "k", "SET", "u8", "0", "1"]), ro_only);
     assert_eq!(
-        run(&mut r, &["BITFIELD_RO", "k", "GET", "u8", "0", "INCRBY", "u8", "0", "1"]),
+        run(&mut r, &["BITFIELD_RO", "k", "SET", "u8", "0", "1"]),
+        ro_only
+    );
+    assert_eq!(
+        run(
+            &mut r,
+            &[
+                "BITFIELD_RO",
+                "k",
+                "GET",
+                "u8",
+                "0",
+                "INCRBY",
+                "u8",
+                "0",
+                "1"
+            ]
+        ),
         ro_only
     );
     assert_eq!(run(&mut r, &["GET", "k"]), "AB");
     // OVERFLOW is accepted (it changes nothing for GET); parse errors come first.
     assert_eq!(
-        run(&mut r, &["BITFIELD_RO", "k", "OVERFLOW", "FAIL", "GET", "u8", "0"]),
+        run(
+            &mut r,
+            &["BITFIELD_RO", "k", "OVERFLOW", "FAIL", "GET", "u8", "0"]
+        ),
         "[:65]"
     );
-    assert_eq!(run(&mut r, &["BITFIELD_RO", "k", "SET", "u64", "0", "1"]), BAD_TYPE);
+    assert_eq!(
+        run(&mut r, &["BITFIELD_RO", "k", "SET", "u64", "0", "1"]),
+        BAD_TYPE
+    );
     assert_eq!(
         run(&mut r, &["BITFIELD_RO"]),
         "-ERR wrong number of arguments for 'bitfield_ro' command"

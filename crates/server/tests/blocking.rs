@@ -19,7 +19,10 @@ fn wait_blocked(s: &Server, n: i64) {
         if blocked == n {
             return;
         }
-        assert!(Instant::now() < deadline, "expected {n} blocked clients, have {blocked}");
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} blocked clients, have {blocked}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -65,7 +68,10 @@ fn timeout_returns_null() {
     r.cmd(&[b"BLPOP", b"nothing", b"0.2"]);
     assert_eq!(r.reply(), "(nil)");
     let waited = t.elapsed();
-    assert!(waited >= Duration::from_millis(190) && waited < Duration::from_secs(3), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(190) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
     r.cmd(&[b"BLPOP", b"nothing", b"-1"]);
     assert_eq!(r.reply(), "-ERR timeout is negative");
     r.cmd(&[b"BLPOP", b"nothing", b"x"]);
@@ -88,7 +94,10 @@ fn waiters_are_served_in_arrival_order() {
         waiters.push(w);
     }
     // One push with three elements: each waiter gets one, in the order they blocked.
-    assert_eq!(push(&s, &["RPUSH", "fair", "first", "second", "third"]), ":3");
+    assert_eq!(
+        push(&s, &["RPUSH", "fair", "first", "second", "third"]),
+        ":3"
+    );
     assert_eq!(waiters[0].reply(), "[fair,first]");
     assert_eq!(waiters[1].reply(), "[fair,second]");
     assert_eq!(waiters[2].reply(), "[fair,third]");
@@ -127,7 +136,10 @@ fn blmove_and_brpoplpush() {
     push(&s, &["SET", "str", "v"]);
     push(&s, &["RPUSH", "src2", "z"]);
     w.cmd(&[b"BLMOVE", b"src2", b"str", b"LEFT", b"LEFT", b"0"]);
-    assert_eq!(w.reply(), "-WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(
+        w.reply(),
+        "-WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
     assert_eq!(push(&s, &["LLEN", "src2"]), ":1");
 }
 
@@ -207,9 +219,15 @@ fn wrong_type_errors_at_once() {
     r.cmd(&[b"SET", b"s", b"v"]);
     r.reply();
     r.cmd(&[b"BLPOP", b"s", b"0"]);
-    assert_eq!(r.reply(), "-WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(
+        r.reply(),
+        "-WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
     r.cmd(&[b"BZPOPMIN", b"s", b"0"]);
-    assert_eq!(r.reply(), "-WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(
+        r.reply(),
+        "-WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
 }
 
 #[test]
@@ -243,5 +261,8 @@ fn key_turning_into_another_type_wakes_waiter_with_wrongtype() {
     w.cmd(&[b"BLPOP", b"m", b"0"]);
     wait_blocked(&s, 1);
     push(&s, &["SET", "m", "string"]);
-    assert_eq!(w.reply(), "-WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(
+        w.reply(),
+        "-WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
 }

@@ -22,9 +22,18 @@ fn run(s: &Server, cmd: &[&str]) -> String {
 #[test]
 fn off_by_default_and_configurable() {
     let s = Server::start(&[]);
-    assert_eq!(run(&s, &["CONFIG", "GET", "notify-keyspace-events"]), "[notify-keyspace-events,]");
-    assert_eq!(run(&s, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]), "+OK");
-    assert_eq!(run(&s, &["CONFIG", "GET", "notify-keyspace-events"]), "[notify-keyspace-events,AKE]");
+    assert_eq!(
+        run(&s, &["CONFIG", "GET", "notify-keyspace-events"]),
+        "[notify-keyspace-events,]"
+    );
+    assert_eq!(
+        run(&s, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+        "+OK"
+    );
+    assert_eq!(
+        run(&s, &["CONFIG", "GET", "notify-keyspace-events"]),
+        "[notify-keyspace-events,AKE]"
+    );
     assert!(run(&s, &["CONFIG", "SET", "notify-keyspace-events", "Q"]).starts_with("-ERR"));
 }
 
@@ -35,16 +44,34 @@ fn generic_events_on_both_channels() {
     let mut ks = subscriber(&s, b"__keyspace@0__:*");
     run(&s, &["RPUSH", "a", "1"]); // list class not enabled: no event
     run(&s, &["DEL", "a"]);
-    assert_eq!(ev.reply(), "[pmessage,__keyevent@0__:*,__keyevent@0__:del,a]");
-    assert_eq!(ks.reply(), "[pmessage,__keyspace@0__:*,__keyspace@0__:a,del]");
+    assert_eq!(
+        ev.reply(),
+        "[pmessage,__keyevent@0__:*,__keyevent@0__:del,a]"
+    );
+    assert_eq!(
+        ks.reply(),
+        "[pmessage,__keyspace@0__:*,__keyspace@0__:a,del]"
+    );
     run(&s, &["RPUSH", "b", "1"]);
     run(&s, &["RENAME", "b", "c"]);
-    assert_eq!(ev.reply(), "[pmessage,__keyevent@0__:*,__keyevent@0__:rename_from,b]");
-    assert_eq!(ev.reply(), "[pmessage,__keyevent@0__:*,__keyevent@0__:rename_to,c]");
+    assert_eq!(
+        ev.reply(),
+        "[pmessage,__keyevent@0__:*,__keyevent@0__:rename_from,b]"
+    );
+    assert_eq!(
+        ev.reply(),
+        "[pmessage,__keyevent@0__:*,__keyevent@0__:rename_to,c]"
+    );
     run(&s, &["EXPIRE", "c", "100"]);
-    assert_eq!(ev.reply(), "[pmessage,__keyevent@0__:*,__keyevent@0__:expire,c]");
+    assert_eq!(
+        ev.reply(),
+        "[pmessage,__keyevent@0__:*,__keyevent@0__:expire,c]"
+    );
     run(&s, &["PERSIST", "c"]);
-    assert_eq!(ev.reply(), "[pmessage,__keyevent@0__:*,__keyevent@0__:persist,c]");
+    assert_eq!(
+        ev.reply(),
+        "[pmessage,__keyevent@0__:*,__keyevent@0__:persist,c]"
+    );
 }
 
 #[test]
@@ -55,7 +82,9 @@ fn expired_events_come_from_the_active_cycle() {
     run(&s, &["PEXPIRE", "short", "50"]);
     std::thread::sleep(Duration::from_millis(50));
     // Nobody reads the key: the active expiry cycle deletes it and publishes.
-    ev.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    ev.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     assert_eq!(
         ev.reply(),
         "[pmessage,__keyevent@0__:expired,__keyevent@0__:expired,short]"
@@ -86,8 +115,15 @@ fn evicted_events() {
         .unwrap();
     let value = "x".repeat(1000);
     for i in 0..2000 {
-        let _: () = redis::cmd("RPUSH").arg(format!("k{i}")).arg(&value).query(&mut c).unwrap();
+        let _: () = redis::cmd("RPUSH")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query(&mut c)
+            .unwrap();
     }
     let msg = ev.reply();
-    assert!(msg.starts_with("[pmessage,__keyevent@0__:evicted,__keyevent@0__:evicted,k"), "{msg}");
+    assert!(
+        msg.starts_with("[pmessage,__keyevent@0__:evicted,__keyevent@0__:evicted,k"),
+        "{msg}"
+    );
 }

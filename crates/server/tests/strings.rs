@@ -39,7 +39,10 @@ fn now_ms() -> i64 {
 /// Asserts PTTL is in (lo, hi].
 fn assert_pttl(r: &mut Raw, key: &str, lo: i64, hi: i64) {
     let t = int(r, &["PTTL", key]);
-    assert!(t > lo && t <= hi, "PTTL {key} = {t}, expected in ({lo}, {hi}]");
+    assert!(
+        t > lo && t <= hi,
+        "PTTL {key} = {t}, expected in ({lo}, {hi}]"
+    );
 }
 
 /// Peak resident memory of the server process (VmHWM) in kB.
@@ -82,7 +85,11 @@ fn get_and_plain_set() {
     // Binary safety.
     let mut c = s.conn();
     let bin: Vec<u8> = (0..=255u8).chain([0, 13, 10, 0]).collect();
-    let _: () = redis::cmd("SET").arg("bin").arg(&bin).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("bin")
+        .arg(&bin)
+        .query(&mut c)
+        .unwrap();
     let got: Vec<u8> = redis::cmd("GET").arg("bin").query(&mut c).unwrap();
     assert_eq!(got, bin);
     // SET overwrites a key of another type.
@@ -156,9 +163,15 @@ fn set_expire_options_then_pttl() {
     assert_eq!(run(&mut r, &["SET", "k", "w"]), "+OK");
     assert_eq!(run(&mut r, &["PTTL", "k"]), ":-1");
     // The last of repeated expiries wins; options combine with NX/XX/GET in any order.
-    assert_eq!(run(&mut r, &["SET", "k", "v", "EX", "10", "EX", "300"]), "+OK");
+    assert_eq!(
+        run(&mut r, &["SET", "k", "v", "EX", "10", "EX", "300"]),
+        "+OK"
+    );
     assert_pttl(&mut r, "k", 298_000, 300_000);
-    assert_eq!(run(&mut r, &["SET", "k", "v2", "PX", "7000", "XX", "GET"]), "v");
+    assert_eq!(
+        run(&mut r, &["SET", "k", "v2", "PX", "7000", "XX", "GET"]),
+        "v"
+    );
     assert_pttl(&mut r, "k", 5_000, 7_000);
     assert_eq!(run(&mut r, &["SET", "k", "v3", "keepttl", "get"]), "v2");
     assert_pttl(&mut r, "k", 5_000, 7_000);
@@ -231,13 +244,13 @@ fn set_option_errors() {
     assert_eq!(run(&mut r, &["EXISTS", "k"]), ":0");
     // The expiry is validated before GET answers.
     assert_eq!(run(&mut r, &["SET", "k", "v"]), "+OK");
-    assert_eq!(
-        run(&mut r, &["SET", "k", "w", "GET", "EX", "0"]),
-        invalid
-    );
+    assert_eq!(run(&mut r, &["SET", "k", "w", "GET", "EX", "0"]), invalid);
     assert_eq!(run(&mut r, &["GET", "k"]), "v");
     // EXAT at the largest value that fits is valid.
-    assert_eq!(run(&mut r, &["SET", "k", "v", "EXAT", "9223372036854775"]), "+OK");
+    assert_eq!(
+        run(&mut r, &["SET", "k", "v", "EXAT", "9223372036854775"]),
+        "+OK"
+    );
 }
 
 #[test]
@@ -292,7 +305,10 @@ fn mget_mset_msetnx() {
     let s = Server::start(&[]);
     let mut r = s.raw();
     assert_eq!(run(&mut r, &["MSET", "a", "1", "b", "2", "a", "3"]), "+OK");
-    assert_eq!(run(&mut r, &["MGET", "a", "b", "nokey", "a"]), "[3,2,(nil),3]");
+    assert_eq!(
+        run(&mut r, &["MGET", "a", "b", "nokey", "a"]),
+        "[3,2,(nil),3]"
+    );
     assert_eq!(
         run(&mut r, &["MSET", "a", "1", "b"]),
         "-ERR wrong number of arguments for 'mset' command"
@@ -372,7 +388,10 @@ fn getex_options() {
     assert_eq!(run(&mut r, &["GETEX", "k", "EXAT", &at_s.to_string()]), "v");
     assert_pttl(&mut r, "k", 195_000, 201_000);
     let at_ms = now_ms() + 60_000;
-    assert_eq!(run(&mut r, &["GETEX", "k", "pxat", &at_ms.to_string()]), "v");
+    assert_eq!(
+        run(&mut r, &["GETEX", "k", "pxat", &at_ms.to_string()]),
+        "v"
+    );
     assert_pttl(&mut r, "k", 58_000, 60_000);
     assert_eq!(run(&mut r, &["GETEX", "k", "PERSIST"]), "v");
     assert_eq!(run(&mut r, &["PTTL", "k"]), ":-1");
@@ -399,7 +418,10 @@ fn getex_options() {
     let invalid = "-ERR invalid expire time in 'getex' command";
     assert_eq!(run(&mut r, &["GETEX", "k", "EX", "0"]), invalid);
     assert_eq!(run(&mut r, &["GETEX", "k", "PXAT", "-1"]), invalid);
-    assert_eq!(run(&mut r, &["GETEX", "k", "EX", "9223372036854775807"]), invalid);
+    assert_eq!(
+        run(&mut r, &["GETEX", "k", "EX", "9223372036854775807"]),
+        invalid
+    );
     assert_eq!(run(&mut r, &["GETEX", "k", "EX", "abc"]), NOT_INT);
     assert_eq!(run(&mut r, &["PTTL", "k"]), ":-1");
     // The key is looked up before the expiry is validated.
@@ -459,7 +481,11 @@ fn append_to_a_1mb_string_repeatedly_is_fast() {
     let _: () = p.query(&mut c).unwrap();
     // And 1 MB at a time, 16 times.
     for i in 0..16 {
-        let n: i64 = redis::cmd("APPEND").arg("big").arg(&mb).query(&mut c).unwrap();
+        let n: i64 = redis::cmd("APPEND")
+            .arg("big")
+            .arg(&mb)
+            .query(&mut c)
+            .unwrap();
         assert_eq!(n, (1 << 20) + 500_000 + (i + 1) * (1 << 20));
     }
     let elapsed = start.elapsed();
@@ -490,7 +516,11 @@ fn getrange_and_substr() {
         ("-1", "-3", ""),
         ("100", "200", ""),
         ("15", "15", "g"),
-        ("-9223372036854775808", "9223372036854775807", "This is a string"),
+        (
+            "-9223372036854775808",
+            "9223372036854775807",
+            "This is a string",
+        ),
         // A too-negative end clamps to 0 (only start < end < 0 with start > end is empty).
         ("0", "-100", "T"),
     ] {
@@ -583,9 +613,15 @@ fn size_limits_are_checked_before_allocating() {
     assert_eq!(run(&mut r, &["SETRANGE", "a", "1048576", "x"]), too_long);
     assert_eq!(run(&mut r, &["APPEND", "a", "y"]), too_long);
     assert_eq!(run(&mut r, &["STRLEN", "a"]), ":1048576");
-    assert_eq!(run(&mut r, &["SETRANGE", "b", "1048570", "0123456"]), too_long);
+    assert_eq!(
+        run(&mut r, &["SETRANGE", "b", "1048570", "0123456"]),
+        too_long
+    );
     assert_eq!(run(&mut r, &["EXISTS", "b"]), ":0");
-    assert_eq!(run(&mut r, &["SETRANGE", "b", "1048570", "012345"]), ":1048576");
+    assert_eq!(
+        run(&mut r, &["SETRANGE", "b", "1048570", "012345"]),
+        ":1048576"
+    );
     assert_eq!(run(&mut r, &["SET", "c", "x"]), "+OK");
     assert_eq!(run(&mut r, &["SETRANGE", "c", "1048576", "x"]), too_long);
     let chunk = "z".repeat(1 << 19);
@@ -619,24 +655,21 @@ fn incr_decr_family() {
     assert_eq!(run(&mut r, &["INCRBY", "n", "1"]), overflow);
     assert_eq!(run(&mut r, &["DECRBY", "n", "-1"]), overflow);
     assert_eq!(run(&mut r, &["GET", "n"]), "9223372036854775807");
-    assert_eq!(
-        run(&mut r, &["INCRBY", "n", "-9223372036854775808"]),
-        ":-1"
-    );
+    assert_eq!(run(&mut r, &["INCRBY", "n", "-9223372036854775808"]), ":-1");
     assert_eq!(run(&mut r, &["SET", "n", "-9223372036854775807"]), "+OK");
     assert_eq!(run(&mut r, &["DECR", "n"]), ":-9223372036854775808");
     assert_eq!(run(&mut r, &["DECR", "n"]), overflow);
     assert_eq!(run(&mut r, &["INCRBY", "n", "-1"]), overflow);
     assert_eq!(run(&mut r, &["DECRBY", "n", "1"]), overflow);
-    assert_eq!(
-        run(&mut r, &["INCRBY", "n", "9223372036854775807"]),
-        ":-1"
-    );
+    assert_eq!(run(&mut r, &["INCRBY", "n", "9223372036854775807"]), ":-1");
     assert_eq!(
         run(&mut r, &["DECRBY", "n", "-9223372036854775808"]),
         "-ERR decrement would overflow"
     );
-    assert_eq!(run(&mut r, &["INCRBY", "z", "-9223372036854775808"]), ":-9223372036854775808");
+    assert_eq!(
+        run(&mut r, &["INCRBY", "z", "-9223372036854775808"]),
+        ":-9223372036854775808"
+    );
     assert_eq!(run(&mut r, &["INCRBY", "z", "-1"]), overflow);
     // Only strict integers (Redis string2ll) are numbers.
     for bad in [
@@ -698,8 +731,14 @@ fn incrbyfloat_long_double_semantics() {
     assert_eq!(run(&mut r, &["INCRBYFLOAT", "f", "0.2"]), "0.3");
     assert_eq!(run(&mut r, &["INCRBYFLOAT", "new", "1"]), "1");
     assert_eq!(run(&mut r, &["INCRBYFLOAT", "new", "0.25"]), "1.25");
-    assert_eq!(run(&mut r, &["INCRBYFLOAT", "n2", "1e30"]), "1000000000000000000024696061952");
-    assert_eq!(run(&mut r, &["INCRBYFLOAT", "n3", "-1.5e-7"]), "-0.00000015");
+    assert_eq!(
+        run(&mut r, &["INCRBYFLOAT", "n2", "1e30"]),
+        "1000000000000000000024696061952"
+    );
+    assert_eq!(
+        run(&mut r, &["INCRBYFLOAT", "n3", "-1.5e-7"]),
+        "-0.00000015"
+    );
     assert_eq!(run(&mut r, &["INCRBYFLOAT", "n4", "0x10p-1"]), "8");
     assert_eq!(
         run(&mut r, &["INCRBYFLOAT", "n5", "0.3333333333333333333333"]),
@@ -710,10 +749,19 @@ fn incrbyfloat_long_double_semantics() {
     assert_eq!(run(&mut r, &["SET", "n7", "17179869184"]), "+OK");
     assert_eq!(run(&mut r, &["INCRBYFLOAT", "n7", "1.5"]), "17179869185.5");
     // No negative zero.
-    assert_eq!(run(&mut r, &["INCRBYFLOAT", "z", "0.024390243902439025"]), "0.02439024390243902");
-    assert_eq!(run(&mut r, &["INCRBYFLOAT", "z", "-0.024390243902439025"]), "0");
+    assert_eq!(
+        run(&mut r, &["INCRBYFLOAT", "z", "0.024390243902439025"]),
+        "0.02439024390243902"
+    );
+    assert_eq!(
+        run(&mut r, &["INCRBYFLOAT", "z", "-0.024390243902439025"]),
+        "0"
+    );
     // Values beyond double range but within long double are fine, as in Redis.
-    assert_eq!(run(&mut r, &["SET", "big", "1.7976931348623157e308"]), "+OK");
+    assert_eq!(
+        run(&mut r, &["SET", "big", "1.7976931348623157e308"]),
+        "+OK"
+    );
     let doubled = run(&mut r, &["INCRBYFLOAT", "big", "1.7976931348623157e308"]);
     assert!(doubled.starts_with("359538626972463139991842093548208868096772893888658356970628"));
     assert_eq!(doubled.len(), 309);
@@ -723,10 +771,20 @@ fn incrbyfloat_long_double_semantics() {
     assert_eq!(run(&mut r, &["SET", "h1", "1.1e4932"]), "+OK");
     assert_eq!(run(&mut r, &["INCRBYFLOAT", "h1", "1.1e4932"]), nan_inf);
     assert_eq!(run(&mut r, &["GET", "h1"]), "1.1e4932");
-    for bad in ["nan", "abc", " 1", "1 ", "", "1e", "1e5000", "1e-5000", "0x"] {
-        assert_eq!(run(&mut r, &["INCRBYFLOAT", "f", bad]), NOT_FLOAT, "{bad:?}");
+    for bad in [
+        "nan", "abc", " 1", "1 ", "", "1e", "1e5000", "1e-5000", "0x",
+    ] {
+        assert_eq!(
+            run(&mut r, &["INCRBYFLOAT", "f", bad]),
+            NOT_FLOAT,
+            "{bad:?}"
+        );
         assert_eq!(run(&mut r, &["SET", "badf", bad]), "+OK");
-        assert_eq!(run(&mut r, &["INCRBYFLOAT", "badf", "1"]), NOT_FLOAT, "{bad:?}");
+        assert_eq!(
+            run(&mut r, &["INCRBYFLOAT", "badf", "1"]),
+            NOT_FLOAT,
+            "{bad:?}"
+        );
     }
     assert_eq!(run(&mut r, &["GET", "f"]), "0.3");
     // The TTL is kept.
@@ -745,7 +803,10 @@ fn incrbyfloat_long_double_semantics() {
 fn lcs_all_forms_resp2() {
     let s = Server::start(&[]);
     let mut r = s.raw();
-    assert_eq!(run(&mut r, &["MSET", "k1", "ohmytext", "k2", "mynewtext"]), "+OK");
+    assert_eq!(
+        run(&mut r, &["MSET", "k1", "ohmytext", "k2", "mynewtext"]),
+        "+OK"
+    );
     assert_eq!(run(&mut r, &["LCS", "k1", "k2"]), "mytext");
     assert_eq!(run(&mut r, &["LCS", "k1", "k2", "LEN"]), ":6");
     assert_eq!(
@@ -757,17 +818,37 @@ fn lcs_all_forms_resp2() {
         "[matches,[[[:4,:7],[:5,:8]]],len,:6]"
     );
     assert_eq!(
-        run(&mut r, &["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+        run(
+            &mut r,
+            &["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]
+        ),
         "[matches,[[[:4,:7],[:5,:8],:4]],len,:6]"
     );
     assert_eq!(
-        run(&mut r, &["LCS", "k1", "k2", "idx", "withmatchlen", "minmatchlen", "-5"]),
+        run(
+            &mut r,
+            &[
+                "LCS",
+                "k1",
+                "k2",
+                "idx",
+                "withmatchlen",
+                "minmatchlen",
+                "-5"
+            ]
+        ),
         "[matches,[[[:4,:7],[:5,:8],:4],[[:2,:3],[:0,:1],:2]],len,:6]"
     );
     // WITHMATCHLEN and MINMATCHLEN without IDX do not change the plain answer.
     assert_eq!(run(&mut r, &["LCS", "k1", "k2", "WITHMATCHLEN"]), "mytext");
-    assert_eq!(run(&mut r, &["LCS", "k1", "k2", "LEN", "MINMATCHLEN", "3"]), ":6");
-    assert_eq!(run(&mut r, &["MSET", "a", "abcabcabcxyz", "b", "xyzabcqqabc"]), "+OK");
+    assert_eq!(
+        run(&mut r, &["LCS", "k1", "k2", "LEN", "MINMATCHLEN", "3"]),
+        ":6"
+    );
+    assert_eq!(
+        run(&mut r, &["MSET", "a", "abcabcabcxyz", "b", "xyzabcqqabc"]),
+        "+OK"
+    );
     assert_eq!(run(&mut r, &["LCS", "a", "b"]), "abcabc");
     assert_eq!(
         run(&mut r, &["LCS", "a", "b", "IDX", "WITHMATCHLEN"]),
@@ -776,7 +857,10 @@ fn lcs_all_forms_resp2() {
     // Missing keys are empty strings.
     assert_eq!(run(&mut r, &["LCS", "k1", "nokey"]), "");
     assert_eq!(run(&mut r, &["LCS", "nokey", "nokey2", "LEN"]), ":0");
-    assert_eq!(run(&mut r, &["LCS", "nokey", "k1", "IDX"]), "[matches,[],len,:0]");
+    assert_eq!(
+        run(&mut r, &["LCS", "nokey", "k1", "IDX"]),
+        "[matches,[],len,:0]"
+    );
     // Errors.
     assert_eq!(
         run(&mut r, &["LCS", "k1", "k2", "LEN", "IDX"]),
@@ -784,7 +868,10 @@ fn lcs_all_forms_resp2() {
     );
     assert_eq!(run(&mut r, &["LCS", "k1", "k2", "FOO"]), SYNTAX);
     assert_eq!(run(&mut r, &["LCS", "k1", "k2", "MINMATCHLEN"]), SYNTAX);
-    assert_eq!(run(&mut r, &["LCS", "k1", "k2", "MINMATCHLEN", "x"]), NOT_INT);
+    assert_eq!(
+        run(&mut r, &["LCS", "k1", "k2", "MINMATCHLEN", "x"]),
+        NOT_INT
+    );
     assert_eq!(
         run(&mut r, &["LCS", "k1"]),
         "-ERR wrong number of arguments for 'lcs' command"
@@ -801,7 +888,10 @@ fn lcs_all_forms_resp2() {
 fn lcs_idx_is_a_map_in_resp3() {
     let s = Server::start(&[]);
     let mut r = s.raw();
-    assert_eq!(run(&mut r, &["MSET", "k1", "ohmytext", "k2", "mynewtext"]), "+OK");
+    assert_eq!(
+        run(&mut r, &["MSET", "k1", "ohmytext", "k2", "mynewtext"]),
+        "+OK"
+    );
     r.cmd(&[b"HELLO", b"3"]);
     let _ = r.reply();
     r.cmd(&[b"LCS", b"k1", b"k2", b"IDX", b"WITHMATCHLEN"]);
@@ -815,7 +905,12 @@ fn lcs_idx_is_a_map_in_resp3() {
     assert_eq!(run(&mut r, &["LCS", "k1", "k2", "LEN"]), ":6");
     // And through the redis crate.
     let mut c = s.conn3();
-    let v: redis::Value = redis::cmd("LCS").arg("k1").arg("k2").arg("IDX").query(&mut c).unwrap();
+    let v: redis::Value = redis::cmd("LCS")
+        .arg("k1")
+        .arg("k2")
+        .arg("IDX")
+        .query(&mut c)
+        .unwrap();
     match v {
         redis::Value::Map(pairs) => assert_eq!(pairs.len(), 2),
         other => panic!("expected a map, got {other:?}"),

@@ -432,8 +432,7 @@ impl HashValue {
                     if old.len() == value.len() {
                         buf[pos.value_len_at + 1..pos.end].copy_from_slice(value);
                     } else {
-                        let mut nv =
-                            Vec::with_capacity(buf.len() - old.len() + value.len());
+                        let mut nv = Vec::with_capacity(buf.len() - old.len() + value.len());
                         nv.extend_from_slice(&buf[..pos.value_len_at]);
                         nv.push(value.len() as u8);
                         nv.extend_from_slice(value);
@@ -605,7 +604,10 @@ mod tests {
         assert_eq!(h.heap_size(), 0);
         assert!(h.remove(b"name"));
         assert!(!h.remove(b"name"));
-        assert_eq!(h.iter().collect::<Vec<_>>(), vec![(&b"age"[..], &b"31"[..])]);
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            vec![(&b"age"[..], &b"31"[..])]
+        );
         assert!(h.remove(b"age"));
         assert!(h.is_empty());
         assert_eq!(h.heap_size(), 0);

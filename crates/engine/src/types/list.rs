@@ -656,7 +656,9 @@ impl ListValue {
             Repr::Quick(q) => {
                 let mut rem = k;
                 while rem > 0 {
-                    let Some(first) = q.nodes.front_mut() else { break };
+                    let Some(first) = q.nodes.front_mut() else {
+                        break;
+                    };
                     let c = first.count();
                     if c <= rem {
                         q.nodes.pop_front();
@@ -687,7 +689,9 @@ impl ListValue {
             Repr::Quick(q) => {
                 let mut rem = k;
                 while rem > 0 {
-                    let Some(last) = q.nodes.back_mut() else { break };
+                    let Some(last) = q.nodes.back_mut() else {
+                        break;
+                    };
                     let c = last.count();
                     if c <= rem {
                         q.nodes.pop_back();
@@ -929,7 +933,10 @@ mod tests {
             let mut buf = vec![0u8; entry_size(len)];
             encode_into(&mut buf, &data);
             let (s, e, next) = read_fwd(&buf, 0);
-            assert_eq!((s, e, next), (varint_len(len), varint_len(len) + len, buf.len()));
+            assert_eq!(
+                (s, e, next),
+                (varint_len(len), varint_len(len) + len, buf.len())
+            );
             let (start, s2, e2) = read_back(&buf, buf.len());
             assert_eq!((start, s2, e2), (0, s, e));
         }
@@ -943,7 +950,10 @@ mod tests {
         l.push_back(b"b");
         l.push_front(b"a");
         l.push_back(b"c");
-        assert_eq!(collect(&l), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            collect(&l),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
         assert_eq!(l.get(1), Some(&b"b"[..]));
         assert_eq!(l.get(3), None);
         assert_eq!(l.pop_back(), Some(b"c".to_vec()));
@@ -997,7 +1007,15 @@ mod tests {
             assert_eq!(l.get(i), Some(i.to_string().as_bytes()));
         }
         let r: Vec<_> = l.range(49_998, 50_002).map(|v| v.to_vec()).collect();
-        assert_eq!(r, vec![b"49998".to_vec(), b"49999".to_vec(), b"50000".to_vec(), b"50001".to_vec()]);
+        assert_eq!(
+            r,
+            vec![
+                b"49998".to_vec(),
+                b"49999".to_vec(),
+                b"50000".to_vec(),
+                b"50001".to_vec()
+            ]
+        );
         let r: Vec<_> = l.range(49_998, 50_002).rev().map(|v| v.to_vec()).collect();
         assert_eq!(r[0], b"50001".to_vec());
         // Memory: a few bytes per element, no allocation per element.
@@ -1071,7 +1089,11 @@ mod tests {
     }
 
     fn model_rem(m: &mut VecDeque<Vec<u8>>, v: &[u8], count: i64) -> usize {
-        let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs() as usize
+        };
         let mut removed = 0;
         if count >= 0 {
             let mut i = 0;

@@ -429,9 +429,7 @@ impl SetValue {
     pub fn contains(&self, m: &[u8]) -> bool {
         match &self.repr {
             Repr::Compact(buf) if is_listpack(buf) => lp_find(buf, m).is_some(),
-            Repr::Compact(buf) => {
-                canonical_i64(m).is_some_and(|v| IntSet(buf).search(v).is_ok())
-            }
+            Repr::Compact(buf) => canonical_i64(m).is_some_and(|v| IntSet(buf).search(v).is_ok()),
             Repr::Table(t) => t.set.contains(m),
         }
     }
@@ -584,8 +582,11 @@ impl SetValue {
                 t.member_bytes -= removed;
             }
             Repr::Compact(_) => {
-                let drop: Vec<Vec<u8>> =
-                    self.iter().filter(|m| !keep(*m)).map(|m| m.to_vec()).collect();
+                let drop: Vec<Vec<u8>> = self
+                    .iter()
+                    .filter(|m| !keep(*m))
+                    .map(|m| m.to_vec())
+                    .collect();
                 for m in drop {
                     self.remove(&m);
                 }
@@ -656,7 +657,16 @@ mod tests {
         assert_eq!(canonical_i64(b"0"), Some(0));
         assert_eq!(canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(canonical_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b""[..], b"01", b"+1", b"-0", b" 1", b"1.0", b"9223372036854775808", b"-"] {
+        for bad in [
+            &b""[..],
+            b"01",
+            b"+1",
+            b"-0",
+            b" 1",
+            b"1.0",
+            b"9223372036854775808",
+            b"-",
+        ] {
             assert_eq!(canonical_i64(bad), None);
         }
         let mut buf = [0u8; 20];
