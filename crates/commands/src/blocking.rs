@@ -475,6 +475,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "2.2.0", "O(1)")
         .syntax("source destination timeout"),
     CommandSpec::new("blmpop", -5, BLOCKING_WRITE, blmpop)
+        .numkeys_at(2)
         .group("list")
         .doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.")
         .syntax("timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]"),
@@ -489,6 +490,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.")
         .syntax("key [key ...] timeout"),
     CommandSpec::new("bzmpop", -5, BLOCKING_WRITE, bzmpop)
+        .numkeys_at(2)
         .group("sorted-set")
         .doc("Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.")
         .syntax("timeout numkeys key [key ...] MIN|MAX [COUNT count]"),

@@ -15,6 +15,7 @@ use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX
 use crate::parse::{int_arg, is, parse_i64};
 use crate::strings::{ld, max_string_len};
 use crate::table::{flags, CommandSpec};
+use ringkv_config::notify;
 use ringkv_engine::{glob_match, DbRef, HashValue, Rng, Value, ValueRef};
 use ringkv_protocol::{Args, Protocol, ReplyWriter};
 
@@ -345,6 +346,7 @@ fn hset_generic(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> CmdResult {
         }
     }
     db.signal_modified(key, pairs as u64);
+    db.notify(notify::HASH, "hset", key);
     if name == "hset" {
         out.integer(created);
     } else {
@@ -376,6 +378,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     h.prepare(1, field.len().max(value.len()));
     h.insert(field, value);
     db.signal_modified(key, 1);
+    db.notify(notify::HASH, "hset", key);
     out.integer(1);
     Ok(())
 }
@@ -420,7 +423,10 @@ fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     if deleted > 0 {
         db.signal_modified(key, deleted);
-        db.remove_if_empty(key);
+        db.notify(notify::HASH, "hdel", key);
+        if db.remove_if_empty(key) {
+            db.notify(notify::GENERIC, "del", key);
+        }
     }
     out.integer(deleted as i64);
     Ok(())
@@ -504,6 +510,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let new = cur.checked_add(by).ok_or(OVERFLOW)?;
     h.insert(field, new.to_string().as_bytes());
     db.signal_modified(key, 1);
+    db.notify(notify::HASH, "hincrby", key);
     out.integer(new);
     Ok(())
 }
@@ -527,6 +534,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let text = ld::format_human(sum);
     h.insert(field, text.as_bytes());
     db.signal_modified(key, 1);
+    db.notify(notify::HASH, "hincrbyfloat", key);
     out.bulk(text.as_bytes());
     Ok(())
 }

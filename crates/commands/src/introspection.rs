@@ -136,11 +136,14 @@ fn write_info(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, sub: Option<&'sta
     ctx.out.array(10);
     ctx.out.bulk(full_name(parent, sub).as_bytes());
     ctx.out.integer(spec.arity as i64);
-    let names: Vec<&str> = flags::NAMES
+    let mut names: Vec<&str> = flags::NAMES
         .iter()
         .filter(|(bit, _)| spec.has(*bit))
         .map(|(_, n)| *n)
         .collect();
+    if spec.numkeys_at > 0 {
+        names.push("movablekeys");
+    }
     ctx.out.set(names.len());
     for n in names {
         ctx.out.simple(n.as_bytes());
@@ -333,7 +336,7 @@ fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     } else {
         parent
     };
-    if spec.first_key <= 0 {
+    if !spec.has_keys() {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(cmd_args.len()) {
@@ -341,7 +344,7 @@ fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys: Vec<usize> = spec.key_positions(cmd_args.len()).collect();
+    let keys: Vec<usize> = spec.keys_of(&cmd_args);
     if keys.is_empty() {
         return Err(CmdError::Static(
             "ERR Invalid arguments specified for command",

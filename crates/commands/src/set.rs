@@ -20,6 +20,7 @@ use crate::hash::{
 use crate::parse::{is, parse_i64};
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
+use ringkv_config::notify;
 use ringkv_engine::types::set::Member;
 use ringkv_engine::{glob_match, DbRef, Rng, SetValue, Ttl, Value, ValueRef};
 use ringkv_protocol::{Args, ReplyWriter};
@@ -111,6 +112,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .syntax("key [key ...]"),
     // Keys follow numkeys (Redis: movablekeys, key positions 0 0 0).
     CommandSpec::new("sintercard", -3, flags::READONLY, sintercard)
+        .numkeys_at(1)
         .group("set")
         .doc(
             "Returns the number of members of the intersect of multiple sets.",
@@ -220,6 +222,15 @@ fn check_set(db: &mut DbRef<'_>, key: &[u8]) -> Result<Option<()>, CmdError> {
     }
 }
 
+/// After members were removed from `key`: raises `event`, then deletes the key if it became
+/// empty (with its "del" event), as Redis does.
+fn after_removal(db: &mut DbRef<'_>, key: &[u8], event: &'static str) {
+    db.notify(notify::SET, event, key);
+    if db.remove_if_empty(key) {
+        db.notify(notify::GENERIC, "del", key);
+    }
+}
+
 fn emit(out: &mut ReplyWriter, m: Member<'_>) {
     match m {
         Member::Int(v) => out.bulk_i64(v),
@@ -250,6 +261,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let added = args.iter().skip(2).filter(|m| s.insert(m)).count();
     if added > 0 {
         db.signal_modified(key, added as u64);
+        db.notify(notify::SET, "sadd", key);
     }
     out.integer(added as i64);
     Ok(())
@@ -273,7 +285,7 @@ fn srem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     if removed > 0 {
         db.signal_modified(key, removed);
-        db.remove_if_empty(key);
+        after_removal(&mut db, key, "srem");
     }
     out.integer(removed as i64);
     Ok(())
@@ -344,7 +356,7 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             None => out.null(),
         }
         db.signal_modified(key, 1);
-        db.remove_if_empty(key);
+        after_removal(&mut db, key, "spop");
         return Ok(());
     };
     if count == 0 {
@@ -355,7 +367,9 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if count >= size {
         // The whole set: reply with it and delete the key.
         reply_members(out, s);
+        db.notify(notify::SET, "spop", key);
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
         return Ok(());
     }
     out.set(count as usize);
@@ -365,6 +379,7 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
     }
     db.signal_modified(key, count);
+    db.notify(notify::SET, "spop", key);
     Ok(())
 }
 
@@ -463,11 +478,12 @@ fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Ok(());
     }
     db.signal_modified(src, 1);
-    db.remove_if_empty(src);
+    after_removal(&mut db, src, "srem");
     match db.value_mut_or_insert(dst, || Value::Set(SetValue::with_hint(member, 1)))? {
         Value::Set(s) => {
             if s.insert(member) {
                 db.signal_modified(dst, 1);
+                db.notify(notify::SET, "sadd", dst);
             }
         }
         _ => return Err(WRONG_TYPE),
@@ -644,9 +660,17 @@ fn algebra_store(ctx: &mut Ctx<'_>, args: Args<'_>, op: SetOp) -> CmdResult {
     };
     let n = result.len();
     if n == 0 {
-        db.remove(dst);
+        if db.remove(dst) {
+            db.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         db.set_value(dst, Value::Set(result), Ttl::Persist);
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        db.notify(notify::SET, event, dst);
     }
     out.integer(n as i64);
     Ok(())

@@ -60,6 +60,10 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub key_step: i32,
+    /// For commands whose keys are counted by an argument ("movable keys": ZUNIONSTORE dest
+    /// numkeys key..., LMPOP numkeys key..., SINTERCARD numkeys key...): the index of that
+    /// argument; the keys follow it. 0 = none.
+    pub numkeys_at: usize,
     /// Docs group: "string", "generic", "connection", "server", "hash", ...
     pub group: &'static str,
     pub summary: &'static str,
@@ -80,6 +84,7 @@ impl CommandSpec {
             first_key: 0,
             last_key: 0,
             key_step: 0,
+            numkeys_at: 0,
             group: "generic",
             summary: "",
             since: "1.0.0",
@@ -94,6 +99,12 @@ impl CommandSpec {
         self.first_key = first;
         self.last_key = last;
         self.key_step = step;
+        self
+    }
+
+    /// Declares movable keys counted by the argument at `index` (see `numkeys_at`).
+    pub const fn numkeys_at(mut self, index: usize) -> CommandSpec {
+        self.numkeys_at = index;
         self
     }
 
@@ -153,6 +164,29 @@ impl CommandSpec {
             last.min(argc.saturating_sub(1)) + 1
         };
         (first..end.max(first)).step_by(step)
+    }
+
+    /// Whether the command has key arguments at all (fixed range or movable).
+    pub fn has_keys(&self) -> bool {
+        self.first_key > 0 || self.numkeys_at > 0
+    }
+
+    /// Positions of every key argument of a full command line: the fixed range plus the keys
+    /// counted by the `numkeys` argument (bounded by the arguments actually present).
+    pub fn keys_of(&self, args: &[&[u8]]) -> Vec<usize> {
+        let mut keys: Vec<usize> = self.key_positions(args.len()).collect();
+        if self.numkeys_at > 0 {
+            if let Some(n) = args
+                .get(self.numkeys_at)
+                .and_then(|a| crate::parse::parse_i64(a))
+                .filter(|n| *n > 0)
+            {
+                let start = self.numkeys_at + 1;
+                let end = start.saturating_add(n as usize).min(args.len());
+                keys.extend(start..end);
+            }
+        }
+        keys
     }
 
     /// Redis ACL categories implied by the group and flags (COMMAND INFO / DOCS).

@@ -95,8 +95,9 @@ impl<W: Write> Output<W> {
         }
     }
 
+    /// Bytes produced so far, buffered ones included.
     pub(crate) fn written(&self) -> u64 {
-        self.written
+        self.written + self.buf.len() as u64
     }
 
     /// The scratch buffer, for callers that encode small items in place; they must call

@@ -266,3 +266,18 @@ fn key_turning_into_another_type_wakes_waiter_with_wrongtype() {
         "-WRONGTYPE Operation against a key holding the wrong kind of value"
     );
 }
+
+#[test]
+fn movable_keys_are_reported_by_command_getkeys() {
+    let s = Server::start(&[]);
+    assert_eq!(
+        push(&s, &["COMMAND", "GETKEYS", "BLMPOP", "0", "2", "a", "b", "LEFT"]),
+        "[a,b]"
+    );
+    assert_eq!(
+        push(&s, &["COMMAND", "GETKEYS", "SINTERCARD", "2", "x", "y", "LIMIT", "1"]),
+        "[x,y]"
+    );
+    let info = push(&s, &["COMMAND", "INFO", "bzmpop"]);
+    assert!(info.contains("movablekeys"), "{info}");
+}

@@ -682,3 +682,37 @@ fn hash_survives_common_key_operations() {
     assert_eq!(run(&mut r, &["DEL", "h2"]), ":1");
     assert_eq!(run(&mut r, &["HLEN", "h2"]), ":0");
 }
+
+#[test]
+fn keyspace_notifications() {
+    let s = Server::start(&["--notify-keyspace-events", "Egh"]);
+    let mut sub = s.raw();
+    sub.cmd(&[b"PSUBSCRIBE", b"__keyevent@0__:*"]);
+    assert!(sub.reply().starts_with("[psubscribe"));
+    let mut r = s.raw();
+    let mut expect = |r: &mut Raw, cmd: &[&str], events: &[&str], key: &str| {
+        let _ = run(r, cmd);
+        for e in events {
+            assert_eq!(
+                sub.reply(),
+                format!("[pmessage,__keyevent@0__:*,__keyevent@0__:{e},{key}]"),
+                "{cmd:?}"
+            );
+        }
+    };
+    expect(&mut r, &["HSET", "h", "a", "1", "b", "2"], &["hset"], "h");
+    expect(&mut r, &["HMSET", "h", "c", "3"], &["hset"], "h");
+    expect(&mut r, &["HSETNX", "h", "d", "4"], &["hset"], "h");
+    expect(&mut r, &["HINCRBY", "h", "a", "1"], &["hincrby"], "h");
+    expect(
+        &mut r,
+        &["HINCRBYFLOAT", "h", "a", "1.5"],
+        &["hincrbyfloat"],
+        "h",
+    );
+    // No-ops raise nothing: the next event seen is the HDEL's.
+    let _ = run(&mut r, &["HSETNX", "h", "a", "9"]);
+    let _ = run(&mut r, &["HDEL", "h", "zz"]);
+    expect(&mut r, &["HDEL", "h", "a", "b"], &["hdel"], "h");
+    expect(&mut r, &["HDEL", "h", "c", "d"], &["hdel", "del"], "h");
+}

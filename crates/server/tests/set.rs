@@ -685,3 +685,55 @@ fn resp3_reply_types() {
     r.cmd(&[b"SSCAN", b"t", b"0"]);
     assert_eq!(r.reply(), "[0,[b,c]]");
 }
+
+#[test]
+fn keyspace_notifications() {
+    let s = Server::start(&["--notify-keyspace-events", "Egs"]);
+    let mut sub = s.raw();
+    sub.cmd(&[b"PSUBSCRIBE", b"__keyevent@0__:*"]);
+    assert!(sub.reply().starts_with("[psubscribe"));
+    let mut r = s.raw();
+    let mut expect = |r: &mut Raw, cmd: &[&str], events: &[(&str, &str)]| {
+        let _ = run(r, cmd);
+        for (e, key) in events {
+            assert_eq!(
+                sub.reply(),
+                format!("[pmessage,__keyevent@0__:*,__keyevent@0__:{e},{key}]"),
+                "{cmd:?}"
+            );
+        }
+    };
+    expect(&mut r, &["SADD", "s", "a", "b", "c"], &[("sadd", "s")]);
+    // No-ops raise nothing: the next event seen is the SREM's.
+    let _ = run(&mut r, &["SADD", "s", "a"]);
+    let _ = run(&mut r, &["SREM", "s", "zz"]);
+    expect(&mut r, &["SREM", "s", "a"], &[("srem", "s")]);
+    expect(
+        &mut r,
+        &["SMOVE", "s", "t", "b"],
+        &[("srem", "s"), ("sadd", "t")],
+    );
+    expect(
+        &mut r,
+        &["SMOVE", "s", "t", "c"],
+        &[("srem", "s"), ("del", "s"), ("sadd", "t")],
+    );
+    expect(&mut r, &["SPOP", "t"], &[("spop", "t")]);
+    expect(&mut r, &["SPOP", "t", "5"], &[("spop", "t"), ("del", "t")]);
+    expect(&mut r, &["SADD", "x", "1", "2", "3"], &[("sadd", "x")]);
+    expect(&mut r, &["SPOP", "x", "1"], &[("spop", "x")]);
+    expect(&mut r, &["SUNIONSTORE", "u", "x"], &[("sunionstore", "u")]);
+    expect(
+        &mut r,
+        &["SINTERSTORE", "i", "x", "u"],
+        &[("sinterstore", "i")],
+    );
+    expect(
+        &mut r,
+        &["SDIFFSTORE", "d", "x", "nope"],
+        &[("sdiffstore", "d")],
+    );
+    expect(&mut r, &["SDIFFSTORE", "d", "x", "x"], &[("del", "d")]);
+    expect(&mut r, &["SPOP", "x"], &[("spop", "x")]);
+    expect(&mut r, &["SPOP", "x"], &[("spop", "x"), ("del", "x")]);
+}

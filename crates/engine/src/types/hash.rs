@@ -577,7 +577,7 @@ mod tests {
     }
 
     #[test]
-    fn value_is_two_words() {
+    fn value_stays_three_words() {
         // Keeps `Value` (and so every boxed keyspace value) at 32 bytes.
         assert_eq!(std::mem::size_of::<CompactBuf>(), 24);
         assert_eq!(std::mem::size_of::<HashValue>(), 24);

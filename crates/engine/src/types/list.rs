@@ -11,6 +11,10 @@
 //!   counts (O(n / node size)). An element larger than a node gets a node of its own.
 //! - As in Redis 7.2, a quicklist turns back into a listpack only when it shrinks to a single node
 //!   of at most half the limit, so a list hovering around the limit does not flip encodings.
+//!   Unlike Redis, neighbouring nodes that together fit in half a node are merged after removals
+//!   and middle inserts, so nodes stay dense and indexing stays O(n / node size).
+//! - Sizes are counted with this encoding (a few bytes per element off Redis's listpack), so the
+//!   conversion points match Redis's to within an element or two.
 
 use std::collections::VecDeque;
 use std::fmt;
