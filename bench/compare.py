@@ -75,8 +75,9 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def bench(server, test, pipeline, requests, clients):
-    cli(server.port, "FLUSHALL")
+def bench(server, test, pipeline, requests, clients, flush=True):
+    if flush:
+        cli(server.port, "FLUSHALL")
     before = cpu_seconds(server.proc.pid)
     out = subprocess.run(
         ["redis-benchmark", "-p", str(server.port), "-t", test, "-c", str(clients), "-n", str(requests),
@@ -93,19 +94,34 @@ def bench(server, test, pipeline, requests, clients):
     }
 
 
-def load_keys(server, n):
-    """Loads n distinct keys 'key:%012d' with 16-byte values through redis-cli --pipe."""
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+# Key shapes for the memory measurements: (label, command builder for key i).
+SHAPES = {
+    "string": ("SET key:%012d <16 bytes>", lambda i: resp(b"SET", b"key:%012d" % i, b"v" * 16)),
+    "hash": ("HSET user:%d name alice age 30", lambda i: resp(b"HSET", b"user:%d" % i, b"name", b"alice", b"age", b"30")),
+    "set": ("SADD set:%d a b c", lambda i: resp(b"SADD", b"set:%d" % i, b"a", b"b", b"c")),
+    "zset": ("ZADD z:%d 1 a 2 b 3 c", lambda i: resp(b"ZADD", b"z:%d" % i, b"1", b"a", b"2", b"b", b"3", b"c")),
+}
+
+
+def load_keys(server, n, shape="string"):
+    """Loads n distinct keys of one shape through redis-cli --pipe; bytes per key."""
     cli(server.port, "FLUSHALL")
     time.sleep(0.5)
     used0, rss0 = info_field(server.port, "used_memory"), rss_bytes(server.proc.pid)
     buf = io.BytesIO()
-    value = b"v" * 16
+    make = SHAPES[shape][1]
     for i in range(n):
-        key = b"key:%012d" % i
-        buf.write(b"*3\r\n$3\r\nSET\r\n$16\r\n" + key + b"\r\n$16\r\n" + value + b"\r\n")
+        buf.write(make(i))
     subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=buf.getvalue(),
                    check=True, capture_output=True)
-    time.sleep(0.5)
+    time.sleep(1.0)
     dbsize = int(cli(server.port, "DBSIZE").strip())
     used1, rss1 = info_field(server.port, "used_memory"), rss_bytes(server.proc.pid)
     return {"keys": dbsize, "used_per_key": (used1 - used0) / dbsize, "rss_per_key": (rss1 - rss0) / dbsize}
@@ -129,12 +145,21 @@ def main():
     ap.add_argument("--ringkv", required=True)
     ap.add_argument("--out", default="bench/RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="fewer requests (smoke run)")
-    ap.add_argument("--tests", default="set,get,incr,mset")
+    ap.add_argument("--suite", choices=["strings", "types"], default="strings",
+                    help="strings: issue-2 commands + 1M string keys; types: collection commands + "
+                         "1M small hashes/sets/sorted sets")
     args = ap.parse_args()
     ringkv = os.path.abspath(args.ringkv)
     n1 = 50_000 if args.quick else 200_000
     n16 = 200_000 if args.quick else 2_000_000
     keys = 100_000 if args.quick else 1_000_000
+    if args.suite == "strings":
+        tests, shapes, flush = ["set", "get", "incr", "mset"], ["string"], True
+    else:
+        # redis-benchmark's own order: pops and LRANGE read what the pushes left behind.
+        tests = ["lpush", "rpush", "lpop", "rpop", "sadd", "hset", "spop", "zadd", "zpopmin",
+                 "lrange_100", "lrange_600"]
+        shapes, flush = ["hash", "set", "zset"], False
 
     rport, kport = free_port(), free_port()
     redis = Server("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
@@ -144,24 +169,30 @@ def main():
     results = []
     try:
         for pipeline, n in ((1, n1), (16, n16)):
-            for test in args.tests.split(","):
+            for s in (redis, kv):
+                cli(s.port, "FLUSHALL")
+            for test in tests:
                 row = {"test": test, "P": pipeline}
+                # LRANGE replies are large: fewer requests keep the run short.
+                count = n // 10 if test.startswith("lrange") else n
                 for s in (redis, kv):
-                    r = bench(s, test, pipeline, n, 50)
+                    r = bench(s, test, pipeline, count, 50, flush)
                     row[s.name] = r
                     print(f"{s.name:7} {test:5} -P {pipeline:2}: {r['rps']:>10.0f} req/s  p50 {r['p50']:.3f} ms  "
                           f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
                 results.append(row)
-        mem = {s.name: load_keys(s, keys) for s in (redis, kv)}
-        for name, m in mem.items():
-            print(f"{name:7} {m['keys']} keys: {m['used_per_key']:.1f} B/key used_memory, "
-                  f"{m['rss_per_key']:.1f} B/key RSS", flush=True)
+        mem = {}
+        for shape in shapes:
+            mem[shape] = {s.name: load_keys(s, keys, shape) for s in (redis, kv)}
+            for name, m in mem[shape].items():
+                print(f"{name:7} {m['keys']} {shape} keys: {m['used_per_key']:.1f} B/key used_memory, "
+                      f"{m['rss_per_key']:.1f} B/key RSS", flush=True)
     finally:
         redis.stop()
         kv.stop()
 
     lines = [
-        "# ringkv vs redis-server — latest results",
+        f"## Suite `{args.suite}`",
         "",
         f"Machine: {machine()}.  ",
         f"Run: `bench/run.sh{' --quick' if args.quick else ''}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
@@ -178,18 +209,21 @@ def main():
             f"| {row['test']} | {row['P']} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.2f} | "
             f"{a['p50']:.3f} / {a['p99']:.3f} | {b['p50']:.3f} / {b['p99']:.3f} | {a['cpu_us']:.3f} | "
             f"{b['cpu_us']:.3f} | {b['cpu_us'] / a['cpu_us']:.2f} |")
-    a, b = mem["redis"], mem["ringkv"]
     lines += [
         "",
-        f"Memory after loading {a['keys']:,} keys (`key:%012d`, 16-byte values) through `redis-cli --pipe`:",
+        f"Memory after loading {keys:,} keys through `redis-cli --pipe` (delta of used_memory and of "
+        "RSS over an empty server, divided by DBSIZE):",
         "",
-        "| server | bytes/key (used_memory) | bytes/key (RSS) |",
-        "|---|---|---|",
-        f"| redis | {a['used_per_key']:.1f} | {a['rss_per_key']:.1f} |",
-        f"| ringkv | {b['used_per_key']:.1f} | {b['rss_per_key']:.1f} |",
-        f"| ratio | {b['used_per_key'] / a['used_per_key']:.2f} | {b['rss_per_key'] / a['rss_per_key']:.2f} |",
-        "",
+        "| keys | redis B/key (used_memory) | ringkv B/key (used_memory) | ratio | redis B/key (RSS) | ringkv B/key (RSS) | ratio |",
+        "|---|---|---|---|---|---|---|",
     ]
+    for shape, m in mem.items():
+        a, b = m["redis"], m["ringkv"]
+        lines.append(
+            f"| `{SHAPES[shape][0]}` | {a['used_per_key']:.1f} | {b['used_per_key']:.1f} | "
+            f"{b['used_per_key'] / a['used_per_key']:.2f} | {a['rss_per_key']:.1f} | {b['rss_per_key']:.1f} | "
+            f"{b['rss_per_key'] / a['rss_per_key']:.2f} |")
+    lines.append("")
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {args.out}")

@@ -11,4 +11,17 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 cargo build --release -p ringkv
-exec python3 bench/compare.py --ringkv target/release/ringkv --out bench/RESULTS.md "$@"
+out=bench/RESULTS.md
+{
+  echo "# ringkv vs redis-server — latest results"
+  echo
+  echo "Produced by \`bench/run.sh $*\`; every figure below was measured in that run."
+  echo
+} > "$out"
+for suite in strings types; do
+  python3 bench/compare.py --ringkv target/release/ringkv --suite "$suite" --out "bench/.results-$suite.md" "$@"
+  cat "bench/.results-$suite.md" >> "$out"
+  echo >> "$out"
+  rm -f "bench/.results-$suite.md"
+done
+echo "wrote $out"

@@ -64,10 +64,10 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
             _ => {}
         }
     }
-    // Like a Redis module's section: only with `everything` or when named.
+    // Like a Redis module's section, and outside the default set: only when named.
     if requested
         .iter()
-        .any(|r| r.eq_ignore_ascii_case(b"everything") || r.eq_ignore_ascii_case(b"ratelimit"))
+        .any(|r| r.eq_ignore_ascii_case(b"ratelimit"))
     {
         if !out.is_empty() {
             out.push_str("\r\n");

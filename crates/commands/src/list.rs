@@ -160,6 +160,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .syntax("source destination"),
     // Keys follow numkeys (Redis: movablekeys, key positions 0 0 0).
     CommandSpec::new("lmpop", -4, flags::WRITE, lmpop)
+        .numkeys_at(1)
         .group("list")
         .doc(
             "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",

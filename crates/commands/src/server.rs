@@ -332,6 +332,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// CONFIG RESETSTAT: zeroes the INFO stats counters (not gauges like the memory peak).
 fn config_resetstat(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
     ctx.shared.stats.reset();
+    ctx.shared.ratelimit.reset();
     ctx.store.common.stats = KeyspaceStats::default();
     LAZYFREED_OBJECTS.store(0, Ordering::Relaxed);
     ctx.out.ok();

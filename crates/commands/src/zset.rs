@@ -224,6 +224,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .syntax("key [count]"),
     // Keys follow numkeys (Redis: movablekeys, key positions 0 0 0).
     CommandSpec::new("zmpop", -4, flags::WRITE, zmpop)
+        .numkeys_at(1)
         .group("sorted-set")
         .doc(
             "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
@@ -232,6 +233,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .syntax("numkeys key [key ...] <MIN | MAX> [COUNT count]"),
     CommandSpec::new("zunion", -3, flags::READONLY, zunion)
+        .numkeys_at(1)
         .group("sorted-set")
         .doc(
             "Returns the union of multiple sorted sets.",
@@ -240,6 +242,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .syntax("numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]"),
     CommandSpec::new("zinter", -3, flags::READONLY, zinter)
+        .numkeys_at(1)
         .group("sorted-set")
         .doc(
             "Returns the intersect of multiple sorted sets.",
@@ -248,6 +251,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .syntax("numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>] [WITHSCORES]"),
     CommandSpec::new("zdiff", -3, flags::READONLY, zdiff)
+        .numkeys_at(1)
         .group("sorted-set")
         .doc(
             "Returns the difference between multiple sorted sets.",
@@ -256,6 +260,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .syntax("numkeys key [key ...] [WITHSCORES]"),
     CommandSpec::new("zunionstore", -4, RW_DENYOOM, zunionstore)
+        .numkeys_at(2)
         .keys(1, 1, 1)
         .group("sorted-set")
         .doc(
@@ -265,6 +270,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .syntax("destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]"),
     CommandSpec::new("zinterstore", -4, RW_DENYOOM, zinterstore)
+        .numkeys_at(2)
         .keys(1, 1, 1)
         .group("sorted-set")
         .doc(
@@ -274,6 +280,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .syntax("destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]"),
     CommandSpec::new("zdiffstore", -4, RW_DENYOOM, zdiffstore)
+        .numkeys_at(2)
         .keys(1, 1, 1)
         .group("sorted-set")
         .doc(
@@ -283,6 +290,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         )
         .syntax("destination numkeys key [key ...]"),
     CommandSpec::new("zintercard", -3, flags::READONLY, zintercard)
+        .numkeys_at(1)
         .group("sorted-set")
         .doc(
             "Returns the number of members of the intersect of multiple sorted sets.",

@@ -691,10 +691,7 @@ fn encoding_transitions() {
     // Just under the limit again: still a quicklist.
     check(
         &mut r,
-        &[(
-            "RPOP l 11",
-            &format!("[{}]", vec![item.as_str(); 11].join(",")),
-        )],
+        &[("RPOP l 11", &format!("[{}]", [item.as_str(); 11].join(",")))],
     );
     assert_eq!(run(&mut r, "LLEN l"), ":70");
     assert_eq!(encoding(&mut r, "l"), "quicklist");

@@ -631,7 +631,9 @@ fn named_policies_from_config_and_config_set() {
         !cmd(&mut r, &["INFO"]).contains("Ratelimit"),
         "not a default section"
     );
-    assert!(cmd(&mut r, &["INFO", "everything"]).contains("# Ratelimit\r\n"));
+    assert!(!cmd(&mut r, &["INFO", "everything"]).contains("Ratelimit"));
+    let two = cmd(&mut r, &["INFO", "server", "RATELIMIT"]);
+    assert!(two.starts_with("# Server\r\n") && two.contains("\r\n\r\n# Ratelimit\r\n"));
 }
 
 #[test]

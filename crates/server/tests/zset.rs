@@ -15,11 +15,11 @@ fn split(line: &str) -> Vec<Vec<u8>> {
     while !rest.is_empty() {
         if let Some(q) = rest.strip_prefix('"') {
             let end = q.find('"').unwrap_or(q.len());
-            out.push(q[..end].as_bytes().to_vec());
+            out.push(q.as_bytes()[..end].to_vec());
             rest = q.get(end + 1..).unwrap_or("").trim_start();
         } else {
             let end = rest.find(' ').unwrap_or(rest.len());
-            out.push(rest[..end].as_bytes().to_vec());
+            out.push(rest.as_bytes()[..end].to_vec());
             rest = rest[end..].trim_start();
         }
     }
@@ -1646,7 +1646,7 @@ fn big_sorted_set_rank_queries_are_fast() {
         &mut r,
         &[
             (
-                &format!("ZRANGE big 50000 50001"),
+                "ZRANGE big 50000 50001",
                 &format!("[{},{}]", at(50000), at(50001)),
             ),
             (&format!("ZREVRANK big {}", at(0)), ":99999"),

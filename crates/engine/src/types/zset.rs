@@ -3,7 +3,8 @@
 //! - "listpack": while a set has at most 128 members of at most 64 bytes (Redis's
 //!   zset-max-listpack-entries/-value defaults) it is one byte buffer of entries sorted by
 //!   (score, member): `varint(len) member score`, the score stored in 1 byte for small integers,
-//!   2-9 bytes for other integers and 9 bytes otherwise (like Redis's listpack, which stores
+//!   2-9 bytes for other integers, 5 for values an f32 holds exactly (1.5, 0.25, ...) and 9
+//!   otherwise (like Redis's listpack, which stores
 //!   integral scores as integers, -0 reads back as 0 in this encoding). One allocation per set and a few bytes of
 //!   overhead per member, which is what keeps millions of small sorted sets cheap; every
 //!   operation is a linear scan over at most 128 entries, as in Redis.
@@ -120,6 +121,7 @@ impl LexRange {
 // The listpack encoding.
 
 const SCORE_F64: u8 = 0xFF;
+const SCORE_F32: u8 = 0xFE;
 const SCORE_INT_BASE: u8 = 0xF0;
 /// Tags 0..=SMALL_MAX_TAG are the integers -16..=223.
 const SMALL_MAX_TAG: u8 = 0xEF;
@@ -152,6 +154,13 @@ fn encode_score(out: &mut [u8; 9], s: f64) -> usize {
         out[1..1 + k].copy_from_slice(&bytes[..k]);
         return 1 + k;
     }
+    // Halves, quarters and other short binary fractions fit an f32 exactly.
+    let f = s as f32;
+    if f as f64 == s || s.is_nan() {
+        out[0] = SCORE_F32;
+        out[1..5].copy_from_slice(&f.to_bits().to_le_bytes());
+        return 5;
+    }
     out[0] = SCORE_F64;
     out[1..9].copy_from_slice(&s.to_bits().to_le_bytes());
     9
@@ -168,6 +177,11 @@ fn decode_score(buf: &[u8], pos: usize) -> (f64, usize) {
         let mut b = [0u8; 8];
         b.copy_from_slice(&buf[pos + 1..pos + 9]);
         return (f64::from_bits(u64::from_le_bytes(b)), 9);
+    }
+    if tag == SCORE_F32 {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&buf[pos + 1..pos + 5]);
+        return (f32::from_bits(u32::from_le_bytes(b)) as f64, 5);
     }
     let k = (tag - SCORE_INT_BASE) as usize;
     let mut b = [0u8; 8];
@@ -1644,6 +1658,11 @@ mod tests {
             f64::NEG_INFINITY,
             f64::MIN_POSITIVE,
             1e300,
+            0.1,
+            -0.75,
+            3.4028234663852886e38,
+            1e-45,
+            16777217.5,
         ] {
             let mut b = [0u8; 9];
             let n = encode_score(&mut b, s);
@@ -1654,7 +1673,9 @@ mod tests {
         let mut b = [0u8; 9];
         assert_eq!(encode_score(&mut b, 5.0), 1);
         assert_eq!(encode_score(&mut b, 1000.0), 3);
-        assert_eq!(encode_score(&mut b, 1.5), 9);
+        assert_eq!(encode_score(&mut b, 1.5), 5);
+        assert_eq!(encode_score(&mut b, 0.1), 9);
+        assert_eq!(encode_score(&mut b, 1e300), 9);
     }
 
     #[test]
