@@ -92,8 +92,8 @@ impl AofEncoder {
     {
         if self.db != Some(db) {
             let mut digits = [0u8; ringkv_protocol::num::MAX_I64_LEN];
-            let n = ringkv_protocol::num::format_u64(&mut digits, db as u64);
-            encode_command(out, [&b"SELECT"[..], &digits[..n]]);
+            let start = ringkv_protocol::num::format_u64(&mut digits, db as u64);
+            encode_command(out, [&b"SELECT"[..], &digits[start..]]);
             self.db = Some(db);
         }
         encode_command(out, args);
@@ -542,12 +542,18 @@ mod tests {
     #[test]
     fn rewrite_every_relative_expiry_form() {
         let now = 1_700_000_000_000;
-        assert_eq!(rw(&["EXPIRE", "k", "10"], now), v(&["PEXPIREAT", "k", "1700000010000"]));
+        assert_eq!(
+            rw(&["EXPIRE", "k", "10"], now),
+            v(&["PEXPIREAT", "k", "1700000010000"])
+        );
         assert_eq!(
             rw(&["expire", "k", "10", "NX"], now),
             v(&["PEXPIREAT", "k", "1700000010000", "NX"])
         );
-        assert_eq!(rw(&["EXPIRE", "k", "-1"], now), v(&["PEXPIREAT", "k", "1699999999000"]));
+        assert_eq!(
+            rw(&["EXPIRE", "k", "-1"], now),
+            v(&["PEXPIREAT", "k", "1699999999000"])
+        );
         assert_eq!(
             rw(&["PEXPIRE", "k", "1500", "GT"], now),
             v(&["PEXPIREAT", "k", "1700000001500", "GT"])
@@ -699,7 +705,11 @@ mod tests {
         for i in 0..12u32 {
             let key = format!("key:{i}");
             let val = "x".repeat(i as usize * 7);
-            e.append(&mut log, (i % 3) as usize, [&b"SET"[..], key.as_bytes(), val.as_bytes()]);
+            e.append(
+                &mut log,
+                (i % 3) as usize,
+                [&b"SET"[..], key.as_bytes(), val.as_bytes()],
+            );
             ends.push(log.len() as u64);
             if i == 5 {
                 log.extend_from_slice(b"#TS:99\r\n");
@@ -716,7 +726,9 @@ mod tests {
         boundaries.extend(ends);
         boundaries.sort_unstable();
         boundaries.dedup();
-        let full: Vec<AofCommand> = AofReader::new(&log[..], "full").map(|c| c.unwrap()).collect();
+        let full: Vec<AofCommand> = AofReader::new(&log[..], "full")
+            .map(|c| c.unwrap())
+            .collect();
 
         for cut in 0..=log.len() {
             let mut r = AofReader::new(&log[..cut], "cut");
@@ -731,10 +743,18 @@ mod tests {
             // Never a partial command: everything returned is a prefix of the full log's commands.
             assert_eq!(&full[..got.len()], &got[..], "cut {cut}");
             let last_end = got.last().map_or(0, |c| c.end);
-            let expected_valid = *boundaries.iter().filter(|&&b| b <= cut as u64).max().unwrap();
+            let expected_valid = *boundaries
+                .iter()
+                .filter(|&&b| b <= cut as u64)
+                .max()
+                .unwrap();
             match outcome {
                 None => assert!(boundaries.contains(&(cut as u64)), "clean end at {cut}"),
-                Some(AofError::Truncated { valid_len, file_len, .. }) => {
+                Some(AofError::Truncated {
+                    valid_len,
+                    file_len,
+                    ..
+                }) => {
                     assert_eq!(valid_len, expected_valid, "cut {cut}");
                     assert_eq!(file_len, cut as u64);
                     assert!(valid_len >= last_end);
@@ -761,10 +781,16 @@ mod tests {
         let mut log = Vec::new();
         let mut e = AofEncoder::new();
         for i in 0..50 {
-            e.append(&mut log, i % 2, [&b"RPUSH"[..], b"l", format!("{i}").as_bytes()]);
+            e.append(
+                &mut log,
+                i % 2,
+                [&b"RPUSH"[..], b"l", format!("{i}").as_bytes()],
+            );
         }
         let a: Vec<_> = AofReader::new(&log[..], "a").map(|c| c.unwrap()).collect();
-        let b: Vec<_> = AofReader::new(Trickle(&log), "b").map(|c| c.unwrap()).collect();
+        let b: Vec<_> = AofReader::new(Trickle(&log), "b")
+            .map(|c| c.unwrap())
+            .collect();
         assert_eq!(a, b);
         // A declared 2^60-byte argument is just an incomplete command at end of file.
         let bad = b"*2\r\n$3\r\nGET\r\n$1152921504606846976\r\nabc";

@@ -101,7 +101,10 @@ mod tests {
         assert!(!temp_path(&path).exists());
         truncate_file(&path, 1).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"n");
-        assert_eq!(temp_path(Path::new("a/b.snap")), PathBuf::from("a/b.snap.tmp"));
+        assert_eq!(
+            temp_path(Path::new("a/b.snap")),
+            PathBuf::from("a/b.snap.tmp")
+        );
         assert_eq!(parent_dir(Path::new("x")), Path::new("."));
     }
 }

@@ -230,7 +230,11 @@ impl Manifest {
     }
 
     /// Parses manifest text (pure; `dir` is only recorded).
-    pub fn parse(dir: impl Into<PathBuf>, name: &str, text: &str) -> Result<Manifest, ManifestError> {
+    pub fn parse(
+        dir: impl Into<PathBuf>,
+        name: &str,
+        text: &str,
+    ) -> Result<Manifest, ManifestError> {
         let mut m = Manifest::new(dir, name)?;
         let path = m.manifest_path();
         let err = |line: usize, reason: String| ManifestError::Parse {
@@ -245,17 +249,20 @@ impl Manifest {
                 continue;
             }
             let tokens: Vec<&str> = line.split_ascii_whitespace().collect();
-            if tokens.len() % 2 != 0 {
+            let pairs = tokens.chunks_exact(2);
+            if !pairs.remainder().is_empty() {
                 return Err(err(line_no, "expected `key value` pairs".into()));
             }
             let (mut file, mut seq, mut kind) = (None, None, None);
-            for pair in tokens.chunks_exact(2) {
+            for pair in pairs {
                 match pair[0] {
                     "file" => file = Some(pair[1]),
                     "seq" => {
-                        seq = Some(pair[1].parse::<u64>().map_err(|_| {
-                            err(line_no, format!("invalid seq {:?}", pair[1]))
-                        })?)
+                        seq = Some(
+                            pair[1]
+                                .parse::<u64>()
+                                .map_err(|_| err(line_no, format!("invalid seq {:?}", pair[1])))?,
+                        )
                     }
                     "type" => {
                         kind = Some(AofFileKind::from_code(pair[1]).ok_or_else(|| {
@@ -565,8 +572,14 @@ mod tests {
     #[test]
     fn rejects_invalid_manifests() {
         for (text, what) in [
-            ("file a seq 1 type b\nfile b seq 2 type b\n", "more than one base"),
-            ("file a seq 2 type i\nfile b seq 2 type i\n", "must increase"),
+            (
+                "file a seq 1 type b\nfile b seq 2 type b\n",
+                "more than one base",
+            ),
+            (
+                "file a seq 2 type i\nfile b seq 2 type i\n",
+                "must increase",
+            ),
             ("file a seq 1 type x\n", "unknown file type"),
             ("file a seq one type i\n", "invalid seq"),
             ("file a seq 1\n", "needs"),
@@ -590,7 +603,9 @@ mod tests {
     fn rewrite_cycle_on_disk() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("appendonlydir");
-        assert!(Manifest::load_if_exists(&dir, "appendonly.aof").unwrap().is_none());
+        assert!(Manifest::load_if_exists(&dir, "appendonly.aof")
+            .unwrap()
+            .is_none());
         let mut m = Manifest::new(&dir, "appendonly.aof").unwrap();
         let first = m.open_new_incr().unwrap();
         assert_eq!(first, dir.join("appendonly.aof.1.incr.aof"));

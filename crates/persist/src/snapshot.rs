@@ -43,7 +43,7 @@
 //! - A snapshot on disk is complete or absent: [`write_snapshot_file`] writes `<path>.tmp`,
 //!   fsyncs it, renames it over `<path>` and fsyncs the directory.
 //! - No byte sequence makes the reader panic or allocate more than the file can back: lengths and
-//!   counts are checked against the remaining file before any allocation (see [`crate::codec`]).
+//!   counts are checked against the remaining file before any allocation (see `codec.rs`).
 //! - [`load_snapshot`] verifies the checksum of the whole file before it inserts a single key, so
 //!   a corrupted file leaves the store untouched rather than half-loaded with wrong data.
 //! - Empty collections are never written (Redis never keeps them); if a file has one, it is
@@ -265,7 +265,9 @@ impl<W: Write> SnapshotWriter<W> {
     /// Writes the header.
     pub fn new(out: W, header: &SnapshotHeader) -> io::Result<Self> {
         if header.db_count == 0 {
-            return Err(invalid_input("a snapshot needs at least one database".into()));
+            return Err(invalid_input(
+                "a snapshot needs at least one database".into(),
+            ));
         }
         let mut out = Output::new(out);
         let b = out.buf();
@@ -333,7 +335,8 @@ impl<W: Write> SnapshotWriter<W> {
         }
         self.out.put_bytes(key)?;
         match value {
-            ValueRef::Str(s) | ValueRef::Obj(Value::Str(s)) => self.out.put_bytes(s)?,
+            ValueRef::Str(s) => self.out.put_bytes(s)?,
+            ValueRef::Obj(Value::Str(s)) => self.out.put_bytes(s)?,
             ValueRef::Obj(Value::List(l)) => {
                 self.out.put_varint(l.len() as u64)?;
                 let mut n = 0usize;
@@ -403,7 +406,9 @@ impl<W: Write> SnapshotWriter<W> {
         let mut result = Ok(());
         store.db(db).for_each_live(|e| {
             if result.is_ok() {
-                result = self.write_entry(db, e.key(), e.value(), e.expire()).map(|_| ());
+                result = self
+                    .write_entry(db, e.key(), e.value(), e.expire())
+                    .map(|_| ());
             }
         });
         result?;
@@ -664,7 +669,11 @@ impl<R: Read> SnapshotReader<R> {
     }
 
     /// A count of items whose smallest encoding is `min_item_bytes`.
-    fn read_count(&mut self, what: &'static str, min_item_bytes: u64) -> Result<usize, SnapshotError> {
+    fn read_count(
+        &mut self,
+        what: &'static str,
+        min_item_bytes: u64,
+    ) -> Result<usize, SnapshotError> {
         let at = self.input.offset();
         let n = self.input.read_varint(what)?;
         self.input.check_len(what, n, at, min_item_bytes)
@@ -846,8 +855,8 @@ pub struct LoadReport {
 
 /// Computes the checksum of the whole file and compares it with the trailer, reporting progress.
 /// Returns Ok(true) if it matches.
-fn checksum_matches(
-    file: &mut File,
+fn checksum_matches<R: Read>(
+    file: &mut R,
     len: u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<bool, SnapshotError> {
@@ -887,10 +896,25 @@ pub fn load_snapshot(
     path: &Path,
     store: &mut Store,
     now_ms: i64,
+    progress: impl FnMut(u64, u64),
+) -> Result<LoadReport, SnapshotError> {
+    let file = File::open(path).map_err(SnapshotError::io_at(0))?;
+    load_snapshot_from(file, store, now_ms, progress)
+}
+
+/// [`load_snapshot`] over any seekable input (an open file, an in-memory buffer); its length is
+/// taken by seeking to the end.
+pub fn load_snapshot_from<R: Read + Seek>(
+    mut file: R,
+    store: &mut Store,
+    now_ms: i64,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<LoadReport, SnapshotError> {
-    let mut file = File::open(path).map_err(SnapshotError::io_at(0))?;
-    let len = file.metadata().map_err(SnapshotError::io_at(0))?.len();
+    let len = file
+        .seek(SeekFrom::End(0))
+        .map_err(SnapshotError::io_at(0))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(SnapshotError::io_at(0))?;
     progress(0, len);
 
     // Pass 1: whole-file checksum. On a mismatch, walk the structure for the most precise error
@@ -925,8 +949,8 @@ pub fn load_snapshot(
     Ok(report)
 }
 
-fn insert_records(
-    file: &mut File,
+fn insert_records<R: Read>(
+    file: &mut R,
     len: u64,
     store: &mut Store,
     now_ms: i64,

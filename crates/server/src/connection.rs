@@ -116,6 +116,20 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             limits = read_limits(&shared, client.authenticated);
             *parser.limits_mut() = limits.parse;
         }
+        // Checked before anything runs (as Redis does): an oversized request is never executed.
+        if rbuf.len() > limits.query_buffer {
+            shared
+                .stats
+                .client_query_buffer_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                client = handle.id,
+                addr = %handle.addr,
+                bytes = rbuf.len(),
+                "closing client that exceeded client-query-buffer-limit"
+            );
+            break;
+        }
 
         let mut consumed = 0;
         let mut close = false;
@@ -174,19 +188,6 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 .stats
                 .total_commands_processed
                 .fetch_add(commands, Ordering::Relaxed);
-        }
-        if rbuf.len() > limits.query_buffer {
-            shared
-                .stats
-                .client_query_buffer_limit_disconnections
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                client = handle.id,
-                addr = %handle.addr,
-                bytes = rbuf.len(),
-                "closing client that exceeded client-query-buffer-limit"
-            );
-            break;
         }
         if !out.is_empty() {
             let written = tokio::select! {

@@ -156,7 +156,7 @@ fn encode_score(out: &mut [u8; 9], s: f64) -> usize {
     }
     // Halves, quarters and other short binary fractions fit an f32 exactly.
     let f = s as f32;
-    if f as f64 == s || s.is_nan() {
+    if f as f64 == s {
         out[0] = SCORE_F32;
         out[1..5].copy_from_slice(&f.to_bits().to_le_bytes());
         return 5;
@@ -1172,7 +1172,29 @@ impl ZSetValue {
 
     /// Builds a set from distinct members already sorted by (score, member), choosing the
     /// encoding by size (the *STORE commands).
+    ///
+    /// Input that breaks the contract (unsorted, repeated members, NaN scores: e.g. a corrupt
+    /// snapshot) is not trusted: it is then added member by member, the last score of a member
+    /// winning and NaN scores skipped, so the invariants of the structure always hold.
     pub fn from_sorted(entries: Vec<(Vec<u8>, f64)>) -> ZSetValue {
+        let valid = entries.iter().all(|(_, s)| !s.is_nan())
+            && entries
+                .windows(2)
+                .all(|w| cmp_key(w[0].1, &w[0].0, w[1].1, &w[1].0) == Ordering::Less)
+            && {
+                let mut seen = std::collections::HashSet::with_capacity(entries.len());
+                entries.iter().all(|(m, _)| seen.insert(m.as_slice()))
+            };
+        if !valid {
+            let max_len = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+            let mut z = ZSetValue::with_hint(entries.len(), max_len);
+            for (m, s) in &entries {
+                if !s.is_nan() {
+                    z.insert(m, *s);
+                }
+            }
+            return z;
+        }
         let small = entries.len() <= LISTPACK_MAX_ENTRIES
             && entries.iter().all(|(m, _)| m.len() <= LISTPACK_MAX_VALUE);
         if small {
@@ -1705,6 +1727,26 @@ mod tests {
         let small = ZSetValue::from_sorted(vec![(b"a".to_vec(), 1.0), (b"b".to_vec(), 2.0)]);
         assert_eq!(small.encoding(), "listpack");
         assert_eq!(small.len(), 2);
+    }
+
+    #[test]
+    fn from_sorted_tolerates_bad_input() {
+        for n in [5usize, 300] {
+            let mut entries: Vec<(Vec<u8>, f64)> = (0..n)
+                .map(|i| (format!("m{}", i % (n / 2)).into_bytes(), (n - i) as f64))
+                .collect();
+            entries.push((b"nan".to_vec(), f64::NAN));
+            let z = ZSetValue::from_sorted(entries);
+            assert_eq!(z.len(), n / 2);
+            // The last score of each member wins.
+            let last_m0 = (0..n).filter(|i| i % (n / 2) == 0).max().unwrap_or(0);
+            assert_eq!(z.score(b"m0"), Some((n - last_m0) as f64));
+            assert_eq!(z.score(b"nan"), None);
+            let v = z.to_vec();
+            assert!(v
+                .windows(2)
+                .all(|w| cmp_key(w[0].1, &w[0].0, w[1].1, &w[1].0) == Ordering::Less));
+        }
     }
 
     #[test]
