@@ -161,11 +161,15 @@ def main():
                  "lrange_100", "lrange_600"]
         shapes, flush = ["hash", "set", "zset"], False
 
-    rport, kport = free_port(), free_port()
-    redis = Server("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+    def start_both():
+        rport, kport = free_port(), free_port()
+        r = Server("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], rport)
-    kv = Server("ringkv", [ringkv, "--port", str(kport), "--bind", "127.0.0.1", "--dir", ".",
-                           "--loglevel", "warning"], kport)
+        k = Server("ringkv", [ringkv, "--port", str(kport), "--bind", "127.0.0.1", "--dir", ".",
+                              "--loglevel", "warning"], kport)
+        return r, k
+
+    redis, kv = start_both()
     results = []
     try:
         for pipeline, n in ((1, n1), (16, n16)):
@@ -183,6 +187,10 @@ def main():
                 results.append(row)
         mem = {}
         for shape in shapes:
+            # Fresh processes per shape: RSS deltas are only meaningful from a clean heap.
+            redis.stop()
+            kv.stop()
+            redis, kv = start_both()
             mem[shape] = {s.name: load_keys(s, keys, shape) for s in (redis, kv)}
             for name, m in mem[shape].items():
                 print(f"{name:7} {m['keys']} {shape} keys: {m['used_per_key']:.1f} B/key used_memory, "
