@@ -59,6 +59,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         }
     };
     tokio::pin!(stop);
+    // What CLIENT LIST last saw of this connection (to skip the meta lock when nothing changed).
+    let mut published = Published::default();
     // False right after a blocking command was answered: pipelined requests may already be buffered.
     let mut need_read = true;
 
@@ -79,7 +81,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 biased;
                 _ = &mut stop => break 'conn,
                 r = stream.read_buf(&mut rbuf) => r,
-                Some(first) = push_rx.recv() => {
+                // Only subscribers are sent messages: skip the poll (a waker registration) for
+                // everyone else, but still drain what was queued before an unsubscribe.
+                Some(first) = push_rx.recv(), if client.subs.count() > 0 || push.pending() > 0 => {
                     // Published messages: write everything queued in one go.
                     let mut batch = first;
                     while let Ok(more) = push_rx.try_recv() {
@@ -171,13 +175,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 }
                 next = parser.parse(&rbuf[consumed..]);
             }
-            let used = store.used_memory();
+            let now_ms = store.now_ms();
             drop(store);
-            shared.track_memory(used);
+            // (The memory peak is sampled by the cron and by INFO, as Redis does.)
             publish_state(
                 &handle,
                 &client,
-                &shared,
+                &mut published,
+                now_ms,
                 last_spec.map(|s| s.name),
                 out.protocol(),
             );
@@ -306,28 +311,50 @@ async fn wait_blocked(
     result
 }
 
-/// Publishes what CLIENT LIST shows, once per batch.
+/// The client-visible state last published to the registry.
+#[derive(Default, PartialEq, Eq, Clone, Copy)]
+struct Published {
+    last_command: Option<&'static str>,
+    db: usize,
+    resp3: bool,
+    in_multi: bool,
+    subscriptions: usize,
+    pattern_subscriptions: usize,
+}
+
+/// Publishes what CLIENT LIST shows, once per batch; the lock-protected part only when it changed
+/// (in a steady benchmark loop it never does).
 fn publish_state(
     handle: &ClientHandle,
     client: &Client,
-    shared: &Shared,
+    published: &mut Published,
+    now_ms: i64,
     last_command: Option<&'static str>,
     proto: Protocol,
 ) {
+    handle.last_interaction_ms.store(now_ms, Ordering::Relaxed);
+    let current = Published {
+        last_command: last_command.or(published.last_command),
+        db: client.db,
+        resp3: proto == Protocol::Resp3,
+        in_multi: client.multi.is_some(),
+        subscriptions: client.subs.channels.len(),
+        pattern_subscriptions: client.subs.patterns.len(),
+    };
+    if current == *published {
+        return;
+    }
+    *published = current;
+    handle.db.store(current.db, Ordering::Relaxed);
     handle
-        .last_interaction_ms
-        .store(shared.clock.now_ms(), Ordering::Relaxed);
-    handle.db.store(client.db, Ordering::Relaxed);
-    handle.resp.store(
-        if proto == Protocol::Resp3 { 3 } else { 2 },
-        Ordering::Relaxed,
-    );
+        .resp
+        .store(if current.resp3 { 3 } else { 2 }, Ordering::Relaxed);
     client.push.set_protocol(proto);
     let mut meta = handle.meta.lock();
-    if let Some(name) = last_command {
+    if let Some(name) = current.last_command {
         meta.last_command = name;
     }
-    meta.in_multi = client.multi.is_some();
-    meta.subscriptions = client.subs.channels.len();
-    meta.pattern_subscriptions = client.subs.patterns.len();
+    meta.in_multi = current.in_multi;
+    meta.subscriptions = current.subscriptions;
+    meta.pattern_subscriptions = current.pattern_subscriptions;
 }
