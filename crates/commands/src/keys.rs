@@ -15,7 +15,7 @@ use crate::parse::{int_arg, is, parse_i64};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::lru::{idle_ms, lfu_decayed_counter, ClockKind};
-use ringkv_engine::{glob_match, DbRef, Entry, EvictionPolicy, ValueRef};
+use ringkv_engine::{glob_match, DbRef, Entry, EvictionPolicy, PolicyClock, ValueRef};
 use ringkv_protocol::Args;
 
 const SAME_OBJECT: CmdError = CmdError::Static("ERR source and destination objects are the same");

@@ -8,7 +8,7 @@ use crate::clients::ClientRegistry;
 use crate::table::CommandTable;
 use parking_lot::{Mutex, RwLock};
 use ringkv_config::Config;
-use ringkv_engine::{Clock, EvictionPolicy, Store};
+use ringkv_engine::{Clock, Store};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -165,27 +165,11 @@ impl Shared {
     }
 }
 
-pub fn engine_policy(p: ringkv_config::EvictionPolicy) -> EvictionPolicy {
-    use ringkv_config::EvictionPolicy as C;
-    match p {
-        C::NoEviction => EvictionPolicy::NoEviction,
-        C::AllKeysLru => EvictionPolicy::AllKeysLru,
-        C::AllKeysLfu => EvictionPolicy::AllKeysLfu,
-        C::AllKeysRandom => EvictionPolicy::AllKeysRandom,
-        C::AllKeysFifo => EvictionPolicy::AllKeysFifo,
-        C::VolatileLru => EvictionPolicy::VolatileLru,
-        C::VolatileLfu => EvictionPolicy::VolatileLfu,
-        C::VolatileRandom => EvictionPolicy::VolatileRandom,
-        C::VolatileTtl => EvictionPolicy::VolatileTtl,
-        C::VolatileFifo => EvictionPolicy::VolatileFifo,
-    }
-}
-
 /// Copies the settings the keyspace enforces into it (start-up and every CONFIG SET).
 pub fn apply_config_to_store(config: &Config, store: &mut Store) {
     let e = &mut store.common.eviction;
     e.maxmemory = config.maxmemory;
-    e.policy = engine_policy(config.maxmemory_policy);
+    e.policy = config.maxmemory_policy;
     e.samples = config.maxmemory_samples as usize;
     e.lfu_log_factor = config.lfu_log_factor;
     e.lfu_decay_time = config.lfu_decay_time;

@@ -206,8 +206,14 @@ mod tests {
 
     #[test]
     fn notify_flags_round_trip() {
-        assert_eq!(notify_flags_to_string(parse_notify_flags(b"KEA").unwrap()), "AKE");
-        assert_eq!(notify_flags_to_string(parse_notify_flags(b"Ex").unwrap()), "xE");
+        assert_eq!(
+            notify_flags_to_string(parse_notify_flags(b"KEA").unwrap()),
+            "AKE"
+        );
+        assert_eq!(
+            notify_flags_to_string(parse_notify_flags(b"Ex").unwrap()),
+            "xE"
+        );
         assert_eq!(parse_notify_flags(b"").unwrap(), 0);
         assert!(parse_notify_flags(b"Q").is_err());
     }

@@ -726,7 +726,9 @@ pub(crate) static TABLE: &[Spec] = &[
                 crate::buffers::set_output_buffer_limits(&mut c.client_output_buffer_limit, args)
             },
             get: |c| crate::buffers::get_output_buffer_limits(&c.client_output_buffer_limit),
-            rewrite: |c| crate::buffers::rewrite_output_buffer_limits(&c.client_output_buffer_limit),
+            rewrite: |c| {
+                crate::buffers::rewrite_output_buffer_limits(&c.client_output_buffer_limit)
+            },
         },
         check: None,
     },
@@ -860,7 +862,6 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
 ];
-
 
 #[cfg(test)]
 mod tests {

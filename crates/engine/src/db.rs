@@ -12,6 +12,7 @@ use crate::entry::{Entry, NewValue, ValueRef};
 use crate::expire_index::ExpireIndex;
 use crate::lru::{self, ClockKind};
 use crate::store::Common;
+use crate::store::PolicyClock;
 use crate::value::Value;
 
 /// The value of an operation that found a key of another type.

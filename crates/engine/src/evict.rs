@@ -8,6 +8,7 @@
 
 use crate::db::DbRef;
 use crate::lru::{self, ClockKind};
+use crate::store::PolicyClock;
 use crate::store::{EvictionPolicy, Store};
 
 /// Candidates kept between evictions (Redis EVPOOL_SIZE).

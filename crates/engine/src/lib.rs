@@ -32,7 +32,8 @@ pub use expire::ExpireCycleReport;
 pub use glob::glob_match;
 pub use rng::Rng;
 pub use store::{
-    Common, EvictionPolicy, EvictionSettings, KeyEvent, KeyspaceStats, MemoryGauge, Store,
+    Common, EvictionPolicy, EvictionSettings, KeyEvent, KeyspaceStats, MemoryGauge, PolicyClock,
+    Store,
 };
 pub use types::{HashValue, ListValue, SetValue, ZSetValue};
 pub use value::Value;

@@ -10,35 +10,16 @@ use crate::dict::Dict;
 use crate::rng::Rng;
 use std::sync::Arc;
 
-/// maxmemory-policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EvictionPolicy {
-    #[default]
-    NoEviction,
-    AllKeysLru,
-    AllKeysLfu,
-    AllKeysRandom,
-    AllKeysFifo,
-    VolatileLru,
-    VolatileLfu,
-    VolatileRandom,
-    VolatileTtl,
-    VolatileFifo,
+/// maxmemory-policy: the configuration's enum, so the policy has one definition.
+pub use ringkv_config::EvictionPolicy;
+
+/// How the per-entry clock is kept under a policy (the part of a policy only the keyspace needs).
+pub trait PolicyClock {
+    fn clock_kind(self) -> crate::lru::ClockKind;
 }
 
-impl EvictionPolicy {
-    pub fn is_volatile(self) -> bool {
-        matches!(
-            self,
-            EvictionPolicy::VolatileLru
-                | EvictionPolicy::VolatileLfu
-                | EvictionPolicy::VolatileRandom
-                | EvictionPolicy::VolatileTtl
-                | EvictionPolicy::VolatileFifo
-        )
-    }
-
-    pub fn clock_kind(self) -> crate::lru::ClockKind {
+impl PolicyClock for EvictionPolicy {
+    fn clock_kind(self) -> crate::lru::ClockKind {
         use crate::lru::ClockKind;
         match self {
             EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => ClockKind::Lfu,

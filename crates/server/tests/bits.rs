@@ -6,21 +6,12 @@
 //! seeded generator. WRONGTYPE cases use a hash key (HSET).
 
 mod common;
-use common::{Raw, Server};
+use common::{peak_rss_kb, run, Raw, Server, NOT_INT, SYNTAX, WRONGTYPE};
 
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
-const SYNTAX: &str = "-ERR syntax error";
-const NOT_INT: &str = "-ERR value is not an integer or out of range";
 const BAD_OFFSET: &str = "-ERR bit offset is not an integer or out of range";
 const BAD_BIT: &str = "-ERR bit is not an integer or out of range";
 const BAD_TYPE: &str =
     "-ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
-
-fn run(r: &mut Raw, args: &[&str]) -> String {
-    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&bytes);
-    r.reply()
-}
 
 fn run_b(r: &mut Raw, args: &[&[u8]]) -> String {
     r.cmd(args);
@@ -29,15 +20,6 @@ fn run_b(r: &mut Raw, args: &[&[u8]]) -> String {
 
 fn get_bytes(c: &mut redis::Connection, key: &str) -> Vec<u8> {
     redis::cmd("GET").arg(key).query(c).unwrap()
-}
-
-fn peak_rss_kb(s: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! MULTI, WRONGTYPE, disconnected waiters, and requests pipelined behind a blocked one.
 
 mod common;
-use common::{Raw, Server};
+use common::{info_value, run_once as push, Raw, Server};
 use std::time::{Duration, Instant};
 
 fn wait_blocked(s: &Server, n: i64) {
@@ -11,11 +11,7 @@ fn wait_blocked(s: &Server, n: i64) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
-        let blocked: i64 = info
-            .lines()
-            .find_map(|l| l.strip_prefix("blocked_clients:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1);
+        let blocked: i64 = info_value(&info, "blocked_clients").unwrap_or(-1);
         if blocked == n {
             return;
         }
@@ -25,13 +21,6 @@ fn wait_blocked(s: &Server, n: i64) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn push(s: &Server, cmd: &[&str]) -> String {
-    let mut r = s.raw();
-    let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&args);
-    r.reply()
 }
 
 #[test]
@@ -271,11 +260,26 @@ fn key_turning_into_another_type_wakes_waiter_with_wrongtype() {
 fn movable_keys_are_reported_by_command_getkeys() {
     let s = Server::start(&[]);
     assert_eq!(
-        push(&s, &["COMMAND", "GETKEYS", "BLMPOP", "0", "2", "a", "b", "LEFT"]),
+        push(
+            &s,
+            &["COMMAND", "GETKEYS", "BLMPOP", "0", "2", "a", "b", "LEFT"]
+        ),
         "[a,b]"
     );
     assert_eq!(
-        push(&s, &["COMMAND", "GETKEYS", "SINTERCARD", "2", "x", "y", "LIMIT", "1"]),
+        push(
+            &s,
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "SINTERCARD",
+                "2",
+                "x",
+                "y",
+                "LIMIT",
+                "1"
+            ]
+        ),
         "[x,y]"
     );
     let info = push(&s, &["COMMAND", "INFO", "bzmpop"]);

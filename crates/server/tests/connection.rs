@@ -3,15 +3,9 @@
 //! unknown-command / arity / NOAUTH texts. Exact replies are compared on raw sockets.
 
 mod common;
-use common::{Raw, Server};
+use common::{run as cmd, Raw, Server};
 use std::io::Read;
 use std::time::{Duration, Instant};
-
-fn cmd(r: &mut Raw, args: &[&str]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    r.cmd(&a);
-    r.reply()
-}
 
 /// Reads a HELLO reply whose header line is `header` and returns its fields as (key, value) pairs.
 fn hello_fields(r: &mut Raw, header: &str) -> Vec<(String, String)> {

@@ -5,11 +5,7 @@ mod common;
 use common::Server;
 
 fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> u64 {
-    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in INFO {section}"))
+    common::info_field(c, section, field)
 }
 
 fn fill(c: &mut redis::Connection, prefix: &str, n: usize, ttl_ms: Option<u64>) {

@@ -6,11 +6,7 @@ use common::Server;
 use std::time::{Duration, Instant};
 
 fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in INFO {section}"))
+    common::info_field(c, section, field)
 }
 
 #[test]

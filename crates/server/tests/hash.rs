@@ -5,48 +5,8 @@
 //! guarantee while the hash changes.
 
 mod common;
-use common::{Raw, Server};
+use common::{encoding, items, run, run_owned, sorted, Raw, Server, NOT_INT, SYNTAX, WRONGTYPE};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
-const SYNTAX: &str = "-ERR syntax error";
-const NOT_INT: &str = "-ERR value is not an integer or out of range";
-
-/// Sends one command on a raw connection and returns its compact rendering.
-fn run(r: &mut Raw, args: &[&str]) -> String {
-    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&bytes);
-    r.reply()
-}
-
-fn run_owned(r: &mut Raw, args: &[String]) -> String {
-    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&bytes);
-    r.reply()
-}
-
-/// Splits a compact array rendering "[a,b,c]" (no nesting, no commas inside elements).
-fn items(reply: &str) -> Vec<String> {
-    let inner = reply
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or_else(|| panic!("not an array: {reply}"));
-    if inner.is_empty() {
-        Vec::new()
-    } else {
-        inner.split(',').map(str::to_string).collect()
-    }
-}
-
-fn sorted(reply: &str) -> Vec<String> {
-    let mut v = items(reply);
-    v.sort();
-    v
-}
-
-fn encoding(r: &mut Raw, key: &str) -> String {
-    run(r, &["OBJECT", "ENCODING", key])
-}
 
 #[test]
 fn set_get_and_field_commands() {

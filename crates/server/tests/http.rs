@@ -3,7 +3,7 @@
 //! request sizes, and a clean stop on shutdown.
 
 mod common;
-use common::{free_port, Server};
+use common::{free_port, run as cmd, Server};
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -77,12 +77,6 @@ fn listening_ports(pid: u32) -> HashSet<u16> {
         }
     }
     ports
-}
-
-fn cmd(r: &mut common::Raw, args: &[&str]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    r.cmd(&a);
-    r.reply()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! across kill -9, the clock-backwards refusal, and the data-directory lock.
 
 mod common;
-use common::{binary, free_port, Server};
+use common::{binary, free_port, run as cmd, split_items as items, Server};
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -19,27 +19,11 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn cmd(r: &mut common::Raw, args: &[&str]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    r.cmd(&a);
-    r.reply()
-}
-
 fn int(reply: &str) -> i64 {
     reply
         .strip_prefix(':')
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("not an integer reply: {reply}"))
-}
-
-fn items(reply: &str) -> Vec<String> {
-    reply
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or_else(|| panic!("not an array: {reply}"))
-        .split(',')
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

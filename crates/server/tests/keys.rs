@@ -5,31 +5,9 @@
 //! None of these commands answers WRONGTYPE (they work on every type), so there is no WRONGTYPE case.
 
 mod common;
-use common::{Raw, Server};
+use common::{int, now_ms, raw_info_field, run, Raw, Server};
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Sends one command on a raw connection and returns its compact rendering.
-fn run(r: &mut Raw, args: &[&str]) -> String {
-    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&bytes);
-    r.reply()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn int(r: &mut Raw, args: &[&str]) -> i64 {
-    let reply = run(r, args);
-    reply
-        .strip_prefix(':')
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{args:?}: expected an integer, got {reply}"))
-}
+use std::time::Duration;
 
 fn sorted_keys(c: &mut redis::Connection, pattern: &str) -> Vec<String> {
     let mut v: Vec<String> = redis::cmd("KEYS").arg(pattern).query(c).unwrap();
@@ -650,11 +628,7 @@ fn object_freq_and_idletime_under_lfu() {
 }
 
 fn info_stat(r: &mut Raw, field: &str) -> i64 {
-    let info = run(r, &["INFO", "stats"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in INFO stats"))
+    raw_info_field(r, "stats", field)
 }
 
 /// Read lookups count keyspace hits and misses; write lookups do not (Redis LOOKUP_WRITE).

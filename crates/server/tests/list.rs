@@ -3,42 +3,8 @@
 //! WRONGTYPE, keyspace side effects, encoding transitions and large lists.
 
 mod common;
-use common::{Raw, Server};
+use common::{check, encoding, hello3, run_line as run, Raw, Server};
 use std::time::{Duration, Instant};
-
-/// Splits a command line on spaces; `""` is an empty argument.
-fn split(line: &str) -> Vec<Vec<u8>> {
-    line.split(' ')
-        .filter(|a| !a.is_empty())
-        .map(|a| {
-            if a == "\"\"" {
-                Vec::new()
-            } else {
-                a.as_bytes().to_vec()
-            }
-        })
-        .collect()
-}
-
-fn run(r: &mut Raw, line: &str) -> String {
-    let args = split(line);
-    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-    r.cmd(&refs);
-    r.reply()
-}
-
-/// Runs each command and compares the compact rendering of its reply.
-fn check(r: &mut Raw, script: &[(&str, &str)]) {
-    for (line, want) in script {
-        assert_eq!(run(r, line), *want, "command: {line}");
-    }
-}
-
-fn hello3(r: &mut Raw) {
-    r.cmd(&[b"HELLO", b"3"]);
-    let hello = r.reply();
-    assert!(hello.contains("proto,:3"), "{hello}");
-}
 
 #[test]
 fn push_pop_counts_and_missing_keys() {
@@ -662,10 +628,6 @@ fn lpos_rank_of_long_min_is_out_of_range() {
             ("LPOS p a RANK 9223372036854775807", "(nil)"),
         ],
     );
-}
-
-fn encoding(r: &mut Raw, key: &str) -> String {
-    run(r, &format!("OBJECT ENCODING {key}"))
 }
 
 /// listpack while the list fits one 8 KB node (list-max-listpack-size -2), quicklist beyond, and

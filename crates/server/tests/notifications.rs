@@ -2,7 +2,7 @@
 //! class filtering, and the events the keyspace raises itself (expired, evicted).
 
 mod common;
-use common::{Raw, Server};
+use common::{run_once as run, Raw, Server};
 use std::time::Duration;
 
 fn subscriber(s: &Server, pattern: &[u8]) -> Raw {
@@ -10,13 +10,6 @@ fn subscriber(s: &Server, pattern: &[u8]) -> Raw {
     sub.cmd(&[b"PSUBSCRIBE", pattern]);
     assert!(sub.reply().starts_with("[psubscribe"));
     sub
-}
-
-fn run(s: &Server, cmd: &[&str]) -> String {
-    let mut r = s.raw();
-    let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&args);
-    r.reply()
 }
 
 #[test]

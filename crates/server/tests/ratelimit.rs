@@ -4,7 +4,7 @@
 //! hundreds of concurrent connections.
 
 mod common;
-use common::Server;
+use common::{run as cmd, split_items as items, Server};
 
 use std::time::Duration;
 
@@ -16,21 +16,6 @@ const ALGORITHMS: [&str; 6] = [
     "sliding-window",
     "gcra",
 ];
-
-fn cmd(r: &mut common::Raw, args: &[&str]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    r.cmd(&a);
-    r.reply()
-}
-
-/// Splits "[a,b,c]" into its parts (flat arrays of scalars only).
-fn items(reply: &str) -> Vec<String> {
-    let inner = reply
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or_else(|| panic!("not an array: {reply}"));
-    inner.split(',').map(|s| s.to_string()).collect()
-}
 
 /// The integers of a flat array reply like "[:0,:16,:15,:-1,:2]".
 fn ints(reply: &str) -> Vec<i64> {

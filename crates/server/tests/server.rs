@@ -2,15 +2,8 @@
 //! CONFIG, SHUTDOWN, DEBUG, MEMORY and COMMAND, plus redis-cli compatibility.
 
 mod common;
-use common::{Raw, Server};
+use common::{items, run as q, Raw, Server};
 use std::time::{Duration, Instant};
-
-/// Sends a command on a raw connection and returns the compact reply rendering.
-fn q(r: &mut Raw, args: &[&str]) -> String {
-    let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-    r.cmd(&a);
-    r.reply()
-}
 
 /// The value of `name` in an INFO text.
 fn field(info: &str, name: &str) -> Option<String> {
@@ -40,18 +33,6 @@ fn is_human(s: &str) -> bool {
     };
     n.split_once('.')
         .is_some_and(|(a, b)| a.parse::<u64>().is_ok() && b.len() == 2)
-}
-
-/// Parses a "[a,b,c]" array rendering of plain items.
-fn items(s: &str) -> Vec<String> {
-    let inner = s
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or_else(|| panic!("not an array: {s}"));
-    if inner.is_empty() {
-        return Vec::new();
-    }
-    inner.split(',').map(str::to_string).collect()
 }
 
 #[test]

@@ -6,35 +6,10 @@
 //! WRONGTYPE cases use a hash key (HSET). TTL checks use PTTL/EXISTS/TYPE from the keyspace family.
 
 mod common;
-use common::{Raw, Server};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use common::{int, now_ms, peak_rss_kb, run, Raw, Server, NOT_INT, SYNTAX, WRONGTYPE};
+use std::time::{Duration, Instant};
 
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
-const SYNTAX: &str = "-ERR syntax error";
-const NOT_INT: &str = "-ERR value is not an integer or out of range";
 const NOT_FLOAT: &str = "-ERR value is not a valid float";
-
-/// Sends one command on a raw connection and returns its compact rendering.
-fn run(r: &mut Raw, args: &[&str]) -> String {
-    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&bytes);
-    r.reply()
-}
-
-fn int(r: &mut Raw, args: &[&str]) -> i64 {
-    let reply = run(r, args);
-    reply
-        .strip_prefix(':')
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{args:?}: expected an integer, got {reply}"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// Asserts PTTL is in (lo, hi].
 fn assert_pttl(r: &mut Raw, key: &str, lo: i64, hi: i64) {
@@ -43,16 +18,6 @@ fn assert_pttl(r: &mut Raw, key: &str, lo: i64, hi: i64) {
         t > lo && t <= hi,
         "PTTL {key} = {t}, expected in ({lo}, {hi}]"
     );
-}
-
-/// Peak resident memory of the server process (VmHWM) in kB.
-fn peak_rss_kb(s: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
 }
 
 #[test]

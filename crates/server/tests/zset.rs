@@ -4,47 +4,9 @@
 //! queries on a large set.
 
 mod common;
-use common::{Raw, Server};
+use common::{check, encoding, hello3, run_line as run, Raw, Server};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-
-/// Splits a command line on spaces; `""` is an empty argument, `" 1"`/`"1 "` keep their blank.
-fn split(line: &str) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut rest = line.trim_start();
-    while !rest.is_empty() {
-        if let Some(q) = rest.strip_prefix('"') {
-            let end = q.find('"').unwrap_or(q.len());
-            out.push(q.as_bytes()[..end].to_vec());
-            rest = q.get(end + 1..).unwrap_or("").trim_start();
-        } else {
-            let end = rest.find(' ').unwrap_or(rest.len());
-            out.push(rest.as_bytes()[..end].to_vec());
-            rest = rest[end..].trim_start();
-        }
-    }
-    out
-}
-
-fn run(r: &mut Raw, line: &str) -> String {
-    let args = split(line);
-    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-    r.cmd(&refs);
-    r.reply()
-}
-
-/// Runs each command and compares the compact rendering of its reply.
-fn check(r: &mut Raw, script: &[(&str, &str)]) {
-    for (line, want) in script {
-        assert_eq!(run(r, line), *want, "command: {line}");
-    }
-}
-
-fn hello3(r: &mut Raw) {
-    r.cmd(&[b"HELLO", b"3"]);
-    let hello = r.reply();
-    assert!(hello.contains("proto,:3"), "{hello}");
-}
 
 #[test]
 fn zadd_options_incr_and_errors() {
@@ -1498,10 +1460,6 @@ fn zrank_withscore() {
     );
     r.cmd(&[b"ZRANK", b"z", b"nothere", b"WITHSCORE"]);
     assert_eq!(r.line(), "_");
-}
-
-fn encoding(r: &mut Raw, key: &str) -> String {
-    run(r, &format!("OBJECT ENCODING {key}"))
 }
 
 /// listpack up to 128 members of up to 64 bytes, skiplist beyond; never back by removals; STORE

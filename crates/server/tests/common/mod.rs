@@ -231,3 +231,154 @@ impl Raw {
         matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
     }
 }
+
+// ---- Helpers shared by the integration test files ----
+
+pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "-ERR syntax error";
+pub const NOT_INT: &str = "-ERR value is not an integer or out of range";
+
+/// Sends one command on a raw connection and returns its compact rendering.
+pub fn run(r: &mut Raw, args: &[&str]) -> String {
+    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    r.cmd(&bytes);
+    r.reply()
+}
+
+/// [`run`] with owned string arguments.
+pub fn run_owned(r: &mut Raw, args: &[String]) -> String {
+    let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    r.cmd(&bytes);
+    r.reply()
+}
+
+/// Sends one command on a fresh raw connection and returns its compact rendering.
+pub fn run_once(s: &Server, args: &[&str]) -> String {
+    let mut r = s.raw();
+    run(&mut r, args)
+}
+
+/// Sends a command and parses its integer reply, panicking on anything else.
+pub fn int(r: &mut Raw, args: &[&str]) -> i64 {
+    let reply = run(r, args);
+    reply
+        .strip_prefix(':')
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{args:?}: expected an integer, got {reply}"))
+}
+
+/// Splits a command line on spaces; `""` is an empty argument, `" 1"`/`"1 "` keep their blank.
+pub fn split_line(line: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = line.trim_start();
+    while !rest.is_empty() {
+        if let Some(q) = rest.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            out.push(q.as_bytes()[..end].to_vec());
+            rest = q.get(end + 1..).unwrap_or("").trim_start();
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            out.push(rest.as_bytes()[..end].to_vec());
+            rest = rest[end..].trim_start();
+        }
+    }
+    out
+}
+
+/// Sends one command written as a line (see [`split_line`]) and returns its compact rendering.
+pub fn run_line(r: &mut Raw, line: &str) -> String {
+    let args = split_line(line);
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    r.cmd(&refs);
+    r.reply()
+}
+
+/// Runs each command line and compares the compact rendering of its reply.
+pub fn check(r: &mut Raw, script: &[(&str, &str)]) {
+    for (line, want) in script {
+        assert_eq!(run_line(r, line), *want, "command: {line}");
+    }
+}
+
+/// Switches a raw connection to RESP3.
+pub fn hello3(r: &mut Raw) {
+    r.cmd(&[b"HELLO", b"3"]);
+    let hello = r.reply();
+    assert!(hello.contains("proto,:3"), "{hello}");
+}
+
+/// `OBJECT ENCODING key`.
+pub fn encoding(r: &mut Raw, key: &str) -> String {
+    run(r, &["OBJECT", "ENCODING", key])
+}
+
+/// Splits a compact array rendering "[a,b,c]" (no nesting, no commas inside elements); "[]" is
+/// empty.
+pub fn items(reply: &str) -> Vec<String> {
+    let inner = array_inner(reply);
+    if inner.is_empty() {
+        Vec::new()
+    } else {
+        inner.split(',').map(str::to_string).collect()
+    }
+}
+
+/// Like [`items`], but "[]" gives one empty item.
+pub fn split_items(reply: &str) -> Vec<String> {
+    array_inner(reply).split(',').map(str::to_string).collect()
+}
+
+fn array_inner(reply: &str) -> &str {
+    reply
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("not an array: {reply}"))
+}
+
+/// [`items`], sorted.
+pub fn sorted(reply: &str) -> Vec<String> {
+    let mut v = items(reply);
+    v.sort();
+    v
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Peak resident memory of the server process (VmHWM) in kB.
+pub fn peak_rss_kb(s: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// The number after `field:` in an INFO text, if it is there and parses.
+pub fn info_value<T: std::str::FromStr>(info: &str, field: &str) -> Option<T> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A numeric field of `INFO section` read over a `redis` connection.
+pub fn info_field<T: std::str::FromStr>(
+    c: &mut redis::Connection,
+    section: &str,
+    field: &str,
+) -> T {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    info_value(&info, field).unwrap_or_else(|| panic!("{field} in INFO {section}"))
+}
+
+/// A numeric field of `INFO section` read over a raw connection.
+pub fn raw_info_field<T: std::str::FromStr>(r: &mut Raw, section: &str, field: &str) -> T {
+    let info = run(r, &["INFO", section]);
+    info_value(&info, field).unwrap_or_else(|| panic!("{field} in INFO {section}"))
+}
