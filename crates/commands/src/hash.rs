@@ -11,8 +11,12 @@
 //! answers exactly like Redis and like INCRBYFLOAT.
 
 use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRONG_TYPE};
-use crate::parse::{int_arg, is, parse_i64};
+use crate::error::{CmdError, CmdResult, NOT_FLOAT, OVERFLOW, WRONG_TYPE};
+use crate::parse::{int_arg, parse_i64};
+use crate::shared_args::{
+    empty_scan, parse_cursor, parse_random_count, parse_random_flag, parse_scan_opts,
+    scan_reply_header, write_random_sample, RandomSample, INVALID_CURSOR,
+};
 use crate::strings::{ld, max_string_len};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
@@ -194,126 +198,6 @@ fn hash_mut<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<&'a mut HashValue, 
         _ => Err(WRONG_TYPE),
     }
 }
-
-/// The SCAN cursor, parsed like Redis's string2ull: a canonical integer, or failing that what
-/// strtoull accepts over the whole string (leading whitespace, '+', leading zeros); negative
-/// values and values beyond u64 are invalid. (Same rules as SCAN in `keys`.)
-pub(crate) fn parse_cursor(s: &[u8]) -> Option<u64> {
-    if let Some(v) = parse_i64(s) {
-        return u64::try_from(v).ok();
-    }
-    let start = s
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
-    let trimmed = &s[start..];
-    let (neg, digits) = match trimmed.first() {
-        Some(b'+') => (false, &trimmed[1..]),
-        Some(b'-') => (true, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    if neg && v != 0 {
-        return None;
-    }
-    Some(v)
-}
-
-pub(crate) const INVALID_CURSOR: CmdError = CmdError::Static("ERR invalid cursor");
-
-/// Options of HSCAN/SSCAN after the cursor.
-pub(crate) struct ScanOpts<'a> {
-    pub pattern: Option<&'a [u8]>,
-    pub count: usize,
-    pub novalues: bool,
-}
-
-/// Parses `[MATCH pattern] [COUNT count] [NOVALUES]` from argument 3 on. NOVALUES is accepted only
-/// for HSCAN (Redis 7.4's error text otherwise).
-pub(crate) fn parse_scan_opts(
-    args: Args<'_>,
-    allow_novalues: bool,
-) -> Result<ScanOpts<'_>, CmdError> {
-    let mut o = ScanOpts {
-        pattern: None,
-        count: 10,
-        novalues: false,
-    };
-    let mut i = 3;
-    while i < args.len() {
-        let opt = args.arg(i);
-        let has_value = i + 1 < args.len();
-        if is(opt, "count") && has_value {
-            let n = int_arg(args.arg(i + 1))?;
-            if n < 1 {
-                return Err(SYNTAX);
-            }
-            o.count = usize::try_from(n).unwrap_or(usize::MAX);
-            i += 2;
-        } else if is(opt, "match") && has_value {
-            let p = args.arg(i + 1);
-            // "*" matches everything: skip the matching work.
-            o.pattern = if p == b"*" { None } else { Some(p) };
-            i += 2;
-        } else if is(opt, "novalues") {
-            if !allow_novalues {
-                return Err(CmdError::Static(
-                    "ERR NOVALUES option can only be used in HSCAN",
-                ));
-            }
-            o.novalues = true;
-            i += 1;
-        } else {
-            return Err(SYNTAX);
-        }
-    }
-    Ok(o)
-}
-
-/// The empty scan reply `["0", []]` for a missing key.
-pub(crate) fn empty_scan(out: &mut ReplyWriter) {
-    out.array(2);
-    out.bulk(b"0");
-    out.array(0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Random sampling shared with SRANDMEMBER.
-// ---------------------------------------------------------------------------------------------
-
-/// `count` distinct positions out of `0..len` (count < len), uniformly: a partial Fisher-Yates
-/// shuffle when count is a large share of len, rejection sampling otherwise (Redis's cases 3/4),
-/// so work and memory stay O(count) for small counts and O(len) at worst.
-pub(crate) fn sample_distinct(len: usize, count: usize, rng: &mut Rng) -> Vec<usize> {
-    if count.saturating_mul(3) > len {
-        let mut idx: Vec<usize> = (0..len).collect();
-        for i in 0..count {
-            let j = i + rng.below((len - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        idx.truncate(count);
-        idx
-    } else {
-        let mut seen = std::collections::HashSet::with_capacity(count);
-        let mut out = Vec::with_capacity(count);
-        while out.len() < count {
-            let i = rng.below(len as u64) as usize;
-            if seen.insert(i) {
-                out.push(i);
-            }
-        }
-        out
-    }
-}
-
-/// Error for a repetition count whose reply would exceed proto-max-bulk-len (Redis has no such
-/// bound and would try to build it; we refuse rather than allocate without limit).
-pub(crate) const REPLY_TOO_LARGE: CmdError = CmdError::Static("ERR value is out of range");
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
@@ -550,25 +434,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         return Ok(());
     }
-    let l = match parse_i64(args.arg(2)) {
-        None => return Err(NOT_INTEGER),
-        Some(i64::MIN) => {
-            return Err(CmdError::Static(
-                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-            ))
-        }
-        Some(l) => l,
-    };
-    let withvalues = match args.len() {
-        3 => false,
-        4 if is(args.arg(3), "withvalues") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-                return Err(CmdError::Static("ERR value is out of range"));
-            }
-            true
-        }
-        _ => return Err(SYNTAX),
-    };
+    let l = parse_random_count(args.arg(2))?;
+    let withvalues = parse_random_flag(args, l, "withvalues")?;
     let max_reply = max_string_len(ctx) as usize;
     let mut rng = Rng::new(ctx.store.common.rng.next_u64());
     let (mut db, out) = db_and_out(ctx);
@@ -608,33 +475,13 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let header = |out: &mut ReplyWriter, n: usize| {
         out.array(if withvalues && !resp3 { n * 2 } else { n });
     };
-    if l < 0 {
-        // With repetition: `count` independent draws. The reply is bounded by proto-max-bulk-len.
-        let start = out.len();
-        let n = usize::try_from(count).unwrap_or(usize::MAX);
-        header(out, n);
-        for _ in 0..n {
-            emit(out, at(rng.below(size as u64) as usize));
-            if out.len() - start > max_reply {
-                out.truncate(start);
-                return Err(REPLY_TOO_LARGE);
-            }
-        }
-        return Ok(());
-    }
-    let count = count as usize;
-    if count >= size {
-        header(out, size);
-        for p in h.iter() {
-            emit(out, p);
-        }
-        return Ok(());
-    }
-    header(out, count);
-    for i in sample_distinct(size, count, &mut rng) {
-        emit(out, at(i));
-    }
-    Ok(())
+    let spec = RandomSample {
+        l,
+        size,
+        max_reply,
+        one_repeats: false,
+    };
+    write_random_sample(out, &mut rng, spec, at, h.iter(), header, emit)
 }
 
 fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -651,9 +498,7 @@ fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             items.push((f, v));
         }
     });
-    out.array(2);
-    out.bulk(next.to_string().as_bytes());
-    out.array(items.len() * if opts.novalues { 1 } else { 2 });
+    scan_reply_header(out, next, items.len() * if opts.novalues { 1 } else { 2 });
     for (f, v) in items {
         out.bulk(f);
         if !opts.novalues {

@@ -12,6 +12,7 @@
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, DB_OUT_OF_RANGE, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
 use crate::parse::{int_arg, is, parse_i64};
+use crate::shared_args::{parse_cursor, INVALID_CURSOR};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::lru::{idle_ms, lfu_decayed_counter, ClockKind};
@@ -19,7 +20,6 @@ use ringkv_engine::{glob_match, DbRef, Entry, EvictionPolicy, PolicyClock, Value
 use ringkv_protocol::Args;
 
 const SAME_OBJECT: CmdError = CmdError::Static("ERR source and destination objects are the same");
-const INVALID_CURSOR: CmdError = CmdError::Static("ERR invalid cursor");
 const NOT_LFU: CmdError = CmdError::Static(
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
 );
@@ -240,39 +240,6 @@ fn db_index_arg(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize, CmdError> {
         return Err(DB_OUT_OF_RANGE);
     }
     Ok(v as usize)
-}
-
-/// The SCAN cursor, parsed like Redis's string2ull: a canonical integer, or failing that what
-/// strtoull accepts over the whole string (leading whitespace, '+', leading zeros); negative values
-/// and values beyond u64 are invalid.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    if let Some(v) = parse_i64(s) {
-        return u64::try_from(v).ok();
-    }
-    let trimmed = match s
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-    {
-        Some(i) => &s[i..],
-        None => return None,
-    };
-    let (neg, digits) = match trimmed.first() {
-        Some(b'+') => (false, &trimmed[1..]),
-        Some(b'-') => (true, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    // strtoull negates "-N"; string2ull rejects anything that reads as negative except zero.
-    if neg && v != 0 {
-        return None;
-    }
-    Some(v)
 }
 
 // ---------------------------------------------------------------------------------------------

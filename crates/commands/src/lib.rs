@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod server;
 pub mod set;
 pub mod shared;
+pub mod shared_args;
 pub mod strings;
 pub mod table;
 pub mod transactions;

@@ -9,11 +9,13 @@
 
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONG_TYPE};
+use crate::hash::db_and_out;
 use crate::parse::{int_arg, is, parse_i64};
+use crate::shared_args::{mpop_where_index, parse_mpop_count, parse_numkeys};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::{DbRef, ListValue, Value, ValueRef};
-use ringkv_protocol::{Args, ReplyWriter};
+use ringkv_protocol::Args;
 
 const RW_DENYOOM: u32 = flags::WRITE | flags::DENYOOM;
 
@@ -171,18 +173,10 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 const INDEX_OUT_OF_RANGE: CmdError = CmdError::Static("ERR index out of range");
-const NUMKEYS: CmdError = CmdError::Static("ERR numkeys should be greater than 0");
-const COUNT_POSITIVE: CmdError = CmdError::Static("ERR count should be greater than 0");
 
 // ---------------------------------------------------------------------------------------------
 // Lookups
 // ---------------------------------------------------------------------------------------------
-
-/// The client's database and the reply buffer, borrowed together.
-fn db_and_out<'c>(ctx: &'c mut Ctx<'_>) -> (DbRef<'c>, &'c mut ReplyWriter) {
-    let index = ctx.client.db;
-    (ctx.store.db(index), &mut *ctx.out)
-}
 
 /// Read lookup (hit/miss statistics): the list, None if absent, WRONGTYPE otherwise.
 fn read_list<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a ListValue>, CmdError> {
@@ -688,30 +682,10 @@ fn lmove_generic(
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let numkeys = match parse_i64(args.arg(1)) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(NUMKEYS),
-    };
-    let where_idx = numkeys
-        .checked_add(2)
-        .filter(|&w| w < args.len() as u64)
-        .ok_or(SYNTAX)? as usize;
+    let numkeys = parse_numkeys(args.arg(1))?;
+    let where_idx = mpop_where_index(args, numkeys)?;
     let head = parse_side(args.arg(where_idx))?;
-    let mut count: Option<usize> = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && is(args.arg(j), "count") && j + 1 < args.len() {
-            j += 1;
-            count = match parse_i64(args.arg(j)) {
-                Some(c) if c >= 1 => Some(c as usize),
-                _ => return Err(COUNT_POSITIVE),
-            };
-        } else {
-            return Err(SYNTAX);
-        }
-        j += 1;
-    }
-    let count = count.unwrap_or(1);
+    let count = parse_mpop_count(args, where_idx)?;
     let (mut db, out) = db_and_out(ctx);
     for k in 2..where_idx {
         let key = args.arg(k);

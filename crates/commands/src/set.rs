@@ -12,17 +12,18 @@
 //! bounded by the chunk), and SUNION/SDIFF accumulate into a local `SetValue`.
 
 use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NOT_INTEGER, SYNTAX, WRONG_TYPE};
-use crate::hash::{
-    db_and_out, empty_scan, parse_cursor, parse_scan_opts, sample_distinct, INVALID_CURSOR,
-    REPLY_TOO_LARGE,
-};
+use crate::error::{CmdError, CmdResult, SYNTAX, WRONG_TYPE};
+use crate::hash::db_and_out;
 use crate::parse::{is, parse_i64};
+use crate::shared_args::{
+    empty_scan, parse_cursor, parse_numkeys, parse_random_count, parse_scan_opts,
+    scan_reply_header, store_result, write_random_sample, RandomSample, INVALID_CURSOR,
+};
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::types::set::Member;
-use ringkv_engine::{glob_match, DbRef, Rng, SetValue, Ttl, Value, ValueRef};
+use ringkv_engine::{glob_match, DbRef, Rng, SetValue, Value, ValueRef};
 use ringkv_protocol::{Args, ReplyWriter};
 
 const RO_FAST: u32 = flags::READONLY | flags::FAST;
@@ -397,15 +398,7 @@ fn srandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         return Ok(());
     }
-    let l = match parse_i64(args.arg(2)) {
-        None => return Err(NOT_INTEGER),
-        Some(i64::MIN) => {
-            return Err(CmdError::Static(
-                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-            ))
-        }
-        Some(l) => l,
-    };
+    let l = parse_random_count(args.arg(2))?;
     let max_reply = max_string_len(ctx) as usize;
     let mut rng = Rng::new(ctx.store.common.rng.next_u64());
     let (mut db, out) = db_and_out(ctx);
@@ -431,32 +424,14 @@ fn srandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             None => s.get_index(i).unwrap_or(Member::Bytes(b"")),
         }
     };
-    if l < 0 {
-        let start = out.len();
-        let n = usize::try_from(count).unwrap_or(usize::MAX);
-        out.array(n);
-        for _ in 0..n {
-            emit(out, at(rng.below(size as u64) as usize));
-            if out.len() - start > max_reply {
-                out.truncate(start);
-                return Err(REPLY_TOO_LARGE);
-            }
-        }
-        return Ok(());
-    }
-    let count = count as usize;
-    if count >= size {
-        out.array(size);
-        for m in s.iter() {
-            emit(out, m);
-        }
-        return Ok(());
-    }
-    out.array(count);
-    for i in sample_distinct(size, count, &mut rng) {
-        emit(out, at(i));
-    }
-    Ok(())
+    let spec = RandomSample {
+        l,
+        size,
+        max_reply,
+        one_repeats: false,
+    };
+    let header = |out: &mut ReplyWriter, n: usize| out.array(n);
+    write_random_sample(out, &mut rng, spec, at, s.iter(), header, emit)
 }
 
 fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -659,20 +634,13 @@ fn algebra_store(ctx: &mut Ctx<'_>, args: Args<'_>, op: SetOp) -> CmdResult {
         SetOp::Diff => diff_set(&mut db, &keys),
     };
     let n = result.len();
-    if n == 0 {
-        if db.remove(dst) {
-            db.notify(notify::GENERIC, "del", dst);
-        }
-    } else {
-        db.set_value(dst, Value::Set(result), Ttl::Persist);
-        let event = match op {
-            SetOp::Inter => "sinterstore",
-            SetOp::Union => "sunionstore",
-            SetOp::Diff => "sdiffstore",
-        };
-        db.notify(notify::SET, event, dst);
-    }
-    out.integer(n as i64);
+    let event = match op {
+        SetOp::Inter => "sinterstore",
+        SetOp::Union => "sunionstore",
+        SetOp::Diff => "sdiffstore",
+    };
+    let value = || Value::Set(result);
+    store_result(&mut db, out, dst, n, value, notify::SET, event);
     Ok(())
 }
 
@@ -701,11 +669,7 @@ fn sdiffstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    const NUMKEYS: CmdError = CmdError::Static("ERR numkeys should be greater than 0");
-    let numkeys = match parse_i64(args.arg(1)) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(NUMKEYS),
-    };
+    let numkeys = parse_numkeys(args.arg(1))?;
     if numkeys > (args.len() - 2) as u64 {
         return Err(CmdError::Static(
             "ERR Number of keys can't be greater than number of args",
@@ -760,9 +724,7 @@ fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             items.push(m);
         }
     });
-    out.array(2);
-    out.bulk(next.to_string().as_bytes());
-    out.array(items.len());
+    scan_reply_header(out, next, items.len());
     for m in items {
         emit(out, m);
     }

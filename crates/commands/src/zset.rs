@@ -15,16 +15,19 @@
 //! (the smallest source for ZINTER, which bounds its memory like Redis's result does).
 
 use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONG_TYPE};
-use crate::hash::{
-    empty_scan, parse_cursor, parse_scan_opts, sample_distinct, INVALID_CURSOR, REPLY_TOO_LARGE,
-};
+use crate::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONG_TYPE};
+use crate::hash::db_and_out;
 use crate::parse::{int_arg, is, parse_f64, parse_i64};
+use crate::shared_args::{
+    self, empty_scan, mpop_where_index, parse_cursor, parse_mpop_count, parse_numkeys,
+    parse_random_count, parse_random_flag, parse_scan_opts, scan_reply_header, write_random_sample,
+    RandomSample, INVALID_CURSOR,
+};
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::types::zset::{cmp_score, LexBound, LexRange, ScoreRange};
-use ringkv_engine::{glob_match, DbRef, Rng, SetValue, Ttl, Value, ValueRef, ZSetValue};
+use ringkv_engine::{glob_match, DbRef, Rng, SetValue, Value, ValueRef, ZSetValue};
 use ringkv_protocol::{Args, Protocol, ReplyWriter};
 use std::collections::HashMap;
 
@@ -325,12 +328,6 @@ const NAN_RESULT: CmdError = CmdError::Static("ERR resulting score is not a numb
 // ---------------------------------------------------------------------------------------------
 // Lookups and argument parsing
 // ---------------------------------------------------------------------------------------------
-
-/// The client's database and the reply buffer, borrowed together.
-fn db_and_out<'c>(ctx: &'c mut Ctx<'_>) -> (DbRef<'c>, &'c mut ReplyWriter) {
-    let index = ctx.client.db;
-    (ctx.store.db(index), &mut *ctx.out)
-}
 
 /// Read lookup (hit/miss statistics): the sorted set, None if absent, WRONGTYPE otherwise.
 fn read_zset<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a ZSetValue>, CmdError> {
@@ -921,19 +918,8 @@ fn store_result(
     event: &'static str,
 ) {
     let n = entries.len();
-    if n == 0 {
-        if db.remove(dst) {
-            db.notify(notify::GENERIC, "del", dst);
-        }
-    } else {
-        db.set_value(
-            dst,
-            Value::ZSet(ZSetValue::from_sorted(entries)),
-            Ttl::Persist,
-        );
-        db.notify(notify::ZSET, event, dst);
-    }
-    out.integer(n as i64);
+    let value = || Value::ZSet(ZSetValue::from_sorted(entries));
+    shared_args::store_result(db, out, dst, n, value, notify::ZSET, event);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1034,14 +1020,8 @@ fn zpop_command(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> CmdResult {
 }
 
 fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let numkeys = match parse_i64(args.arg(1)) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(CmdError::Static("ERR numkeys should be greater than 0")),
-    };
-    let where_idx = numkeys
-        .checked_add(2)
-        .filter(|&w| w < args.len() as u64)
-        .ok_or(SYNTAX)? as usize;
+    let numkeys = parse_numkeys(args.arg(1))?;
+    let where_idx = mpop_where_index(args, numkeys)?;
     let max = if is(args.arg(where_idx), "min") {
         false
     } else if is(args.arg(where_idx), "max") {
@@ -1049,21 +1029,7 @@ fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     } else {
         return Err(SYNTAX);
     };
-    let mut count: Option<usize> = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && is(args.arg(j), "count") && j + 1 < args.len() {
-            j += 1;
-            count = match parse_i64(args.arg(j)) {
-                Some(c) if c >= 1 => Some(c as usize),
-                _ => return Err(CmdError::Static("ERR count should be greater than 0")),
-            };
-        } else {
-            return Err(SYNTAX);
-        }
-        j += 1;
-    }
-    let count = count.unwrap_or(1);
+    let count = parse_mpop_count(args, where_idx)?;
     let (mut db, out) = db_and_out(ctx);
     for k in 2..where_idx {
         let key = args.arg(k);
@@ -1440,25 +1406,8 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         return Ok(());
     }
-    let l = match parse_i64(args.arg(2)) {
-        None => return Err(NOT_INTEGER),
-        Some(i64::MIN) => {
-            return Err(CmdError::Static(
-                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-            ))
-        }
-        Some(l) => l,
-    };
-    let withscores = match args.len() {
-        3 => false,
-        4 if is(args.arg(3), "withscores") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-                return Err(CmdError::Static("ERR value is out of range"));
-            }
-            true
-        }
-        _ => return Err(SYNTAX),
-    };
+    let l = parse_random_count(args.arg(2))?;
+    let withscores = parse_random_flag(args, l, "withscores")?;
     let max_reply = max_string_len(ctx) as usize;
     let mut rng = Rng::new(ctx.store.common.rng.next_u64());
     let (mut db, out) = db_and_out(ctx);
@@ -1496,34 +1445,17 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             out.bulk(m);
         }
     };
-    if l < 0 || count == 1 {
-        // Repetitions allowed: bounded by the reply size instead of the set.
-        let n = usize::try_from(count).unwrap_or(usize::MAX);
-        let start = out.len();
-        pairs_header(out, n, withscores);
-        for _ in 0..n {
-            emit(out, at(rng.below(size as u64) as usize));
-            if out.len() - start > max_reply {
-                out.truncate(start);
-                return Err(REPLY_TOO_LARGE);
-            }
-        }
-        return Ok(());
-    }
-    let count = count as usize;
-    if count >= size {
-        // The whole set, highest first (Redis serves this case as a reversed ZRANGEBYSCORE).
-        pairs_header(out, size, withscores);
-        for i in (0..size).rev() {
-            emit(out, at(i));
-        }
-        return Ok(());
-    }
-    pairs_header(out, count, withscores);
-    for i in sample_distinct(size, count, &mut rng) {
-        emit(out, at(i));
-    }
-    Ok(())
+    // Repetitions (also for a count of 1) are bounded by the reply size instead of the set; the
+    // whole set comes highest first (Redis serves that case as a reversed ZRANGEBYSCORE).
+    let spec = RandomSample {
+        l,
+        size,
+        max_reply,
+        one_repeats: true,
+    };
+    let header = |out: &mut ReplyWriter, n: usize| pairs_header(out, n, withscores);
+    let all = (0..size).rev().map(&at);
+    write_random_sample(out, &mut rng, spec, at, all, header, emit)
 }
 
 fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -1540,9 +1472,7 @@ fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             items.push((m, s));
         }
     });
-    out.array(2);
-    out.bulk(next.to_string().as_bytes());
-    out.array(items.len() * 2);
+    scan_reply_header(out, next, items.len() * 2);
     for (m, s) in items {
         out.bulk(m);
         // Scores are bulk strings in both protocols, as in Redis.

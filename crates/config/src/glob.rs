@@ -6,7 +6,7 @@
 //! time.
 
 /// Matches `string` against the glob `pattern`; `nocase` folds ASCII case.
-pub(crate) fn string_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
+pub fn string_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
     let mut skip_longer = false;
     match_impl(pattern, string, nocase, &mut skip_longer, 0)
 }

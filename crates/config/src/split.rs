@@ -5,105 +5,20 @@
 //! inverse, modelled on `sdscatrepr`) live together here and are tested
 //! against each other.
 
-/// `isspace` of the C locale.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Splits one line into arguments with the rules of Redis `sdssplitargs`:
 /// blanks separate arguments; `"..."` supports `\xHH`, `\n`, `\r`, `\t`,
 /// `\b`, `\a` and `\<any>` escapes; `'...'` supports only `\'`; a closing
 /// quote must be followed by a blank or the end of the line. Returns `None`
 /// for unbalanced quotes (Redis returns NULL). Like the C code, a NUL byte
-/// ends the line.
+/// ends the line. The tokenizer itself is the protocol crate's (inline
+/// commands follow the same rules), so there is one implementation.
 pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let end = line.iter().position(|&b| b == 0).unwrap_or(line.len());
-    let line = &line[..end];
-    let at = |i: usize| -> u8 { line.get(i).copied().unwrap_or(0) };
-    let mut args = Vec::new();
-    let mut p = 0usize;
-    loop {
-        while p < line.len() && is_space(line[p]) {
-            p += 1;
-        }
-        if p >= line.len() {
-            return Some(args);
-        }
-        let mut current = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        let mut done = false;
-        while !done {
-            let c = at(p);
-            if in_dq {
-                if c == b'\\' && at(p + 1) == b'x' {
-                    if let (Some(h), Some(l)) = (hex_value(at(p + 2)), hex_value(at(p + 3))) {
-                        current.push(h * 16 + l);
-                        p += 3;
-                    } else {
-                        // Not a valid \x escape: plain backslash escape of 'x'.
-                        current.push(b'x');
-                        p += 1;
-                    }
-                } else if c == b'\\' && at(p + 1) != 0 {
-                    p += 1;
-                    current.push(match at(p) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    let next = at(p + 1);
-                    if next != 0 && !is_space(next) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    current.push(c);
-                }
-            } else if in_sq {
-                if c == b'\\' && at(p + 1) == b'\'' {
-                    p += 1;
-                    current.push(b'\'');
-                } else if c == b'\'' {
-                    let next = at(p + 1);
-                    if next != 0 && !is_space(next) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    current.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => in_dq = true,
-                    b'\'' => in_sq = true,
-                    other => current.push(other),
-                }
-            }
-            if c != 0 {
-                p += 1;
-            }
-        }
-        args.push(current);
+    let mut buf = Vec::new();
+    let mut spans = Vec::new();
+    if !ringkv_protocol::request::split_args(line, &mut buf, &mut spans) {
+        return None;
     }
+    Some(spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect())
 }
 
 /// Trims the characters Redis trims from config lines (`" \t\r\n"`).

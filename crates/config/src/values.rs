@@ -4,40 +4,8 @@
 //! booleans as `yes`/`no`. Kept separate from the parameter table so each
 //! rule has one implementation and its own tests.
 
-/// Redis `string2ll`: optional `-`, no `+`, no blanks, no leading zeros
-/// (except `0` itself), must fit an `i64`.
-pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
-    // LONG_STR_SIZE in Redis is 21: longer inputs are rejected outright.
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        if v > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some((v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+/// Redis `string2ll` (the protocol crate's implementation).
+pub(crate) use ringkv_protocol::num::parse_i64;
 
 /// The memory units Redis accepts; the whole suffix after the digits must
 /// equal one of them (case-insensitive).

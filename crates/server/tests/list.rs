@@ -3,7 +3,7 @@
 //! WRONGTYPE, keyspace side effects, encoding transitions and large lists.
 
 mod common;
-use common::{check, encoding, hello3, run_line as run, Raw, Server};
+use common::{check, encoding, hello3, run_line as run, Server};
 use std::time::{Duration, Instant};
 
 #[test]
