@@ -236,13 +236,15 @@ impl CommandSpec {
 
 /// Name → spec, built once at start-up from the family modules.
 pub struct CommandTable {
-    by_name: HashMap<Vec<u8>, &'static CommandSpec>,
+    /// foldhash: the lookup runs for every command, and names are not attacker-chosen keys that
+    /// could be flooded (the table is fixed at start-up).
+    by_name: HashMap<Vec<u8>, &'static CommandSpec, foldhash::fast::RandomState>,
     ordered: Vec<&'static CommandSpec>,
 }
 
 impl CommandTable {
     pub fn new(families: &[&'static [CommandSpec]]) -> CommandTable {
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
         let mut ordered = Vec::new();
         for family in families {
             for spec in family.iter() {
