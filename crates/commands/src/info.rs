@@ -26,7 +26,15 @@ pub static LAZYFREED_OBJECTS: AtomicU64 = AtomicU64::new(0);
 
 /// Sections in report order. `default`, `all` and `everything` all mean every one of them, since
 /// ringkv has neither modules nor the per-command statistics `all` adds in Redis.
-const SECTIONS: &[&str] = &["server", "clients", "memory", "stats", "cpu", "keyspace"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "cpu",
+    "keyspace",
+];
 
 /// The INFO reply text for the requested section names (`INFO` arguments; empty = default).
 /// Unknown names select nothing, so `INFO nosuchsection` is an empty string, as in Redis.
@@ -58,6 +66,10 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
             "server" => server(ctx, &mut out),
             "clients" => clients(ctx, &mut out),
             "memory" => memory(ctx, &mut out),
+            "persistence" => {
+                out.push_str("# Persistence\r\n");
+                crate::persistence::info_section(ctx.store, ctx.shared, &mut out);
+            }
             "stats" => stats(ctx, &mut out),
             "cpu" => cpu(&mut out),
             "keyspace" => keyspace(ctx, &mut out),

@@ -20,6 +20,7 @@ pub mod introspection;
 pub mod keys;
 pub mod list;
 pub mod parse;
+pub mod persistence;
 pub mod pubsub;
 pub mod ratelimit;
 pub mod server;
@@ -54,5 +55,6 @@ pub fn command_table() -> CommandTable {
         ratelimit::COMMANDS,
         ids::COMMANDS,
         blocking::COMMANDS,
+        persistence::COMMANDS,
     ])
 }

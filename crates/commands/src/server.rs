@@ -388,18 +388,21 @@ fn config_help(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], with Redis 7's option checks.
 ///
-/// ringkv has no persistence yet, so SAVE and NOSAVE are accepted and change nothing, and there
-/// are no replicas to wait for, so NOW and FORCE change nothing either: shutdown always starts at
-/// once. For the same reason there is never a pending shutdown for ABORT to cancel. On success
-/// there is no reply: the connection (and every other) is closed, as in Redis.
+/// SAVE writes a snapshot first (a failed save refuses the shutdown unless FORCE, as in Redis);
+/// without it nothing is saved, because no `save` rules exist yet. There are no replicas to wait
+/// for, so NOW changes nothing and shutdown starts at once; for the same reason there is never a
+/// pending shutdown for ABORT to cancel. On success there is no reply: the connection (and every
+/// other) is closed, as in Redis.
 fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (mut save, mut nosave, mut other, mut abort) = (false, false, false, false);
+    let mut force = false;
     for a in args.iter().skip(1) {
         if is(a, "NOSAVE") {
             nosave = true;
         } else if is(a, "SAVE") {
             save = true;
         } else if is(a, "NOW") || is(a, "FORCE") {
+            force |= is(a, "FORCE");
             other = true;
         } else if is(a, "ABORT") {
             abort = true;
@@ -414,6 +417,11 @@ fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
     tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
+    if save && crate::persistence::save_now(ctx.store, ctx.shared).is_err() && !force {
+        return Err(CmdError::Static(
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        ));
+    }
     ctx.shared.request_shutdown();
     ctx.client.action = Some(Action::Close);
     Ok(())

@@ -37,6 +37,8 @@ pub struct Config {
     pub loglevel: LogLevel,
     /// `logfile`: path; empty = standard output.
     pub logfile: String,
+    /// `dbfilename`: the snapshot file inside `dir` (SAVE, load at start-up).
+    pub dbfilename: String,
     /// `databases`: number of logical databases.
     pub databases: u32,
     /// `maxclients`: maximum simultaneous clients.
@@ -108,6 +110,7 @@ impl Config {
             lfu_decay_time: 0,
             loglevel: LogLevel::default(),
             logfile: String::new(),
+            dbfilename: String::new(),
             databases: 0,
             maxclients: 0,
             timeout: 0,
@@ -303,7 +306,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 35);
+        assert_eq!(names.len(), 36);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -326,9 +329,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 36); // 35 params + 1 alias
+        assert_eq!(all.len(), 37); // 36 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 36);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 37);
     }
 
     #[test]

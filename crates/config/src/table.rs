@@ -542,6 +542,23 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "dbfilename",
+        aliases: &[],
+        mutable: true,
+        default: "dump.snap",
+        kind: Kind::Str {
+            get: |c| &c.dbfilename,
+            set: |c, v| c.dbfilename = v,
+        },
+        check: Some(|c| {
+            if c.dbfilename.is_empty() || c.dbfilename.contains('/') {
+                Err("dbfilename can't be a path, just a filename".to_string())
+            } else {
+                Ok(())
+            }
+        }),
+    },
+    Spec {
         name: "databases",
         aliases: &[],
         mutable: false,

@@ -404,6 +404,7 @@ fn every_parameter_round_trips_through_rewrite() {
             ("lazyfree-lazy-user-flush", "yes"),
             ("busy-reply-threshold", "0"),
             ("client-output-buffer-limit", "pubsub 1mb 512kb 10"),
+            ("dbfilename", "other.snap"),
             ("notify-keyspace-events", "KEA"),
             (
                 "ratelimit-policy",

@@ -23,6 +23,8 @@ fn usage() -> String {
     format!(
         "ringkv {VERSION} — a Redis-compatible key-value server\n\n\
 Usage: ringkv [/path/to/ringkv.conf] [--name value [value ...]] ...\n\
+       ringkv check-snapshot FILE        verify a snapshot (like redis-check-rdb)\n\
+       ringkv check-aof [--fix] FILE     verify an append-only file (like redis-check-aof)\n\
        ringkv -v | --version\n\
        ringkv -h | --help\n\n\
 Settings use redis.conf names; command-line options override the file.\n\
@@ -33,8 +35,46 @@ Examples:\n\
     )
 }
 
+/// `ringkv check-snapshot FILE` / `ringkv check-aof [--fix] FILE`: offline diagnosis.
+fn check_tool(argv: &[String]) -> Option<ExitCode> {
+    use ringkv_persist::CheckStatus;
+    let report = match argv {
+        [cmd, file] if cmd == "check-snapshot" => {
+            ringkv_persist::check_snapshot(std::path::Path::new(file))
+        }
+        [cmd, file] if cmd == "check-aof" => {
+            ringkv_persist::check_aof(std::path::Path::new(file), false)
+        }
+        [cmd, fix, file] if cmd == "check-aof" && fix == "--fix" => {
+            ringkv_persist::check_aof(std::path::Path::new(file), true)
+        }
+        [cmd, ..] if cmd == "check-snapshot" || cmd == "check-aof" => {
+            eprintln!("usage: ringkv check-snapshot FILE | ringkv check-aof [--fix] FILE");
+            return Some(ExitCode::FAILURE);
+        }
+        _ => return None,
+    };
+    Some(match report {
+        Ok(r) => {
+            println!("{r}");
+            if matches!(r.status, CheckStatus::Ok) || r.fixed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", argv[argv.len() - 1]);
+            ExitCode::FAILURE
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = check_tool(&argv) {
+        return code;
+    }
     let args: StartupArgs = match ringkv_config::parse_command_line(&argv) {
         Ok(a) => a,
         Err(e) => {
@@ -160,6 +200,7 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     };
     let mut store = Store::new(config.databases as usize, seed);
     store.set_memory_gauge(Arc::new(alloc::allocated_bytes));
+    let keys_loaded = load_snapshot_at_start(&config, &mut store)?;
     let info = ServerInfo {
         version: VERSION,
         pid: std::process::id(),
@@ -177,6 +218,7 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     };
     let pidfile = config.pidfile.clone();
     let shared = Arc::new(Shared::new(store, config, info.clone(), clock));
+    shared.persistence.lock().keys_loaded_at_start = keys_loaded;
     ringkv_commands::ids::start(&shared)?;
     tracing::info!(
         version = VERSION,
@@ -218,6 +260,44 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     }
     tracing::info!("ringkv is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Loads `dir/dbfilename` if it exists, logging progress; a damaged file stops start-up with the
+/// file, offset and reason (like Redis with a corrupt RDB) rather than serving partial data.
+fn load_snapshot_at_start(config: &Config, store: &mut Store) -> Result<u64, String> {
+    let path = std::path::Path::new(&config.dir).join(&config.dbfilename);
+    if !path.exists() {
+        return Ok(0);
+    }
+    let started = Instant::now();
+    tracing::info!(path = %path.display(), "loading snapshot");
+    let mut last_decile = 0;
+    let report = ringkv_persist::load_snapshot(
+        &path,
+        store,
+        ringkv_engine::Clock::now_ms(&SystemClock),
+        |done, total| {
+            let decile = (done * 10).checked_div(total).unwrap_or(10);
+            if decile > last_decile {
+                last_decile = decile;
+                tracing::info!(percent = decile * 10, "loading snapshot");
+            }
+        },
+    )
+    .map_err(|e| {
+        format!(
+            "cannot load snapshot {}: {e} (check it with `ringkv check-snapshot {}`)",
+            path.display(),
+            path.display()
+        )
+    })?;
+    tracing::info!(
+        keys = report.keys_loaded,
+        expired_skipped = report.expired_skipped,
+        ms = started.elapsed().as_millis() as u64,
+        "DB loaded from disk"
+    );
+    Ok(report.keys_loaded)
 }
 
 async fn signal_received() {

@@ -48,6 +48,7 @@ fn info_default_reports_every_section_in_redis_format() {
             "# Server",
             "# Clients",
             "# Memory",
+            "# Persistence",
             "# Stats",
             "# CPU",
             "# Keyspace"
@@ -60,7 +61,8 @@ fn info_default_reports_every_section_in_redis_format() {
         text.ends_with("# Keyspace\r\n"),
         "empty keyspace section last"
     );
-    assert!(!text.contains("Persistence") && !text.contains("Replication"));
+    // Persistence reports the snapshot state; replication does not exist yet.
+    assert!(text.contains("\r\nrdb_changes_since_last_save:") && !text.contains("Replication"));
     for line in text
         .split("\r\n")
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -175,17 +177,17 @@ fn info_sections_are_selectable_and_keyspace_tracks_keys() {
     assert!(two.contains("\r\n\r\n# Keyspace\r\n"));
     assert_eq!(two.matches('#').count(), 2);
     for all in ["all", "everything", "default", "ALL"] {
-        assert_eq!(info(&mut r, &[all]).matches("\r\n# ").count(), 5, "{all}");
+        assert_eq!(info(&mut r, &[all]).matches("\r\n# ").count(), 6, "{all}");
     }
     assert_eq!(
         info(&mut r, &["server", "everything"])
             .matches("# ")
             .count(),
-        6
+        7
     );
     // Unknown and not-implemented sections select nothing.
     assert_eq!(info(&mut r, &["nosuchsection"]), "");
-    assert_eq!(info(&mut r, &["persistence"]), "");
+    assert!(info(&mut r, &["persistence"]).starts_with("# Persistence\r\nloading:0\r\n"));
     assert_eq!(info(&mut r, &["nosuch", "cpu"]).matches("# ").count(), 1);
 
     assert_eq!(info(&mut r, &["keyspace"]), "# Keyspace\r\n");

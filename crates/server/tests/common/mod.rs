@@ -34,7 +34,21 @@ impl Server {
 
     /// Starts a server with a config file written from `config_text` plus extra arguments.
     pub fn start_with(extra: &[&str], config_text: Option<&str>) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(tempfile::tempdir().expect("tempdir"), extra, config_text)
+    }
+
+    /// Stops this server (SIGKILL if still running) and starts a new one on the same data
+    /// directory with `extra` arguments: what a restart after a crash or a shutdown looks like.
+    pub fn restart(mut self, extra: &[&str]) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        drop(self);
+        Server::start_in(dir, extra, None)
+    }
+
+    /// Starts a server whose `--dir` is `dir`.
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str], config_text: Option<&str>) -> Server {
         // The port is chosen before the server binds it; retry if another process raced us to it.
         for _attempt in 0..5 {
             let port = free_port();
