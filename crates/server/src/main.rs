@@ -149,8 +149,13 @@ fn init_logging(config: &Config) -> std::io::Result<cron::LogLevelHandle> {
     let (filter, handle) = tracing_subscriber::reload::Layer::new(level_filter(config.loglevel));
     let registry = tracing_subscriber::registry().with(filter);
     if config.logfile.is_empty() {
+        use std::io::IsTerminal;
         registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
             .init();
     } else {
         let file = std::fs::OpenOptions::new()
@@ -244,7 +249,7 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
             shared.request_shutdown();
         }
         _ = shutdown.changed() => {
-            tracing::info!("User requested shutdown...");
+            tracing::info!("shutting down: closing listeners and clients");
         }
     }
     for t in tasks {
