@@ -171,19 +171,18 @@ impl<'a> DbRef<'a> {
     /// Finds a live entry: deletes it first if it has expired. `touch` refreshes its clock.
     fn live_entry(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
         let now = self.c.now_ms;
-        let expired = match self.db.dict.get_mut(key) {
-            None => return None,
-            Some(e) => matches!(e.expire(), Some(at) if at <= now),
-        };
+        // One lookup: the pointer stands in for a borrow the checker cannot express across the
+        // expired branch (which must mutate the dict).
+        let e: *mut Entry = self.db.dict.get_mut(key)?;
+        // SAFETY: `e` points into `self.db.dict`, which nothing touches until it is used below
+        // or the entry is deleted (after which `e` is not used again).
+        let expired = matches!(unsafe { &*e }.expire(), Some(at) if at <= now);
         if expired {
             self.delete_expired(key);
             return None;
         }
-        let e = self
-            .db
-            .dict
-            .get_mut(key)
-            .expect("invariant: entry found a moment ago");
+        // SAFETY: as above; the returned borrow is tied to `&mut self`.
+        let e = unsafe { &mut *e };
         if touch {
             Self::touch(self.c, e);
         }
@@ -317,9 +316,12 @@ impl<'a> DbRef<'a> {
     }
 
     fn put(&mut self, key: &[u8], value: NewValue<'_>, ttl: Ttl) {
-        let old_expire = self.live_entry(key, false).map(|e| e.expire());
-        match old_expire {
-            Some(old) => {
+        let existing: Option<*mut Entry> = self.live_entry(key, false).map(|e| e as *mut Entry);
+        match existing {
+            Some(ep) => {
+                // SAFETY: `ep` points at the live entry in `self.db.dict`; the dict is not
+                // modified until the `replace` below, after the last use of `ep`.
+                let old = unsafe { &*ep }.expire();
                 let new_expire = match ttl {
                     Ttl::Persist => None,
                     Ttl::Keep => old,
@@ -328,7 +330,8 @@ impl<'a> DbRef<'a> {
                 // Fast path: same-length inline overwrite with unchanged expiry presence.
                 if let NewValue::Inline(v) = &value {
                     if old.is_some() == new_expire.is_some() {
-                        let e = self.db.dict.get_mut(key).expect("invariant: entry is live");
+                        // SAFETY: as above.
+                        let e = unsafe { &mut *ep };
                         if let Some(bytes) = e.inline_mut() {
                             if bytes.len() == v.len() {
                                 bytes.copy_from_slice(v);
@@ -343,11 +346,8 @@ impl<'a> DbRef<'a> {
                         }
                     }
                 }
-                let fresh = {
-                    let e = self.db.dict.get(key).expect("invariant: entry is live");
-                    e.rebuild(value, new_expire)
-                };
-                let mut fresh = fresh;
+                // SAFETY: as above.
+                let mut fresh = unsafe { &*ep }.rebuild(value, new_expire);
                 Self::touch(self.c, &mut fresh);
                 drop(self.db.dict.replace(fresh));
                 self.index_expire_change(key, old, new_expire);
