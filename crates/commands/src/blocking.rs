@@ -161,234 +161,91 @@ pub fn unpark(store: &mut Store, shared: &Shared, client_id: u64) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The blocking commands. Each first tries to serve itself like its non-blocking twin; only when
-// every named key is empty (or absent) does it park through `block`.
+// The blocking commands. Each first serves itself with its non-blocking twin's code (LMOVE,
+// LMPOP, ZMPOP, or the list/zset pop helpers); only when every named key is empty (or absent)
+// does it park through `block`.
 
-use crate::error::{CmdResult, SYNTAX, WRONG_TYPE};
-use crate::parse::{is, parse_i64};
+use crate::error::CmdResult;
+use crate::hash::db_and_out;
+use crate::list::{existing_list_mut, lmove_serve, lmpop_serve, parse_side};
+use crate::shared_args::{mpop_where_index, parse_numkeys};
 use crate::table::{flags, CommandSpec};
-use ringkv_config::notify;
-use ringkv_engine::{ListValue, Value, ValueRef};
+use crate::zset::{existing_zset_mut, zmpop_serve};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
-    Left,
-    Right,
-}
-
-fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
-    if is(arg, "LEFT") {
-        Ok(End::Left)
-    } else if is(arg, "RIGHT") {
-        Ok(End::Right)
-    } else {
-        Err(SYNTAX)
-    }
-}
-
-/// Some(len) if `key` holds a non-empty list, None if absent, WRONGTYPE for other types.
-fn list_len(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<usize>, CmdError> {
-    match ctx.db().peek(key).map(|e| e.value()) {
-        None => Ok(None),
-        Some(ValueRef::Obj(Value::List(l))) => Ok(Some(l.len())),
-        Some(_) => Err(WRONG_TYPE),
-    }
-}
-
-fn zset_len(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<usize>, CmdError> {
-    match ctx.db().peek(key).map(|e| e.value()) {
-        None => Ok(None),
-        Some(ValueRef::Obj(Value::ZSet(z))) => Ok(Some(z.len())),
-        Some(_) => Err(WRONG_TYPE),
-    }
-}
-
-/// Pops up to `count` elements from one end of a list known to be non-empty.
-fn pop_list(ctx: &mut Ctx<'_>, key: &[u8], end: End, count: usize) -> Vec<Vec<u8>> {
-    let mut db = ctx.db();
-    let mut out = Vec::new();
-    if let Some(Value::List(l)) = db.entry_mut(key).and_then(|e| e.object_mut()) {
-        while out.len() < count {
-            let v = match end {
-                End::Left => l.pop_front(),
-                End::Right => l.pop_back(),
-            };
-            match v {
-                Some(v) => out.push(v),
-                None => break,
-            }
-        }
-    }
-    if !out.is_empty() {
-        db.signal_modified(key, out.len() as u64);
-        db.notify(
-            notify::LIST,
-            if end == End::Left { "lpop" } else { "rpop" },
-            key,
-        );
-        if db.remove_if_empty(key) {
-            db.notify(notify::GENERIC, "del", key);
-        }
-    }
-    out
-}
-
-fn push_list(ctx: &mut Ctx<'_>, key: &[u8], end: End, value: &[u8]) -> Result<(), CmdError> {
-    let mut db = ctx.db();
-    match db.value_mut_or_insert(key, || Value::List(ListValue::default()))? {
-        Value::List(l) => match end {
-            End::Left => l.push_front(value),
-            End::Right => l.push_back(value),
-        },
-        _ => return Err(WRONG_TYPE),
-    }
-    db.signal_modified(key, 1);
-    db.notify(
-        notify::LIST,
-        if end == End::Left { "lpush" } else { "rpush" },
-        key,
-    );
-    Ok(())
-}
-
-fn pop_zset(ctx: &mut Ctx<'_>, key: &[u8], max: bool, count: usize) -> Vec<(Vec<u8>, f64)> {
-    let mut db = ctx.db();
-    let mut out = Vec::new();
-    if let Some(Value::ZSet(z)) = db.entry_mut(key).and_then(|e| e.object_mut()) {
-        while out.len() < count {
-            match z.pop(max) {
-                Some(p) => out.push(p),
-                None => break,
-            }
-        }
-    }
-    if !out.is_empty() {
-        db.signal_modified(key, out.len() as u64);
-        db.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
-        if db.remove_if_empty(key) {
-            db.notify(notify::GENERIC, "del", key);
-        }
-    }
-    out
+/// The keys a BLMPOP/BZMPOP names (numkeys at argument 2).
+fn mpop_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a [u8]>, CmdError> {
+    let numkeys = parse_numkeys(args.arg(2))?;
+    let where_idx = mpop_where_index(*args, 2, numkeys)?;
+    Ok((3..where_idx).map(|i| args.arg(i)).collect())
 }
 
 /// BLPOP / BRPOP key [key ...] timeout
-fn blpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, end: End) -> CmdResult {
+fn blpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, head: bool) -> CmdResult {
     let timeout = parse_timeout(args.arg(args.len() - 1))?;
     let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
     for key in &keys {
-        if list_len(ctx, key)?.is_some() {
-            let v = pop_list(ctx, key, end, 1);
-            if let Some(v) = v.first() {
-                ctx.out.array(2);
-                ctx.out.bulk(key);
-                ctx.out.bulk(v);
-                return Ok(());
-            }
-        }
+        let (mut db, out) = db_and_out(ctx);
+        let Some(list) = existing_list_mut(&mut db, key)? else {
+            continue;
+        };
+        let Some(v) = (if head {
+            list.pop_front()
+        } else {
+            list.pop_back()
+        }) else {
+            continue;
+        };
+        crate::list::after_removal(&mut db, key, 1, if head { "lpop" } else { "rpop" });
+        out.array(2);
+        out.bulk(key);
+        out.bulk(&v);
+        return Ok(());
     }
     block(ctx, args, &keys, timeout);
     Ok(())
 }
 
 fn blpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    blpop_generic(ctx, args, End::Left)
+    blpop_generic(ctx, args, true)
 }
 
 fn brpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    blpop_generic(ctx, args, End::Right)
+    blpop_generic(ctx, args, false)
 }
 
-/// BLMOVE / BRPOPLPUSH: pop from `src`, push to `dst`; the destination type is checked first so a
-/// failed push never loses the element.
+/// BLMOVE / BRPOPLPUSH: LMOVE when the source has an element, else wait on the source.
 fn blmove_generic(
     ctx: &mut Ctx<'_>,
     args: Args<'_>,
-    from: End,
-    to: End,
+    from_head: bool,
+    to_head: bool,
     timeout_arg: &[u8],
 ) -> CmdResult {
     let timeout = parse_timeout(timeout_arg)?;
     let (src, dst) = (args.arg(1), args.arg(2));
-    if list_len(ctx, src)?.is_some() {
-        list_len(ctx, dst)?;
-        let v = pop_list(ctx, src, from, 1);
-        if let Some(v) = v.into_iter().next() {
-            push_list(ctx, dst, to, &v)?;
-            ctx.out.bulk(&v);
-            return Ok(());
-        }
+    if !lmove_serve(ctx, src, dst, from_head, to_head)? {
+        block(ctx, args, &[src], timeout);
     }
-    block(ctx, args, &[src], timeout);
     Ok(())
 }
 
 fn blmove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let from = parse_end(args.arg(3))?;
-    let to = parse_end(args.arg(4))?;
-    blmove_generic(ctx, args, from, to, args.arg(5))
+    let from_head = parse_side(args.arg(3))?;
+    let to_head = parse_side(args.arg(4))?;
+    blmove_generic(ctx, args, from_head, to_head, args.arg(5))
 }
 
 fn brpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    blmove_generic(ctx, args, End::Right, End::Left, args.arg(3))
-}
-
-/// What `numkeys key... <end-token> [COUNT n]` names: the keys, the end token, the count.
-type MpopArgs<'a> = (Vec<&'a [u8]>, &'a [u8], usize);
-
-/// Parses `numkeys key... <end-token> [COUNT n]` starting at `numkeys_idx`.
-fn parse_mpop<'a>(args: &Args<'a>, numkeys_idx: usize) -> Result<MpopArgs<'a>, CmdError> {
-    let numkeys = match parse_i64(args.arg(numkeys_idx)) {
-        Some(n) if n > 0 => n as usize,
-        Some(_) => return Err(CmdError::Static("ERR numkeys should be greater than 0")),
-        None => return Err(crate::error::NOT_INTEGER),
-    };
-    let where_idx = numkeys_idx
-        .checked_add(numkeys)
-        .and_then(|i| i.checked_add(1))
-        .ok_or(SYNTAX)?;
-    if where_idx >= args.len() {
-        return Err(SYNTAX);
-    }
-    let keys: Vec<&[u8]> = (numkeys_idx + 1..where_idx).map(|i| args.arg(i)).collect();
-    let mut count = 1usize;
-    let mut i = where_idx + 1;
-    let mut seen_count = false;
-    while i < args.len() {
-        if is(args.arg(i), "COUNT") && i + 1 < args.len() && !seen_count {
-            count = match parse_i64(args.arg(i + 1)) {
-                Some(n) if n > 0 => n as usize,
-                _ => return Err(CmdError::Static("ERR count should be greater than 0")),
-            };
-            seen_count = true;
-            i += 2;
-        } else {
-            return Err(SYNTAX);
-        }
-    }
-    Ok((keys, args.arg(where_idx), count))
+    blmove_generic(ctx, args, false, true, args.arg(3))
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn blmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let timeout = parse_timeout(args.arg(1))?;
-    let (keys, end, count) = parse_mpop(&args, 2)?;
-    let end = parse_end(end)?;
-    for key in &keys {
-        if list_len(ctx, key)?.is_some() {
-            let vals = pop_list(ctx, key, end, count);
-            if !vals.is_empty() {
-                ctx.out.array(2);
-                ctx.out.bulk(key);
-                ctx.out.array(vals.len());
-                for v in &vals {
-                    ctx.out.bulk(v);
-                }
-                return Ok(());
-            }
-        }
+    if !lmpop_serve(ctx, args, 2)? {
+        let keys = mpop_keys(&args)?;
+        block(ctx, args, &keys, timeout);
     }
-    block(ctx, args, &keys, timeout);
     Ok(())
 }
 
@@ -397,16 +254,19 @@ fn bzpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> CmdResult {
     let timeout = parse_timeout(args.arg(args.len() - 1))?;
     let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
     for key in &keys {
-        if zset_len(ctx, key)?.is_some() {
-            let popped = pop_zset(ctx, key, max, 1);
-            if let Some((member, score)) = popped.first() {
-                ctx.out.array(3);
-                ctx.out.bulk(key);
-                ctx.out.bulk(member);
-                ctx.out.double(*score);
-                return Ok(());
-            }
-        }
+        let (mut db, out) = db_and_out(ctx);
+        let Some(zset) = existing_zset_mut(&mut db, key)? else {
+            continue;
+        };
+        let Some((member, score)) = zset.pop(max) else {
+            continue;
+        };
+        crate::zset::after_removal(&mut db, key, 1, if max { "zpopmax" } else { "zpopmin" });
+        out.array(3);
+        out.bulk(key);
+        out.bulk(&member);
+        out.double(score);
+        return Ok(());
     }
     block(ctx, args, &keys, timeout);
     Ok(())
@@ -423,31 +283,10 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let timeout = parse_timeout(args.arg(1))?;
-    let (keys, end, count) = parse_mpop(&args, 2)?;
-    let max = if is(end, "MAX") {
-        true
-    } else if is(end, "MIN") {
-        false
-    } else {
-        return Err(SYNTAX);
-    };
-    for key in &keys {
-        if zset_len(ctx, key)?.is_some() {
-            let popped = pop_zset(ctx, key, max, count);
-            if !popped.is_empty() {
-                ctx.out.array(2);
-                ctx.out.bulk(key);
-                ctx.out.array(popped.len());
-                for (m, s) in &popped {
-                    ctx.out.array(2);
-                    ctx.out.bulk(m);
-                    ctx.out.double(*s);
-                }
-                return Ok(());
-            }
-        }
+    if !zmpop_serve(ctx, args, 2)? {
+        let keys = mpop_keys(&args)?;
+        block(ctx, args, &keys, timeout);
     }
-    block(ctx, args, &keys, timeout);
     Ok(())
 }
 

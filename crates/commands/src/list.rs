@@ -188,7 +188,7 @@ fn read_list<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a ListVal
 }
 
 /// Write lookup of an existing list (None if absent): for commands that must not create the key.
-fn existing_list_mut<'a>(
+pub(crate) fn existing_list_mut<'a>(
     db: &'a mut DbRef<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut ListValue>, CmdError> {
@@ -210,7 +210,7 @@ fn list_or_create<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<&'a mut ListV
 }
 
 /// After elements were removed: signal, raise `event`, delete the key if it became empty.
-fn after_removal(db: &mut DbRef<'_>, key: &[u8], removed: usize, event: &'static str) {
+pub(crate) fn after_removal(db: &mut DbRef<'_>, key: &[u8], removed: usize, event: &'static str) {
     db.signal_modified(key, removed as u64);
     db.notify(notify::LIST, event, key);
     if db.remove_if_empty(key) {
@@ -256,7 +256,7 @@ pub(crate) fn positive_count(arg: &[u8]) -> Result<usize, CmdError> {
 }
 
 /// LEFT/RIGHT (Redis getListPositionFromObjectOrReply): true for LEFT (the head).
-fn parse_side(arg: &[u8]) -> Result<bool, CmdError> {
+pub(crate) fn parse_side(arg: &[u8]) -> Result<bool, CmdError> {
     if is(arg, "left") {
         Ok(true)
     } else if is(arg, "right") {
@@ -649,13 +649,25 @@ fn lmove_generic(
     from_head: bool,
     to_head: bool,
 ) -> CmdResult {
+    if !lmove_serve(ctx, src, dst, from_head, to_head)? {
+        ctx.out.null();
+    }
+    Ok(())
+}
+
+/// LMOVE's work, shared with BLMOVE/BRPOPLPUSH: moves one element and replies with it, or
+/// returns Ok(false) without replying when the source is absent or empty.
+pub(crate) fn lmove_serve(
+    ctx: &mut Ctx<'_>,
+    src: &[u8],
+    dst: &[u8],
+    from_head: bool,
+    to_head: bool,
+) -> Result<bool, CmdError> {
     let (mut db, out) = db_and_out(ctx);
     match existing_list_mut(&mut db, src)? {
         Some(l) if !l.is_empty() => {}
-        _ => {
-            out.null();
-            return Ok(());
-        }
+        _ => return Ok(false),
     }
     // The destination must be a list (or absent) before anything moves.
     existing_list_mut(&mut db, dst)?;
@@ -678,16 +690,30 @@ fn lmove_generic(
     db.notify(notify::LIST, if to_head { "lpush" } else { "rpush" }, dst);
     after_removal(&mut db, src, 1, if from_head { "lpop" } else { "rpop" });
     out.bulk(&value);
-    Ok(())
+    Ok(true)
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let numkeys = parse_numkeys(args.arg(1))?;
-    let where_idx = mpop_where_index(args, numkeys)?;
+    if !lmpop_serve(ctx, args, 1)? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+/// LMPOP's work, shared with BLMPOP (`numkeys_idx` is 1 or 2): validates every argument, pops
+/// from the first non-empty list and replies, or returns Ok(false) without replying when all the
+/// named lists are empty.
+pub(crate) fn lmpop_serve(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    numkeys_idx: usize,
+) -> Result<bool, CmdError> {
+    let numkeys = parse_numkeys(args.arg(numkeys_idx))?;
+    let where_idx = mpop_where_index(args, numkeys_idx, numkeys)?;
     let head = parse_side(args.arg(where_idx))?;
     let count = parse_mpop_count(args, where_idx)?;
     let (mut db, out) = db_and_out(ctx);
-    for k in 2..where_idx {
+    for k in numkeys_idx + 1..where_idx {
         let key = args.arg(k);
         let Some(list) = existing_list_mut(&mut db, key)? else {
             continue;
@@ -712,10 +738,9 @@ fn lmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             list.remove_back(n);
         }
         after_removal(&mut db, key, n, if head { "lpop" } else { "rpop" });
-        return Ok(());
+        return Ok(true);
     }
-    out.null_array();
-    Ok(())
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -243,11 +243,16 @@ pub(crate) fn parse_numkeys(arg: &[u8]) -> Result<u64, CmdError> {
     }
 }
 
-/// The position of the LEFT/RIGHT or MIN/MAX argument of LMPOP/ZMPOP: right after the `numkeys`
-/// keys that follow argument 1; a syntax error when the arguments end first.
-pub(crate) fn mpop_where_index(args: Args<'_>, numkeys: u64) -> Result<usize, CmdError> {
+/// The position of the LEFT/RIGHT or MIN/MAX argument of LMPOP/ZMPOP (and their blocking
+/// forms): right after the `numkeys` keys that follow the numkeys argument at `numkeys_idx`
+/// (1 for LMPOP/ZMPOP, 2 for BLMPOP/BZMPOP); a syntax error when the arguments end first.
+pub(crate) fn mpop_where_index(
+    args: Args<'_>,
+    numkeys_idx: usize,
+    numkeys: u64,
+) -> Result<usize, CmdError> {
     Ok(numkeys
-        .checked_add(2)
+        .checked_add(numkeys_idx as u64 + 1)
         .filter(|&w| w < args.len() as u64)
         .ok_or(SYNTAX)? as usize)
 }

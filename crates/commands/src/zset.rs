@@ -339,7 +339,7 @@ fn read_zset<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a ZSetVal
 }
 
 /// Write lookup of an existing sorted set (None if absent): for commands that must not create it.
-fn existing_zset_mut<'a>(
+pub(crate) fn existing_zset_mut<'a>(
     db: &'a mut DbRef<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut ZSetValue>, CmdError> {
@@ -353,7 +353,7 @@ fn existing_zset_mut<'a>(
 }
 
 /// After members were removed: signal, raise `event`, delete the key if it became empty.
-fn after_removal(db: &mut DbRef<'_>, key: &[u8], removed: usize, event: &'static str) {
+pub(crate) fn after_removal(db: &mut DbRef<'_>, key: &[u8], removed: usize, event: &'static str) {
     db.signal_modified(key, removed as u64);
     db.notify(notify::ZSET, event, key);
     if db.remove_if_empty(key) {
@@ -1020,8 +1020,22 @@ fn zpop_command(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> CmdResult {
 }
 
 fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let numkeys = parse_numkeys(args.arg(1))?;
-    let where_idx = mpop_where_index(args, numkeys)?;
+    if !zmpop_serve(ctx, args, 1)? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+/// ZMPOP's work, shared with BZMPOP (`numkeys_idx` is 1 or 2): validates every argument, pops
+/// from the first non-empty sorted set and replies, or returns Ok(false) without replying when
+/// all of them are empty.
+pub(crate) fn zmpop_serve(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    numkeys_idx: usize,
+) -> Result<bool, CmdError> {
+    let numkeys = parse_numkeys(args.arg(numkeys_idx))?;
+    let where_idx = mpop_where_index(args, numkeys_idx, numkeys)?;
     let max = if is(args.arg(where_idx), "min") {
         false
     } else if is(args.arg(where_idx), "max") {
@@ -1031,7 +1045,7 @@ fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     };
     let count = parse_mpop_count(args, where_idx)?;
     let (mut db, out) = db_and_out(ctx);
-    for k in 2..where_idx {
+    for k in numkeys_idx + 1..where_idx {
         let key = args.arg(k);
         let Some(zset) = existing_zset_mut(&mut db, key)? else {
             continue;
@@ -1051,10 +1065,9 @@ fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             }
         }
         after_removal(&mut db, key, n, if max { "zpopmax" } else { "zpopmin" });
-        return Ok(());
+        return Ok(true);
     }
-    out.null_array();
-    Ok(())
+    Ok(false)
 }
 
 // ---------------------------------------------------------------------------------------------
