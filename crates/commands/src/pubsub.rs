@@ -104,6 +104,30 @@ impl PushLink {
     }
 }
 
+/// One push frame, encoded lazily for each protocol version it is needed in.
+#[derive(Default)]
+struct Frames {
+    resp2: Option<Vec<u8>>,
+    resp3: Option<Vec<u8>>,
+}
+
+impl Frames {
+    fn get(&mut self, proto: Protocol, parts: &[&[u8]]) -> &[u8] {
+        let slot = match proto {
+            Protocol::Resp2 => &mut self.resp2,
+            Protocol::Resp3 => &mut self.resp3,
+        };
+        slot.get_or_insert_with(|| {
+            let mut w = ReplyWriter::new(proto);
+            w.push(parts.len());
+            for p in parts {
+                w.bulk(p);
+            }
+            std::mem::take(w.buffer_mut())
+        })
+    }
+}
+
 /// Channel and pattern subscriptions of all clients.
 #[derive(Default)]
 pub struct PubSub {
@@ -129,6 +153,7 @@ impl PubSub {
     }
 
     /// Delivers a message; returns the number of receiving subscriptions (PUBLISH's reply).
+    /// Each frame is encoded at most once per protocol version, however many subscribers.
     pub fn publish(
         &self,
         channel: &[u8],
@@ -138,13 +163,10 @@ impl PubSub {
     ) -> usize {
         let mut receivers = 0;
         if let Some(subs) = self.channels.get(channel) {
+            let mut frames = Frames::default();
             for link in subs.iter().filter(|l| !l.closed()) {
-                let mut w = ReplyWriter::new(link.protocol());
-                w.push(3);
-                w.bulk(b"message");
-                w.bulk(channel);
-                w.bulk(message);
-                link.send(std::mem::take(w.buffer_mut()), limit, now_ms);
+                let frame = frames.get(link.protocol(), &[b"message", channel, message]);
+                link.send(frame.to_vec(), limit, now_ms);
                 receivers += 1;
             }
         }
@@ -152,14 +174,10 @@ impl PubSub {
             if !glob_match(pattern, channel, false) {
                 continue;
             }
+            let mut frames = Frames::default();
             for link in subs.iter().filter(|l| !l.closed()) {
-                let mut w = ReplyWriter::new(link.protocol());
-                w.push(4);
-                w.bulk(b"pmessage");
-                w.bulk(pattern);
-                w.bulk(channel);
-                w.bulk(message);
-                link.send(std::mem::take(w.buffer_mut()), limit, now_ms);
+                let frame = frames.get(link.protocol(), &[b"pmessage", pattern, channel, message]);
+                link.send(frame.to_vec(), limit, now_ms);
                 receivers += 1;
             }
         }
