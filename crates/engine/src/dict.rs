@@ -91,10 +91,6 @@ impl Dict {
         self.tables[0].size() + self.tables[1].size()
     }
 
-    pub fn is_rehashing(&self) -> bool {
-        self.rehash_idx.is_some()
-    }
-
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }

@@ -251,8 +251,6 @@ mod tests {
         for i in 100..200 {
             s.db(0).get(format!("k{i}").as_bytes());
         }
-        let counter = Arc::new(AtomicUsize::new(0));
-        let _ = counter;
         // Evict one by one, updating the gauge after each deletion.
         loop {
             sync_count(&mut s, &k);

@@ -164,3 +164,45 @@ fn damaged_snapshot_stops_startup_and_check_snapshot_explains() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dump.snap"), "{err}");
 }
+
+#[test]
+fn check_aof_reports_and_fixes_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("appendonly.aof");
+    let good = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+    let mut torn = good.to_vec();
+    torn.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nx"); // crash mid-write
+    std::fs::write(&path, &torn).unwrap();
+
+    let check = Command::new(binary())
+        .args(["check-aof", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!check.status.success(), "a torn tail is reported");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        torn,
+        "checking alone changes nothing"
+    );
+
+    let fix = Command::new(binary())
+        .args(["check-aof", "--fix", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        fix.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fix.stdout)
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good.to_vec(),
+        "truncated to the valid prefix"
+    );
+
+    let again = Command::new(binary())
+        .args(["check-aof", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+}
