@@ -12,9 +12,12 @@
 //!   normal operation); a bigger step back is an error rather than a stalled server.
 //! * A *reserved high-water mark* is kept in `idgen.state` in `dir`: before any ID whose timestamp
 //!   is beyond the mark leaves the server, a new mark (that timestamp + [`LEASE_MS`]) is written
-//!   with temp file + fsync + rename + directory fsync. At start-up the mark is restored into the
-//!   generator, so no ID at or below it can be issued again: at most one fsync per second of ID
-//!   traffic, and a restart within the lease waits (at most [`LEASE_MS`]) for the clock to pass it.
+//!   with temp file + fsync + rename + directory fsync. In steady traffic a background thread
+//!   extends the mark once half the lease is used, so the fsync (at most one per half second of
+//!   ID traffic) does not run under the keyspace lock; only an ID beyond the durable mark waits for
+//!   the write. At start-up the mark is restored into the generator, so no ID at or below it can be
+//!   issued again, and a restart within the lease waits (at most [`LEASE_MS`]) for the clock to
+//!   pass it.
 //! * Two servers on one data directory would share a worker number; [`start`] takes an exclusive
 //!   lock on `idgen.lock` so the second one refuses to start. Uniqueness of (datacenter, worker)
 //!   across machines is the operator's job until the cluster hands out worker numbers.
@@ -31,6 +34,8 @@ use ringkv_protocol::{Args, Protocol};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most IDs one `ID.NEXT` may ask for. At 4096 snowflakes per millisecond this bounds the time
@@ -81,6 +86,8 @@ struct IdState {
     max_backward_ms: u64,
     /// The persisted mark: IDs with timestamps up to here may be issued without writing.
     reserved_ms: u64,
+    /// Writes of the mark (shared with the background refresher).
+    mark: Arc<MarkWriter>,
     /// The mark restored at start-up: a previous run may have issued IDs up to here.
     floor_ms: u64,
     /// The latest clock reading a ULID or UUIDv7 was made with.
@@ -171,6 +178,11 @@ pub fn start(shared: &Shared) -> Result<(), String> {
         generator,
         max_backward_ms,
         reserved_ms: mark,
+        mark: Arc::new(MarkWriter {
+            durable_ms: AtomicU64::new(mark),
+            refreshing: AtomicBool::new(false),
+            written_ms: Mutex::new(mark),
+        }),
         floor_ms: mark,
         latest_reading_ms: 0,
         last_ulid: None,
@@ -229,6 +241,28 @@ fn read_mark(dir: &Path) -> Result<Option<u64>, String> {
             path.display()
         )
     })
+}
+
+/// The persisted high-water mark and its refresher. Writes are serialised and never lower the
+/// mark on disk; `durable_ms` only moves after the fsync of a mark that covers it.
+struct MarkWriter {
+    durable_ms: AtomicU64,
+    refreshing: AtomicBool,
+    /// The mark last written (the lock serialises writers).
+    written_ms: Mutex<u64>,
+}
+
+impl MarkWriter {
+    /// Writes `mark` (or keeps a higher one already written) and publishes it as durable.
+    fn write(&self, dir: &Path, mark: u64) -> std::io::Result<()> {
+        let mut written = self.written_ms.lock();
+        if mark > *written {
+            write_mark(dir, mark)?;
+            *written = mark;
+        }
+        self.durable_ms.fetch_max(*written, Ordering::AcqRel);
+        Ok(())
+    }
 }
 
 /// Durably replaces the mark: temp file, fsync, rename, fsync of the directory.
@@ -354,18 +388,37 @@ impl IdState {
     }
 
     /// Makes sure the persisted mark covers timestamp `ts` before IDs carrying it are replied.
+    ///
+    /// In steady traffic the mark is extended in the background once half of the lease is used,
+    /// so the fsync never happens while the keyspace lock is held; only an ID beyond the durable
+    /// mark (start-up, a clock jump, or a refresh that fell behind) waits for the write here.
     fn reserve(&mut self, ts: u64) -> CmdResult {
-        if ts <= self.reserved_ms {
+        self.reserved_ms = self
+            .reserved_ms
+            .max(self.mark.durable_ms.load(Ordering::Acquire));
+        if ts > self.reserved_ms {
+            let mark = ts.saturating_add(LEASE_MS);
+            self.mark.write(&self.dir, mark).map_err(|e| {
+                CmdError::msg(format!(
+                    "ERR cannot persist the unique-ID high-water mark in '{}': {e}",
+                    self.dir.display()
+                ))
+            })?;
+            self.reserved_ms = self.mark.durable_ms.load(Ordering::Acquire);
             return Ok(());
         }
-        let mark = ts.saturating_add(LEASE_MS);
-        write_mark(&self.dir, mark).map_err(|e| {
-            CmdError::msg(format!(
-                "ERR cannot persist the unique-ID high-water mark in '{}': {e}",
-                self.dir.display()
-            ))
-        })?;
-        self.reserved_ms = mark;
+        if ts.saturating_add(LEASE_MS / 2) > self.reserved_ms
+            && !self.mark.refreshing.swap(true, Ordering::AcqRel)
+        {
+            let (writer, dir) = (self.mark.clone(), self.dir.clone());
+            let next = ts.saturating_add(LEASE_MS);
+            std::thread::spawn(move || {
+                if let Err(e) = writer.write(&dir, next) {
+                    tracing::warn!(error = %e, dir = %dir.display(), "cannot extend the unique-ID high-water mark");
+                }
+                writer.refreshing.store(false, Ordering::Release);
+            });
+        }
         Ok(())
     }
 }
