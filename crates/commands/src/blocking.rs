@@ -179,6 +179,16 @@ fn mpop_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a [u8]>, CmdError> {
     Ok((3..where_idx).map(|i| args.arg(i)).collect())
 }
 
+/// Logs a served BLMPOP/BZMPOP as its non-blocking twin: the same arguments minus the timeout
+/// (the pop is deterministic given the data, so the replay pops the same elements).
+fn log_without_timeout(ctx: &mut Ctx<'_>, args: Args<'_>, twin: &'static [u8]) {
+    let db = ctx.client.db;
+    let mut logged: Vec<&[u8]> = Vec::with_capacity(args.len() - 1);
+    logged.push(twin);
+    logged.extend(args.iter().skip(2));
+    ctx.store.db(db).log_effect(logged);
+}
+
 /// BLPOP / BRPOP key [key ...] timeout
 fn blpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, head: bool) -> CmdResult {
     let timeout = parse_timeout(args.arg(args.len() - 1))?;
@@ -195,6 +205,8 @@ fn blpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, head: bool) -> CmdResult {
         }) else {
             continue;
         };
+        // Logged as the non-blocking pop it turned out to be.
+        db.log_effect([if head { &b"LPOP"[..] } else { b"RPOP" }, key]);
         crate::list::after_removal(&mut db, key, 1, if head { "lpop" } else { "rpop" });
         out.array(2);
         out.bulk(key);
@@ -223,7 +235,13 @@ fn blmove_generic(
 ) -> CmdResult {
     let timeout = parse_timeout(timeout_arg)?;
     let (src, dst) = (args.arg(1), args.arg(2));
-    if !lmove_serve(ctx, src, dst, from_head, to_head)? {
+    if lmove_serve(ctx, src, dst, from_head, to_head)? {
+        let side = |head: bool| if head { &b"LEFT"[..] } else { b"RIGHT" };
+        let db = ctx.client.db;
+        ctx.store
+            .db(db)
+            .log_effect([&b"LMOVE"[..], src, dst, side(from_head), side(to_head)]);
+    } else {
         block(ctx, args, &[src], timeout);
     }
     Ok(())
@@ -242,7 +260,9 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn blmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let timeout = parse_timeout(args.arg(1))?;
-    if !lmpop_serve(ctx, args, 2)? {
+    if lmpop_serve(ctx, args, 2)? {
+        log_without_timeout(ctx, args, b"LMPOP");
+    } else {
         let keys = mpop_keys(&args)?;
         block(ctx, args, &keys, timeout);
     }
@@ -261,6 +281,7 @@ fn bzpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> CmdResult {
         let Some((member, score)) = zset.pop(max) else {
             continue;
         };
+        db.log_effect([if max { &b"ZPOPMAX"[..] } else { b"ZPOPMIN" }, key]);
         crate::zset::after_removal(&mut db, key, 1, if max { "zpopmax" } else { "zpopmin" });
         out.array(3);
         out.bulk(key);
@@ -283,7 +304,9 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let timeout = parse_timeout(args.arg(1))?;
-    if !zmpop_serve(ctx, args, 2)? {
+    if zmpop_serve(ctx, args, 2)? {
+        log_without_timeout(ctx, args, b"ZMPOP");
+    } else {
         let keys = mpop_keys(&args)?;
         block(ctx, args, &keys, timeout);
     }

@@ -41,6 +41,23 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// A handle for commands run without a connection (AOF replay); id 0, not registered.
+    pub fn internal(name: &str) -> ClientHandle {
+        ClientHandle {
+            id: 0,
+            addr: name.to_string(),
+            laddr: String::new(),
+            created_ms: 0,
+            last_interaction_ms: AtomicI64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            no_evict: AtomicBool::new(true),
+            meta: Mutex::new(ClientMeta::default()),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
     /// Asks the connection to close (CLIENT KILL, timeout, shutdown).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);

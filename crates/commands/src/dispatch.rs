@@ -42,9 +42,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static CommandSpec
                 }
                 ctx.out.simple(b"QUEUED");
             } else {
-                if let Err(e) = (spec.handler)(ctx, args) {
-                    reply_error(ctx, &e);
-                }
+                run_logged(ctx, spec, args);
                 // Serve clients blocked on keys this command fed — after whole commands only:
                 // not between EXEC's queued commands, and not from inside a re-run itself.
                 if !ctx.client.in_exec && !ctx.client.serving_blocked {
@@ -57,6 +55,29 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static CommandSpec
         }
     }
     Some(spec)
+}
+
+/// Runs a handler and records its effect in the operation log (the AOF's source): a command
+/// that changed the data (bumped `dirty`) is logged as executed, with relative expiries made
+/// absolute, unless its handler logged a deterministic replacement itself.
+fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: Args<'_>) {
+    let logging = ctx.store.common.oplog.is_enabled();
+    let dirty = ctx.store.common.dirty;
+    let db = ctx.client.db;
+    if logging {
+        ctx.store.common.oplog.begin_command();
+    }
+    if let Err(e) = (spec.handler)(ctx, args) {
+        reply_error(ctx, &e);
+    }
+    if logging && ctx.store.common.dirty != dirty && !ctx.store.common.oplog.replaced() {
+        let now = ctx.store.now_ms();
+        let log = &mut ctx.store.common.oplog;
+        match ringkv_persist::rewrite_for_log(args, now) {
+            Some(rewritten) => log.append(db, rewritten.args().iter()),
+            None => log.append(db, args.iter()),
+        }
+    }
 }
 
 /// A command refused by the gate: inside MULTI this also dooms the transaction (EXECABORT).
@@ -106,6 +127,17 @@ fn check(
             ctx.client.authenticated = true;
         } else {
             return Err(NOAUTH);
+        }
+    }
+    if !spec.has(flags::LOADING) && ctx.shared.persistence.is_loading() {
+        return Err(CmdError::Static(
+            "LOADING ringkv is loading the dataset in memory",
+        ));
+    }
+    // Writes are refused while the disk fails, so nothing is acknowledged that cannot be kept.
+    if spec.has(flags::WRITE) && !ctx.client.in_exec {
+        if let Some(e) = ctx.shared.persistence.write_refusal() {
+            return Err(e);
         }
     }
     if ctx.client.multi.is_some() && spec.has(flags::NO_MULTI) {

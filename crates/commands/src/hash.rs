@@ -417,6 +417,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     ))?;
     let text = ld::format_human(sum);
     h.insert(field, text.as_bytes());
+    db.log_effect([&b"HSET"[..], key, field, text.as_bytes()]);
     db.signal_modified(key, 1);
     db.notify(notify::HASH, "hincrbyfloat", key);
     out.bulk(text.as_bytes());

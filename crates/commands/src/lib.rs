@@ -4,8 +4,11 @@
 //! Everything here is synchronous. A connection (in the server crate) parses requests, takes the
 //! keyspace lock once per batch, calls `dispatch::execute` for each request and writes the replies
 //! the handlers encoded. Handlers never do I/O; what needs the network (closing, blocking) is asked
-//! of the connection through `Client::action`.
+//! of the connection through `Client::action`. The exceptions are persistence's own threads
+//! (`aof`, `bgsave`, `loading`), which the server starts and which share state through `Shared`.
 
+pub mod aof;
+pub mod bgsave;
 pub mod bits;
 pub mod blocking;
 pub mod clients;
@@ -19,6 +22,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod loading;
 pub mod parse;
 pub mod persistence;
 pub mod pubsub;

@@ -1,33 +1,121 @@
-//! Snapshot persistence commands: SAVE and LASTSAVE, the save used by SHUTDOWN SAVE, and the
+//! Persistence as the server runs it: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, the `save` rules and
+//! automatic AOF rewrites (checked by the cron through [`tick`]), turning `appendonly` on and
+//! off at run time, the `-MISCONF` refusal of writes while the disk fails, and the
 //! `# Persistence` INFO section.
 //!
-//! SAVE writes the whole keyspace to `dir/dbfilename` while holding the keyspace lock, exactly like
-//! Redis's SAVE: every client waits, and the file is a consistent point-in-time image. The file is
-//! written to a temporary name, fsynced and renamed (`ringkv_persist::save_store`), so a crash
-//! mid-save never leaves a half-written snapshot in place. The server loads the file at start-up.
-//! (BGSAVE, `save` rules and the append-only file are the next steps of the persistence work.)
+//! The moving parts live next door: [`crate::aof`] (the writer thread), [`crate::bgsave`] (the
+//! capture job behind BGSAVE and rewrites) and [`crate::loading`] (start-up recovery). Lock order
+//! as everywhere: the keyspace before `Persistence::state`.
 
+use crate::aof::{flush_oplog, Aof};
+use crate::bgsave::{Job, JobKind, JobOutcome, Jobs};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::shared::Shared;
 use crate::table::{flags, CommandSpec};
+use parking_lot::Mutex;
 use ringkv_engine::Store;
+use ringkv_persist::{Manifest, SnapshotHeader};
 use ringkv_protocol::Args;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// What INFO persistence and LASTSAVE report.
+/// After a failed background save, the `save` rules wait this long before trying again (Redis
+/// CONFIG_BGSAVE_RETRY_DELAY).
+const BGSAVE_RETRY_DELAY_MS: i64 = 5_000;
+
+/// Everything persistence keeps at run time (one per server, in `Shared`).
+pub struct Persistence {
+    pub state: Mutex<PersistState>,
+    pub aof: Arc<Aof>,
+    pub jobs: Jobs,
+    /// True while start-up recovery runs: commands without the `loading` flag get `-LOADING`.
+    pub loading: AtomicBool,
+    /// The last background save failed and `stop-writes-on-bgsave-error` applies.
+    bgsave_failing: AtomicBool,
+}
+
+impl Persistence {
+    pub fn new(started_ms: i64) -> Persistence {
+        Persistence {
+            state: Mutex::new(PersistState::new(started_ms)),
+            aof: Arc::new(Aof::default()),
+            jobs: Jobs::default(),
+            loading: AtomicBool::new(false),
+            bgsave_failing: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Relaxed)
+    }
+
+    /// The `-MISCONF` error write commands get while the AOF or the last background save fails.
+    pub fn write_refusal(&self) -> Option<CmdError> {
+        if let Some(msg) = self.aof.refusal() {
+            return Some(CmdError::Owned(msg));
+        }
+        if self.bgsave_failing.load(Ordering::Relaxed) {
+            return Some(CmdError::Static(
+                "MISCONF ringkv is configured to save snapshots, but it's currently unable to \
+                 persist to disk. Commands that may modify the data set are disabled, because \
+                 this instance is configured to report errors during writes if snapshotting \
+                 fails (stop-writes-on-bgsave-error option). Please check the ringkv logs for \
+                 details about the snapshot error.",
+            ));
+        }
+        None
+    }
+}
+
+/// A background job in progress.
 #[derive(Debug, Clone)]
+pub struct RunningJob {
+    pub rewrite: bool,
+    pub started: Instant,
+    pub keys: u64,
+    pub bytes: u64,
+}
+
+/// Start-up loading progress (INFO loading_*).
+#[derive(Debug, Clone, Default)]
+pub struct LoadingProgress {
+    pub started_ms: i64,
+    pub total_bytes: u64,
+    pub loaded_bytes: u64,
+    pub started: Option<Instant>,
+}
+
+/// What INFO persistence and LASTSAVE report, and the AOF manifest.
+#[derive(Debug)]
 pub struct PersistState {
     /// Unix ms of the last successful save (the start time until the first one, as in Redis).
     pub last_save_ms: i64,
-    /// `Store::common.dirty` at the last successful save (or load).
+    /// `Store::common.dirty` covered by the last successful save (or load).
     pub dirty_at_last_save: u64,
     pub saves: u64,
-    pub last_save_ok: bool,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_try_ms: i64,
+    /// Seconds the last background save took (-1: none yet).
+    pub last_bgsave_secs: i64,
     pub last_save_duration_ms: u64,
-    /// Keys loaded from the snapshot at start-up.
+    pub bgsave_scheduled: bool,
+    /// Keys loaded from disk at start-up.
     pub keys_loaded_at_start: u64,
+    pub job: Option<RunningJob>,
+    /// The multi-part AOF manifest while AOF is on.
+    pub manifest: Option<Manifest>,
+    pub rewrite_scheduled: bool,
+    pub last_rewrite_ok: bool,
+    pub last_rewrite_secs: i64,
+    pub rewrites: u64,
+    /// Entries writers preserved for the last capture (its copy-on-write cost).
+    pub last_preserved: u64,
+    pub loading: Option<LoadingProgress>,
+    /// SHUTDOWN already saved (or was told NOSAVE): the exit path must not save again.
+    pub shutdown_save_done: bool,
 }
 
 impl PersistState {
@@ -36,10 +124,37 @@ impl PersistState {
             last_save_ms: started_ms,
             dirty_at_last_save: 0,
             saves: 0,
-            last_save_ok: true,
+            last_bgsave_ok: true,
+            last_bgsave_try_ms: 0,
+            last_bgsave_secs: -1,
             last_save_duration_ms: 0,
+            bgsave_scheduled: false,
             keys_loaded_at_start: 0,
+            job: None,
+            manifest: None,
+            rewrite_scheduled: false,
+            last_rewrite_ok: true,
+            last_rewrite_secs: -1,
+            rewrites: 0,
+            last_preserved: 0,
+            loading: None,
+            shutdown_save_done: false,
         }
+    }
+
+    pub(crate) fn job_progress(&mut self, keys: u64, bytes: u64) {
+        if let Some(j) = self.job.as_mut() {
+            j.keys = keys;
+            j.bytes = bytes;
+        }
+    }
+
+    fn rewrite_running(&self) -> bool {
+        matches!(&self.job, Some(j) if j.rewrite)
+    }
+
+    fn bgsave_running(&self) -> bool {
+        matches!(&self.job, Some(j) if !j.rewrite)
     }
 }
 
@@ -49,6 +164,15 @@ pub fn snapshot_path(shared: &Shared) -> PathBuf {
     PathBuf::from(&cfg.dir).join(&cfg.dbfilename)
 }
 
+/// `dir/appenddirname` and `appendfilename`.
+pub fn aof_location(shared: &Shared) -> (PathBuf, String) {
+    let cfg = shared.config.read();
+    (
+        PathBuf::from(&cfg.dir).join(&cfg.appenddirname),
+        cfg.appendfilename.clone(),
+    )
+}
+
 /// Writes the keyspace now (the caller holds the keyspace lock). Updates the persistence state
 /// and logs the outcome either way.
 pub fn save_now(store: &mut Store, shared: &Shared) -> Result<u64, String> {
@@ -56,14 +180,18 @@ pub fn save_now(store: &mut Store, shared: &Shared) -> Result<u64, String> {
     let started = Instant::now();
     let now = shared.now_ms();
     let result = ringkv_persist::save_store(&path, store, now);
-    let mut st = shared.persistence.lock();
+    let mut st = shared.persistence.state.lock();
     st.last_save_duration_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(summary) => {
             st.last_save_ms = now;
             st.dirty_at_last_save = store.common.dirty;
             st.saves += 1;
-            st.last_save_ok = true;
+            st.last_bgsave_ok = true;
+            shared
+                .persistence
+                .bgsave_failing
+                .store(false, Ordering::Relaxed);
             tracing::info!(
                 path = %path.display(),
                 keys = summary.keys,
@@ -74,48 +202,464 @@ pub fn save_now(store: &mut Store, shared: &Shared) -> Result<u64, String> {
             Ok(summary.keys)
         }
         Err(e) => {
-            st.last_save_ok = false;
             tracing::warn!(path = %path.display(), error = %e, "snapshot save failed");
             Err(e.to_string())
         }
     }
 }
 
+fn begin_job(store: &mut Store, shared: &Shared, kind: JobKind) -> Result<(), String> {
+    let now = shared.now_ms();
+    store.set_now(now);
+    if !store.begin_capture() {
+        return Err("a background save is already in progress".into());
+    }
+    let job = Job {
+        header: SnapshotHeader::for_store(store, now),
+        dirty_at_start: store.common.dirty,
+        started: Instant::now(),
+        started_ms: now,
+        kind,
+    };
+    let rewrite = matches!(job.kind, JobKind::Rewrite { .. });
+    shared.persistence.state.lock().job = Some(RunningJob {
+        rewrite,
+        started: job.started,
+        keys: 0,
+        bytes: 0,
+    });
+    if !shared.persistence.jobs.submit(job) {
+        // No job thread (not started): walk the capture to its end here so marks stay right.
+        while !store.capture_step(usize::MAX, |_, _| {}) {}
+        drop(store.end_capture());
+        shared.persistence.state.lock().job = None;
+        return Err("the background save thread is not running".into());
+    }
+    Ok(())
+}
+
+/// BGSAVE (and the `save` rules): starts a snapshot from a capture taken now.
+pub fn start_bgsave(store: &mut Store, shared: &Shared) -> Result<(), String> {
+    shared.persistence.state.lock().last_bgsave_try_ms = shared.now_ms();
+    begin_job(
+        store,
+        shared,
+        JobKind::Snapshot {
+            path: snapshot_path(shared),
+        },
+    )
+}
+
+/// BGREWRITEAOF (and the automatic rewrite): lists a new incr file, switches the writer to it
+/// and captures the data at that very point as the new base.
+pub fn start_rewrite(store: &mut Store, shared: &Shared) -> Result<(), String> {
+    if store.capture_active() {
+        return Err("a background save is already in progress".into());
+    }
+    let (dir, name) = aof_location(shared);
+    let plan = {
+        let mut st = shared.persistence.state.lock();
+        if st.manifest.is_none() {
+            let m = Manifest::load_if_exists(&dir, &name)
+                .and_then(|m| match m {
+                    Some(m) => Ok(m),
+                    None => Manifest::new(&dir, &name),
+                })
+                .map_err(|e| e.to_string())?;
+            st.manifest = Some(m);
+        }
+        let Some(manifest) = st.manifest.as_mut() else {
+            return Err("no AOF manifest".into());
+        };
+        manifest.start_rewrite().map_err(|e| e.to_string())?
+    };
+    let aof = &shared.persistence.aof;
+    if aof.is_running() {
+        flush_oplog(store, aof);
+        aof.switch_to(plan.incr_path.clone());
+        store.common.oplog.force_select();
+        if shared.config.read().no_appendfsync_on_rewrite {
+            aof.set_skip_fsync(true);
+        }
+    }
+    shared.persistence.state.lock().rewrite_scheduled = false;
+    begin_job(store, shared, JobKind::Rewrite { plan })
+}
+
+/// Called by the job thread when a job ends (lock-free of the keyspace).
+pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
+    let secs = job.started.elapsed().as_secs() as i64;
+    let ms = job.started.elapsed().as_millis() as u64;
+    let p = &shared.persistence;
+    let mut st = p.state.lock();
+    st.job = None;
+    st.last_preserved = outcome.preserved;
+    match job.kind {
+        JobKind::Snapshot { path } => {
+            st.last_bgsave_secs = secs;
+            st.last_save_duration_ms = ms;
+            match outcome.result {
+                Ok(()) => {
+                    st.last_bgsave_ok = true;
+                    st.last_save_ms = job.started_ms;
+                    st.dirty_at_last_save = job.dirty_at_start;
+                    st.saves += 1;
+                    p.bgsave_failing.store(false, Ordering::Relaxed);
+                    tracing::info!(path = %path.display(), keys = outcome.keys, bytes = outcome.bytes,
+                        ms, preserved = outcome.preserved, "Background saving terminated with success");
+                }
+                Err(e) => {
+                    st.last_bgsave_ok = false;
+                    let cfg = shared.config.read();
+                    let refuse = cfg.stop_writes_on_bgsave_error && !cfg.save.is_empty();
+                    p.bgsave_failing.store(refuse, Ordering::Relaxed);
+                    tracing::warn!(path = %path.display(), error = %e, "Background saving error");
+                }
+            }
+        }
+        JobKind::Rewrite { plan } => {
+            p.aof.set_skip_fsync(false);
+            st.last_rewrite_secs = secs;
+            let finished = outcome.result.and_then(|()| match st.manifest.as_mut() {
+                Some(m) => m.finish_rewrite(&plan).map_err(|e| e.to_string()),
+                None => Err("the AOF manifest is gone (appendonly turned off?)".into()),
+            });
+            match finished {
+                Ok(done) => {
+                    st.last_rewrite_ok = true;
+                    st.rewrites += 1;
+                    let base = std::fs::metadata(&plan.base_path).map_or(0, |m| m.len());
+                    let incr = std::fs::metadata(&plan.incr_path).map_or(0, |m| m.len());
+                    p.aof.set_sizes(base + incr, base + incr);
+                    for (path, e) in &done.kept {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot delete an old AOF file");
+                    }
+                    tracing::info!(base = %plan.base_path.display(), keys = outcome.keys, bytes = outcome.bytes,
+                        ms, preserved = outcome.preserved, "Background AOF rewrite finished successfully");
+                }
+                Err(e) => {
+                    st.last_rewrite_ok = false;
+                    tracing::warn!(error = %e, "Background AOF rewrite failed; the log keeps growing until a rewrite succeeds");
+                }
+            }
+        }
+    }
+}
+
+/// Turns the AOF on at run time (CONFIG SET appendonly yes): the writer starts on a new incr
+/// file and a rewrite captures the current data as its base, as Redis's startAppendOnly does.
+fn enable_aof(store: &mut Store, shared: &Shared) -> Result<(), String> {
+    if store.capture_active() {
+        shared.persistence.state.lock().rewrite_scheduled = true;
+        return Err("a background save is in progress; AOF starts when it ends".into());
+    }
+    let (dir, name) = aof_location(shared);
+    let path = {
+        let mut st = shared.persistence.state.lock();
+        let mut m = match Manifest::load_if_exists(&dir, &name).map_err(|e| e.to_string())? {
+            Some(m) => m,
+            None => Manifest::new(&dir, &name).map_err(|e| e.to_string())?,
+        };
+        let path = m.open_new_incr().map_err(|e| e.to_string())?;
+        st.manifest = Some(m);
+        path
+    };
+    let aof = &shared.persistence.aof;
+    aof.set_fsync(shared.config.read().appendfsync);
+    aof.start(path)?;
+    store.common.oplog.set_enabled(true);
+    start_rewrite(store, shared)
+}
+
+/// Turns the AOF off: stops logging, then writes, fsyncs and closes the file.
+fn disable_aof(store: &mut Store, shared: &Shared) {
+    let aof = &shared.persistence.aof;
+    flush_oplog(store, aof);
+    store.common.oplog.set_enabled(false);
+    if let Err(e) = aof.stop(std::time::Duration::from_secs(10)) {
+        tracing::warn!(error = %e, "stopping the AOF writer");
+    }
+    shared.persistence.state.lock().manifest = None;
+}
+
+/// Applies persistence settings after CONFIG SET (under the keyspace lock).
+pub fn config_changed(store: &mut Store, shared: &Shared) {
+    let (on, fsync) = {
+        let c = shared.config.read();
+        (c.appendonly, c.appendfsync)
+    };
+    let aof = &shared.persistence.aof;
+    aof.set_fsync(fsync);
+    if on && !aof.is_running() {
+        match enable_aof(store, shared) {
+            Ok(()) => tracing::info!("AOF enabled: rewriting the current data as its base"),
+            Err(e) => tracing::warn!(error = %e, "AOF not enabled yet"),
+        }
+    } else if !on && aof.is_running() {
+        disable_aof(store, shared);
+        tracing::info!("AOF disabled");
+    }
+}
+
+/// The cron's persistence duties (every tick, under the keyspace lock): hand the log to the
+/// writer, start scheduled jobs, the `save` rules and the automatic AOF rewrite.
+pub fn tick(store: &mut Store, shared: &Shared) {
+    let aof = &shared.persistence.aof;
+    flush_oplog(store, aof);
+    if store.capture_active() || shared.persistence.is_loading() {
+        return;
+    }
+    let now = shared.now_ms();
+    let (save_rules, appendonly, perc, min_size) = {
+        let c = shared.config.read();
+        (
+            c.save.clone(),
+            c.appendonly,
+            c.auto_aof_rewrite_percentage,
+            c.auto_aof_rewrite_min_size,
+        )
+    };
+    if appendonly && !aof.is_running() {
+        config_changed(store, shared);
+        return;
+    }
+    let (rewrite_scheduled, bgsave_scheduled, last_save, dirty_at, last_ok, last_try) = {
+        let st = shared.persistence.state.lock();
+        (
+            st.rewrite_scheduled,
+            st.bgsave_scheduled,
+            st.last_save_ms,
+            st.dirty_at_last_save,
+            st.last_bgsave_ok,
+            st.last_bgsave_try_ms,
+        )
+    };
+    if rewrite_scheduled && aof.is_running() {
+        if let Err(e) = start_rewrite(store, shared) {
+            tracing::warn!(error = %e, "cannot start the scheduled AOF rewrite");
+        }
+        return;
+    }
+    let changes = store.common.dirty.saturating_sub(dirty_at);
+    let rule_due = save_rules.iter().any(|&(secs, min_changes)| {
+        changes >= min_changes
+            && now - last_save >= (secs as i64).saturating_mul(1000)
+            && (last_ok || now - last_try >= BGSAVE_RETRY_DELAY_MS)
+    });
+    if bgsave_scheduled || rule_due {
+        shared.persistence.state.lock().bgsave_scheduled = false;
+        if rule_due {
+            tracing::info!(changes, "save rule met: saving in the background");
+        }
+        if let Err(e) = start_bgsave(store, shared) {
+            tracing::warn!(error = %e, "cannot start a background save");
+        }
+        return;
+    }
+    if aof.is_running() && perc > 0 {
+        let size = aof.current_size();
+        let base = aof.base_size().max(1);
+        if size > min_size && size.saturating_sub(base) * 100 / base >= u64::from(perc) {
+            tracing::info!(
+                size,
+                base,
+                "starting automatic AOF rewrite ({perc}% growth)"
+            );
+            if let Err(e) = start_rewrite(store, shared) {
+                tracing::warn!(error = %e, "cannot start the automatic AOF rewrite");
+            }
+        }
+    }
+}
+
+/// Shutdown: the last log bytes to disk, and a final snapshot if `save` rules exist and AOF
+/// is off (Redis does the same on SIGTERM / SHUTDOWN).
+pub fn shutdown(shared: &Shared) {
+    let save = saves_on_shutdown(shared) && !shared.persistence.state.lock().shutdown_save_done;
+    let mut store = shared.store.lock();
+    let aof = &shared.persistence.aof;
+    flush_oplog(&mut store, aof);
+    if aof.is_running() {
+        if let Err(e) = aof.stop(std::time::Duration::from_secs(30)) {
+            tracing::warn!(error = %e, "AOF not fully synced at shutdown");
+        }
+    }
+    if save && !shared.persistence.is_loading() {
+        if let Err(e) = save_now(&mut store, shared) {
+            tracing::warn!(error = %e, "final snapshot failed");
+        }
+    }
+}
+
+/// Whether shutdown should write a snapshot by default (save points configured).
+pub fn saves_on_shutdown(shared: &Shared) -> bool {
+    !shared.config.read().save.is_empty()
+}
+
+fn busy_error(st: &PersistState) -> CmdError {
+    if st.rewrite_running() {
+        CmdError::Static("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+    } else {
+        CmdError::Static("ERR Background save already in progress")
+    }
+}
+
 fn save(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
+    if ctx.store.capture_active() {
+        return Err(CmdError::Static("ERR Background save already in progress"));
+    }
     save_now(ctx.store, ctx.shared).map_err(|_| CmdError::Static("ERR"))?;
     ctx.out.ok();
     Ok(())
 }
 
+fn bgsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let schedule = match args.get(1) {
+        None => false,
+        Some(a) if a.eq_ignore_ascii_case(b"schedule") => true,
+        Some(_) => return Err(crate::error::SYNTAX),
+    };
+    if ctx.store.capture_active() {
+        let mut st = ctx.shared.persistence.state.lock();
+        if schedule && !st.bgsave_running() {
+            st.bgsave_scheduled = true;
+            ctx.out.simple(b"Background saving scheduled");
+            return Ok(());
+        }
+        return Err(busy_error(&st));
+    }
+    start_bgsave(ctx.store, ctx.shared).map_err(|e| CmdError::Owned(format!("ERR {e}")))?;
+    ctx.out.simple(b"Background saving started");
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
+    if ctx.store.capture_active() {
+        let mut st = ctx.shared.persistence.state.lock();
+        if st.rewrite_running() {
+            return Err(CmdError::Static(
+                "ERR Background append only file rewriting already in progress",
+            ));
+        }
+        st.rewrite_scheduled = true;
+        ctx.out
+            .simple(b"Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    start_rewrite(ctx.store, ctx.shared).map_err(|e| CmdError::Owned(format!("ERR {e}")))?;
+    ctx.out
+        .simple(b"Background append only file rewriting started");
+    Ok(())
+}
+
 fn lastsave(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
-    let ms = ctx.shared.persistence.lock().last_save_ms;
+    let ms = ctx.shared.persistence.state.lock().last_save_ms;
     ctx.out.integer(ms / 1000);
     Ok(())
 }
 
-/// The `# Persistence` INFO fields that are real today.
+/// The `# Persistence` INFO section (Redis 7 field names; fork-specific ones are absent and
+/// `capture_preserved_keys` reports the copy-on-write cost of the running capture).
 pub fn info_section(store: &Store, shared: &Shared, out: &mut String) {
-    let st = shared.persistence.lock().clone();
+    let p = &shared.persistence;
+    let st = p.state.lock();
+    let aof = &p.aof;
     let changes = store.common.dirty.saturating_sub(st.dirty_at_last_save);
-    let lines = [
-        ("loading", "0".to_string()),
-        ("rdb_changes_since_last_save", changes.to_string()),
-        ("rdb_saves", st.saves.to_string()),
-        ("rdb_last_save_time", (st.last_save_ms / 1000).to_string()),
-        (
-            "rdb_last_save_status",
-            if st.last_save_ok { "ok" } else { "err" }.to_string(),
-        ),
-        (
-            "rdb_last_save_time_ms",
-            st.last_save_duration_ms.to_string(),
-        ),
-        (
-            "rdb_keys_loaded_at_start",
-            st.keys_loaded_at_start.to_string(),
-        ),
-        ("aof_enabled", "0".to_string()),
-    ];
+    let job_secs = |rewrite: bool| match &st.job {
+        Some(j) if j.rewrite == rewrite => j.started.elapsed().as_secs() as i64,
+        _ => -1,
+    };
+    let ok = |b: bool| if b { "ok" } else { "err" };
+    let (job_keys, job_total) = match &st.job {
+        Some(j) => (j.keys, store.total_keys() as u64),
+        None => (0, 0),
+    };
+    let mut lines: Vec<(&str, String)> = vec![("loading", u8::from(p.is_loading()).to_string())];
+    lines.push(("async_loading", "0".into()));
+    lines.push(("current_save_keys_processed", job_keys.to_string()));
+    lines.push(("current_save_keys_total", job_total.to_string()));
+    lines.push((
+        "capture_preserved_keys",
+        store.common.capture.preserved_total().to_string(),
+    ));
+    lines.push(("last_capture_preserved_keys", st.last_preserved.to_string()));
+    lines.push(("rdb_changes_since_last_save", changes.to_string()));
+    lines.push((
+        "rdb_bgsave_in_progress",
+        u8::from(st.bgsave_running()).to_string(),
+    ));
+    lines.push(("rdb_last_save_time", (st.last_save_ms / 1000).to_string()));
+    lines.push(("rdb_last_bgsave_status", ok(st.last_bgsave_ok).into()));
+    lines.push(("rdb_last_bgsave_time_sec", st.last_bgsave_secs.to_string()));
+    lines.push(("rdb_current_bgsave_time_sec", job_secs(false).to_string()));
+    lines.push(("rdb_saves", st.saves.to_string()));
+    lines.push((
+        "rdb_last_save_time_ms",
+        st.last_save_duration_ms.to_string(),
+    ));
+    lines.push((
+        "rdb_keys_loaded_at_start",
+        st.keys_loaded_at_start.to_string(),
+    ));
+    lines.push(("aof_enabled", u8::from(aof.is_running()).to_string()));
+    lines.push((
+        "aof_rewrite_in_progress",
+        u8::from(st.rewrite_running()).to_string(),
+    ));
+    lines.push((
+        "aof_rewrite_scheduled",
+        u8::from(st.rewrite_scheduled).to_string(),
+    ));
+    lines.push((
+        "aof_last_rewrite_time_sec",
+        st.last_rewrite_secs.to_string(),
+    ));
+    lines.push(("aof_current_rewrite_time_sec", job_secs(true).to_string()));
+    lines.push(("aof_last_bgrewrite_status", ok(st.last_rewrite_ok).into()));
+    lines.push(("aof_rewrites", st.rewrites.to_string()));
+    lines.push(("aof_last_write_status", ok(aof.last_write_ok()).into()));
+    if aof.is_running() {
+        let s = &aof.stats;
+        lines.push(("aof_current_size", aof.current_size().to_string()));
+        lines.push(("aof_base_size", aof.base_size().to_string()));
+        lines.push((
+            "aof_pending_rewrite",
+            u8::from(st.rewrite_scheduled).to_string(),
+        ));
+        lines.push(("aof_buffer_length", aof.queued_bytes().to_string()));
+        lines.push((
+            "aof_delayed_fsync",
+            s.delayed_fsync.load(Ordering::Relaxed).to_string(),
+        ));
+        lines.push(("aof_fsyncs", s.fsyncs.load(Ordering::Relaxed).to_string()));
+        lines.push((
+            "aof_last_fsync_us",
+            s.last_fsync_us.load(Ordering::Relaxed).to_string(),
+        ));
+        lines.push((
+            "aof_write_errors",
+            s.write_errors.load(Ordering::Relaxed).to_string(),
+        ));
+    }
+    if let Some(l) = &st.loading {
+        let perc = if l.total_bytes == 0 {
+            0.0
+        } else {
+            l.loaded_bytes as f64 * 100.0 / l.total_bytes as f64
+        };
+        let elapsed = l.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let eta = if l.loaded_bytes == 0 {
+            1
+        } else {
+            ((l.total_bytes.saturating_sub(l.loaded_bytes)) as f64 * elapsed
+                / l.loaded_bytes as f64) as u64
+        };
+        lines.push(("loading_start_time", (l.started_ms / 1000).to_string()));
+        lines.push(("loading_total_bytes", l.total_bytes.to_string()));
+        lines.push(("loading_loaded_bytes", l.loaded_bytes.to_string()));
+        lines.push(("loading_loaded_perc", format!("{perc:.2}")));
+        lines.push(("loading_eta_seconds", eta.to_string()));
+    }
     for (k, v) in lines {
         out.push_str(k);
         out.push(':');
@@ -136,6 +680,31 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Synchronously saves the database(s) to disk.",
         "1.0.0",
         "O(N) where N is the total number of keys in all databases",
+    ),
+    CommandSpec::new(
+        "bgsave",
+        -1,
+        flags::ADMIN | flags::NOSCRIPT | flags::NO_MULTI,
+        bgsave,
+    )
+    .group("server")
+    .doc(
+        "Asynchronously saves the database(s) to disk.",
+        "1.0.0",
+        "O(1)",
+    )
+    .syntax("[SCHEDULE]"),
+    CommandSpec::new(
+        "bgrewriteaof",
+        1,
+        flags::ADMIN | flags::NOSCRIPT | flags::NO_MULTI,
+        bgrewriteaof,
+    )
+    .group("server")
+    .doc(
+        "Asynchronously rewrites the append-only file to disk.",
+        "1.0.0",
+        "O(1)",
     ),
     CommandSpec::new(
         "lastsave",

@@ -232,6 +232,12 @@ fn store(db: &mut DbRef<'_>, key: &[u8], encode: impl FnOnce(&mut Vec<u8>), expi
     encode(&mut value);
     let at = i64::try_from(expire_at_ms).unwrap_or(i64::MAX);
     db.set_str(key, &value, Ttl::At(at));
+    // The decision depended on the server clock: log the state it produced, not the check.
+    if db.logging() {
+        let mut pxat = Vec::with_capacity(20);
+        ringkv_protocol::num::write_i64(&mut pxat, at);
+        db.log_effect([&b"SET"[..], key, &value, b"PXAT", &pxat]);
+    }
 }
 
 /// The server clock in milliseconds (never negative).

@@ -209,6 +209,8 @@ fn flush_mode(ctx: &Ctx<'_>, args: Args<'_>) -> Result<bool, CmdError> {
 fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
     let dict = ctx.store.flush_db(ctx.client.db);
+    // Counted (and so logged) even when the database was empty, as Redis does.
+    ctx.store.common.dirty += 1;
     free_dicts(vec![dict], lazy);
     ctx.out.ok();
     Ok(())
@@ -217,6 +219,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let lazy = flush_mode(ctx, args)?;
     let dicts = ctx.store.flush_all();
+    ctx.store.common.dirty += 1;
     free_dicts(dicts, lazy);
     ctx.out.ok();
     Ok(())
@@ -324,6 +327,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         cfg.set(&pairs).map_err(CmdError::Owned)?;
         crate::shared::apply_config_to_store(&cfg, ctx.store);
     }
+    crate::persistence::config_changed(ctx.store, ctx.shared);
     ctx.shared.config_epoch.fetch_add(1, Ordering::Release);
     ctx.out.ok();
     Ok(())
@@ -417,11 +421,15 @@ fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
     tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
+    // As Redis: SAVE forces a final snapshot, NOSAVE skips it, and by default one is written
+    // when save points are configured. The AOF is synced on the way out either way.
+    let save = save || (!nosave && crate::persistence::saves_on_shutdown(ctx.shared));
     if save && crate::persistence::save_now(ctx.store, ctx.shared).is_err() && !force {
         return Err(CmdError::Static(
             "ERR Errors trying to SHUTDOWN. Check logs.",
         ));
     }
+    ctx.shared.persistence.state.lock().shutdown_save_done = true;
     ctx.shared.request_shutdown();
     ctx.client.action = Some(Action::Close);
     Ok(())

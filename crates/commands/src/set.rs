@@ -343,6 +343,7 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         None => None,
     };
     let mut rng = Rng::new(ctx.store.common.rng.next_u64());
+    let logging = ctx.store.common.oplog.is_enabled();
     let (mut db, out) = db_and_out(ctx);
     let Some(s) = existing_set_mut(&mut db, key)? else {
         match count {
@@ -352,9 +353,13 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Ok(());
     };
     let Some(count) = count else {
-        match s.pop_random(&mut rng) {
-            Some(m) => out.bulk(&m),
+        let popped = s.pop_random(&mut rng);
+        match &popped {
+            Some(m) => out.bulk(m),
             None => out.null(),
+        }
+        if let Some(m) = &popped {
+            db.log_effect([&b"SREM"[..], key, m]);
         }
         db.signal_modified(key, 1);
         after_removal(&mut db, key, "spop");
@@ -369,15 +374,25 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         // The whole set: reply with it and delete the key.
         reply_members(out, s);
         db.notify(notify::SET, "spop", key);
+        db.log_effect([&b"DEL"[..], key]);
         db.remove(key);
         db.notify(notify::GENERIC, "del", key);
         return Ok(());
     }
     out.set(count as usize);
+    let mut popped = Vec::new();
     for _ in 0..count {
         if let Some(m) = s.pop_random(&mut rng) {
             out.bulk(&m);
+            if logging {
+                popped.push(m);
+            }
         }
+    }
+    if logging {
+        let mut srem: Vec<&[u8]> = vec![b"SREM", key];
+        srem.extend(popped.iter().map(|m| m.as_slice()));
+        db.log_effect(srem);
     }
     db.signal_modified(key, count);
     db.notify(notify::SET, "spop", key);

@@ -99,8 +99,8 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Channel and pattern subscriptions (lock after `store`).
     pub pubsub: Mutex<crate::pubsub::PubSub>,
-    /// Snapshot bookkeeping for SAVE, LASTSAVE and INFO persistence (lock after `store`).
-    pub persistence: Mutex<crate::persistence::PersistState>,
+    /// Snapshots, the AOF writer, background jobs and loading (lock `state` after `store`).
+    pub persistence: crate::persistence::Persistence,
     /// Parked blocking requests (lock after `store`).
     pub blocked: Mutex<crate::blocking::BlockedClients>,
     pub stats: ServerStats,
@@ -127,7 +127,7 @@ impl Shared {
             clients: ClientRegistry::default(),
             pubsub: Mutex::new(crate::pubsub::PubSub::default()),
             blocked: Mutex::new(crate::blocking::BlockedClients::default()),
-            persistence: Mutex::new(crate::persistence::PersistState::new(info.started_ms)),
+            persistence: crate::persistence::Persistence::new(info.started_ms),
             stats: ServerStats::default(),
             info,
             commands: crate::command_table(),

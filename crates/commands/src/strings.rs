@@ -776,6 +776,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         .ok_or_else(|| CmdError::msg("ERR increment would produce NaN or Infinity"))?;
     let text = ld::format_human(sum);
     db.set_str(key, text.as_bytes(), Ttl::Keep);
+    // Logged as the value it produced, so a replay never depends on float formatting.
+    db.log_effect([&b"SET"[..], key, text.as_bytes(), b"KEEPTTL"]);
     db.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())

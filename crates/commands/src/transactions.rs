@@ -67,10 +67,21 @@ fn exec(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
     }
     ctx.out.array(state.queued.len());
     ctx.client.in_exec = true;
+    let log_mark = ctx.store.common.oplog.mark();
+    let log_offset = ctx.store.common.oplog.offset();
     for request in &state.queued {
         execute(ctx, request.args());
     }
     ctx.client.in_exec = false;
+    // The queued commands logged themselves; wrap them so a replay applies all or none.
+    let log = &mut ctx.store.common.oplog;
+    if log.offset() != log_offset {
+        log.insert_at(log_mark, [&b"MULTI"[..]]);
+        let db = log.selected_db();
+        log.replace_command(db, [&b"EXEC"[..]]);
+    } else {
+        log.suppress();
+    }
     Ok(())
 }
 

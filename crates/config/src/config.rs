@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::enums::{EvictionPolicy, LogLevel};
+use crate::enums::{AppendFsync, EvictionPolicy, LogLevel};
 use crate::glob::{has_glob_chars, string_match};
 use crate::table::{entries, lookup, Spec, TABLE};
 
@@ -39,6 +39,31 @@ pub struct Config {
     pub logfile: String,
     /// `dbfilename`: the snapshot file inside `dir` (SAVE, load at start-up).
     pub dbfilename: String,
+    /// `save`: snapshot points `(seconds, changes)`: save when at least
+    /// `changes` writes happened in the last `seconds`. Empty = never.
+    pub save: Vec<(u64, u64)>,
+    /// `stop-writes-on-bgsave-error`: refuse writes after a failed
+    /// background save.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `appendonly`: append-only file enabled.
+    pub appendonly: bool,
+    /// `appendfilename`: base name of the append-only files (no path).
+    pub appendfilename: String,
+    /// `appenddirname`: directory inside `dir` holding the append-only
+    /// files (no path).
+    pub appenddirname: String,
+    /// `appendfsync`.
+    pub appendfsync: AppendFsync,
+    /// `no-appendfsync-on-rewrite`: skip fsync while a rewrite runs.
+    pub no_appendfsync_on_rewrite: bool,
+    /// `auto-aof-rewrite-percentage`: growth over the last rewrite size,
+    /// in percent, that triggers a rewrite; 0 = off.
+    pub auto_aof_rewrite_percentage: u32,
+    /// `auto-aof-rewrite-min-size`: bytes; no automatic rewrite below it.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `aof-load-truncated`: load a truncated append-only file (dropping
+    /// the incomplete tail) instead of refusing to start.
+    pub aof_load_truncated: bool,
     /// `databases`: number of logical databases.
     pub databases: u32,
     /// `maxclients`: maximum simultaneous clients.
@@ -111,6 +136,16 @@ impl Config {
             loglevel: LogLevel::default(),
             logfile: String::new(),
             dbfilename: String::new(),
+            save: Vec::new(),
+            stop_writes_on_bgsave_error: false,
+            appendonly: false,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            appendfsync: AppendFsync::default(),
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_load_truncated: false,
             databases: 0,
             maxclients: 0,
             timeout: 0,
@@ -300,17 +335,44 @@ mod tests {
         assert!(c.protected_mode);
         assert!(!c.lazyfree_lazy_user_flush);
         assert_eq!(c.busy_reply_threshold, 5000);
+        assert_eq!(c.save, [(3600, 1), (300, 100), (60, 10000)]);
+        assert!(c.stop_writes_on_bgsave_error);
+        assert!(!c.appendonly);
+        assert_eq!(c.appendfilename, "appendonly.aof");
+        assert_eq!(c.appenddirname, "appendonlydir");
+        assert_eq!(c.appendfsync, AppendFsync::EverySec);
+        assert!(!c.no_appendfsync_on_rewrite);
+        assert_eq!(c.auto_aof_rewrite_percentage, 100);
+        assert_eq!(c.auto_aof_rewrite_min_size, 64 * 1024 * 1024);
+        assert!(c.aof_load_truncated);
         assert_eq!(c.config_file(), None);
     }
 
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 36);
+        assert_eq!(names.len(), 46);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
         assert!(!names.contains(&"lua-time-limit"));
+        let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+        assert_eq!(
+            names[at("dbfilename")..=at("aof-load-truncated")],
+            [
+                "dbfilename",
+                "save",
+                "stop-writes-on-bgsave-error",
+                "appendonly",
+                "appendfilename",
+                "appenddirname",
+                "appendfsync",
+                "no-appendfsync-on-rewrite",
+                "auto-aof-rewrite-percentage",
+                "auto-aof-rewrite-min-size",
+                "aof-load-truncated",
+            ]
+        );
     }
 
     #[test]
@@ -329,9 +391,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 37); // 36 params + 1 alias
+        assert_eq!(all.len(), 47); // 46 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 37);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 47);
     }
 
     #[test]
@@ -555,5 +617,155 @@ mod tests {
             set(&mut c, &[("maxmemory", "0")]).unwrap(),
             Vec::<&str>::new()
         );
+    }
+    #[test]
+    fn persistence_defaults_as_config_get_shows_them() {
+        let c = Config::default();
+        assert_eq!(
+            get(
+                &c,
+                &["save", "*append*", "*aof*", "stop-writes-on-bgsave-error"]
+            ),
+            vec![
+                ("save", "3600 1 300 100 60 10000".to_string()),
+                ("stop-writes-on-bgsave-error", "yes".to_string()),
+                ("appendonly", "no".to_string()),
+                ("appendfilename", "appendonly.aof".to_string()),
+                ("appenddirname", "appendonlydir".to_string()),
+                ("appendfsync", "everysec".to_string()),
+                ("no-appendfsync-on-rewrite", "no".to_string()),
+                ("auto-aof-rewrite-percentage", "100".to_string()),
+                ("auto-aof-rewrite-min-size", "67108864".to_string()),
+                ("aof-load-truncated", "yes".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn appendfsync_set_and_errors() {
+        let mut c = Config::default();
+        assert_eq!(
+            set(&mut c, &[("appendfsync", "ALWAYS")]).unwrap(),
+            ["appendfsync"]
+        );
+        assert_eq!(c.appendfsync, AppendFsync::Always);
+        set(&mut c, &[("appendfsync", "no")]).unwrap();
+        assert_eq!(c.appendfsync, AppendFsync::No);
+        assert_eq!(get(&c, &["appendfsync"])[0].1, "no");
+        set(&mut c, &[("appendfsync", "EverySec")]).unwrap();
+        assert_eq!(c.appendfsync, AppendFsync::EverySec);
+        for bad in ["sometimes", "", "yes", "every-sec"] {
+            assert_eq!(
+                set(&mut c, &[("appendfsync", bad)]).unwrap_err(),
+                "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - \
+                 argument(s) must be one of the following: always, everysec, no",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(c.appendfsync, AppendFsync::EverySec);
+    }
+
+    #[test]
+    fn save_config_set_replaces_and_validates() {
+        let mut c = Config::default();
+        assert_eq!(set(&mut c, &[("save", "900 1 300 10")]).unwrap(), ["save"]);
+        assert_eq!(c.save, [(900, 1), (300, 10)]);
+        assert_eq!(
+            get(&c, &["save"]),
+            vec![("save", "900 1 300 10".to_string())]
+        );
+        // Changes may be 0.
+        set(&mut c, &[("save", "5 0")]).unwrap();
+        assert_eq!(c.save, [(5, 0)]);
+        // Empty value: no save points.
+        set(&mut c, &[("save", "")]).unwrap();
+        assert!(c.save.is_empty());
+        assert_eq!(get(&c, &["save"]), vec![("save", String::new())]);
+        set(&mut c, &[("save", "60 10000")]).unwrap();
+        for bad in [
+            "900",
+            "900 1 300",
+            "-1 1",
+            "900 -1",
+            "0 1",
+            "x 1",
+            "900 1x",
+            "1.5 1",
+            "900  1",
+            "99999999999999999999 1",
+        ] {
+            assert_eq!(
+                set(&mut c, &[("save", bad)]).unwrap_err(),
+                "ERR CONFIG SET failed (possibly related to argument 'save') - \
+                 Invalid save parameters",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(c.save, [(60, 10000)]);
+    }
+
+    #[test]
+    fn append_names_must_be_plain_names() {
+        let mut c = Config::default();
+        Config::load_str("appendfilename my.aof\nappenddirname aofs", "t", &mut c).unwrap();
+        assert_eq!(
+            (c.appendfilename.as_str(), c.appenddirname.as_str()),
+            ("my.aof", "aofs")
+        );
+        for (line, msg) in [
+            (
+                "appendfilename dir/x.aof",
+                "appendfilename can't be a path, just a filename",
+            ),
+            (
+                "appendfilename /abs.aof",
+                "appendfilename can't be a path, just a filename",
+            ),
+            ("appendfilename \"\"", "appendfilename can't be empty"),
+            (
+                "appenddirname a/b",
+                "appenddirname can't be a path, just a dirname",
+            ),
+            ("appenddirname \"\"", "appenddirname can't be empty"),
+        ] {
+            let e = Config::load_str(line, "t", &mut Config::default()).unwrap_err();
+            assert_eq!(e.message, msg, "{line}");
+        }
+        // Neither can change at run time.
+        assert!(set(&mut c, &[("appendfilename", "x.aof")])
+            .unwrap_err()
+            .ends_with("can't set immutable config"));
+        assert!(set(&mut c, &[("appenddirname", "d")])
+            .unwrap_err()
+            .ends_with("can't set immutable config"));
+    }
+
+    #[test]
+    fn aof_rewrite_thresholds() {
+        let mut c = Config::default();
+        set(
+            &mut c,
+            &[
+                ("auto-aof-rewrite-percentage", "0"),
+                ("auto-aof-rewrite-min-size", "1gb"),
+                ("no-appendfsync-on-rewrite", "yes"),
+                ("aof-load-truncated", "no"),
+                ("stop-writes-on-bgsave-error", "no"),
+                ("appendonly", "yes"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.auto_aof_rewrite_percentage, 0);
+        assert_eq!(c.auto_aof_rewrite_min_size, 1 << 30);
+        assert!(c.no_appendfsync_on_rewrite);
+        assert!(!c.aof_load_truncated);
+        assert!(!c.stop_writes_on_bgsave_error);
+        assert!(c.appendonly);
+        assert!(set(&mut c, &[("auto-aof-rewrite-percentage", "-1")])
+            .unwrap_err()
+            .ends_with("argument must be between 0 and 2147483647 inclusive"));
+        assert!(set(&mut c, &[("auto-aof-rewrite-min-size", "-1")])
+            .unwrap_err()
+            .ends_with("argument must be a memory value"));
     }
 }

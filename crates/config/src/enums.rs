@@ -1,4 +1,5 @@
-//! The enumerated settings (`loglevel`, `maxmemory-policy`) as Rust enums.
+//! The enumerated settings (`loglevel`, `maxmemory-policy`, `appendfsync`)
+//! as Rust enums.
 //! Each knows its Redis spelling, so the parameter table, `CONFIG GET`,
 //! `CONFIG REWRITE` and the error text listing the allowed values all use
 //! one list of names.
@@ -114,6 +115,38 @@ impl EvictionPolicy {
     }
 }
 
+/// `appendfsync`: when the append-only file is fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AppendFsync {
+    /// After every write.
+    Always,
+    /// Once per second.
+    #[default]
+    EverySec,
+    /// Never explicitly; the operating system decides.
+    No,
+}
+
+impl AppendFsync {
+    /// Every mode, in the order Redis lists them.
+    pub const ALL: [AppendFsync; 3] = [AppendFsync::Always, AppendFsync::EverySec, AppendFsync::No];
+    /// Config-file names, index-aligned with [`AppendFsync::ALL`].
+    pub const NAMES: [&'static str; 3] = ["always", "everysec", "no"];
+
+    /// The config-file spelling, e.g. `"everysec"`.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Parses a config-file spelling, ignoring ASCII case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .map(|i| Self::ALL[i])
+    }
+}
+
 macro_rules! display_and_fromstr {
     ($t:ty, $what:literal) => {
         impl fmt::Display for $t {
@@ -141,6 +174,7 @@ macro_rules! display_and_fromstr {
 
 display_and_fromstr!(LogLevel, "loglevel");
 display_and_fromstr!(EvictionPolicy, "maxmemory-policy");
+display_and_fromstr!(AppendFsync, "appendfsync");
 
 #[cfg(test)]
 mod tests {
@@ -162,6 +196,32 @@ mod tests {
         );
         assert_eq!(EvictionPolicy::from_name("lru"), None);
         assert!("loud".parse::<LogLevel>().is_err());
+        for f in AppendFsync::ALL {
+            assert_eq!(AppendFsync::from_name(f.as_str()), Some(f));
+            assert_eq!(f.to_string().parse::<AppendFsync>(), Ok(f));
+        }
+    }
+
+    #[test]
+    fn append_fsync_names() {
+        assert_eq!(AppendFsync::default(), AppendFsync::EverySec);
+        assert_eq!(AppendFsync::Always.as_str(), "always");
+        assert_eq!(AppendFsync::EverySec.as_str(), "everysec");
+        assert_eq!(AppendFsync::No.as_str(), "no");
+        assert_eq!(
+            AppendFsync::from_name("EVERYSEC"),
+            Some(AppendFsync::EverySec)
+        );
+        assert_eq!(AppendFsync::from_name("Always"), Some(AppendFsync::Always));
+        assert_eq!(AppendFsync::from_name("sometimes"), None);
+        assert_eq!(AppendFsync::from_name(""), None);
+        assert_eq!(
+            "yes".parse::<AppendFsync>(),
+            Err(
+                "invalid appendfsync 'yes': must be one of the following: always, everysec, no"
+                    .to_string()
+            )
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use buffers::{
 };
 pub use cli::{parse_command_line, StartupArgs};
 pub use config::{param_names, Config};
-pub use enums::{EvictionPolicy, LogLevel};
+pub use enums::{AppendFsync, EvictionPolicy, LogLevel};
 /// Redis `stringmatchlen` glob matching, shared by CONFIG GET, KEYS, SCAN MATCH and PSUBSCRIBE.
 pub use glob::string_match as glob_match;
 pub use load::{ConfigError, COMMAND_LINE_SOURCE};

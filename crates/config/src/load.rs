@@ -155,8 +155,14 @@ pub(crate) fn apply_text(
 
         if let Some((_, spec)) = lookup(name) {
             let mut values = spec.line_values(&args[1..]).map_err(err)?;
-            if crate::table::ACCUMULATING.contains(&spec.name) && touched.contains(&spec.name) {
-                // A repeated line adds to the list the earlier lines built (Redis `save`).
+            let clears = values.len() == 1 && values[0].is_empty();
+            if crate::table::ACCUMULATING.contains(&spec.name)
+                && touched.contains(&spec.name)
+                && !clears
+            {
+                // A repeated line adds to the list the earlier lines built
+                // (Redis `save`); a lone empty argument (`save ""`) instead
+                // clears it, whatever came before.
                 let mut all = split_args(spec.rewrite_value(cfg).as_bytes()).unwrap_or_default();
                 all.retain(|a| !a.is_empty());
                 all.append(&mut values);
@@ -419,5 +425,120 @@ mod tests {
     fn strerror_text() {
         let e = std::io::Error::from_raw_os_error(2);
         assert_eq!(io_error_text(&e), "No such file or directory");
+    }
+
+    #[test]
+    fn save_lines_accumulate_and_empty_clears() {
+        // One line with several pairs, or one pair per line: same result;
+        // the first line replaces the defaults.
+        assert_eq!(
+            load("save 900 1 300 10").unwrap().save,
+            [(900, 1), (300, 10)]
+        );
+        assert_eq!(
+            load("save 900 1\nhz 12\nsave 300 10\nsave \"60 10000\"")
+                .unwrap()
+                .save,
+            [(900, 1), (300, 10), (60, 10000)]
+        );
+        // `save ""` clears the defaults and everything before it ...
+        assert!(load("save \"\"").unwrap().save.is_empty());
+        assert!(load("save 900 1\nsave 300 10\nsave \"\"")
+            .unwrap()
+            .save
+            .is_empty());
+        // ... and later lines add to the empty list again.
+        assert_eq!(
+            load("save 900 1\nsave \"\"\nsave 60 5\nsave 30 7")
+                .unwrap()
+                .save,
+            [(60, 5), (30, 7)]
+        );
+        // A bare `save` clears the defaults once, then adds nothing.
+        assert!(load("save").unwrap().save.is_empty());
+        assert_eq!(load("save 1 2\nsave").unwrap().save, [(1, 2)]);
+        // No save line: the defaults stay.
+        assert_eq!(load("hz 11").unwrap().save, Config::default().save);
+    }
+
+    #[test]
+    fn save_errors() {
+        for line in [
+            "save 900",
+            "save 900 1 300",
+            "save -1 1",
+            "save 900 -1",
+            "save 0 1",
+            "save abc 1",
+            "save 900 1.5",
+            "save \"\" 900 1",
+        ] {
+            let e = load_err(line);
+            assert_eq!(e.message, "Invalid save parameters", "{line}");
+        }
+        // The accumulated list is validated as a whole, and the error
+        // names the line that broke it.
+        let e = load_err("save 900 1\nsave 300");
+        assert_eq!((e.line, e.message.as_str()), (2, "Invalid save parameters"));
+    }
+
+    #[test]
+    fn save_accumulates_across_file_and_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("save.conf");
+        std::fs::write(&path, "save 900 1\n").unwrap();
+        let load_with = |overrides: &str| {
+            Config::load(&StartupArgs {
+                config_file: Some(path.clone()),
+                overrides: overrides.to_string(),
+                ..StartupArgs::default()
+            })
+            .unwrap()
+            .save
+        };
+        assert_eq!(load_with("save 60 5\n"), [(900, 1), (60, 5)]);
+        assert!(load_with("save \"\"\n").is_empty());
+    }
+
+    #[test]
+    fn ratelimit_policy_empty_line_clears_too() {
+        let c = load("ratelimit-policy a gcra 1 10\nratelimit-policy \"\"").unwrap();
+        assert!(c.ratelimit_policy.is_empty());
+        let c = load(
+            "ratelimit-policy a gcra 1 10\nratelimit-policy \"\"\nratelimit-policy b gcra 2 20",
+        )
+        .unwrap();
+        let names: Vec<&str> = c.ratelimit_policy.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["b"]);
+    }
+
+    #[test]
+    fn persistence_parameters_parse() {
+        let c = load(
+            "appendonly yes\n\
+             appendfilename \"my file.aof\"\n\
+             appenddirname aof\n\
+             appendfsync Always\n\
+             no-appendfsync-on-rewrite yes\n\
+             auto-aof-rewrite-percentage 50\n\
+             auto-aof-rewrite-min-size 1gb\n\
+             aof-load-truncated no\n\
+             stop-writes-on-bgsave-error no\n",
+        )
+        .unwrap();
+        assert!(c.appendonly);
+        assert_eq!(c.appendfilename, "my file.aof");
+        assert_eq!(c.appenddirname, "aof");
+        assert_eq!(c.appendfsync, crate::enums::AppendFsync::Always);
+        assert!(c.no_appendfsync_on_rewrite);
+        assert_eq!(c.auto_aof_rewrite_percentage, 50);
+        assert_eq!(c.auto_aof_rewrite_min_size, 1 << 30);
+        assert!(!c.aof_load_truncated);
+        assert!(!c.stop_writes_on_bgsave_error);
+        assert_eq!(
+            load_err("appendfsync sometimes").message,
+            "argument(s) must be one of the following: always, everysec, no"
+        );
+        assert_eq!(load_err("appendfsync").message, "wrong number of arguments");
     }
 }

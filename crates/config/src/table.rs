@@ -8,7 +8,7 @@
 //! row below.
 
 use crate::config::Config;
-use crate::enums::{EvictionPolicy, LogLevel};
+use crate::enums::{AppendFsync, EvictionPolicy, LogLevel};
 use crate::split::quote_arg;
 use crate::values::{format_bool, format_memory, parse_bool, parse_i64, parse_memory};
 
@@ -45,7 +45,7 @@ pub(crate) enum Kind {
         get: fn(&Config) -> &str,
         set: fn(&mut Config, String),
     },
-    /// Anything else (lists like `bind`, later `save`, ...). With
+    /// Anything else (lists like `bind` and `save`, ...). With
     /// `multi_arg` the parameter takes any number of arguments, and a single
     /// non-empty argument is split again like a config line (Redis
     /// `MULTI_ARG_CONFIG`), so `--bind "a b"` works.
@@ -266,8 +266,64 @@ fn check_daemonize(c: &Config) -> Result<(), String> {
 }
 
 /// Parameters whose repeated config lines add to the list instead of
-/// replacing it (Redis `save` style); `CONFIG SET` still replaces.
-pub(crate) const ACCUMULATING: &[&str] = &["ratelimit-policy"];
+/// replacing it (Redis `save` style); `CONFIG SET` still replaces, and a
+/// line whose only argument is empty (`save ""`) clears the list.
+pub(crate) const ACCUMULATING: &[&str] = &["save", "ratelimit-policy"];
+
+/// Redis `setConfigSaveOption`: `<seconds> <changes>` pairs, the whole
+/// list (a lone empty argument means no save points). Seconds must be at
+/// least 1 and changes at least 0, as in Redis 7.
+fn set_save(c: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
+    const INVALID: &str = "Invalid save parameters";
+    let args = if args.len() == 1 && args[0].is_empty() {
+        &[][..]
+    } else {
+        args
+    };
+    if args.len() % 2 != 0 {
+        return Err(INVALID.to_string());
+    }
+    let mut points = Vec::with_capacity(args.len() / 2);
+    for pair in args.chunks_exact(2) {
+        let (seconds, changes) = match (parse_i64(&pair[0]), parse_i64(&pair[1])) {
+            (Some(s), Some(ch)) if s >= 1 && ch >= 0 => (s as u64, ch as u64),
+            _ => return Err(INVALID.to_string()),
+        };
+        points.push((seconds, changes));
+    }
+    c.save = points;
+    Ok(())
+}
+
+/// The save points as `CONFIG GET` shows them: `3600 1 300 100`, or empty.
+fn format_save(c: &Config) -> String {
+    c.save
+        .iter()
+        .map(|(seconds, changes)| format!("{seconds} {changes}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `CONFIG REWRITE` writes all save points on one line, `save ""` for none.
+fn rewrite_save(c: &Config) -> String {
+    if c.save.is_empty() {
+        "\"\"".to_string()
+    } else {
+        format_save(c)
+    }
+}
+
+/// Redis `isValidAOFfilename` / `isValidAOFdirname`: a non-empty name
+/// without a `/`.
+fn check_base_name(value: &str, param: &str, what: &str) -> Result<(), String> {
+    if value.is_empty() {
+        Err(format!("{param} can't be empty"))
+    } else if value.contains('/') {
+        Err(format!("{param} can't be a path, just a {what}"))
+    } else {
+        Ok(())
+    }
+}
 
 /// Most named rate-limit policies a configuration may hold.
 const RATELIMIT_POLICIES_MAX: usize = 1024;
@@ -557,6 +613,123 @@ pub(crate) static TABLE: &[Spec] = &[
                 Ok(())
             }
         }),
+    },
+    Spec {
+        name: "save",
+        aliases: &[],
+        mutable: true,
+        default: "3600 1 300 100 60 10000",
+        kind: Kind::Special {
+            multi_arg: true,
+            set: set_save,
+            get: format_save,
+            rewrite: rewrite_save,
+        },
+        check: None,
+    },
+    Spec {
+        name: "stop-writes-on-bgsave-error",
+        aliases: &[],
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.stop_writes_on_bgsave_error,
+            set: |c, v| c.stop_writes_on_bgsave_error = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "appendonly",
+        aliases: &[],
+        mutable: true,
+        default: "no",
+        kind: Kind::Bool {
+            get: |c| c.appendonly,
+            set: |c, v| c.appendonly = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "appendfilename",
+        aliases: &[],
+        mutable: false,
+        default: "appendonly.aof",
+        kind: Kind::Str {
+            get: |c| &c.appendfilename,
+            set: |c, v| c.appendfilename = v,
+        },
+        check: Some(|c| check_base_name(&c.appendfilename, "appendfilename", "filename")),
+    },
+    Spec {
+        name: "appenddirname",
+        aliases: &[],
+        mutable: false,
+        default: "appendonlydir",
+        kind: Kind::Str {
+            get: |c| &c.appenddirname,
+            set: |c, v| c.appenddirname = v,
+        },
+        check: Some(|c| check_base_name(&c.appenddirname, "appenddirname", "dirname")),
+    },
+    Spec {
+        name: "appendfsync",
+        aliases: &[],
+        mutable: true,
+        default: "everysec",
+        kind: Kind::Enum {
+            names: &AppendFsync::NAMES,
+            get: |c| c.appendfsync as usize,
+            set: |c, i| c.appendfsync = AppendFsync::ALL[i],
+        },
+        check: None,
+    },
+    Spec {
+        name: "no-appendfsync-on-rewrite",
+        aliases: &[],
+        mutable: true,
+        default: "no",
+        kind: Kind::Bool {
+            get: |c| c.no_appendfsync_on_rewrite,
+            set: |c, v| c.no_appendfsync_on_rewrite = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "auto-aof-rewrite-percentage",
+        aliases: &[],
+        mutable: true,
+        default: "100",
+        kind: Kind::Int {
+            min: 0,
+            max: I32_MAX,
+            get: |c| c.auto_aof_rewrite_percentage.into(),
+            set: |c, v| c.auto_aof_rewrite_percentage = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "auto-aof-rewrite-min-size",
+        aliases: &[],
+        mutable: true,
+        default: "64mb",
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX as u64,
+            get: |c| c.auto_aof_rewrite_min_size,
+            set: |c, v| c.auto_aof_rewrite_min_size = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "aof-load-truncated",
+        aliases: &[],
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.aof_load_truncated,
+            set: |c, v| c.aof_load_truncated = v,
+        },
+        check: None,
     },
     Spec {
         name: "databases",

@@ -381,7 +381,8 @@ fn every_parameter_round_trips_through_rewrite() {
         "bind 0.0.0.0 \"::\"\nport 0\ndir \"/tmp/with space\"\nlogfile x.log\ndatabases 2\n\
          tcp-backlog 10\nio-threads 4\npidfile \"/run/ringkv.pid\"\nhttp-port 8080\n\
          http-bind 0.0.0.0\nid-datacenter 3\nid-worker 7\nid-epoch-ms 1600000000000\n\
-         id-layout 40 6 5 12\nid-max-clock-backward-ms 50\n",
+         id-layout 40 6 5 12\nid-max-clock-backward-ms 50\n\
+         appendfilename \"my aof\"\nappenddirname aof-dir\n",
     );
     let mut c = load_file(&conf).unwrap();
     set(
@@ -410,6 +411,14 @@ fn every_parameter_round_trips_through_rewrite() {
                 "ratelimit-policy",
                 "api gcra 100 1000 20 web sliding-log 10 60000",
             ),
+            ("save", "900 1 300 10"),
+            ("stop-writes-on-bgsave-error", "no"),
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("no-appendfsync-on-rewrite", "yes"),
+            ("auto-aof-rewrite-percentage", "0"),
+            ("auto-aof-rewrite-min-size", "1000"),
+            ("aof-load-truncated", "no"),
         ],
     );
     for name in param_names() {
@@ -507,4 +516,40 @@ fn id_layout_is_validated() {
     }
     let conf = write(dir.path(), "id.conf", "id-layout 40 6 5 12\n");
     assert_eq!(load_file(&conf).unwrap().id_layout, [40, 6, 5, 12]);
+}
+
+#[test]
+fn save_lines_accumulate_clear_and_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write(
+        dir.path(),
+        "save.conf",
+        "# snapshots\nsave 900 1\nsave 300 10\nhz 12\nsave 60 10000\n",
+    );
+    let c = Config::load(&args(&[conf.to_str().unwrap(), "--save", "30", "5"])).unwrap();
+    assert_eq!(c.save, [(900, 1), (300, 10), (60, 10000), (30, 5)]);
+    assert_eq!(c.get(&[b"save"])[0].1, "900 1 300 10 60 10000 30 5");
+    // A bare `--save` on the command line is `save ""`: no save points.
+    let c2 = Config::load(&args(&[conf.to_str().unwrap(), "--save"])).unwrap();
+    assert!(c2.save.is_empty());
+    assert_eq!(c2.get(&[b"save"])[0].1, "");
+
+    // CONFIG REWRITE writes one line, in place of the first.
+    c.rewrite(&conf).unwrap();
+    assert_eq!(
+        fs::read_to_string(&conf).unwrap(),
+        "# snapshots\nsave 900 1 300 10 60 10000 30 5\nhz 12\n"
+    );
+    assert_eq!(load_file(&conf).unwrap(), c);
+    c2.rewrite(&conf).unwrap();
+    assert_eq!(
+        fs::read_to_string(&conf).unwrap(),
+        "# snapshots\nsave \"\"\nhz 12\n"
+    );
+    assert_eq!(load_file(&conf).unwrap(), c2);
+
+    // CONFIG SET replaces rather than adds.
+    let mut c3 = c.clone();
+    set(&mut c3, &[("save", "10 1")]);
+    assert_eq!(c3.save, [(10, 1)]);
 }

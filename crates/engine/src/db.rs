@@ -40,6 +40,8 @@ pub struct Detached {
 pub struct Db {
     pub(crate) dict: Dict,
     pub(crate) expires: ExpireIndex,
+    /// Where a running point-in-time capture is in this database (see `capture`).
+    pub(crate) capture: crate::capture::CaptureCursor,
 }
 
 impl Db {
@@ -47,6 +49,7 @@ impl Db {
         Db {
             dict: Dict::new(seed),
             expires: ExpireIndex::default(),
+            capture: Default::default(),
         }
     }
 
@@ -127,6 +130,22 @@ impl<'a> DbRef<'a> {
         }
     }
 
+    /// Whether write effects are being logged (AOF on): handlers that log a replacement skip the
+    /// work of building it otherwise.
+    pub fn logging(&self) -> bool {
+        self.c.oplog.is_enabled()
+    }
+
+    /// Logs the deterministic form of what the running command did in this database, instead of
+    /// the command itself (see `oplog`). May be called several times.
+    pub fn log_effect<'b, I>(&mut self, args: I)
+    where
+        I: IntoIterator<Item = &'b [u8]>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        self.c.oplog.replace_command(self.index, args);
+    }
+
     /// The keyspace's seeded random generator (SPOP, SRANDMEMBER, HRANDFIELD ...).
     pub fn rng(&mut self) -> &mut crate::rng::Rng {
         &mut self.c.rng
@@ -189,8 +208,56 @@ impl<'a> DbRef<'a> {
         Some(e)
     }
 
+    /// Copy-on-write for a running capture: duplicates the entry before it changes in place, if
+    /// the capture still needs its current state.
+    fn preserve(c: &mut Common, origin: usize, e: &mut Entry) {
+        if c.capture.wants(e) {
+            let parity = c.capture.parity;
+            let copy = e.duplicate();
+            e.set_capture_mark(parity);
+            c.capture.preserved.push((origin, copy));
+            c.capture.preserved_total += 1;
+        }
+    }
+
+    /// Drops an entry that left the keyspace, or hands it to a running capture that still needs it
+    /// (a move, not a copy).
+    fn discard(&mut self, e: Entry) {
+        if self.c.capture.wants(&e) {
+            self.c.capture.preserved.push((self.db.capture.origin, e));
+            self.c.capture.preserved_total += 1;
+        }
+    }
+
+    /// A live entry about to be changed in place (preserved first for a running capture).
+    fn live_entry_for_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let origin = self.db.capture.origin;
+        let e: *mut Entry = self.live_entry(key, true)?;
+        // SAFETY: `e` points into `self.db.dict`, which `preserve` does not touch.
+        let e = unsafe { &mut *e };
+        Self::preserve(self.c, origin, e);
+        Some(e)
+    }
+
+    /// Marks a newly created entry as not part of a running capture.
+    fn stamp(&self, e: &mut Entry) {
+        e.set_capture_mark(self.c.capture.parity);
+    }
+
+    /// Removes a key's entry and expiry record and discards it (see `discard`).
+    fn delete_entry(&mut self, key: &[u8]) -> bool {
+        match self.remove_entry(key) {
+            Some(e) => {
+                self.discard(e);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn delete_expired(&mut self, key: &[u8]) {
-        if self.remove_entry(key).is_some() {
+        if self.delete_entry(key) {
+            self.c.oplog.deleted(self.index, key);
             self.c.stats.expired_keys += 1;
             if !self.c.watches.is_empty() {
                 self.c.watches.touch(self.index, key);
@@ -244,7 +311,7 @@ impl<'a> DbRef<'a> {
 
     /// Write lookup: no hit/miss statistics, refreshes the clock.
     pub fn entry_mut(&mut self, key: &[u8]) -> Option<EntryMut<'_>> {
-        self.live_entry(key, true).map(EntryMut)
+        self.live_entry_for_write(key).map(EntryMut)
     }
 
     /// The key's type name, or None if absent.
@@ -292,7 +359,7 @@ impl<'a> DbRef<'a> {
         key: &[u8],
         make: impl FnOnce() -> Value,
     ) -> Result<&mut Value, WrongType> {
-        if self.live_entry(key, true).is_none() {
+        if self.live_entry_for_write(key).is_none() {
             self.put(key, NewValue::Object(Box::new(make())), Ttl::Persist);
         }
         self.db
@@ -309,7 +376,7 @@ impl<'a> DbRef<'a> {
             None => false,
         };
         if empty {
-            self.remove_entry(key);
+            self.delete_entry(key);
             self.after_write(key);
         }
         empty
@@ -332,6 +399,9 @@ impl<'a> DbRef<'a> {
                     if old.is_some() == new_expire.is_some() {
                         // SAFETY: as above.
                         let e = unsafe { &mut *ep };
+                        if matches!(e.inline_mut(), Some(b) if b.len() == v.len()) {
+                            Self::preserve(self.c, self.db.capture.origin, e);
+                        }
                         if let Some(bytes) = e.inline_mut() {
                             if bytes.len() == v.len() {
                                 bytes.copy_from_slice(v);
@@ -349,7 +419,10 @@ impl<'a> DbRef<'a> {
                 // SAFETY: as above.
                 let mut fresh = unsafe { &*ep }.rebuild(value, new_expire);
                 Self::touch(self.c, &mut fresh);
-                drop(self.db.dict.replace(fresh));
+                self.stamp(&mut fresh);
+                if let Some(previous) = self.db.dict.replace(fresh) {
+                    self.discard(previous);
+                }
                 self.index_expire_change(key, old, new_expire);
             }
             None => {
@@ -357,7 +430,8 @@ impl<'a> DbRef<'a> {
                     Ttl::At(at) => Some(at),
                     Ttl::Persist | Ttl::Keep => None,
                 };
-                let entry = Entry::new(key, value, expire, self.initial_clock());
+                let mut entry = Entry::new(key, value, expire, self.initial_clock());
+                self.stamp(&mut entry);
                 self.db.dict.insert_new(entry);
                 self.index_expire_change(key, None, expire);
             }
@@ -383,7 +457,7 @@ impl<'a> DbRef<'a> {
     /// The key's string as a growable buffer, converting an inline string to the out-of-line
     /// representation first (APPEND, SETRANGE, SETBIT). Ok(None) if the key is absent.
     pub fn string_mut(&mut self, key: &[u8]) -> Result<Option<&mut Vec<u8>>, WrongType> {
-        let (inline, expire) = match self.live_entry(key, true) {
+        let (inline, expire) = match self.live_entry_for_write(key) {
             None => return Ok(None),
             Some(e) => match e.value() {
                 ValueRef::Obj(_) => return Err(WrongType),
@@ -410,14 +484,14 @@ impl<'a> DbRef<'a> {
         if self.live_entry(key, false).is_none() {
             return false;
         }
-        self.remove_entry(key);
+        self.delete_entry(key);
         self.after_write(key);
         true
     }
 
     /// Removes the key and returns its value and expiry.
     pub fn take(&mut self, key: &[u8]) -> Option<Detached> {
-        self.live_entry(key, false)?;
+        self.live_entry_for_write(key)?;
         let mut e = self.remove_entry(key)?;
         let expire = e.expire();
         let value = e.take_value();
@@ -456,13 +530,13 @@ impl<'a> DbRef<'a> {
     /// Sets (Some) or removes (None) the key's expiry. Returns false if the key does not exist.
     /// A deadline in the past deletes the key (counted as a deletion, as Redis does for EXPIRE).
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>) -> bool {
-        let old = match self.live_entry(key, false) {
+        let old = match self.live_entry_for_write(key) {
             None => return false,
             Some(e) => e.expire(),
         };
         if let Some(t) = at {
             if t <= self.c.now_ms {
-                self.remove_entry(key);
+                self.delete_entry(key);
                 self.after_write(key);
                 return true;
             }
@@ -480,10 +554,11 @@ impl<'a> DbRef<'a> {
             // The expiry field's presence changes the layout: rebuild the entry around its value.
             let inline = e.is_inline();
             let clock = e.clock();
-            let rebuilt = match e.take_value() {
+            let mut rebuilt = match e.take_value() {
                 Value::Str(s) if inline => Entry::new(key, NewValue::Inline(&s), at, clock),
                 other => Entry::new(key, NewValue::Object(Box::new(other)), at, clock),
             };
+            self.stamp(&mut rebuilt);
             drop(self.db.dict.replace(rebuilt));
         }
         self.index_expire_change(key, old, at);

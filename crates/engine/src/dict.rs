@@ -441,6 +441,18 @@ impl Dict {
     /// One SCAN step: visits the bucket(s) named by `cursor` and returns the next cursor (0 when
     /// the iteration is complete). Port of Redis's dictScan.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Entry)) -> u64 {
+        // SAFETY: every pointer handed out is a live entry; the view is never dropped.
+        self.scan_cells(cursor, |p| f(&*unsafe { Entry::peek(p) }))
+    }
+
+    /// `scan` with mutable access to each entry (the capture marks its entries as it goes).
+    pub(crate) fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&mut Entry)) -> u64 {
+        // SAFETY: as in `scan`; &mut self gives exclusive access, and through a non-owning view
+        // `f` can change an entry's flags but not unlink or free it.
+        self.scan_cells(cursor, |p| f(&mut *unsafe { Entry::peek(p) }))
+    }
+
+    fn scan_cells(&self, cursor: u64, mut f: impl FnMut(*mut u8)) -> u64 {
         if self.is_empty() {
             return 0;
         }
@@ -448,7 +460,7 @@ impl Dict {
         if self.rehash_idx.is_none() {
             let t0 = &self.tables[0];
             let m0 = t0.mask();
-            Self::visit_chain(&t0.buckets[v & m0], &mut f);
+            Self::visit_cells(&t0.buckets[v & m0], &mut f);
             v |= !m0;
             v = v.reverse_bits().wrapping_add(1).reverse_bits();
         } else {
@@ -459,9 +471,9 @@ impl Dict {
             };
             let m0 = small.mask();
             let m1 = large.mask();
-            Self::visit_chain(&small.buckets[v & m0], &mut f);
+            Self::visit_cells(&small.buckets[v & m0], &mut f);
             loop {
-                Self::visit_chain(&large.buckets[v & m1], &mut f);
+                Self::visit_cells(&large.buckets[v & m1], &mut f);
                 v |= !m1;
                 v = v.reverse_bits().wrapping_add(1).reverse_bits();
                 if v & (m0 ^ m1) == 0 {
@@ -470,6 +482,17 @@ impl Dict {
             }
         }
         v as u64
+    }
+
+    /// Hands each entry pointer of one chain to `f`.
+    fn visit_cells(head: &*mut u8, f: &mut impl FnMut(*mut u8)) {
+        let mut p = *head;
+        while !p.is_null() {
+            // SAFETY: `p` is a live entry of this chain; read its link before `f` sees it.
+            let next = unsafe { Entry::peek(p) }.next();
+            f(p);
+            p = next;
+        }
     }
 
     /// Visits every entry (KEYS, snapshots). The dict cannot change during the walk.

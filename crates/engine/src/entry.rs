@@ -10,7 +10,8 @@
 //! ```text
 //!  0   next     *mut u8   next entry in the same dict bucket (null ends the chain); owned by `dict`
 //!  8   clock    u32       LRU clock, LFU counter+time or FIFO insertion clock (see `lru`)
-//!  12  flags    u8        FLAG_OBJECT: value is a `*mut Value`; FLAG_EXPIRE: expiry field present
+//!  12  flags    u8        FLAG_OBJECT: value is a `*mut Value`; FLAG_EXPIRE: expiry field present;
+//!                         FLAG_CAPTURE: which side of the current point-in-time capture (`capture`)
 //!  13  [expire  i64]      absolute unix time in ms, present iff FLAG_EXPIRE
 //!  ..  key_len  varint    LEB128, then the key bytes
 //!  ..  value    inline:   varint length + bytes;  object: `*mut Value` (8 bytes, unaligned)
@@ -28,6 +29,7 @@ const OFF_FLAGS: usize = 12;
 const OFF_BODY: usize = 13;
 const FLAG_OBJECT: u8 = 1;
 const FLAG_EXPIRE: u8 = 2;
+const FLAG_CAPTURE: u8 = 4;
 const ENTRY_ALIGN: usize = 8;
 
 /// Strings up to this many bytes are stored inside the entry; longer ones (and strings that are
@@ -218,6 +220,46 @@ impl Entry {
         unsafe { *self.ptr().add(OFF_FLAGS) }
     }
 
+    /// The capture mark (see `capture`): equal to the store's current parity once a capture has
+    /// seen (or preserved) this entry, and for entries created since the capture began.
+    pub(crate) fn capture_mark(&self) -> bool {
+        self.flags() & FLAG_CAPTURE != 0
+    }
+
+    pub(crate) fn set_capture_mark(&mut self, mark: bool) {
+        let flags = self.flags();
+        let flags = if mark {
+            flags | FLAG_CAPTURE
+        } else {
+            flags & !FLAG_CAPTURE
+        };
+        // SAFETY: OFF_FLAGS is inside every entry.
+        unsafe { *self.ptr().add(OFF_FLAGS) = flags }
+    }
+
+    /// A deep copy (key, value, expiry, clock and capture mark), for copy-on-write captures.
+    pub(crate) fn duplicate(&self) -> Entry {
+        let mut copy = match self.value() {
+            ValueRef::Str(s) if self.is_inline() => {
+                Entry::new(self.key(), NewValue::Inline(s), self.expire(), self.clock())
+            }
+            ValueRef::Str(s) => Entry::new(
+                self.key(),
+                NewValue::Object(Box::new(Value::Str(s.to_vec()))),
+                self.expire(),
+                self.clock(),
+            ),
+            ValueRef::Obj(v) => Entry::new(
+                self.key(),
+                NewValue::Object(Box::new(v.clone())),
+                self.expire(),
+                self.clock(),
+            ),
+        };
+        copy.set_capture_mark(self.capture_mark());
+        copy
+    }
+
     pub(crate) fn next(&self) -> *mut u8 {
         // SAFETY: offset 0 holds an aligned pointer in every entry.
         unsafe { ptr::read(self.ptr() as *const *mut u8) }
@@ -342,7 +384,9 @@ impl Entry {
     /// Builds a new entry with the same key and clock, a new value and expiry. The old entry keeps
     /// its value (dropped with it) unless `value` moved it out first.
     pub(crate) fn rebuild(&self, value: NewValue<'_>, expire: Option<i64>) -> Entry {
-        Entry::new(self.key(), value, expire, self.clock())
+        let mut e = Entry::new(self.key(), value, expire, self.clock());
+        e.set_capture_mark(self.capture_mark());
+        e
     }
 
     /// Moves the boxed value out, leaving an empty string behind (the entry is about to be dropped

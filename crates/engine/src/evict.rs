@@ -198,6 +198,7 @@ impl DbRef<'_> {
     fn evict(&mut self, key: &[u8]) -> bool {
         let removed = self.remove(key);
         if removed {
+            self.c.oplog.deleted(self.index, key);
             self.notify(ringkv_config::notify::EVICTED, "evicted", key);
         }
         removed

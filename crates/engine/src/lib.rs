@@ -5,9 +5,11 @@
 //! value types. Time and randomness come from the caller (`Store::set_now`, a seed), so the same code
 //! runs in the server, in property tests and under deterministic simulation.
 //!
-//! Layering: commands execute against `Store`/`DbRef`; nothing here knows RESP, sockets or config
-//! files.
+//! Layering: commands execute against `Store`/`DbRef`; nothing here knows sockets or config
+//! files. The one piece of RESP is the operation log (`oplog`), which records write effects in
+//! the AOF's format under the same lock that orders them.
 
+pub mod capture;
 pub mod clock;
 pub mod db;
 mod dict;
@@ -17,12 +19,14 @@ pub mod expire;
 pub mod expire_index;
 pub mod glob;
 pub mod lru;
+pub mod oplog;
 pub mod rng;
 pub mod store;
 pub mod types;
 pub mod value;
 pub mod watch;
 
+pub use capture::{Capture, Preserved};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Db, DbRef, Detached, EntryMut, Ttl, WrongType};
 pub use dict::Dict;
@@ -30,6 +34,7 @@ pub use entry::{Entry, ValueRef, INLINE_STRING_MAX};
 pub use evict::OutOfMemory;
 pub use expire::ExpireCycleReport;
 pub use glob::glob_match;
+pub use oplog::{encode_command, CommandEncoder, OpLog};
 pub use rng::Rng;
 pub use store::{
     Common, EvictionPolicy, EvictionSettings, KeyEvent, KeyspaceStats, MemoryGauge, PolicyClock,

@@ -80,6 +80,10 @@ pub struct Common {
     pub notify_flags: u32,
     /// Keyspace events raised since the server last published them.
     pub events: Vec<KeyEvent>,
+    /// Write effects in execution order, for the append-only file.
+    pub oplog: crate::oplog::OpLog,
+    /// The running point-in-time capture (BGSAVE, BGREWRITEAOF), if any.
+    pub capture: crate::capture::Capture,
 }
 
 /// A keyspace notification waiting to be published (`__keyspace@db__:key` / `__keyevent@db__:event`).
@@ -120,6 +124,8 @@ impl Store {
                 blocking: Default::default(),
                 notify_flags: 0,
                 events: Vec::new(),
+                oplog: Default::default(),
+                capture: Default::default(),
             },
             memory: Arc::new(|| 0),
             evict_pool: crate::evict::EvictionPool::default(),
@@ -173,7 +179,15 @@ impl Store {
     pub fn flush_db(&mut self, index: usize) -> Dict {
         self.common.dirty += self.dbs[index].len() as u64;
         self.common.watches.touch_db(index);
-        self.dbs[index].take_all()
+        let db = &mut self.dbs[index];
+        let dict = db.take_all();
+        if self.common.capture.is_active() && !db.capture.done {
+            // A running capture still needs these entries: hand it the whole dict (it frees it).
+            self.common.capture.detached.push((db.capture.origin, dict));
+            db.capture.done = true;
+            return Dict::new(0);
+        }
+        dict
     }
 
     pub fn flush_all(&mut self) -> Vec<Dict> {
@@ -186,6 +200,10 @@ impl Store {
 
     pub fn set_memory_gauge(&mut self, gauge: MemoryGauge) {
         self.memory = gauge;
+    }
+
+    pub fn memory_gauge(&self) -> MemoryGauge {
+        self.memory.clone()
     }
 
     pub fn used_memory(&self) -> usize {

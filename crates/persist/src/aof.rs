@@ -39,66 +39,9 @@ pub const ANNOTATION_MAX_BYTES: usize = 1024;
 /// After a big command, a read buffer with more capacity than this is shrunk back.
 const BUFFER_KEEP_BYTES: usize = 4 * MAX_READ_CHUNK_BYTES;
 
-/// Appends one RESP multibulk command (`*<n>\r\n` then `$<len>\r\n<arg>\r\n` per argument).
-pub fn encode_command<'a, I>(out: &mut Vec<u8>, args: I)
-where
-    I: IntoIterator<Item = &'a [u8]>,
-    I::IntoIter: ExactSizeIterator,
-{
-    let args = args.into_iter();
-    out.push(b'*');
-    ringkv_protocol::num::write_u64(out, args.len() as u64);
-    out.extend_from_slice(b"\r\n");
-    for arg in args {
-        out.push(b'$');
-        ringkv_protocol::num::write_u64(out, arg.len() as u64);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// Encodes commands for the log, tracking the selected database.
-///
-/// One encoder per log file: call [`AofEncoder::force_select`] (or make a new encoder) when the
-/// writer switches to a new file, so the new file starts with its own `SELECT` (replay of a file
-/// starts in database 0 and must not depend on the previous file).
-#[derive(Debug, Clone, Default)]
-pub struct AofEncoder {
-    db: Option<usize>,
-}
-
-impl AofEncoder {
-    /// An encoder with no database selected yet: the first command is preceded by `SELECT`.
-    pub fn new() -> Self {
-        AofEncoder { db: None }
-    }
-
-    /// The database of the last appended command.
-    pub fn selected_db(&self) -> Option<usize> {
-        self.db
-    }
-
-    /// Makes the next command emit `SELECT` whatever its database.
-    pub fn force_select(&mut self) {
-        self.db = None;
-    }
-
-    /// Appends `args` (already rewritten by [`rewrite_for_log`] if needed) as executed in `db`.
-    pub fn append<'a, I>(&mut self, out: &mut Vec<u8>, db: usize, args: I)
-    where
-        I: IntoIterator<Item = &'a [u8]>,
-        I::IntoIter: ExactSizeIterator,
-    {
-        if self.db != Some(db) {
-            let mut digits = [0u8; ringkv_protocol::num::MAX_I64_LEN];
-            let start = ringkv_protocol::num::format_u64(&mut digits, db as u64);
-            encode_command(out, [&b"SELECT"[..], &digits[start..]]);
-            self.db = Some(db);
-        }
-        encode_command(out, args);
-    }
-}
+/// The log's encoding is the engine's operation log encoding (one definition for both the live
+/// writer and the rewrite/test tooling).
+pub use ringkv_engine::oplog::{encode_command, CommandEncoder as AofEncoder};
 
 fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())

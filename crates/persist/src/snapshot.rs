@@ -288,6 +288,12 @@ impl<W: Write> SnapshotWriter<W> {
         })
     }
 
+    /// The output the records go to (some of the latest may still be buffered here). A writer
+    /// over a `Vec<u8>` lets a caller encode under a lock and do the file I/O after releasing it.
+    pub fn output_mut(&mut self) -> &mut W {
+        self.out.inner_mut()
+    }
+
     /// Key records written so far.
     pub fn keys_written(&self) -> u64 {
         self.keys

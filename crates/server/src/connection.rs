@@ -138,6 +138,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         let mut consumed = 0;
         let mut close = false;
         let mut commands = 0u64;
+        let mut logged_to = None;
         // Parse the first request before locking: a partial request costs no lock.
         let mut next = parser.parse(&rbuf);
         if !matches!(next, Ok(None)) {
@@ -176,6 +177,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 next = parser.parse(&rbuf[consumed..]);
             }
             let now_ms = store.now_ms();
+            // Hand this batch's log to the AOF writer while the lock still orders it.
+            if store.common.oplog.pending() > 0 {
+                logged_to = ringkv_commands::aof::flush_oplog(&mut store, &shared.persistence.aof);
+            }
             drop(store);
             // (The memory peak is sampled by the cron and by INFO, as Redis does.)
             publish_state(
@@ -186,6 +191,18 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 last_spec.map(|s| s.name),
                 out.protocol(),
             );
+        }
+        // appendfsync always: nothing is acknowledged before it is on disk (group commit: every
+        // batch queued meanwhile shares the same fsync).
+        if let Some(offset) = logged_to {
+            let aof = &shared.persistence.aof;
+            if aof.must_wait(offset) {
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => break 'conn,
+                    _ = aof.wait_durable(offset) => {}
+                }
+            }
         }
         rbuf.advance(consumed);
         if commands > 0 {
@@ -229,6 +246,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 else {
                     break;
                 };
+                // A reply produced by another client's batch: under appendfsync always it waits
+                // for that batch's log like any other write.
+                let offset = shared.store.lock().common.oplog.offset();
+                let aof = &shared.persistence.aof;
+                if aof.must_wait(offset) {
+                    aof.wait_durable(offset).await;
+                }
                 if stream.write_all(&reply).await.is_err() {
                     break;
                 }

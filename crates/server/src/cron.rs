@@ -1,6 +1,7 @@
 //! Background work on the event loop, every 1000/hz ms (Redis serverCron): the active expiry cycle
-//! in small slices, idle-time rehashing, instantaneous ops/sec sampling, the memory peak, and
-//! closing clients idle for longer than `timeout`.
+//! in small slices, idle-time rehashing, persistence duties (log hand-off, `save` rules, automatic
+//! AOF rewrites), instantaneous ops/sec sampling, the memory peak, and closing clients idle for
+//! longer than `timeout`.
 
 use ringkv_commands::Shared;
 use std::sync::atomic::Ordering;
@@ -34,6 +35,10 @@ pub async fn run(shared: Arc<Shared>, log_level: LogLevelHandle) {
             _ = shutdown.changed() => break,
         }
         expire_and_rehash(&shared, period).await;
+        {
+            let mut store = shared.store.lock();
+            ringkv_commands::persistence::tick(&mut store, &shared);
+        }
         let epoch = shared.config_epoch.load(Ordering::Acquire);
         if epoch != seen_config_epoch {
             seen_config_epoch = epoch;

@@ -11,6 +11,7 @@ use ringkv_commands::{ServerInfo, Shared};
 use ringkv_config::{Config, LogLevel, StartupArgs};
 use ringkv_engine::{Store, SystemClock};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -203,9 +204,9 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
             .unwrap_or(0);
         t ^ ((std::process::id() as u64) << 32)
     };
-    let mut store = Store::new(config.databases as usize, seed);
+    let databases = config.databases as usize;
+    let mut store = Store::new(databases, seed);
     store.set_memory_gauge(Arc::new(alloc::allocated_bytes));
-    let keys_loaded = load_snapshot_at_start(&config, &mut store)?;
     let info = ServerInfo {
         version: VERSION,
         pid: std::process::id(),
@@ -223,8 +224,10 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     };
     let pidfile = config.pidfile.clone();
     let shared = Arc::new(Shared::new(store, config, info.clone(), clock));
-    shared.persistence.lock().keys_loaded_at_start = keys_loaded;
+    // Until the data set is loaded, only `loading`-flagged commands (INFO, PING ...) run.
+    shared.persistence.loading.store(true, Ordering::SeqCst);
     ringkv_commands::ids::start(&shared)?;
+    ringkv_commands::bgsave::Jobs::start(&shared)?;
     tracing::info!(
         version = VERSION,
         port = tcp_port,
@@ -240,9 +243,28 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     }
     tasks.push(tokio::spawn(cron::run(shared.clone(), log_handle)));
     tasks.extend(http::spawn(shared.clone()).await?);
+    let loader = {
+        let shared = shared.clone();
+        let store = Store::new(databases, seed.rotate_left(29));
+        tokio::task::spawn_blocking(move || {
+            ringkv_commands::loading::load_at_startup(&shared, store)
+        })
+    };
+    let mut shutdown = shared.shutdown_signal();
+    let loaded = tokio::select! {
+        r = loader => r.map_err(|e| format!("loading task failed: {e}")).and_then(|r| r),
+        _ = signal_received() => Err("interrupted while loading".to_string()),
+        _ = shutdown.changed() => Err("shut down while loading".to_string()),
+    };
+    if let Err(e) = loaded {
+        shared.request_shutdown();
+        for t in tasks {
+            let _ = t.await;
+        }
+        return Err(e);
+    }
     tracing::info!("Ready to accept connections tcp");
 
-    let mut shutdown = shared.shutdown_signal();
     tokio::select! {
         _ = signal_received() => {
             tracing::info!("Received shutdown signal, scheduling shutdown...");
@@ -260,49 +282,18 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     while !shared.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    // The last log bytes to disk, and the final snapshot if save points are configured.
+    {
+        let shared = shared.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || ringkv_commands::persistence::shutdown(&shared))
+                .await;
+    }
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }
     tracing::info!("ringkv is now ready to exit, bye bye...");
     Ok(())
-}
-
-/// Loads `dir/dbfilename` if it exists, logging progress; a damaged file stops start-up with the
-/// file, offset and reason (like Redis with a corrupt RDB) rather than serving partial data.
-fn load_snapshot_at_start(config: &Config, store: &mut Store) -> Result<u64, String> {
-    let path = std::path::Path::new(&config.dir).join(&config.dbfilename);
-    if !path.exists() {
-        return Ok(0);
-    }
-    let started = Instant::now();
-    tracing::info!(path = %path.display(), "loading snapshot");
-    let mut last_decile = 0;
-    let report = ringkv_persist::load_snapshot(
-        &path,
-        store,
-        ringkv_engine::Clock::now_ms(&SystemClock),
-        |done, total| {
-            let decile = (done * 10).checked_div(total).unwrap_or(10);
-            if decile > last_decile {
-                last_decile = decile;
-                tracing::info!(percent = decile * 10, "loading snapshot");
-            }
-        },
-    )
-    .map_err(|e| {
-        format!(
-            "cannot load snapshot {}: {e} (check it with `ringkv check-snapshot {}`)",
-            path.display(),
-            path.display()
-        )
-    })?;
-    tracing::info!(
-        keys = report.keys_loaded,
-        expired_skipped = report.expired_skipped,
-        ms = started.elapsed().as_millis() as u64,
-        "DB loaded from disk"
-    );
-    Ok(report.keys_loaded)
 }
 
 async fn signal_received() {

@@ -69,7 +69,7 @@ impl Server {
             cmd.args(extra);
             cmd.stdout(Stdio::null()).stderr(Stdio::piped());
             let mut child = cmd.spawn().expect("spawn ringkv");
-            if wait_ready(&mut child, port, Duration::from_secs(10)) {
+            if wait_ready(&mut child, port, Duration::from_secs(30)) {
                 return Server { port, child, dir };
             }
             let _ = child.kill();
@@ -157,8 +157,9 @@ fn wait_ready(child: &mut Child, port: u16, timeout: Duration) -> bool {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             if s.write_all(b"PING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
+                // -LOADING while the data set loads: ready means PONG.
                 if let Ok(n) = s.read(&mut buf) {
-                    if n > 0 {
+                    if buf[..n].starts_with(b"+PONG") {
                         return true;
                     }
                 }
