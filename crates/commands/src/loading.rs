@@ -55,6 +55,12 @@ impl<'a> Replayer<'a> {
             .commands
             .lookup(args.arg(0))
             .ok_or_else(|| "unknown command".to_string())?;
+        let spec = if spec.subcommands.is_empty() || args.len() < 2 {
+            spec
+        } else {
+            crate::table::find_subcommand(spec, args.arg(1))
+                .ok_or_else(|| "unknown subcommand".to_string())?
+        };
         if !spec.arity_ok(args.len()) {
             return Err("wrong number of arguments".into());
         }

@@ -72,6 +72,12 @@ fn check_tool(argv: &[String]) -> Option<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // A file-size limit (ulimit -f) must show up as a failed write, handled like a full disk,
+    // not as SIGXFSZ killing the process.
+    // SAFETY: setting a signal disposition to SIG_IGN before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if let Some(code) = check_tool(&argv) {
         return code;

@@ -157,9 +157,9 @@ fn wait_ready(child: &mut Child, port: u16, timeout: Duration) -> bool {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             if s.write_all(b"PING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
-                // -LOADING while the data set loads: ready means PONG.
+                // -LOADING while the data set loads; any other reply (PONG, NOAUTH) means ready.
                 if let Ok(n) = s.read(&mut buf) {
-                    if buf[..n].starts_with(b"+PONG") {
+                    if n > 0 && !buf[..n].starts_with(b"-LOADING") {
                         return true;
                     }
                 }
