@@ -519,6 +519,8 @@ pub struct HttpDecision {
     pub name: String,
     pub policy: Policy,
     pub decision: Decision,
+    /// The AOF offset the check logged up to (its new state), if logging is on.
+    pub logged_to: Option<u64>,
 }
 
 /// One HTTP rate-limit check on `key` in database 0: takes the keyspace lock and runs exactly the
@@ -538,6 +540,14 @@ pub fn http_limit(
             (policy.algorithm.name().to_string(), policy)
         }
     };
+    if shared.persistence.is_loading() {
+        return Err(CmdError::Static(
+            "LOADING ringkv is loading the dataset in memory",
+        ));
+    }
+    if let Some(e) = shared.persistence.write_refusal() {
+        return Err(e);
+    }
     let mut store = shared.store.lock();
     store.set_now(shared.clock.now_ms());
     if store.common.eviction.maxmemory != 0 && store.evict_if_needed(HTTP_MAX_EVICTIONS).is_err() {
@@ -545,6 +555,7 @@ pub fn http_limit(
     }
     let now = now_ms(shared);
     let decision = limit_key(&mut store.db(0), key, &policy, now, cost, peek)?;
+    let logged_to = crate::aof::flush_oplog(&mut store, &shared.persistence.aof);
     drop(store);
     if !peek {
         match which {
@@ -556,5 +567,6 @@ pub fn http_limit(
         name,
         policy,
         decision,
+        logged_to,
     })
 }

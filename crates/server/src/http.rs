@@ -85,7 +85,17 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             let mut shutdown = shared.shutdown_signal();
             let service = service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, &req)) }
+                async move {
+                    let (reply, logged_to) = handle(&shared, &req);
+                    // appendfsync always: the decision is answered once its state is on disk.
+                    if let Some(offset) = logged_to {
+                        let aof = &shared.persistence.aof;
+                        if aof.must_wait(offset) {
+                            aof.wait_durable(offset).await;
+                        }
+                    }
+                    Ok::<_, Infallible>(reply)
+                }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -107,32 +117,43 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 type Reply = Response<Full<Bytes>>;
 
-/// Routes one request. Never panics: every failure is a response.
-fn handle(shared: &Shared, req: &Request<Incoming>) -> Reply {
+/// Routes one request. Never panics: every failure is a response. Also returns the AOF offset
+/// the request logged up to, if it changed data.
+fn handle(shared: &Shared, req: &Request<Incoming>) -> (Reply, Option<u64>) {
+    match route(shared, req) {
+        Ok((decision, logged_to)) => (decided(&decision), logged_to),
+        Err(reply) => (reply, None),
+    }
+}
+
+fn route(shared: &Shared, req: &Request<Incoming>) -> Result<(HttpDecision, Option<u64>), Reply> {
     let path = req.uri().path();
     let known = matches!(
         path,
         "/healthz" | "/v1/ratelimit/check" | "/v1/ratelimit/limit"
     );
     if !known {
-        return error(StatusCode::NOT_FOUND, "not found");
+        return Err(error(StatusCode::NOT_FOUND, "not found"));
     }
     if req.method() != Method::GET {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported");
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET"));
-        return r;
+        return Err(r);
     }
     if path == "/healthz" {
-        return json(StatusCode::OK, "{\"status\":\"ok\"}".to_string());
+        return Err(json(StatusCode::OK, "{\"status\":\"ok\"}".to_string()));
     }
     let params = match Params::parse(req.uri().query().unwrap_or("")) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, &e)),
     };
     match check(shared, path, &params) {
-        Ok(d) => decided(&d),
-        Err((status, message)) => error(status, &message),
+        Ok(d) => {
+            let logged_to = d.logged_to;
+            Ok((d, logged_to))
+        }
+        Err((status, message)) => Err(error(status, &message)),
     }
 }
 
@@ -188,7 +209,7 @@ fn command_error(e: &CmdError) -> Failure {
     let text = e.to_string();
     let status = match e.code() {
         "WRONGTYPE" => StatusCode::CONFLICT,
-        "OOM" => StatusCode::SERVICE_UNAVAILABLE,
+        "OOM" | "LOADING" | "MISCONF" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
     let message = text.strip_prefix("ERR ").unwrap_or(&text).to_string();

@@ -25,7 +25,8 @@ fn usage() -> String {
         "ringkv {VERSION} — a Redis-compatible key-value server\n\n\
 Usage: ringkv [/path/to/ringkv.conf] [--name value [value ...]] ...\n\
        ringkv check-snapshot FILE        verify a snapshot (like redis-check-rdb)\n\
-       ringkv check-aof [--fix] FILE     verify an append-only file (like redis-check-aof)\n\
+       ringkv check-aof [--fix] FILE     verify an append-only file (like redis-check-aof);\n\
+                                         FILE may be an AOF directory or its manifest\n\
        ringkv -v | --version\n\
        ringkv -h | --help\n\n\
 Settings use redis.conf names; command-line options override the file.\n\
@@ -36,9 +37,70 @@ Examples:\n\
     )
 }
 
-/// `ringkv check-snapshot FILE` / `ringkv check-aof [--fix] FILE`: offline diagnosis.
+/// A multi-part AOF named by its directory or its manifest: (directory, appendfilename).
+fn aof_dir_target(path: &std::path::Path) -> Option<(std::path::PathBuf, String)> {
+    let manifest = if path.is_dir() {
+        std::fs::read_dir(path)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.to_string_lossy()
+                    .ends_with(ringkv_persist::manifest::MANIFEST_SUFFIX)
+            })?
+    } else {
+        path.to_path_buf()
+    };
+    let file = manifest.file_name()?.to_str()?;
+    let name = file.strip_suffix(ringkv_persist::manifest::MANIFEST_SUFFIX)?;
+    let dir = manifest.parent()?.to_path_buf();
+    Some((dir, name.to_string()))
+}
+
+/// `check-aof` on a whole multi-part AOF: every file in load order (only the last may be fixed).
+fn check_aof_dir(dir: &std::path::Path, name: &str, fix: bool) -> ExitCode {
+    use ringkv_persist::CheckStatus;
+    match ringkv_persist::check_aof_dir(dir, name, fix) {
+        Ok(reports) => {
+            let mut ok = true;
+            for r in &reports {
+                println!("{r}");
+                ok &= matches!(r.status, CheckStatus::Ok) || r.fixed;
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("cannot check {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ringkv check-snapshot FILE` / `ringkv check-aof [--fix] FILE|DIR|MANIFEST`: offline diagnosis.
 fn check_tool(argv: &[String]) -> Option<ExitCode> {
     use ringkv_persist::CheckStatus;
+    if let [cmd, rest @ ..] = argv {
+        if cmd == "check-aof" {
+            let (fix, target) = match rest {
+                [f] => (false, f),
+                [flag, f] if flag == "--fix" => (true, f),
+                _ => (false, &String::new()),
+            };
+            let path = std::path::Path::new(target);
+            if !target.is_empty() && (path.is_dir() || target.ends_with(".manifest")) {
+                return Some(match aof_dir_target(path) {
+                    Some((dir, name)) => check_aof_dir(&dir, &name, fix),
+                    None => {
+                        eprintln!("no AOF manifest found at {target}");
+                        ExitCode::FAILURE
+                    }
+                });
+            }
+        }
+    }
     let report = match argv {
         [cmd, file] if cmd == "check-snapshot" => {
             ringkv_persist::check_snapshot(std::path::Path::new(file))

@@ -59,6 +59,14 @@ fn wait_jobs_done(c: &mut redis::Connection) {
     });
 }
 
+/// Waits until the AOF writer has written everything acknowledged so far (under `everysec` a
+/// reply comes before the write; a crash right after it may lose that write, by design).
+fn wait_log_written(c: &mut redis::Connection) {
+    wait_until("log written", Duration::from_secs(10), || {
+        info_field(c, "aof_buffer_length") == "0"
+    });
+}
+
 /// Everything in every database, canonically: key -> (type, value, has TTL). Pipelined, so
 /// hundreds of thousands of keys take a moment, not minutes.
 fn dump_all(c: &mut redis::Connection) -> BTreeMap<(u32, String), String> {
@@ -362,6 +370,7 @@ fn rewrite_and_bgsave_are_point_in_time_while_writers_change_everything() {
     wait_jobs_done(&mut c);
     assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
     let live = dump_all(&mut c);
+    wait_log_written(&mut c);
 
     // The AOF (base + log) has the live data; the snapshot has the data at BGSAVE time.
     let mut s = s.restart(&["--appendonly", "yes"]);
@@ -422,6 +431,7 @@ fn rewrite_during_writes_keeps_everything_and_shrinks_the_log() {
         "a rewrite compacts 40k INCRs into 2k keys: {size_before} -> {size_after}"
     );
     let live = dump_all(&mut c);
+    wait_log_written(&mut c);
     let s = s.restart(&["--appendonly", "yes"]);
     let mut c = s.conn();
     assert_same(&dump_all(&mut c), &live, "replay after a rewrite");
@@ -465,6 +475,7 @@ fn appendonly_turned_on_at_run_time_keeps_existing_data() {
     wait_jobs_done(&mut c);
     assert_eq!(info_field(&mut c, "aof_enabled"), "1");
     let _: () = c.set("after", "2").unwrap();
+    wait_log_written(&mut c);
     let s = s.restart(&["--appendonly", "yes"]);
     let mut c = s.conn();
     let (a, b): (String, String) = (c.get("before").unwrap(), c.get("after").unwrap());
@@ -500,6 +511,15 @@ fn torn_tail_is_repaired_and_corruption_stops_startup_with_the_offset() {
         &bytes[..cut],
     )
     .unwrap();
+    // The offline checker sees the torn tail in the directory (by directory or manifest).
+    let check = std::process::Command::new(common::binary())
+        .arg("check-aof")
+        .arg(tmp.join("appendonlydir"))
+        .output()
+        .unwrap();
+    assert!(!check.status.success(), "a torn tail is reported");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(report.contains(".incr.aof"), "{report}");
     let keep = tempfile::TempDir::new().unwrap();
     copy_dir(&tmp, keep.path());
     let s = Server::start_in(keep, &["--appendonly", "yes"], None);
@@ -602,4 +622,66 @@ fn background_job_errors_and_scheduling_follow_redis() {
     });
     let lastsave: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
     assert!(lastsave > 0);
+}
+
+#[test]
+fn loading_is_visible_in_info_and_other_commands_wait_for_it() {
+    let s = Server::start(&["--save", ""]);
+    let mut c = s.conn();
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(1_500_000)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let mut s = s;
+    let data = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    drop(c);
+    drop(s);
+    let s = Server::start_loading(data, &["--save", ""]);
+    let mut r = s.raw();
+    let mut saw_loading = false;
+    let mut saw_progress = false;
+    let start = Instant::now();
+    loop {
+        r.cmd(&[b"GET", b"key:1"]);
+        let reply = r.reply();
+        if !reply.starts_with("-LOADING") {
+            assert!(reply.contains("value:1"), "after loading: {reply}");
+            break;
+        }
+        saw_loading = true;
+        r.cmd(&[b"INFO", b"persistence"]);
+        let info = r.reply();
+        if info.contains("loading:1") && info.contains("loading_loaded_perc:") {
+            saw_progress = true;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "loading never ended"
+        );
+    }
+    assert!(
+        saw_loading,
+        "a 1.5M-key snapshot takes long enough to see -LOADING"
+    );
+    assert!(saw_progress, "INFO reported loading:1 with its progress");
+    let mut c = s.conn();
+    let n: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 1_500_000);
+    assert_eq!(info_field(&mut c, "loading"), "0");
+}
+
+#[test]
+fn save_rules_trigger_background_saves() {
+    let s = Server::start(&["--save", "1 3"]);
+    let mut c = s.conn();
+    for i in 0..3 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    wait_until("a save by the rule", Duration::from_secs(10), || {
+        info_field(&mut c, "rdb_saves") != "0"
+    });
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert!(s.dir.path().join("dump.snap").exists());
 }

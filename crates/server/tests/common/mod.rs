@@ -49,6 +49,21 @@ impl Server {
 
     /// Starts a server whose `--dir` is `dir`.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str], config_text: Option<&str>) -> Server {
+        Self::spawn(dir, extra, config_text, false)
+    }
+
+    /// Starts a server and returns as soon as it answers at all, even `-LOADING` (to watch
+    /// start-up loading).
+    pub fn start_loading(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Self::spawn(dir, extra, None, true)
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        extra: &[&str],
+        config_text: Option<&str>,
+        loading_is_ready: bool,
+    ) -> Server {
         // The port is chosen before the server binds it; retry if another process raced us to it.
         for _attempt in 0..5 {
             let port = free_port();
@@ -69,7 +84,7 @@ impl Server {
             cmd.args(extra);
             cmd.stdout(Stdio::null()).stderr(Stdio::piped());
             let mut child = cmd.spawn().expect("spawn ringkv");
-            if wait_ready(&mut child, port, Duration::from_secs(30)) {
+            if wait_ready(&mut child, port, Duration::from_secs(30), loading_is_ready) {
                 return Server { port, child, dir };
             }
             let _ = child.kill();
@@ -147,7 +162,7 @@ impl Server {
     }
 }
 
-fn wait_ready(child: &mut Child, port: u16, timeout: Duration) -> bool {
+fn wait_ready(child: &mut Child, port: u16, timeout: Duration, loading_is_ready: bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if let Ok(Some(_)) = child.try_wait() {
@@ -159,7 +174,7 @@ fn wait_ready(child: &mut Child, port: u16, timeout: Duration) -> bool {
                 let mut buf = [0u8; 64];
                 // -LOADING while the data set loads; any other reply (PONG, NOAUTH) means ready.
                 if let Ok(n) = s.read(&mut buf) {
-                    if n > 0 && !buf[..n].starts_with(b"-LOADING") {
+                    if n > 0 && (loading_is_ready || !buf[..n].starts_with(b"-LOADING")) {
                         return true;
                     }
                 }

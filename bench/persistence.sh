@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Persistence benchmark of ringkv and Debian's redis-server on this machine: SET throughput with
+# the AOF on, restart (load) time from a snapshot / AOF base / AOF command log, and latency while
+# AOF rewrites run. Installs redis-server/redis-tools if missing, builds ringkv in release mode
+# (in $CARGO_TARGET_DIR, default target/), runs bench/persistence.py and writes
+# bench/PERSISTENCE.md.   Usage: bench/persistence.sh [--quick] [other bench/persistence.py options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null \
+    || ! command -v redis-cli >/dev/null; then
+  echo "installing redis-server and redis-tools from Debian packages" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+cargo build --release -p ringkv
+target="${CARGO_TARGET_DIR:-target}"
+python3 bench/persistence.py --ringkv "$target/release/ringkv" --out bench/PERSISTENCE.md "$@"
+echo "wrote bench/PERSISTENCE.md"
