@@ -122,38 +122,44 @@ type Reply = Response<Full<Bytes>>;
 fn handle(shared: &Shared, req: &Request<Incoming>) -> (Reply, Option<u64>) {
     match route(shared, req) {
         Ok((decision, logged_to)) => (decided(&decision), logged_to),
-        Err(reply) => (reply, None),
+        Err(reply) => (*reply, None),
     }
 }
 
-fn route(shared: &Shared, req: &Request<Incoming>) -> Result<(HttpDecision, Option<u64>), Reply> {
+fn route(
+    shared: &Shared,
+    req: &Request<Incoming>,
+) -> Result<(HttpDecision, Option<u64>), Box<Reply>> {
     let path = req.uri().path();
     let known = matches!(
         path,
         "/healthz" | "/v1/ratelimit/check" | "/v1/ratelimit/limit"
     );
     if !known {
-        return Err(error(StatusCode::NOT_FOUND, "not found"));
+        return Err(Box::new(error(StatusCode::NOT_FOUND, "not found")));
     }
     if req.method() != Method::GET {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported");
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET"));
-        return Err(r);
+        return Err(Box::new(r));
     }
     if path == "/healthz" {
-        return Err(json(StatusCode::OK, "{\"status\":\"ok\"}".to_string()));
+        return Err(Box::new(json(
+            StatusCode::OK,
+            "{\"status\":\"ok\"}".to_string(),
+        )));
     }
     let params = match Params::parse(req.uri().query().unwrap_or("")) {
         Ok(p) => p,
-        Err(e) => return Err(error(StatusCode::BAD_REQUEST, &e)),
+        Err(e) => return Err(Box::new(error(StatusCode::BAD_REQUEST, &e))),
     };
     match check(shared, path, &params) {
         Ok(d) => {
             let logged_to = d.logged_to;
             Ok((d, logged_to))
         }
-        Err((status, message)) => Err(error(status, &message)),
+        Err((status, message)) => Err(Box::new(error(status, &message))),
     }
 }
 
