@@ -148,13 +148,15 @@ class Conn:
 COMMANDS = {}  # label -> command template, for the report
 
 
-def note_cmd(label, argv, port=None, d=None):
-    text = shlex.join(str(a) for a in argv)
+def note_cmd(label, argv, port=None, d=None, text=None):
+    text = text or shlex.join(str(a) for a in argv)
     if port is not None:
         text = text.replace(str(port), "$PORT")
     if d is not None:
         text = text.replace(d, "$DIR")
-    COMMANDS.setdefault(label, text)
+    labels = COMMANDS.setdefault(text, [])
+    if label not in labels:
+        labels.append(label)
 
 
 LIVE = set()
@@ -176,7 +178,7 @@ class Server:
             argv += [f"--{name}", value]
         self.argv = argv
         note_cmd(f"{kind} {tag}", argv, self.port, d)
-        self.logpath = os.path.join(logdir, f"{kind}-{tag}-{self.port}.log")
+        self.logpath = os.path.join(logdir, re.sub(r"[^\w.=-]+", "_", f"{kind}-{tag}-{self.port}") + ".log")
         self.logf = open(self.logpath, "ab")
         self.t_spawn = time.monotonic()
         self.proc = subprocess.Popen(argv, cwd=d, stdin=subprocess.DEVNULL, stdout=self.logf,
@@ -411,7 +413,7 @@ def make_pipe_file(path, n):
 
 def pipe_load(port, path, n, timeout):
     argv = ["redis-cli", "-p", str(port), "--pipe"]
-    note_cmd("command-log load", argv + ["<", f"RESP stream of SET key:<i> <16-byte value>, i < N"], port)
+    note_cmd("command-log load (stdin: the RESP stream of SET key:<i> <16 bytes>, i = 0..N-1)", argv, port)
     with open(path, "rb") as f:
         r = subprocess.run(argv, stdin=f, capture_output=True, text=True, timeout=timeout)
     m = re.search(r"errors:\s*(\d+),\s*replies:\s*(\d+)", r.stdout)
@@ -522,16 +524,22 @@ def rewrite_bench_args(m, keys):
     return ["-t", "get,set", "-n", m, "-c", 50, "-P", 1, "-r", keys, "-d", 16, "--precision", 3]
 
 
-def section_rewrite(ctx, keys, m):
-    res = {}
-    for kind in KINDS:
-        r = {}
-        res[kind] = r
-        with Workdir(ctx.base, f"rewrite-{kind}") as d:
+def section_rewrite(ctx, keys, secs, m=None, gap=0.0):
+    """Both servers are started and populated first (the idle one costs nothing), so one -n,
+    sized from the slower server's calibrated rate, serves both; then each runs its two loads."""
+    res = {k: {} for k in KINDS}
+    dirs = {k: Workdir(ctx.base, f"rewrite-{k}") for k in KINDS}
+    servers, conns = {}, {}
+    try:
+        rates = []
+        for kind in KINDS:
+            r = res[kind]
+            d = dirs[kind].__enter__()
             try:
                 s = ctx.start(kind, d, aof_settings(kind, extra=[("auto-aof-rewrite-percentage", "0")]),
                               "rewrite latency")
-                c = s.conn()
+                servers[kind] = s
+                c = conns[kind] = s.conn()
                 c.must("DEBUG", "POPULATE", keys, "key", 16, timeout=max(600, keys / 5_000))
                 # One rewrite at rest: its duration, and a base that holds the data set.
                 before = int(c.info().get("aof_rewrites", 0))
@@ -540,7 +548,25 @@ def section_rewrite(ctx, keys, m):
                 wait_rewrite_done(c, before, 600)
                 r["idle_rewrite_s"] = time.monotonic() - t
                 log(f"{kind:6} {keys:,} keys; one rewrite at rest took {r['idle_rewrite_s']:.2f} s")
-                timeout = 600 if ctx.quick else 1800
+                if m is None:
+                    cal = 20_000 if ctx.quick else 100_000
+                    out = run_benchmark(s.port, ["-t", "get,set", "-n", cal, "-c", 50, "-P", 1, "-r", keys,
+                                                 "-d", 16, "--csv"], timeout=600, label="calibration of -n")
+                    rates += [float(row["rps"]) for row in csv.DictReader(io.StringIO(out))]
+            except Exception as e:
+                log(f"{kind} rewrite latency setup FAILED: {e}")
+                r["error"] = str(e).splitlines()[0][:200]
+        if m is None:
+            rate = min(rates) if rates else 50_000
+            m = max(10_000, min(int(rate * secs / 2), 5_000_000))
+        log(f"section 3: -n {m} (~{secs:.0f} s per run without rewrites)")
+        timeout = max(600, 20 * secs)
+        for kind in KINDS:
+            r = res[kind]
+            if "error" in r:
+                continue
+            s, c = servers[kind], conns[kind]
+            try:
                 # Baseline: the same load, no rewrite.
                 rw0 = int(c.info().get("aof_rewrites", 0))
                 out = run_benchmark(s.port, rewrite_bench_args(m, keys), timeout,
@@ -549,25 +575,32 @@ def section_rewrite(ctx, keys, m):
                 r["baseline_rewrites"] = int(c.info().get("aof_rewrites", 0)) - rw0
                 log(f"{kind:6} baseline: " + fmt_lat(r["baseline"]))
                 # The same load while BGREWRITEAOF is re-issued as soon as the previous one ended.
-                r.update(rewrite_loop(s, c, m, keys, timeout))
+                r.update(rewrite_loop(s, c, m, keys, timeout, gap))
                 log(f"{kind:6} during rewrites ({r['completed']} completed, {r['failed']} failed): "
                     + fmt_lat(r["during"]))
-                c.close()
-                s.stop()
             except Exception as e:
                 log(f"{kind} rewrite latency FAILED: {e}")
                 r["error"] = str(e).splitlines()[0][:200]
-    return res
+            c.close()
+            s.stop()
+    finally:
+        for c in conns.values():
+            c.close()
+        for w in dirs.values():
+            w.__exit__(None, None, None)
+    return res, m
 
 
-def rewrite_loop(s, c, m, keys, timeout):
+def rewrite_loop(s, c, m, keys, timeout, gap=0.0):
     argv = ["redis-benchmark", "-p", str(s.port), *map(str, rewrite_bench_args(m, keys))]
     outf = tempfile.TemporaryFile()
     completed = failed = triggered = errors = 0
     durations = []
     pending = None  # (aof_rewrites when triggered, trigger time)
+    last_end = 0.0
     rw0 = int(c.info().get("aof_rewrites", 0))
     bench = subprocess.Popen(argv, stdout=outf, stderr=subprocess.STDOUT)
+    t_start = time.monotonic()
     deadline = time.monotonic() + timeout
     try:
         while bench.poll() is None:
@@ -583,7 +616,8 @@ def rewrite_loop(s, c, m, keys, timeout):
                 else:
                     failed += 1
                 pending = None
-            if pending is None and idle:
+                last_end = time.monotonic()
+            if pending is None and idle and time.monotonic() - last_end >= gap:
                 r = c.call("BGREWRITEAOF")
                 if isinstance(r, RespError):
                     errors += 1
@@ -595,6 +629,7 @@ def rewrite_loop(s, c, m, keys, timeout):
         if bench.poll() is None:
             bench.kill()
             bench.wait(10)
+    run_s = time.monotonic() - t_start
     # The rewrite still running when the load stopped is not counted; wait it out before stopping.
     if pending is not None:
         try:
@@ -607,7 +642,7 @@ def rewrite_loop(s, c, m, keys, timeout):
     if bench.returncode != 0:
         raise RuntimeError(f"redis-benchmark failed ({bench.returncode}): {out.strip()[-300:]}")
     return {"during": parse_verbose(out), "completed": completed, "failed": failed, "triggered": triggered,
-            "trigger_errors": errors, "info_rewrites": int(c.info().get("aof_rewrites", 0)) - rw0,
+            "trigger_errors": errors, "run_s": run_s, "info_rewrites": int(c.info().get("aof_rewrites", 0)) - rw0,
             "rewrite_s": statistics.median(durations) if durations else None}
 
 
@@ -638,6 +673,16 @@ def machine():
     return f"{model}, {os.cpu_count()} cores, {mem}, Linux {platform.release()}"
 
 
+def loadavg():
+    try:
+        return open("/proc/loadavg").read().split()[0]
+    except OSError:
+        return "?"
+
+
+LOAD_AT_START = loadavg()
+
+
 def tool_version(argv):
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -660,7 +705,7 @@ def err_cell(r):
     return f"FAILED: {r['error']}" if "error" in r else None
 
 
-def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m):
+def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, gap):
     mnt, fstype = fs_of(ctx.base)
     L = [
         "# ringkv vs redis-server — persistence",
@@ -677,6 +722,8 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m):
         f"mounted on `{mnt}`); fsync costs are this disk's.",
         "- Both servers run one at a time with identical settings, on 127.0.0.1 and a free port; "
         "redis-benchmark runs on the same machine and competes for the same cores.",
+        f"- 1-minute load average at start / end of the run: {LOAD_AT_START} / {loadavg()} (anything else "
+        "running on the machine shows up in the tail latencies).",
         "- Ratios are ringkv / redis.",
         "",
     ]
@@ -752,26 +799,32 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m):
             f"`--appendonly yes --save \"\" --auto-aof-rewrite-percentage 0`, `DEBUG POPULATE {rw_keys} key 16`, "
             f"one BGREWRITEAOF at rest, then `redis-benchmark -t get,set -n {rw_m} -c 50 -P 1 -r {rw_keys} -d 16 "
             "--precision 3` twice: once without any rewrite (baseline), once while a loop polls INFO every "
-            "100 ms and issues BGREWRITEAOF as soon as the previous rewrite is over (bounded by the "
-            "benchmark's end; a rewrite still running then is not counted). redis-benchmark runs SET "
+            "100 ms and issues BGREWRITEAOF as soon as the previous rewrite is over"
+            f"{f' and {gap:g} s have passed' if gap else ''} (bounded by the "
+            "benchmark's end; a rewrite still running then is not counted). -n was calibrated on both "
+            "populated servers so the slower one runs about "
+            f"{secs:g} s without rewrites. redis-benchmark runs SET "
             "then GET, -n requests each. Note: DEBUG POPULATE names keys `key:<i>` while redis-benchmark "
             "uses `key:<12 digits>`, so GETs hit only keys the SET phase wrote. p50/p99/max come from "
             "redis-benchmark's summary, p99.9 from its percentile distribution (first bucket ≥ 99.9 %). "
             "Latency: lower is better; the target is no latency above "
-            f"{TARGET_MS:.0f} ms during a rewrite.",
+            f"{TARGET_MS:.0f} ms during a rewrite. A server whose rewrites are shorter does more of them "
+            "in the same run, so it also pays the start and finish of a rewrite more often: compare "
+            "rewrites/s along with the percentiles.",
             "",
         ]
-        L += ["| server | rewrites completed during the run | failed | median rewrite time under load s | "
-              "one rewrite at rest s |", "|---|---|---|---|---|"]
+        L += ["| server | rewrites completed during the run | failed | run length s | rewrites/s | "
+              "median rewrite time under load s | one rewrite at rest s |", "|---|---|---|---|---|---|---|"]
         for kind in KINDS:
             r = rw[kind]
-            if "error" in r and "during" not in r:
-                L.append(f"| {kind} | FAILED: {r['error']} | – | – | – |")
+            if "during" not in r:
+                L.append(f"| {kind} | FAILED: {r.get('error', 'no data')} | – | – | – | – | – |")
                 continue
             L.append(f"| {kind} | {r['completed']} | {r['failed']} (BGREWRITEAOF errors: {r['trigger_errors']}) | "
+                     f"{r['run_s']:.1f} | {r['completed'] / r['run_s']:.2f} | "
                      f"{f3(r['rewrite_s'])} | {f3(r.get('idle_rewrite_s'))} |")
         L += ["", "| test | run | redis req/s | ringkv req/s | redis p50 / p99 / p99.9 / max ms | "
-              "ringkv p50 / p99 / p99.9 / max ms | p99 ratio | max ratio |", "|---|---|---|---|---|---|---|---|"]
+              "ringkv p50 / p99 / p99.9 / max ms | p99 ratio (lower better) | max ratio (lower better) |", "|---|---|---|---|---|---|---|---|"]
         for test in ("SET", "GET"):
             for run in ("baseline", "during"):
                 a = rw["redis"].get(run, {}).get(test)
@@ -783,6 +836,10 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m):
                 L.append(f"| {test} | {'during rewrites' if run == 'during' else 'no rewrite'} | "
                          f"{a.get('rps', 0):.0f} | {b.get('rps', 0):.0f} | {lat(a)} | {lat(b)} | "
                          f"{ratio(a.get('p99'), b.get('p99'))} | {ratio(a.get('max'), b.get('max'))} |")
+        for kind in KINDS:
+            if rw[kind].get("baseline_rewrites"):
+                L.append(f"\n**{kind} ran {rw[kind]['baseline_rewrites']} rewrite(s) during the baseline run "
+                         "although automatic rewrites were off.**")
         L += ["", f"Target check (during rewrites, < {TARGET_MS:.0f} ms):", ""]
         for kind in KINDS:
             d = rw[kind].get("during")
@@ -802,8 +859,8 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m):
         L.append("")
     L += ["## Commands", "", "`$PORT` is a free port picked per start, `$DIR` a fresh temporary directory "
           "(a restart reuses the directory of the killed process).", ""]
-    for label, cmd in COMMANDS.items():
-        L.append(f"- {label}: `{cmd}`")
+    for cmd, labels in COMMANDS.items():
+        L.append(f"- {'; '.join(labels)}: `{cmd}`")
     L += ["", f"Parameters: `{' '.join(shlex.quote(a) for a in sys.argv[1:])}`; restart sizes "
           f"{', '.join(f'{n:,}' for n in sizes)}; rewrite-latency keys {rw_keys:,}, -n {rw_m:,}.", ""]
     return "\n".join(L)
@@ -818,6 +875,11 @@ def main():
     ap.add_argument("--tmpdir", default=tempfile.gettempdir(), help="where data directories are made")
     ap.add_argument("--rewrite-seconds", type=float, default=None,
                     help="target length of each section-3 benchmark run (default 20, --quick 3)")
+    ap.add_argument("--rewrite-requests", type=int, default=None,
+                    help="section-3 redis-benchmark -n (default: calibrated to --rewrite-seconds)")
+    ap.add_argument("--rewrite-gap", type=float, default=0.0,
+                    help="section 3: minimum seconds between the end of a rewrite and the next "
+                         "BGREWRITEAOF (default 0: back to back)")
     ap.add_argument("--keep-logs", action="store_true", help="keep the server logs directory")
     args = ap.parse_args()
     sections = {s.strip() for s in args.sections.split(",")}
@@ -846,16 +908,10 @@ def main():
             log(f"section 2: restart time, sizes {sizes}")
             restart = section_restart(ctx, sizes)
         if "3" in sections:
-            # Size -n from the slower server's -P 1 everysec SET rate, so each of SET and GET lasts
-            # about rw_secs / 2 without rewrites; one -n for both servers.
-            rates = []
-            for row in tput or []:
-                if row["P"] == 1 and row["fsync"] == "everysec":
-                    rates = [row[k]["rps"] for k in KINDS if "rps" in row[k]]
-            rate = min(rates) if rates else (20_000 if args.quick else 50_000)
-            rw_m = max(10_000, min(int(rate * rw_secs / 2), 5_000_000))
-            log(f"section 3: latency during rewrites, {rw_keys} keys, -n {rw_m} (~{rw_secs:.0f} s per run)")
-            rw = section_rewrite(ctx, rw_keys, rw_m)
+            # -n: each of SET and GET lasts about rw_secs / 2 on the slower server without rewrites
+            # (calibrated on both populated servers), one -n for both.
+            log(f"section 3: latency during rewrites, {rw_keys} keys")
+            rw, rw_m = section_rewrite(ctx, rw_keys, rw_secs, args.rewrite_requests, args.rewrite_gap)
     finally:
         for s in list(LIVE):
             log(f"stopping leftover {s.kind} pid {s.pid}")
@@ -864,7 +920,7 @@ def main():
             log(f"server logs kept in {ctx.logdir}")
         else:
             shutil.rmtree(ctx.logdir, ignore_errors=True)
-    text = report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m)
+    text = report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, rw_secs, args.rewrite_gap)
     with open(args.out, "w") as f:
         f.write(text)
     log(f"wrote {args.out}")
