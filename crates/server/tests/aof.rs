@@ -5,22 +5,12 @@
 //! saves are point-in-time while writers keep going, and a torn tail is repaired at start-up.
 
 mod common;
-use common::Server;
+use common::{persistence_field as info_field, wait_until, Server};
 use redis::Commands;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn info_field(c: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    info.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{field}:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("{field} not in INFO persistence: {info}"))
-}
 
 /// Equality with a readable difference (the first few keys that differ).
 fn assert_same(
@@ -41,14 +31,6 @@ fn assert_same(
             .take(10)
             .collect();
         panic!("{what}: {} vs {} keys; {diff:#?}", got.len(), want.len());
-    }
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -121,6 +103,23 @@ fn dump_all(c: &mut redis::Connection) -> BTreeMap<(u32, String), String> {
     }
     let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
     out
+}
+
+/// What the limiter `limited` has left (a PEEK, which changes nothing).
+fn limiter_remaining(c: &mut redis::Connection) -> redis::Value {
+    let r: Vec<redis::Value> = redis::cmd("RL.LIMIT")
+        .arg(&[
+            "limited",
+            "TOKEN_BUCKET",
+            "LIMIT",
+            "5",
+            "WINDOW",
+            "60000",
+            "PEEK",
+        ])
+        .query(c)
+        .unwrap();
+    r[2].clone()
 }
 
 #[test]
@@ -211,21 +210,7 @@ fn replay_after_sigkill_reproduces_every_type_and_never_extends_ttls() {
     std::thread::sleep(Duration::from_millis(1100));
     let _: Option<String> = c.get("short").unwrap();
 
-    let remaining_before: redis::Value = {
-        let r: Vec<redis::Value> = redis::cmd("RL.LIMIT")
-            .arg(&[
-                "limited",
-                "TOKEN_BUCKET",
-                "LIMIT",
-                "5",
-                "WINDOW",
-                "60000",
-                "PEEK",
-            ])
-            .query(&mut c)
-            .unwrap();
-        r[2].clone()
-    };
+    let remaining_before = limiter_remaining(&mut c);
     let before = dump_all(&mut c);
     let pttl_before: i64 = c.pttl("ttl").unwrap();
     drop(c);
@@ -237,24 +222,9 @@ fn replay_after_sigkill_reproduces_every_type_and_never_extends_ttls() {
         pttl_after <= pttl_before,
         "a replay must not extend a TTL: {pttl_before} then {pttl_after}"
     );
-    // Rate-limit state came back too: the third check sees the two earlier ones.
-    let peek = |c: &mut redis::Connection| -> redis::Value {
-        let r: Vec<redis::Value> = redis::cmd("RL.LIMIT")
-            .arg(&[
-                "limited",
-                "TOKEN_BUCKET",
-                "LIMIT",
-                "5",
-                "WINDOW",
-                "60000",
-                "PEEK",
-            ])
-            .query(c)
-            .unwrap();
-        r[2].clone()
-    };
+    // Rate-limit state came back too.
     assert_eq!(
-        peek(&mut c),
+        limiter_remaining(&mut c),
         remaining_before,
         "limiter state survives the crash"
     );

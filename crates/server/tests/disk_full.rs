@@ -4,9 +4,9 @@
 //! and service resumes by itself once the disk accepts writes again.
 
 mod common;
-use common::Server;
+use common::{persistence_field as info_field, wait_until, Server};
 use redis::Commands;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[repr(C)]
 struct RLimit {
@@ -31,27 +31,6 @@ fn set_file_size_limit(pid: u32, bytes: u64) {
     assert_eq!(rc, 0, "prlimit failed");
 }
 
-fn info_field(c: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    info.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{field}:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("{field} not in INFO: {info}"))
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn aof_bytes(s: &Server) -> u64 {
     std::fs::read_dir(s.dir.path().join("appendonlydir"))
         .unwrap()
@@ -74,7 +53,9 @@ fn full_disk_refuses_writes_and_recovers_without_loss() {
         let s = Server::start(&args);
         let mut c = s.conn();
         let _: () = c.set("first", "1").unwrap();
-        wait_until("first write on disk", || aof_bytes(&s) > 0);
+        wait_until("first write on disk", Duration::from_secs(20), || {
+            aof_bytes(&s) > 0
+        });
         set_file_size_limit(s.child.id(), aof_bytes(&s) + 4096);
         let value = "x".repeat(200);
         let mut acked = Vec::new();
@@ -111,14 +92,14 @@ fn full_disk_refuses_writes_and_recovers_without_loss() {
 
         // The disk recovers: the queued data is written and writes are accepted again.
         set_file_size_limit(s.child.id(), UNLIMITED);
-        wait_until("recovery", || {
+        wait_until("recovery", Duration::from_secs(20), || {
             info_field(&mut c, "aof_last_write_status") == "ok"
         });
         let _: () = c.set("after", "ok").unwrap();
         acked.push("after".into());
         // everysec acknowledges before the write: let the writer catch up before the crash (the
         // crash tests cover what everysec may lose).
-        wait_until("log written", || {
+        wait_until("log written", Duration::from_secs(20), || {
             info_field(&mut c, "aof_buffer_length") == "0"
         });
 
@@ -143,7 +124,7 @@ fn failed_background_save_refuses_writes_until_a_save_works() {
     set_file_size_limit(s.child.id(), 64 * 1024);
     let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     assert_eq!(r, "Background saving started");
-    wait_until("failed save", || {
+    wait_until("failed save", Duration::from_secs(20), || {
         info_field(&mut c, "rdb_last_bgsave_status") == "err"
     });
     let e = c.set::<_, _, ()>("k", "v").unwrap_err();
@@ -154,7 +135,7 @@ fn failed_background_save_refuses_writes_until_a_save_works() {
     );
     set_file_size_limit(s.child.id(), UNLIMITED);
     let _: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
-    wait_until("good save", || {
+    wait_until("good save", Duration::from_secs(20), || {
         info_field(&mut c, "rdb_last_bgsave_status") == "ok"
     });
     let _: () = c.set("k", "v").unwrap();

@@ -412,3 +412,23 @@ pub fn raw_info_field<T: std::str::FromStr>(r: &mut Raw, section: &str, field: &
     let info = run(r, &["INFO", section]);
     info_value(&info, field).unwrap_or_else(|| panic!("{field} in INFO {section}"))
 }
+
+/// One field of `INFO persistence` (panics with the section if absent).
+pub fn persistence_field(c: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    info.lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("{field} not in INFO persistence: {info}"))
+}
+
+/// Polls `f` every 20 ms until it holds; panics after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
