@@ -158,7 +158,7 @@ fn load(shared: &Shared, store: &mut Store) -> Result<Option<(std::path::PathBuf
         let mut m = Manifest::new(&dir, &name).map_err(|e| e.to_string())?;
         let path = m.open_new_incr().map_err(|e| e.to_string())?;
         tracing::info!(dir = %dir.display(), "AOF enabled with no AOF yet: created its manifest");
-        shared.persistence.state.lock().manifest = Some(m);
+        *shared.persistence.manifest.lock() = Some(m);
         shared.persistence.aof.set_sizes(0, 0);
         return Ok(Some((path, keys > 0)));
     };
@@ -226,11 +226,8 @@ fn load(shared: &Shared, store: &mut Store) -> Result<Option<(std::path::PathBuf
         .persistence
         .aof
         .set_sizes(base.max(1), report.total_bytes);
-    {
-        let mut st = shared.persistence.state.lock();
-        st.keys_loaded_at_start = store.total_keys() as u64;
-        st.manifest = Some(m);
-    }
+    shared.persistence.state.lock().keys_loaded_at_start = store.total_keys() as u64;
+    *shared.persistence.manifest.lock() = Some(m);
     Ok(Some((path, false)))
 }
 

@@ -8,7 +8,7 @@
 //! as everywhere: the keyspace before `Persistence::state`.
 
 use crate::aof::{flush_oplog, Aof};
-use crate::bgsave::{Job, JobKind, JobOutcome, Jobs};
+use crate::bgsave::{Job, JobKind, JobOutcome, JobRequest, Jobs};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::shared::Shared;
@@ -29,6 +29,9 @@ const BGSAVE_RETRY_DELAY_MS: i64 = 5_000;
 /// Everything persistence keeps at run time (one per server, in `Shared`).
 pub struct Persistence {
     pub state: Mutex<PersistState>,
+    /// The multi-part AOF manifest while AOF is on. Its own lock, never taken by the event loop
+    /// while a job does file I/O under it (rewrites update it from the job thread).
+    pub manifest: Mutex<Option<Manifest>>,
     pub aof: Arc<Aof>,
     pub jobs: Jobs,
     /// True while start-up recovery runs: commands without the `loading` flag get `-LOADING`.
@@ -41,6 +44,7 @@ impl Persistence {
     pub fn new(started_ms: i64) -> Persistence {
         Persistence {
             state: Mutex::new(PersistState::new(started_ms)),
+            manifest: Mutex::new(None),
             aof: Arc::new(Aof::default()),
             jobs: Jobs::default(),
             loading: AtomicBool::new(false),
@@ -88,7 +92,7 @@ pub struct LoadingProgress {
     pub started: Option<Instant>,
 }
 
-/// What INFO persistence and LASTSAVE report, and the AOF manifest.
+/// What INFO persistence and LASTSAVE report.
 #[derive(Debug)]
 pub struct PersistState {
     /// Unix ms of the last successful save (the start time until the first one, as in Redis).
@@ -105,8 +109,6 @@ pub struct PersistState {
     /// Keys loaded from disk at start-up.
     pub keys_loaded_at_start: u64,
     pub job: Option<RunningJob>,
-    /// The multi-part AOF manifest while AOF is on.
-    pub manifest: Option<Manifest>,
     pub rewrite_scheduled: bool,
     pub last_rewrite_ok: bool,
     pub last_rewrite_secs: i64,
@@ -131,7 +133,6 @@ impl PersistState {
             bgsave_scheduled: false,
             keys_loaded_at_start: 0,
             job: None,
-            manifest: None,
             rewrite_scheduled: false,
             last_rewrite_ok: true,
             last_rewrite_secs: -1,
@@ -208,82 +209,126 @@ pub fn save_now(store: &mut Store, shared: &Shared) -> Result<u64, String> {
     }
 }
 
-fn begin_job(store: &mut Store, shared: &Shared, kind: JobKind) -> Result<(), String> {
+/// Begins a capture now (under the keyspace lock) and describes the job that writes it.
+pub(crate) fn begin_capture(
+    store: &mut Store,
+    shared: &Shared,
+    kind: JobKind,
+) -> Result<Job, String> {
     let now = shared.now_ms();
     store.set_now(now);
     if !store.begin_capture() {
         return Err("a background save is already in progress".into());
     }
-    let job = Job {
+    Ok(Job {
         header: SnapshotHeader::for_store(store, now),
         dirty_at_start: store.common.dirty,
         started: Instant::now(),
         started_ms: now,
         kind,
-    };
-    let rewrite = matches!(job.kind, JobKind::Rewrite { .. });
-    shared.persistence.state.lock().job = Some(RunningJob {
+    })
+}
+
+/// Marks a job as running (INFO, and no second job until it ends). False if one already is.
+fn claim_job(shared: &Shared, rewrite: bool) -> bool {
+    let mut st = shared.persistence.state.lock();
+    if st.job.is_some() {
+        return false;
+    }
+    st.job = Some(RunningJob {
         rewrite,
-        started: job.started,
+        started: Instant::now(),
         keys: 0,
         bytes: 0,
     });
-    if !shared.persistence.jobs.submit(job) {
-        // No job thread (not started): walk the capture to its end here so marks stay right.
+    true
+}
+
+/// BGSAVE (and the `save` rules): the capture begins now, between two commands; the job thread
+/// writes it.
+pub fn start_bgsave(store: &mut Store, shared: &Shared) -> Result<(), String> {
+    shared.persistence.state.lock().last_bgsave_try_ms = shared.now_ms();
+    if store.capture_active() || !claim_job(shared, false) {
+        return Err("a background save is already in progress".into());
+    }
+    let job = begin_capture(
+        store,
+        shared,
+        JobKind::Snapshot {
+            path: snapshot_path(shared),
+        },
+    );
+    let submitted = job.map(|job| shared.persistence.jobs.submit(JobRequest::Run(job)));
+    if !matches!(submitted, Ok(true)) {
+        abandon_capture(store);
+        shared.persistence.state.lock().job = None;
+        return Err(submitted
+            .err()
+            .unwrap_or_else(|| "the background save thread is not running".into()));
+    }
+    Ok(())
+}
+
+/// Walks a capture nobody will write to its end, so the entry marks are consistent again.
+fn abandon_capture(store: &mut Store) {
+    if store.capture_active() {
         while !store.capture_step(usize::MAX, |_, _| {}) {}
         drop(store.end_capture());
+    }
+}
+
+/// BGREWRITEAOF (and the automatic rewrite): the job thread lists a new incr file (file I/O,
+/// away from the keyspace lock), then switches the writer to it and begins the capture of the
+/// new base in one critical section ([`prepare_rewrite`]).
+pub fn start_rewrite(store: &mut Store, shared: &Shared) -> Result<(), String> {
+    if store.capture_active() || !claim_job(shared, true) {
+        return Err("a background save is already in progress".into());
+    }
+    shared.persistence.state.lock().rewrite_scheduled = false;
+    if !shared.persistence.jobs.submit(JobRequest::Rewrite) {
         shared.persistence.state.lock().job = None;
         return Err("the background save thread is not running".into());
     }
     Ok(())
 }
 
-/// BGSAVE (and the `save` rules): starts a snapshot from a capture taken now.
-pub fn start_bgsave(store: &mut Store, shared: &Shared) -> Result<(), String> {
-    shared.persistence.state.lock().last_bgsave_try_ms = shared.now_ms();
-    begin_job(
-        store,
-        shared,
-        JobKind::Snapshot {
-            path: snapshot_path(shared),
-        },
-    )
-}
-
-/// BGREWRITEAOF (and the automatic rewrite): lists a new incr file, switches the writer to it
-/// and captures the data at that very point as the new base.
-pub fn start_rewrite(store: &mut Store, shared: &Shared) -> Result<(), String> {
-    if store.capture_active() {
-        return Err("a background save is already in progress".into());
-    }
+/// The job thread's first step of a rewrite: plan it in the manifest, then (under the keyspace
+/// lock) hand the log so far to the old incr file, switch the writer, and begin the capture.
+pub(crate) fn prepare_rewrite(shared: &Shared) -> Result<Job, String> {
     let (dir, name) = aof_location(shared);
     let plan = {
-        let mut st = shared.persistence.state.lock();
-        if st.manifest.is_none() {
-            let m = Manifest::load_if_exists(&dir, &name)
-                .and_then(|m| match m {
-                    Some(m) => Ok(m),
-                    None => Manifest::new(&dir, &name),
-                })
-                .map_err(|e| e.to_string())?;
-            st.manifest = Some(m);
+        let mut slot = shared.persistence.manifest.lock();
+        if slot.is_none() {
+            let m = match Manifest::load_if_exists(&dir, &name).map_err(|e| e.to_string())? {
+                Some(m) => m,
+                None => Manifest::new(&dir, &name).map_err(|e| e.to_string())?,
+            };
+            *slot = Some(m);
         }
-        let Some(manifest) = st.manifest.as_mut() else {
-            return Err("no AOF manifest".into());
-        };
-        manifest.start_rewrite().map_err(|e| e.to_string())?
+        match slot.as_mut() {
+            Some(m) => m.start_rewrite().map_err(|e| e.to_string())?,
+            None => return Err("no AOF manifest".into()),
+        }
     };
+    let mut store = shared.store.lock();
     let aof = &shared.persistence.aof;
     if aof.is_running() {
-        flush_oplog(store, aof);
+        flush_oplog(&mut store, aof);
         aof.switch_to(plan.incr_path.clone());
         store.common.oplog.force_select();
         if shared.config.read().no_appendfsync_on_rewrite {
             aof.set_skip_fsync(true);
         }
     }
-    shared.persistence.state.lock().rewrite_scheduled = false;
-    begin_job(store, shared, JobKind::Rewrite { plan })
+    begin_capture(&mut store, shared, JobKind::Rewrite { plan })
+}
+
+/// A rewrite that could not start.
+pub(crate) fn rewrite_not_started(shared: &Shared, error: &str) {
+    let mut st = shared.persistence.state.lock();
+    st.job = None;
+    st.last_rewrite_ok = false;
+    tracing::warn!(error, "cannot start the AOF rewrite");
 }
 
 /// Called by the job thread when a job ends (lock-free of the keyspace).
@@ -292,10 +337,10 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
     let ms = job.started.elapsed().as_millis() as u64;
     let p = &shared.persistence;
     let mut st = p.state.lock();
-    st.job = None;
     st.last_preserved = outcome.preserved;
     match job.kind {
         JobKind::Snapshot { path } => {
+            st.job = None;
             st.last_bgsave_secs = secs;
             st.last_save_duration_ms = ms;
             match outcome.result {
@@ -306,7 +351,8 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
                     st.saves += 1;
                     p.bgsave_failing.store(false, Ordering::Relaxed);
                     tracing::info!(path = %path.display(), keys = outcome.keys, bytes = outcome.bytes,
-                        ms, preserved = outcome.preserved, "Background saving terminated with success");
+                        ms, preserved = outcome.preserved, slices = outcome.slices,
+                        max_slice_us = outcome.max_slice_us, "Background saving terminated with success");
                 }
                 Err(e) => {
                     st.last_bgsave_ok = false;
@@ -319,11 +365,18 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
         }
         JobKind::Rewrite { plan } => {
             p.aof.set_skip_fsync(false);
+            // The manifest update (fsyncs, deleting the old files) runs without the state lock,
+            // which the event loop takes every cron tick.
+            drop(st);
+            let finished = outcome
+                .result
+                .and_then(|()| match p.manifest.lock().as_mut() {
+                    Some(m) => m.finish_rewrite(&plan).map_err(|e| e.to_string()),
+                    None => Err("the AOF manifest is gone (appendonly turned off?)".into()),
+                });
+            let mut st = p.state.lock();
+            st.job = None;
             st.last_rewrite_secs = secs;
-            let finished = outcome.result.and_then(|()| match st.manifest.as_mut() {
-                Some(m) => m.finish_rewrite(&plan).map_err(|e| e.to_string()),
-                None => Err("the AOF manifest is gone (appendonly turned off?)".into()),
-            });
             match finished {
                 Ok(done) => {
                     st.last_rewrite_ok = true;
@@ -335,7 +388,8 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
                         tracing::warn!(path = %path.display(), error = %e, "cannot delete an old AOF file");
                     }
                     tracing::info!(base = %plan.base_path.display(), keys = outcome.keys, bytes = outcome.bytes,
-                        ms, preserved = outcome.preserved, "Background AOF rewrite finished successfully");
+                        ms, preserved = outcome.preserved, slices = outcome.slices,
+                        max_slice_us = outcome.max_slice_us, "Background AOF rewrite finished successfully");
                 }
                 Err(e) => {
                     st.last_rewrite_ok = false;
@@ -349,19 +403,18 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
 /// Turns the AOF on at run time (CONFIG SET appendonly yes): the writer starts on a new incr
 /// file and a rewrite captures the current data as its base, as Redis's startAppendOnly does.
 fn enable_aof(store: &mut Store, shared: &Shared) -> Result<(), String> {
-    if store.capture_active() {
+    if job_busy(store, shared) {
         shared.persistence.state.lock().rewrite_scheduled = true;
         return Err("a background save is in progress; AOF starts when it ends".into());
     }
     let (dir, name) = aof_location(shared);
     let path = {
-        let mut st = shared.persistence.state.lock();
         let mut m = match Manifest::load_if_exists(&dir, &name).map_err(|e| e.to_string())? {
             Some(m) => m,
             None => Manifest::new(&dir, &name).map_err(|e| e.to_string())?,
         };
         let path = m.open_new_incr().map_err(|e| e.to_string())?;
-        st.manifest = Some(m);
+        *shared.persistence.manifest.lock() = Some(m);
         path
     };
     let aof = &shared.persistence.aof;
@@ -379,7 +432,7 @@ fn disable_aof(store: &mut Store, shared: &Shared) {
     if let Err(e) = aof.stop(std::time::Duration::from_secs(10)) {
         tracing::warn!(error = %e, "stopping the AOF writer");
     }
-    shared.persistence.state.lock().manifest = None;
+    *shared.persistence.manifest.lock() = None;
 }
 
 /// Applies persistence settings after CONFIG SET (under the keyspace lock).
@@ -406,7 +459,7 @@ pub fn config_changed(store: &mut Store, shared: &Shared) {
 pub fn tick(store: &mut Store, shared: &Shared) {
     let aof = &shared.persistence.aof;
     flush_oplog(store, aof);
-    if store.capture_active() || shared.persistence.is_loading() {
+    if job_busy(store, shared) || shared.persistence.is_loading() {
         return;
     }
     let now = shared.now_ms();
@@ -496,6 +549,11 @@ pub fn saves_on_shutdown(shared: &Shared) -> bool {
     !shared.config.read().save.is_empty()
 }
 
+/// Whether a background job runs (or is about to: a rewrite claims the job before its capture).
+fn job_busy(store: &Store, shared: &Shared) -> bool {
+    store.capture_active() || shared.persistence.state.lock().job.is_some()
+}
+
 fn busy_error(st: &PersistState) -> CmdError {
     if st.rewrite_running() {
         CmdError::Static("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
@@ -505,7 +563,7 @@ fn busy_error(st: &PersistState) -> CmdError {
 }
 
 fn save(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
-    if ctx.store.capture_active() {
+    if job_busy(ctx.store, ctx.shared) {
         return Err(CmdError::Static("ERR Background save already in progress"));
     }
     save_now(ctx.store, ctx.shared).map_err(|_| CmdError::Static("ERR"))?;
@@ -519,7 +577,7 @@ fn bgsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Some(a) if a.eq_ignore_ascii_case(b"schedule") => true,
         Some(_) => return Err(crate::error::SYNTAX),
     };
-    if ctx.store.capture_active() {
+    if job_busy(ctx.store, ctx.shared) {
         let mut st = ctx.shared.persistence.state.lock();
         if schedule && !st.bgsave_running() {
             st.bgsave_scheduled = true;
@@ -534,7 +592,7 @@ fn bgsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
-    if ctx.store.capture_active() {
+    if job_busy(ctx.store, ctx.shared) {
         let mut st = ctx.shared.persistence.state.lock();
         if st.rewrite_running() {
             return Err(CmdError::Static(

@@ -17,6 +17,7 @@
 //! Invariants: `len` counts entries in both tables; while rehashing, buckets `< rehash_idx` of table 0
 //! are empty; every entry is reachable from exactly one bucket.
 
+use crate::buckets::Buckets;
 use crate::entry::Entry;
 use crate::rng::Rng;
 use std::hash::BuildHasher;
@@ -27,21 +28,21 @@ const INITIAL_SIZE: usize = 4;
 const REHASH_EMPTY_VISITS: usize = 10;
 
 struct Table {
-    buckets: Box<[*mut u8]>,
+    buckets: Buckets,
     used: usize,
 }
 
 impl Table {
     fn empty() -> Table {
         Table {
-            buckets: Box::new([]),
+            buckets: Buckets::empty(),
             used: 0,
         }
     }
 
     fn with_size(size: usize) -> Table {
         Table {
-            buckets: vec![ptr::null_mut(); size].into_boxed_slice(),
+            buckets: Buckets::zeroed(size),
             used: 0,
         }
     }

@@ -9,6 +9,7 @@
 //! files. The one piece of RESP is the operation log (`oplog`), which records write effects in
 //! the AOF's format under the same lock that orders them.
 
+pub mod buckets;
 pub mod capture;
 pub mod clock;
 pub mod db;

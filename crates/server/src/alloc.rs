@@ -81,7 +81,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 }
 
-/// Bytes currently allocated by the process through the global allocator.
+/// Bytes currently allocated by the process: through the global allocator, plus the keyspace's
+/// big bucket arrays, which are mapped directly (`ringkv_engine::buckets`).
 pub fn allocated_bytes() -> usize {
-    ALLOCATED_BYTES.load(Ordering::Relaxed)
+    ALLOCATED_BYTES.load(Ordering::Relaxed) + ringkv_engine::buckets::mapped_bytes()
 }
