@@ -19,33 +19,14 @@ Usage: python3 bench/persistence.py --ringkv target/release/ringkv [--quick] [--
 import argparse, csv, io, os, platform, re, shlex, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import cpu_seconds, free_port, rss_bytes  # noqa: E402
 T0 = time.monotonic()
 TARGET_MS = 10.0
 
 
 def log(msg):
     print(f"[{time.monotonic() - T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[11], fields[12] are utime, stime (14th/15th of the full line)
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def fs_of(path):
