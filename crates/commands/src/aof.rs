@@ -2,9 +2,10 @@
 //! current incr file and fsyncs it per `appendfsync`.
 //!
 //! Flow: commands append their effects to the keyspace's `OpLog` under the keyspace lock. At the
-//! end of each batch, still under the lock, [`flush_oplog`] moves the new bytes to this thread's
-//! queue, so the queue order is the execution order. The thread writes everything queued with one
-//! `write` and then:
+//! end of each batch [`flush_oplog`] wakes this thread (at most one wake-up per write cycle); the
+//! thread takes everything logged so far out of the keyspace in one short lock and writes it with
+//! one `write`, so under load one cycle covers the batches of many clients (as Redis's one write
+//! per event-loop iteration does) and the file order is the execution order. Then:
 //! - `always`: fsyncs, and only then publishes the new durable offset; connections whose batch
 //!   logged something wait for that offset before sending their replies (so an acknowledged write
 //!   is on disk). Everything queued while one fsync runs shares the next one (group commit).
@@ -17,6 +18,7 @@
 //! [`Aof::refusal`]), and the write is retried every 100 ms; when it succeeds, service resumes
 //! with nothing lost. Waiting `always` clients get their replies once their data is on disk.
 
+use crate::shared::Shared;
 use parking_lot::Mutex;
 use ringkv_config::AppendFsync;
 use ringkv_engine::Store;
@@ -26,29 +28,35 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How often a failed write is retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest the writer sleeps without looking at the keyspace's log: a safety net under the
+/// wake-ups (an idle check is one uncontended lock).
+const IDLE_POLL: Duration = Duration::from_millis(20);
 /// `everysec`: the fsync period.
 const FSYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 enum Msg {
-    /// Log bytes; `end` is the oplog offset just after them.
+    /// New log bytes are waiting in the keyspace.
+    Wake,
+    /// Log bytes taken out of the keyspace by someone else (before a switch or stop); `end` is
+    /// the oplog offset just after them.
     Data { bytes: Vec<u8>, end: u64 },
     /// Finish the current file (write, fsync) and append to `path` from now on.
     Switch(PathBuf),
-    /// Write and fsync everything queued before this, then answer.
-    Sync(mpsc::Sender<Result<(), String>>),
-    /// Like `Sync`, then exit.
+    /// Write and fsync everything queued before this, answer, and exit.
     Stop(mpsc::Sender<Result<(), String>>),
 }
 
 /// The AOF writer's shared state (one per server, in `Shared`).
 pub struct Aof {
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    /// A wake-up is on its way to the writer (so batches do not send one each).
+    wake_pending: AtomicBool,
     /// Oplog offset written (everysec/no) or written and fsynced (always).
     durable: watch::Sender<u64>,
     fsync: AtomicU8,
@@ -97,6 +105,7 @@ impl Default for Aof {
     fn default() -> Self {
         Aof {
             tx: Mutex::new(None),
+            wake_pending: AtomicBool::new(false),
             durable: watch::channel(0).0,
             fsync: AtomicU8::new(policy_code(AppendFsync::EverySec)),
             skip_fsync: AtomicBool::new(false),
@@ -162,15 +171,15 @@ impl Aof {
         self.current_size.store(total, Ordering::Relaxed);
     }
 
-    /// Starts the writer thread appending to `path` (created if missing). The oplog must be
-    /// enabled by the caller under the keyspace lock.
-    pub fn start(self: &Arc<Self>, path: PathBuf) -> Result<(), String> {
+    /// Starts the writer thread appending to `path` (created if missing); it takes the log out
+    /// of `shared`'s keyspace. The oplog must be enabled by the caller under the keyspace lock.
+    pub fn start(self: &Arc<Self>, path: PathBuf, shared: Weak<Shared>) -> Result<(), String> {
         let file = open_append(&path)?;
         let (tx, rx) = mpsc::channel();
         let aof = self.clone();
         std::thread::Builder::new()
             .name("ringkv-aof".into())
-            .spawn(move || Writer::new(aof, file, path).run(rx))
+            .spawn(move || Writer::new(aof, file, path, shared).run(rx))
             .map_err(|e| format!("cannot start the AOF writer thread: {e}"))?;
         *self.tx.lock() = Some(tx);
         Ok(())
@@ -183,33 +192,41 @@ impl Aof {
         }
     }
 
-    /// Makes the writer append to a new file after everything queued so far (call under the
-    /// keyspace lock, right after [`flush_oplog`], so the switch falls between two commands).
-    pub fn switch_to(&self, path: PathBuf) {
+    /// Makes the writer append to a new file after everything logged so far (call under the
+    /// keyspace lock, so the switch falls between two commands).
+    pub fn switch_to(&self, store: &mut Store, path: PathBuf) {
+        self.hand_over(store);
         self.send(Msg::Switch(path));
     }
 
-    /// Writes and fsyncs everything queued so far; waits for it (BGREWRITEAOF, SHUTDOWN).
-    pub fn sync_now(&self) -> Result<(), String> {
-        let (tx, rx) = mpsc::channel();
-        if !self.send(Msg::Sync(tx)) {
-            return Ok(());
+    /// Sends what the keyspace logged so far with the next message (under the keyspace lock).
+    fn hand_over(&self, store: &mut Store) {
+        let log = &mut store.common.oplog;
+        if log.pending() > 0 {
+            let end = log.offset();
+            let bytes = log.take();
+            self.queued.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            self.send(Msg::Data { bytes, end });
         }
-        rx.recv()
-            .unwrap_or_else(|_| Err("the AOF writer stopped".into()))
     }
 
-    /// Writes, fsyncs and stops the writer (AOF turned off, shutdown). Waits at most `limit`.
-    pub fn stop(&self, limit: Duration) -> Result<(), String> {
-        let tx = self.tx.lock().take();
-        let Some(tx) = tx else { return Ok(()) };
+    /// Stops the writer after it has written and fsynced everything logged so far (AOF turned
+    /// off, shutdown). Call under the keyspace lock with logging already off; returns a receiver
+    /// for the outcome, to wait on after the lock is released (the writer may need the lock).
+    pub fn stop(&self, store: &mut Store) -> Option<mpsc::Receiver<Result<(), String>>> {
+        self.hand_over(store);
+        let tx = self.tx.lock().take()?;
         let (done_tx, done_rx) = mpsc::channel();
-        if tx.send(Msg::Stop(done_tx)).is_err() {
-            return Err("the AOF writer stopped".into());
+        tx.send(Msg::Stop(done_tx)).ok()?;
+        Some(done_rx)
+    }
+
+    /// Wakes the writer unless a wake-up is already on its way.
+    fn wake(&self) -> bool {
+        if self.wake_pending.swap(true, Ordering::AcqRel) {
+            return true;
         }
-        done_rx
-            .recv_timeout(limit)
-            .unwrap_or_else(|_| Err("timed out waiting for the AOF writer".into()))
+        self.send(Msg::Wake)
     }
 
     /// Resolves once the log up to `offset` is durable under the current policy.
@@ -224,21 +241,29 @@ impl Aof {
     }
 }
 
-/// Moves the operation log's new bytes to the writer (call under the keyspace lock, after a
-/// batch). Returns the log offset the batch reached if it logged anything.
+/// Tells the writer the keyspace logged something (call after a batch, under the keyspace lock).
+/// Returns the log offset the batch reached if it logged anything and a writer runs.
 pub fn flush_oplog(store: &mut Store, aof: &Aof) -> Option<u64> {
-    let log = &mut store.common.oplog;
+    let log = &store.common.oplog;
     if log.pending() == 0 {
         return None;
     }
     let end = log.offset();
-    let bytes = log.take();
-    aof.queued.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    if !aof.send(Msg::Data { bytes, end }) {
-        // No writer (AOF being turned off): nothing to wait for.
-        return None;
+    // No writer (AOF being turned off): nothing to wait for.
+    aof.wake().then_some(end)
+}
+
+/// Waits for the outcome of [`Aof::stop`] (after releasing the keyspace lock).
+pub fn wait_stopped(
+    done: Option<mpsc::Receiver<Result<(), String>>>,
+    limit: Duration,
+) -> Result<(), String> {
+    match done {
+        None => Ok(()),
+        Some(rx) => rx
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| Err("timed out waiting for the AOF writer".into())),
     }
-    Some(end)
 }
 
 fn open_append(path: &PathBuf) -> Result<File, String> {
@@ -251,6 +276,8 @@ fn open_append(path: &PathBuf) -> Result<File, String> {
 
 struct Writer {
     aof: Arc<Aof>,
+    /// Where the log is taken from.
+    shared: Weak<Shared>,
     file: File,
     path: PathBuf,
     /// Length of the file as far as complete writes go (a failed write is cut back to it).
@@ -263,11 +290,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(aof: Arc<Aof>, file: File, path: PathBuf) -> Writer {
+    fn new(aof: Arc<Aof>, file: File, path: PathBuf, shared: Weak<Shared>) -> Writer {
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let start = *aof.durable.borrow();
         Writer {
             aof,
+            shared,
             file,
             path,
             len,
@@ -285,11 +313,14 @@ impl Writer {
             } else if self.synced_end < self.written_end
                 && self.aof.fsync_policy() == AppendFsync::EverySec
             {
-                FSYNC_INTERVAL.saturating_sub(self.last_fsync.elapsed())
+                FSYNC_INTERVAL
+                    .saturating_sub(self.last_fsync.elapsed())
+                    .min(IDLE_POLL)
             } else {
-                Duration::from_secs(3600)
+                IDLE_POLL
             };
             match rx.recv_timeout(wait) {
+                Ok(Msg::Wake) => {}
                 Ok(msg) => self.queue.push_back(msg),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -298,13 +329,44 @@ impl Writer {
                     return;
                 }
             }
-            while let Ok(msg) = rx.try_recv() {
-                self.queue.push_back(msg);
-            }
+            // Whatever is logged after this point needs a new wake-up.
+            self.aof.wake_pending.store(false, Ordering::Release);
+            self.collect(&rx);
             if self.drain() == Drained::Stopped {
                 return;
             }
         }
+    }
+
+    /// Queues, in execution order, the messages sent so far and then what the keyspace logged
+    /// since. Both happen under one keyspace lock: bytes handed over with a message (before a
+    /// switch) were taken under that lock earlier, so they are already in the channel and go
+    /// first; anything logged later is taken here, after them.
+    fn collect(&mut self, rx: &mpsc::Receiver<Msg>) {
+        let shared = self.shared.upgrade();
+        let store = shared.as_ref().map(|s| s.store.lock());
+        while let Ok(msg) = rx.try_recv() {
+            if !matches!(msg, Msg::Wake) {
+                self.queue.push_back(msg);
+            }
+        }
+        // After a stop nothing more is written.
+        if self.queue.iter().any(|m| matches!(m, Msg::Stop(_))) {
+            return;
+        }
+        let Some(mut guard) = store else {
+            return;
+        };
+        let log = &mut guard.common.oplog;
+        if log.pending() == 0 {
+            return;
+        }
+        let (bytes, end) = (log.take(), log.offset());
+        drop(guard);
+        self.aof
+            .queued
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.queue.push_back(Msg::Data { bytes, end });
     }
 
     /// Applies queued work in order until done or a failure. Then fsyncs per policy.
@@ -312,6 +374,7 @@ impl Writer {
         let mut pending_data = Vec::new();
         while let Some(msg) = self.queue.pop_front() {
             match msg {
+                Msg::Wake => {}
                 Msg::Data { bytes, end } => {
                     pending_data.push((bytes, end));
                     // Coalesce consecutive data into one write.
@@ -349,14 +412,6 @@ impl Writer {
                             self.queue.push_front(Msg::Switch(path));
                             return Drained::Failed;
                         }
-                    }
-                }
-                Msg::Sync(reply) => {
-                    let r = self.fsync();
-                    let _ = reply.send(r.clone());
-                    if let Err(e) = r {
-                        self.fail(e);
-                        return Drained::Failed;
                     }
                 }
                 Msg::Stop(reply) => {

@@ -313,8 +313,7 @@ pub(crate) fn prepare_rewrite(shared: &Shared) -> Result<Job, String> {
     let mut store = shared.store.lock();
     let aof = &shared.persistence.aof;
     if aof.is_running() {
-        flush_oplog(&mut store, aof);
-        aof.switch_to(plan.incr_path.clone());
+        aof.switch_to(&mut store, plan.incr_path.clone());
         store.common.oplog.force_select();
         if shared.config.read().no_appendfsync_on_rewrite {
             aof.set_skip_fsync(true);
@@ -419,19 +418,16 @@ fn enable_aof(store: &mut Store, shared: &Shared) -> Result<(), String> {
     };
     let aof = &shared.persistence.aof;
     aof.set_fsync(shared.config.read().appendfsync);
-    aof.start(path)?;
+    aof.start(path, shared.weak())?;
     store.common.oplog.set_enabled(true);
     start_rewrite(store, shared)
 }
 
 /// Turns the AOF off: stops logging, then writes, fsyncs and closes the file.
 fn disable_aof(store: &mut Store, shared: &Shared) {
-    let aof = &shared.persistence.aof;
-    flush_oplog(store, aof);
+    // The writer finishes the file (write, fsync) on its own; it reports its own errors.
+    drop(shared.persistence.aof.stop(store));
     store.common.oplog.set_enabled(false);
-    if let Err(e) = aof.stop(std::time::Duration::from_secs(10)) {
-        tracing::warn!(error = %e, "stopping the AOF writer");
-    }
     *shared.persistence.manifest.lock() = None;
 }
 
@@ -529,14 +525,11 @@ pub fn tick(store: &mut Store, shared: &Shared) {
 /// is off (Redis does the same on SIGTERM / SHUTDOWN).
 pub fn shutdown(shared: &Shared) {
     let save = saves_on_shutdown(shared) && !shared.persistence.state.lock().shutdown_save_done;
-    let mut store = shared.store.lock();
-    let aof = &shared.persistence.aof;
-    flush_oplog(&mut store, aof);
-    if aof.is_running() {
-        if let Err(e) = aof.stop(std::time::Duration::from_secs(30)) {
-            tracing::warn!(error = %e, "AOF not fully synced at shutdown");
-        }
+    let done = shared.persistence.aof.stop(&mut shared.store.lock());
+    if let Err(e) = crate::aof::wait_stopped(done, std::time::Duration::from_secs(30)) {
+        tracing::warn!(error = %e, "AOF not fully synced at shutdown");
     }
+    let mut store = shared.store.lock();
     if save && !shared.persistence.is_loading() {
         if let Err(e) = save_now(&mut store, shared) {
             tracing::warn!(error = %e, "final snapshot failed");
@@ -684,7 +677,8 @@ pub fn info_section(store: &Store, shared: &Shared, out: &mut String) {
             "aof_pending_rewrite",
             u8::from(st.rewrite_scheduled).to_string(),
         ));
-        lines.push(("aof_buffer_length", aof.queued_bytes().to_string()));
+        let buffered = aof.queued_bytes() + store.common.oplog.pending() as u64;
+        lines.push(("aof_buffer_length", buffered.to_string()));
         lines.push((
             "aof_delayed_fsync",
             s.delayed_fsync.load(Ordering::Relaxed).to_string(),

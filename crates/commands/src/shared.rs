@@ -113,6 +113,8 @@ pub struct Shared {
     pub ids: crate::ids::IdService,
     shutdown_tx: watch::Sender<bool>,
     shutting_down: AtomicBool,
+    /// This `Shared` itself, for threads started from a handler (set by `set_self`).
+    self_ref: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
 
 impl Shared {
@@ -136,7 +138,19 @@ impl Shared {
             ids: Default::default(),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
+            self_ref: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records the `Arc` this lives in, so work started from a handler (the AOF writer) can hold
+    /// a weak reference to it. Call once after `Arc::new`.
+    pub fn set_self(self: &Arc<Self>) {
+        let _ = self.self_ref.set(Arc::downgrade(self));
+    }
+
+    /// A weak reference to this `Shared` (dangling if `set_self` was never called).
+    pub fn weak(&self) -> std::sync::Weak<Shared> {
+        self.self_ref.get().cloned().unwrap_or_default()
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -292,6 +292,7 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
     };
     let pidfile = config.pidfile.clone();
     let shared = Arc::new(Shared::new(store, config, info.clone(), clock));
+    shared.set_self();
     // Until the data set is loaded, only `loading`-flagged commands (INFO, PING ...) run.
     shared.persistence.loading.store(true, Ordering::SeqCst);
     ringkv_commands::ids::start(&shared)?;

@@ -386,6 +386,7 @@ fn rewrite_during_writes_keeps_everything_and_shrinks_the_log() {
         }
         let _: () = p.query(&mut c).unwrap();
     }
+    wait_log_written(&mut c);
     let size_before: u64 = info_field(&mut c, "aof_current_size").parse().unwrap();
     let r: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
     assert_eq!(r, "Background append only file rewriting started");
@@ -395,6 +396,7 @@ fn rewrite_during_writes_keeps_everything_and_shrinks_the_log() {
     }
     wait_jobs_done(&mut c);
     assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    wait_log_written(&mut c);
     let size_after: u64 = info_field(&mut c, "aof_current_size").parse().unwrap();
     assert!(
         size_after < size_before,
