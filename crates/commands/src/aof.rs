@@ -1,11 +1,12 @@
 //! The append-only file at run time: one writer thread that appends the operation log to the
 //! current incr file and fsyncs it per `appendfsync`.
 //!
-//! Flow: commands append their effects to the keyspace's `OpLog` under the keyspace lock. At the
-//! end of each batch [`flush_oplog`] wakes this thread (at most one wake-up per write cycle); the
+//! Flow: commands append their effects to the keyspace's `OpLog` under the keyspace lock. This
 //! thread takes everything logged so far out of the keyspace in one short lock and writes it with
-//! one `write`, so under load one cycle covers the batches of many clients (as Redis's one write
-//! per event-loop iteration does) and the file order is the execution order. Then:
+//! one `write`, so one cycle covers the batches of many clients (as Redis's one write per
+//! event-loop iteration does) and the file order is the execution order. It looks every 5 ms by
+//! itself; under `always` the end of a batch that logged something wakes it at once ([`flush_oplog`],
+//! at most one wake-up per cycle). Then:
 //! - `always`: fsyncs, and only then publishes the new durable offset; connections whose batch
 //!   logged something wait for that offset before sending their replies (so an acknowledged write
 //!   is on disk). Everything queued while one fsync runs shares the next one (group commit).
@@ -34,9 +35,10 @@ use tokio::sync::watch;
 
 /// How often a failed write is retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(100);
-/// The longest the writer sleeps without looking at the keyspace's log: a safety net under the
-/// wake-ups (an idle check is one uncontended lock).
-const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How often the writer looks at the keyspace's log by itself. Under `everysec` and `no` that is
+/// how the log reaches the file (nobody waits for it, so no wake-ups are spent); under `always`
+/// batches wake the writer and this is only a safety net. An idle check is one uncontended lock.
+const IDLE_POLL: Duration = Duration::from_millis(5);
 /// `everysec`: the fsync period.
 const FSYNC_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -249,6 +251,11 @@ pub fn flush_oplog(store: &mut Store, aof: &Aof) -> Option<u64> {
         return None;
     }
     let end = log.offset();
+    if aof.fsync_policy() != AppendFsync::Always {
+        // Nobody waits for these bytes: the writer picks them up on its next poll, which keeps
+        // the cross-thread wake-ups off the event loop (the window is IDLE_POLL).
+        return aof.is_running().then_some(end);
+    }
     // No writer (AOF being turned off): nothing to wait for.
     aof.wake().then_some(end)
 }
@@ -329,8 +336,6 @@ impl Writer {
                     return;
                 }
             }
-            // Whatever is logged after this point needs a new wake-up.
-            self.aof.wake_pending.store(false, Ordering::Release);
             self.collect(&rx);
             if self.drain() == Drained::Stopped {
                 return;
@@ -345,6 +350,9 @@ impl Writer {
     fn collect(&mut self, rx: &mpsc::Receiver<Msg>) {
         let shared = self.shared.upgrade();
         let store = shared.as_ref().map(|s| s.store.lock());
+        // Under the keyspace lock nothing can be logged: everything logged so far is taken below,
+        // and whatever is logged after the lock is released sends a new wake-up.
+        self.aof.wake_pending.store(false, Ordering::Release);
         while let Ok(msg) = rx.try_recv() {
             if !matches!(msg, Msg::Wake) {
                 self.queue.push_back(msg);
