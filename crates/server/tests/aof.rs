@@ -267,12 +267,19 @@ fn crash_round(fsync: &str, during: Option<&str>) -> (u64, u64) {
             }
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
+    // The kill lands at a different moment every run.
+    let jitter = |max_ms: u64| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+        Duration::from_millis(nanos % max_ms)
+    };
+    std::thread::sleep(Duration::from_millis(150) + jitter(300));
     if let Some(cmd) = during {
         let _: redis::Value = redis::cmd(cmd).query(&mut c).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5) + jitter(150));
     } else {
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(50) + jitter(300));
     }
     // SIGKILL: Server::restart kills the process without warning.
     let s = s.restart(&args);
