@@ -105,18 +105,22 @@ fn dump_all(c: &mut redis::Connection) -> BTreeMap<(u32, String), String> {
     out
 }
 
-/// What the limiter `limited` has left (a PEEK, which changes nothing).
+/// One check of the rate limiter the replay test uses.
+const RL_CHECK: &[&str] = &[
+    "RL.LIMIT",
+    "limited",
+    "TOKEN_BUCKET",
+    "LIMIT",
+    "5",
+    "WINDOW",
+    "60000",
+];
+
+/// What that limiter has left (a PEEK, which changes nothing).
 fn limiter_remaining(c: &mut redis::Connection) -> redis::Value {
-    let r: Vec<redis::Value> = redis::cmd("RL.LIMIT")
-        .arg(&[
-            "limited",
-            "TOKEN_BUCKET",
-            "LIMIT",
-            "5",
-            "WINDOW",
-            "60000",
-            "PEEK",
-        ])
+    let r: Vec<redis::Value> = redis::cmd(RL_CHECK[0])
+        .arg(&RL_CHECK[1..])
+        .arg("PEEK")
         .query(c)
         .unwrap();
     r[2].clone()
@@ -156,24 +160,8 @@ fn replay_after_sigkill_reproduces_every_type_and_never_extends_ttls() {
         &["SET", "in-db2", "x"],
         &["SELECT", "0"],
         &["MOVE", "n", "3"],
-        &[
-            "RL.LIMIT",
-            "limited",
-            "TOKEN_BUCKET",
-            "LIMIT",
-            "5",
-            "WINDOW",
-            "60000",
-        ],
-        &[
-            "RL.LIMIT",
-            "limited",
-            "TOKEN_BUCKET",
-            "LIMIT",
-            "5",
-            "WINDOW",
-            "60000",
-        ],
+        RL_CHECK,
+        RL_CHECK,
         &["CL.THROTTLE", "cell", "10", "5", "60"],
         &["SET", "gone", "x"],
         &["DEL", "gone"],
