@@ -710,34 +710,15 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         },
     };
     let new = cur.checked_add(by).ok_or(OVERFLOW)?;
-    let mut buf = itoa_buf();
-    db.set_str(key, format_i64(&mut buf, new), Ttl::Keep);
+    let mut buf = [0u8; ringkv_protocol::num::MAX_I64_LEN];
+    db.set_str(
+        key,
+        ringkv_protocol::num::i64_digits(&mut buf, new),
+        Ttl::Keep,
+    );
     db.notify(notify::STRING, "incrby", key);
     ctx.out.integer(new);
     Ok(())
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0u8; 20]
-}
-
-/// Decimal form of `v` in `buf` (20 bytes hold i64::MIN).
-fn format_i64(buf: &mut [u8; 20], v: i64) -> &[u8] {
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 fn incr(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {

@@ -16,6 +16,8 @@
 //! The log is off until the server enables it (AOF on), so it costs one branch per write
 //! otherwise.
 
+use ringkv_protocol::num::write_u64;
+
 /// Appends one RESP multibulk command (`*<n>\r\n` then `$<len>\r\n<arg>\r\n` per argument).
 pub fn encode_command<'a, I>(out: &mut Vec<u8>, args: I)
 where
@@ -24,29 +26,15 @@ where
 {
     let args = args.into_iter();
     out.push(b'*');
-    push_decimal(out, args.len() as u64);
+    write_u64(out, args.len() as u64);
     out.extend_from_slice(b"\r\n");
     for arg in args {
         out.push(b'$');
-        push_decimal(out, arg.len() as u64);
+        write_u64(out, arg.len() as u64);
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
-}
-
-fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// Encodes commands for one log stream, tracking the selected database.
@@ -79,7 +67,7 @@ impl CommandEncoder {
     {
         if self.db != Some(db) {
             let mut n = Vec::with_capacity(4);
-            push_decimal(&mut n, db as u64);
+            write_u64(&mut n, db as u64);
             encode_command(out, [&b"SELECT"[..], &n[..]]);
             self.db = Some(db);
         }

@@ -96,6 +96,13 @@ pub fn format_i64(out: &mut [u8; MAX_I64_LEN], v: i64) -> usize {
     i
 }
 
+/// The decimal text of `v`, formatted into `out` (no allocation).
+#[inline]
+pub fn i64_digits(out: &mut [u8; MAX_I64_LEN], v: i64) -> &[u8] {
+    let start = format_i64(out, v);
+    &out[start..]
+}
+
 /// Appends the decimal text of `v` to `out` without allocating beyond `out`'s own growth.
 #[inline]
 pub fn write_u64(out: &mut Vec<u8>, v: u64) {

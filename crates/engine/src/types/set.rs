@@ -18,6 +18,7 @@
 use crate::rng::Rng;
 use crate::types::hash::CompactBuf;
 use indexmap::IndexSet;
+use ringkv_protocol::num::i64_digits;
 
 /// Redis's set-max-intset-entries default.
 pub const SET_MAX_INTSET_ENTRIES: usize = 512;
@@ -102,7 +103,7 @@ impl Member<'_> {
             Member::Bytes(b) => f(b),
             Member::Int(v) => {
                 let mut buf = [0u8; 20];
-                f(format_i64(v, &mut buf))
+                f(i64_digits(&mut buf, v))
             }
         }
     }
@@ -110,25 +111,6 @@ impl Member<'_> {
     pub fn to_vec(&self) -> Vec<u8> {
         self.with_bytes(|b| b.to_vec())
     }
-}
-
-/// Decimal digits of `v` in `buf`.
-fn format_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 /// Redis string2ll: the member is stored in an intset only if it reads back identically.
@@ -472,7 +454,7 @@ impl SetValue {
                     let mut lp = empty_listpack();
                     for v in IntSet(buf).iter() {
                         let mut tmp = [0u8; 20];
-                        lp = lp_with(&lp, format_i64(v, &mut tmp));
+                        lp = lp_with(&lp, i64_digits(&mut tmp, v));
                     }
                     *buf = lp_with(&lp, m);
                     return true;
@@ -670,8 +652,8 @@ mod tests {
             assert_eq!(canonical_i64(bad), None);
         }
         let mut buf = [0u8; 20];
-        assert_eq!(format_i64(i64::MIN, &mut buf), b"-9223372036854775808");
-        assert_eq!(format_i64(0, &mut buf), b"0");
+        assert_eq!(i64_digits(&mut buf, i64::MIN), b"-9223372036854775808");
+        assert_eq!(i64_digits(&mut buf, 0), b"0");
     }
 
     #[test]
