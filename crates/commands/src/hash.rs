@@ -19,8 +19,9 @@ use crate::shared_args::{
 };
 use crate::strings::{ld, max_string_len};
 use crate::table::{flags, CommandSpec};
+use crate::typed;
 use ringkv_config::notify;
-use ringkv_engine::{glob_match, DbRef, HashValue, Rng, Value, ValueRef};
+use ringkv_engine::{glob_match, DbRef, HashValue, Rng, Value};
 use ringkv_protocol::{Args, Protocol, ReplyWriter};
 
 const RW_DENYOOM_FAST: u32 = flags::WRITE | flags::DENYOOM | flags::FAST;
@@ -170,11 +171,7 @@ pub(crate) fn db_and_out<'c>(ctx: &'c mut Ctx<'_>) -> (DbRef<'c>, &'c mut ReplyW
 
 /// Read lookup (hit/miss statistics): the hash, None if the key is absent, WRONGTYPE otherwise.
 fn read_hash<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a HashValue>, CmdError> {
-    match db.get(key) {
-        None => Ok(None),
-        Some(ValueRef::Obj(Value::Hash(h))) => Ok(Some(h)),
-        Some(_) => Err(WRONG_TYPE),
-    }
+    typed::read(db, key)
 }
 
 /// Write lookup of an existing hash (None if absent): for commands that must not create the key.
@@ -182,21 +179,12 @@ fn existing_hash_mut<'a>(
     db: &'a mut DbRef<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut HashValue>, CmdError> {
-    match db.entry_mut(key) {
-        None => Ok(None),
-        Some(e) => match e.object_mut() {
-            Some(Value::Hash(h)) => Ok(Some(h)),
-            _ => Err(WRONG_TYPE),
-        },
-    }
+    typed::existing_mut(db, key)
 }
 
 /// Write lookup that creates an empty hash if the key is absent (the caller adds to it).
 fn hash_mut<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<&'a mut HashValue, CmdError> {
-    match db.value_mut_or_insert(key, || Value::Hash(HashValue::new()))? {
-        Value::Hash(h) => Ok(h),
-        _ => Err(WRONG_TYPE),
-    }
+    typed::get_or_create(db, key, HashValue::new)
 }
 
 // ---------------------------------------------------------------------------------------------

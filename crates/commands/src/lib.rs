@@ -34,6 +34,7 @@ pub mod shared_args;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+mod typed;
 pub mod zset;
 
 pub use ctx::{Action, Client, Ctx};

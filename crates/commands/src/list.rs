@@ -8,13 +8,14 @@
 //! (BLPOP & co.) live with the blocking machinery.
 
 use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX, WRONG_TYPE};
+use crate::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 use crate::hash::db_and_out;
 use crate::parse::{int_arg, is, parse_i64};
 use crate::shared_args::{mpop_where_index, parse_mpop_count, parse_numkeys};
 use crate::table::{flags, CommandSpec};
+use crate::typed;
 use ringkv_config::notify;
-use ringkv_engine::{DbRef, ListValue, Value, ValueRef};
+use ringkv_engine::{DbRef, ListValue};
 use ringkv_protocol::Args;
 
 const RW_DENYOOM: u32 = flags::WRITE | flags::DENYOOM;
@@ -180,11 +181,7 @@ const INDEX_OUT_OF_RANGE: CmdError = CmdError::Static("ERR index out of range");
 
 /// Read lookup (hit/miss statistics): the list, None if absent, WRONGTYPE otherwise.
 fn read_list<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a ListValue>, CmdError> {
-    match db.get(key) {
-        None => Ok(None),
-        Some(ValueRef::Obj(Value::List(l))) => Ok(Some(l)),
-        Some(_) => Err(WRONG_TYPE),
-    }
+    typed::read(db, key)
 }
 
 /// Write lookup of an existing list (None if absent): for commands that must not create the key.
@@ -192,21 +189,12 @@ pub(crate) fn existing_list_mut<'a>(
     db: &'a mut DbRef<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut ListValue>, CmdError> {
-    match db.entry_mut(key) {
-        None => Ok(None),
-        Some(e) => match e.object_mut() {
-            Some(Value::List(l)) => Ok(Some(l)),
-            _ => Err(WRONG_TYPE),
-        },
-    }
+    typed::existing_mut(db, key)
 }
 
 /// The list at `key`, created empty if absent (the caller adds to it right away).
 fn list_or_create<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<&'a mut ListValue, CmdError> {
-    match db.value_mut_or_insert(key, || Value::List(ListValue::default()))? {
-        Value::List(l) => Ok(l),
-        _ => Err(WRONG_TYPE),
-    }
+    typed::get_or_create(db, key, ListValue::default)
 }
 
 /// After elements were removed: signal, raise `event`, delete the key if it became empty.

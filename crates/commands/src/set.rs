@@ -21,6 +21,7 @@ use crate::shared_args::{
 };
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
+use crate::typed;
 use ringkv_config::notify;
 use ringkv_engine::types::set::Member;
 use ringkv_engine::{glob_match, DbRef, Rng, SetValue, Value, ValueRef};
@@ -183,11 +184,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// Read lookup (hit/miss statistics): the set, None if absent, WRONGTYPE otherwise.
 fn read_set<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a SetValue>, CmdError> {
-    match db.get(key) {
-        None => Ok(None),
-        Some(ValueRef::Obj(Value::Set(s))) => Ok(Some(s)),
-        Some(_) => Err(WRONG_TYPE),
-    }
+    typed::read(db, key)
 }
 
 /// Lookup without statistics of a key already checked to be a set in this command.
@@ -203,13 +200,7 @@ fn existing_set_mut<'a>(
     db: &'a mut DbRef<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut SetValue>, CmdError> {
-    match db.entry_mut(key) {
-        None => Ok(None),
-        Some(e) => match e.object_mut() {
-            Some(Value::Set(s)) => Ok(Some(s)),
-            _ => Err(WRONG_TYPE),
-        },
-    }
+    typed::existing_mut(db, key)
 }
 
 /// Whether `key` holds a set (Some(true)), nothing (None); WRONGTYPE otherwise. No statistics.
@@ -254,11 +245,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let key = args.arg(1);
     let (mut db, out) = db_and_out(ctx);
     let hint = args.len() - 2;
-    let s =
-        match db.value_mut_or_insert(key, || Value::Set(SetValue::with_hint(args.arg(2), hint)))? {
-            Value::Set(s) => s,
-            _ => return Err(WRONG_TYPE),
-        };
+    let s = typed::get_or_create(&mut db, key, || SetValue::with_hint(args.arg(2), hint))?;
     let added = args.iter().skip(2).filter(|m| s.insert(m)).count();
     if added > 0 {
         db.signal_modified(key, added as u64);
@@ -469,14 +456,9 @@ fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     db.signal_modified(src, 1);
     after_removal(&mut db, src, "srem");
-    match db.value_mut_or_insert(dst, || Value::Set(SetValue::with_hint(member, 1)))? {
-        Value::Set(s) => {
-            if s.insert(member) {
-                db.signal_modified(dst, 1);
-                db.notify(notify::SET, "sadd", dst);
-            }
-        }
-        _ => return Err(WRONG_TYPE),
+    if typed::get_or_create(&mut db, dst, || SetValue::with_hint(member, 1))?.insert(member) {
+        db.signal_modified(dst, 1);
+        db.notify(notify::SET, "sadd", dst);
     }
     out.integer(1);
     Ok(())

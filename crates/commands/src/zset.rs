@@ -25,6 +25,7 @@ use crate::shared_args::{
 };
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
+use crate::typed;
 use ringkv_config::notify;
 use ringkv_engine::types::zset::{cmp_score, LexBound, LexRange, ScoreRange};
 use ringkv_engine::{glob_match, DbRef, Rng, SetValue, Value, ValueRef, ZSetValue};
@@ -331,11 +332,7 @@ const NAN_RESULT: CmdError = CmdError::Static("ERR resulting score is not a numb
 
 /// Read lookup (hit/miss statistics): the sorted set, None if absent, WRONGTYPE otherwise.
 fn read_zset<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a ZSetValue>, CmdError> {
-    match db.get(key) {
-        None => Ok(None),
-        Some(ValueRef::Obj(Value::ZSet(z))) => Ok(Some(z)),
-        Some(_) => Err(WRONG_TYPE),
-    }
+    typed::read(db, key)
 }
 
 /// Write lookup of an existing sorted set (None if absent): for commands that must not create it.
@@ -343,13 +340,7 @@ pub(crate) fn existing_zset_mut<'a>(
     db: &'a mut DbRef<'_>,
     key: &[u8],
 ) -> Result<Option<&'a mut ZSetValue>, CmdError> {
-    match db.entry_mut(key) {
-        None => Ok(None),
-        Some(e) => match e.object_mut() {
-            Some(Value::ZSet(z)) => Ok(Some(z)),
-            _ => Err(WRONG_TYPE),
-        },
-    }
+    typed::existing_mut(db, key)
 }
 
 /// After members were removed: signal, raise `event`, delete the key if it became empty.
@@ -541,11 +532,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr_cmd: bool) -> CmdResult 
         }
         return Ok(());
     }
-    let zset =
-        match db.value_mut_or_insert(key, || Value::ZSet(ZSetValue::with_hint(n, max_len)))? {
-            Value::ZSet(z) => z,
-            _ => return Err(WRONG_TYPE),
-        };
+    let zset = typed::get_or_create(&mut db, key, || ZSetValue::with_hint(n, max_len))?;
     let (mut added, mut updated, mut processed) = (0usize, 0usize, 0usize);
     let mut last = 0.0;
     let mut failed = false;
