@@ -243,21 +243,17 @@ impl Aof {
     }
 }
 
-/// Tells the writer the keyspace logged something (call after a batch, under the keyspace lock).
-/// Returns the log offset the batch reached if it logged anything and a writer runs.
+/// Under `appendfsync always`, wakes the writer for what the batch logged (call after a batch,
+/// under the keyspace lock) and returns the log offset the batch's replies must wait for. Under
+/// `everysec`/`no` nobody waits: the writer picks the bytes up on its next poll (IDLE_POLL), so no
+/// cross-thread wake-up is spent per batch, and this returns None.
 pub fn flush_oplog(store: &mut Store, aof: &Aof) -> Option<u64> {
     let log = &store.common.oplog;
-    if log.pending() == 0 {
+    if log.pending() == 0 || aof.fsync_policy() != AppendFsync::Always {
         return None;
     }
-    let end = log.offset();
-    if aof.fsync_policy() != AppendFsync::Always {
-        // Nobody waits for these bytes: the writer picks them up on its next poll, which keeps
-        // the cross-thread wake-ups off the event loop (the window is IDLE_POLL).
-        return aof.is_running().then_some(end);
-    }
     // No writer (AOF being turned off): nothing to wait for.
-    aof.wake().then_some(end)
+    aof.wake().then_some(log.offset())
 }
 
 /// Waits for the outcome of [`Aof::stop`] (after releasing the keyspace lock).

@@ -683,6 +683,7 @@ pub fn info_section(store: &Store, shared: &Shared, out: &mut String) {
             "aof_delayed_fsync",
             s.delayed_fsync.load(Ordering::Relaxed).to_string(),
         ));
+        lines.push(("aof_writes", s.writes.load(Ordering::Relaxed).to_string()));
         lines.push(("aof_fsyncs", s.fsyncs.load(Ordering::Relaxed).to_string()));
         lines.push((
             "aof_last_fsync_us",

@@ -178,9 +178,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             }
             let now_ms = store.now_ms();
             // Hand this batch's log to the AOF writer while the lock still orders it.
-            if store.common.oplog.pending() > 0 {
-                logged_to = ringkv_commands::aof::flush_oplog(&mut store, &shared.persistence.aof);
-            }
+            logged_to = ringkv_commands::aof::flush_oplog(&mut store, &shared.persistence.aof);
             drop(store);
             // (The memory peak is sampled by the cron and by INFO, as Redis does.)
             publish_state(
@@ -248,10 +246,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 };
                 // A reply produced by another client's batch: under appendfsync always it waits
                 // for that batch's log like any other write.
-                let offset = shared.store.lock().common.oplog.offset();
                 let aof = &shared.persistence.aof;
-                if aof.must_wait(offset) {
-                    aof.wait_durable(offset).await;
+                if aof.fsync_policy() == ringkv_config::AppendFsync::Always {
+                    let offset = shared.store.lock().common.oplog.offset();
+                    if aof.must_wait(offset) {
+                        aof.wait_durable(offset).await;
+                    }
                 }
                 if stream.write_all(&reply).await.is_err() {
                     break;

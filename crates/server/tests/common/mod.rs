@@ -210,11 +210,19 @@ impl Raw {
 
     /// Sends a command as a RESP multibulk.
     pub fn cmd(&mut self, args: &[&[u8]]) {
-        let mut b = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            b.extend_from_slice(a);
-            b.extend_from_slice(b"\r\n");
+        self.pipeline(&[args]);
+    }
+
+    /// Sends several commands with one write (the server runs them as one batch).
+    pub fn pipeline(&mut self, cmds: &[&[&[u8]]]) {
+        let mut b = Vec::new();
+        for args in cmds {
+            b.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+            for a in *args {
+                b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                b.extend_from_slice(a);
+                b.extend_from_slice(b"\r\n");
+            }
         }
         self.send(&b);
     }
