@@ -228,66 +228,82 @@ fn confirm(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>) {
     ctx.out.integer(ctx.client.subs.count() as i64);
 }
 
-fn subscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+/// Channels or patterns: the two kinds of subscription, handled by the same code.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    /// This client's own subscriptions of the kind.
+    fn of_client(self, subs: &mut Subscriptions) -> &mut BTreeSet<Vec<u8>> {
+        match self {
+            Kind::Channel => &mut subs.channels,
+            Kind::Pattern => &mut subs.patterns,
+        }
+    }
+
+    /// The server-wide registry of the kind.
+    fn of_server(self, ps: &mut PubSub) -> &mut HashMap<Vec<u8>, Vec<Arc<PushLink>>> {
+        match self {
+            Kind::Channel => &mut ps.channels,
+            Kind::Pattern => &mut ps.patterns,
+        }
+    }
+}
+
+/// SUBSCRIBE / PSUBSCRIBE: one confirmation per name, in order.
+fn subscribe_generic(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind, reply: &[u8]) -> CmdResult {
     let link = ctx.client.push.clone();
     link.set_protocol(ctx.out.protocol());
-    for ch in args.iter().skip(1) {
-        if ctx.client.subs.channels.insert(ch.to_vec()) {
-            PubSub::add(&mut ctx.shared.pubsub.lock().channels, ch, &link);
+    for name in args.iter().skip(1) {
+        if kind.of_client(&mut ctx.client.subs).insert(name.to_vec()) {
+            PubSub::add(kind.of_server(&mut ctx.shared.pubsub.lock()), name, &link);
         }
-        confirm(ctx, b"subscribe", Some(ch));
+        confirm(ctx, reply, Some(name));
     }
     Ok(())
+}
+
+/// UNSUBSCRIBE / PUNSUBSCRIBE: the names given, or all of the client's; one confirmation each
+/// (one with a null name when there are none).
+fn unsubscribe_generic(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind, reply: &[u8]) -> CmdResult {
+    let names: Vec<Vec<u8>> = if args.len() > 1 {
+        args.iter().skip(1).map(|a| a.to_vec()).collect()
+    } else {
+        kind.of_client(&mut ctx.client.subs)
+            .iter()
+            .cloned()
+            .collect()
+    };
+    if names.is_empty() {
+        confirm(ctx, reply, None);
+    }
+    let id = ctx.client.handle.id;
+    for name in names {
+        if kind.of_client(&mut ctx.client.subs).remove(&name) {
+            PubSub::remove(kind.of_server(&mut ctx.shared.pubsub.lock()), &name, id);
+        }
+        confirm(ctx, reply, Some(&name));
+    }
+    Ok(())
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Channel, b"subscribe")
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let link = ctx.client.push.clone();
-    link.set_protocol(ctx.out.protocol());
-    for p in args.iter().skip(1) {
-        if ctx.client.subs.patterns.insert(p.to_vec()) {
-            PubSub::add(&mut ctx.shared.pubsub.lock().patterns, p, &link);
-        }
-        confirm(ctx, b"psubscribe", Some(p));
-    }
-    Ok(())
+    subscribe_generic(ctx, args, Kind::Pattern, b"psubscribe")
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let names: Vec<Vec<u8>> = if args.len() > 1 {
-        args.iter().skip(1).map(|a| a.to_vec()).collect()
-    } else {
-        ctx.client.subs.channels.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        confirm(ctx, b"unsubscribe", None);
-    }
-    let id = ctx.client.handle.id;
-    for ch in names {
-        if ctx.client.subs.channels.remove(&ch) {
-            PubSub::remove(&mut ctx.shared.pubsub.lock().channels, &ch, id);
-        }
-        confirm(ctx, b"unsubscribe", Some(&ch));
-    }
-    Ok(())
+    unsubscribe_generic(ctx, args, Kind::Channel, b"unsubscribe")
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let names: Vec<Vec<u8>> = if args.len() > 1 {
-        args.iter().skip(1).map(|a| a.to_vec()).collect()
-    } else {
-        ctx.client.subs.patterns.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        confirm(ctx, b"punsubscribe", None);
-    }
-    let id = ctx.client.handle.id;
-    for p in names {
-        if ctx.client.subs.patterns.remove(&p) {
-            PubSub::remove(&mut ctx.shared.pubsub.lock().patterns, &p, id);
-        }
-        confirm(ctx, b"punsubscribe", Some(&p));
-    }
-    Ok(())
+    unsubscribe_generic(ctx, args, Kind::Pattern, b"punsubscribe")
 }
 
 fn publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
