@@ -2,7 +2,7 @@
 //! memory check, then the handler. Errors become error replies; the connection stays open.
 
 use crate::ctx::Ctx;
-use crate::error::{CmdError, NOAUTH, OOM};
+use crate::error::{CmdError, LOADING, NOAUTH, OOM};
 use crate::pubsub::allowed_when_subscribed;
 use crate::table::{find_subcommand, flags, CommandSpec};
 use crate::transactions::runs_inside_multi;
@@ -109,18 +109,7 @@ fn check(
     }
     // As in Redis, an unknown subcommand or a subcommand arity error is reported before
     // authentication is required, and NO_AUTH is a property of the resolved (sub)command.
-    // Like Redis, a container given no subcommand runs its own handler (bare COMMAND) or fails
-    // its own arity check (CONFIG alone).
-    let spec = if spec.subcommands.is_empty() || args.len() < 2 {
-        spec
-    } else {
-        let sub = find_subcommand(spec, args.arg(1))
-            .ok_or_else(|| CmdError::unknown_subcommand(spec.name, args.arg(1)))?;
-        if !sub.arity_ok(args.len()) {
-            return Err(CmdError::arity(&format!("{}|{}", spec.name, sub.name)));
-        }
-        sub
-    };
+    let spec = resolve_subcommand(spec, args)?;
     if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
         // A password removed at run time lets everyone in, as Redis's nopass default user does.
         if ctx.shared.config.read().requirepass.is_empty() {
@@ -130,9 +119,7 @@ fn check(
         }
     }
     if !spec.has(flags::LOADING) && ctx.shared.persistence.is_loading() {
-        return Err(CmdError::Static(
-            "LOADING ringkv is loading the dataset in memory",
-        ));
+        return Err(LOADING);
     }
     // Writes are refused while the disk fails, so nothing is acknowledged that cannot be kept.
     if spec.has(flags::WRITE) && !ctx.client.in_exec {
@@ -153,6 +140,24 @@ fn check(
         }
     }
     Ok(spec)
+}
+
+/// The subcommand a container command names (CONFIG GET, DEBUG POPULATE ...), arity-checked; the
+/// command itself when it has no subcommands or none was given (bare COMMAND runs its own
+/// handler, CONFIG alone fails its own arity check, as in Redis).
+pub(crate) fn resolve_subcommand(
+    spec: &'static CommandSpec,
+    args: Args<'_>,
+) -> Result<&'static CommandSpec, CmdError> {
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return Ok(spec);
+    }
+    let sub = find_subcommand(spec, args.arg(1))
+        .ok_or_else(|| CmdError::unknown_subcommand(spec.name, args.arg(1)))?;
+    if !sub.arity_ok(args.len()) {
+        return Err(CmdError::arity(&format!("{}|{}", spec.name, sub.name)));
+    }
+    Ok(sub)
 }
 
 /// Redis's text: "ERR unknown command 'x', with args beginning with: 'a' 'b' ".

@@ -26,6 +26,8 @@ pub const DB_OUT_OF_RANGE: CmdError = CmdError::Static("ERR DB index is out of r
 pub const OOM: CmdError =
     CmdError::Static("OOM command not allowed when used memory > 'maxmemory'.");
 pub const NOAUTH: CmdError = CmdError::Static("NOAUTH Authentication required.");
+/// Start-up loading is still running (Redis's -LOADING).
+pub const LOADING: CmdError = CmdError::Static("LOADING ringkv is loading the dataset in memory");
 pub const STRING_TOO_LONG: CmdError =
     CmdError::Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 pub const TIMEOUT_NOT_FLOAT: CmdError =

@@ -55,15 +55,11 @@ impl<'a> Replayer<'a> {
             .commands
             .lookup(args.arg(0))
             .ok_or_else(|| "unknown command".to_string())?;
-        let spec = if spec.subcommands.is_empty() || args.len() < 2 {
-            spec
-        } else {
-            crate::table::find_subcommand(spec, args.arg(1))
-                .ok_or_else(|| "unknown subcommand".to_string())?
-        };
         if !spec.arity_ok(args.len()) {
             return Err("wrong number of arguments".into());
         }
+        let spec = crate::dispatch::resolve_subcommand(spec, args)
+            .map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())?;
         self.client.db = db;
         self.out.clear();
         let mut ctx = Ctx {

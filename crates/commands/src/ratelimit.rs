@@ -541,9 +541,7 @@ pub fn http_limit(
         }
     };
     if shared.persistence.is_loading() {
-        return Err(CmdError::Static(
-            "LOADING ringkv is loading the dataset in memory",
-        ));
+        return Err(crate::error::LOADING);
     }
     if let Some(e) = shared.persistence.write_refusal() {
         return Err(e);
