@@ -399,7 +399,9 @@ impl<'a> DbRef<'a> {
                     if old.is_some() == new_expire.is_some() {
                         // SAFETY: as above.
                         let e = unsafe { &mut *ep };
-                        if matches!(e.inline_mut(), Some(b) if b.len() == v.len()) {
+                        if self.c.capture.is_active()
+                            && matches!(e.inline_mut(), Some(b) if b.len() == v.len())
+                        {
                             Self::preserve(self.c, self.db.capture.origin, e);
                         }
                         if let Some(bytes) = e.inline_mut() {
