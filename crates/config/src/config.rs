@@ -114,6 +114,34 @@ pub struct Config {
     /// `id-max-clock-backward-ms`: how far the clock may step back before
     /// `ID.NEXT` refuses (smaller steps are waited out).
     pub id_max_clock_backward_ms: u64,
+    /// `cluster-enabled`: run as a node of a Dynamo-style cluster.
+    pub cluster_enabled: bool,
+    /// `cluster-port`: TCP (RPC) and UDP (gossip) port for peers; 0 = `port` + 10000.
+    pub cluster_port: u16,
+    /// `cluster-seeds`: peer addresses (`host:cluster-port`, comma or space separated) to join
+    /// through; empty = start a new cluster.
+    pub cluster_seeds: String,
+    /// `cluster-announce-ip`: the address peers and clients reach this node at; empty = the
+    /// first specific `bind` address (127.0.0.1 when binding every address).
+    pub cluster_announce_ip: String,
+    /// `cluster-zone`: datacenter or rack label; replicas go to distinct zones when possible.
+    pub cluster_zone: String,
+    /// `cluster-weight`: relative capacity; a node's share of the ring follows it.
+    pub cluster_weight: u32,
+    /// `cluster-replicas`: N, copies of each key.
+    pub cluster_replicas: u32,
+    /// `cluster-write-quorum`: W (`quorum`, `one`, `all` or a number).
+    pub cluster_write_quorum: String,
+    /// `cluster-read-quorum`: R (`quorum`, `one`, `all` or a number).
+    pub cluster_read_quorum: String,
+    /// `cluster-request-timeout`: milliseconds a coordinator waits for replicas.
+    pub cluster_request_timeout: u64,
+    /// `cluster-tombstone-grace`: seconds a delete's tombstone is kept so that a stale replica
+    /// cannot bring the key back.
+    pub cluster_tombstone_grace: u64,
+    /// `cluster-max-siblings`: concurrent versions kept per key; older ones (by the
+    /// last-writer-wins order) are dropped beyond it.
+    pub cluster_max_siblings: u32,
     /// Absolute path of the config file the server was started with, if
     /// any: the target of `CONFIG REWRITE`. Not a parameter.
     pub config_file: Option<PathBuf>,
@@ -170,6 +198,18 @@ impl Config {
             id_epoch_ms: 0,
             id_layout: [0; 4],
             id_max_clock_backward_ms: 0,
+            cluster_enabled: false,
+            cluster_port: 0,
+            cluster_seeds: String::new(),
+            cluster_announce_ip: String::new(),
+            cluster_zone: String::new(),
+            cluster_weight: 0,
+            cluster_replicas: 0,
+            cluster_write_quorum: String::new(),
+            cluster_read_quorum: String::new(),
+            cluster_request_timeout: 0,
+            cluster_tombstone_grace: 0,
+            cluster_max_siblings: 0,
             config_file: None,
         }
     }
@@ -345,13 +385,18 @@ mod tests {
         assert_eq!(c.auto_aof_rewrite_percentage, 100);
         assert_eq!(c.auto_aof_rewrite_min_size, 64 * 1024 * 1024);
         assert!(c.aof_load_truncated);
+        assert!(!c.cluster_enabled);
+        assert_eq!(c.cluster_replicas, 3);
+        assert_eq!(c.cluster_write_quorum, "quorum");
+        assert_eq!(c.cluster_zone, "default");
+        assert_eq!(c.cluster_weight, 100);
         assert_eq!(c.config_file(), None);
     }
 
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 46);
+        assert_eq!(names.len(), 58);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -391,9 +436,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 47); // 46 params + 1 alias
+        assert_eq!(all.len(), 59); // 58 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 47);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 59);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod config;
 mod enums;
 mod glob;
 mod load;
+mod quorum;
 mod rewrite;
 mod split;
 mod table;
@@ -25,6 +26,7 @@ pub use buffers::{
 pub use cli::{parse_command_line, StartupArgs};
 pub use config::{param_names, Config};
 pub use enums::{AppendFsync, EvictionPolicy, LogLevel};
+pub use quorum::Quorum;
 /// Redis `stringmatchlen` glob matching, shared by CONFIG GET, KEYS, SCAN MATCH and PSUBSCRIBE.
 pub use glob::string_match as glob_match;
 pub use load::{ConfigError, COMMAND_LINE_SOURCE};

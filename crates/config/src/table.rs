@@ -325,6 +325,15 @@ fn check_base_name(value: &str, param: &str, what: &str) -> Result<(), String> {
     }
 }
 
+/// A zone label travels in gossip and shows in CLUSTER NODES: short, no spaces.
+fn check_zone(value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > 64 || value.contains(char::is_whitespace) {
+        Err("cluster-zone must be 1 to 64 characters without spaces".into())
+    } else {
+        Ok(())
+    }
+}
+
 /// Most named rate-limit policies a configuration may hold.
 const RATELIMIT_POLICIES_MAX: usize = 1024;
 /// Longest rate-limit policy name.
@@ -1048,6 +1057,150 @@ pub(crate) static TABLE: &[Spec] = &[
             max: 1000,
             get: |c| c.id_max_clock_backward_ms as i64,
             set: |c, v| c.id_max_clock_backward_ms = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-enabled",
+        aliases: &[],
+        mutable: false,
+        default: "no",
+        kind: Kind::Bool {
+            get: |c| c.cluster_enabled,
+            set: |c, v| c.cluster_enabled = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-port",
+        aliases: &[],
+        mutable: false,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            get: |c| c.cluster_port as i64,
+            set: |c, v| c.cluster_port = v as u16,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-seeds",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.cluster_seeds,
+            set: |c, v| c.cluster_seeds = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-announce-ip",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.cluster_announce_ip,
+            set: |c, v| c.cluster_announce_ip = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-zone",
+        aliases: &[],
+        mutable: false,
+        default: "default",
+        kind: Kind::Str {
+            get: |c| &c.cluster_zone,
+            set: |c, v| c.cluster_zone = v,
+        },
+        check: Some(|c| check_zone(&c.cluster_zone)),
+    },
+    Spec {
+        name: "cluster-weight",
+        aliases: &[],
+        mutable: false,
+        default: "100",
+        kind: Kind::Int {
+            min: 1,
+            max: 1000000,
+            get: |c| c.cluster_weight as i64,
+            set: |c, v| c.cluster_weight = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-replicas",
+        aliases: &[],
+        mutable: true,
+        default: "3",
+        kind: Kind::Int {
+            min: 1,
+            max: 16,
+            get: |c| c.cluster_replicas as i64,
+            set: |c, v| c.cluster_replicas = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-write-quorum",
+        aliases: &[],
+        mutable: true,
+        default: "quorum",
+        kind: Kind::Str {
+            get: |c| &c.cluster_write_quorum,
+            set: |c, v| c.cluster_write_quorum = v,
+        },
+        check: Some(|c| crate::quorum::Quorum::parse(&c.cluster_write_quorum).map(|_| ())),
+    },
+    Spec {
+        name: "cluster-read-quorum",
+        aliases: &[],
+        mutable: true,
+        default: "quorum",
+        kind: Kind::Str {
+            get: |c| &c.cluster_read_quorum,
+            set: |c, v| c.cluster_read_quorum = v,
+        },
+        check: Some(|c| crate::quorum::Quorum::parse(&c.cluster_read_quorum).map(|_| ())),
+    },
+    Spec {
+        name: "cluster-request-timeout",
+        aliases: &[],
+        mutable: true,
+        default: "1000",
+        kind: Kind::Int {
+            min: 1,
+            max: 3600000,
+            get: |c| c.cluster_request_timeout as i64,
+            set: |c, v| c.cluster_request_timeout = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-tombstone-grace",
+        aliases: &[],
+        mutable: true,
+        default: "86400",
+        kind: Kind::Int {
+            min: 1,
+            max: 3153600000,
+            get: |c| c.cluster_tombstone_grace as i64,
+            set: |c, v| c.cluster_tombstone_grace = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-max-siblings",
+        aliases: &[],
+        mutable: true,
+        default: "16",
+        kind: Kind::Int {
+            min: 1,
+            max: 1024,
+            get: |c| c.cluster_max_siblings as i64,
+            set: |c, v| c.cluster_max_siblings = v as u32,
         },
         check: None,
     },

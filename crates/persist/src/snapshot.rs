@@ -1034,3 +1034,50 @@ pub fn is_snapshot_file(path: &Path) -> io::Result<bool> {
     }
     Ok(&magic == SNAPSHOT_MAGIC)
 }
+
+/// One value and its absolute expiry in the snapshot's record encoding (type tag, flags, expiry,
+/// an empty key, payload) without file header or checksum: the form in which the cluster ships a
+/// key's state between replicas and keeps non-winning siblings. Empty collections encode as such
+/// produce no record at all, so callers never encode them (Redis never keeps empty collections).
+pub fn encode_value(value: ValueRef<'_>, expire: Option<i64>) -> Vec<u8> {
+    let mut w = SnapshotWriter {
+        out: Output::new(Vec::new()),
+        db_count: 1,
+        current_db: Some(0),
+        keys: 0,
+    };
+    // Writing into a Vec cannot fail, and db 0 is in range.
+    let _ = w.write_entry(0, b"", value, expire);
+    w.out.into_inner().unwrap_or_default()
+}
+
+/// Decodes what [`encode_value`] produced; rejects truncated or trailing bytes.
+pub fn decode_value(bytes: &[u8]) -> Result<(Value, Option<i64>), SnapshotError> {
+    let mut r = SnapshotReader {
+        input: Input::new(bytes, Some(bytes.len() as u64)),
+        header: SnapshotHeader {
+            created_ms: 0,
+            db_count: 1,
+            aux: Vec::new(),
+        },
+        db: Some(0),
+        keys: 0,
+        state: ReadState::Records,
+        trailer: None,
+        scratch: Vec::new(),
+        scratch2: Vec::new(),
+    };
+    let tag_byte = r.input.read_u8("a type tag")?;
+    let tag = TypeTag::from_u8(tag_byte).ok_or_else(|| SnapshotError::Corrupt {
+        offset: 0,
+        reason: format!("unknown type tag {tag_byte}"),
+    })?;
+    let rec = r.read_record(tag, 0, 0)?;
+    if r.input.offset() != bytes.len() as u64 {
+        return Err(SnapshotError::Corrupt {
+            offset: r.input.offset(),
+            reason: "trailing bytes after the value".into(),
+        });
+    }
+    Ok((rec.value, rec.expire))
+}

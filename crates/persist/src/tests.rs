@@ -1361,3 +1361,31 @@ fn every_cut_of_a_small_aof_loads_exactly_the_complete_commands() {
         assert_eq!(r.truncated.is_some(), !complete, "cut {cut}");
     }
 }
+
+#[test]
+fn single_values_round_trip_and_damaged_ones_are_rejected() {
+    let mut store = rich_store(300, false);
+    let mut checked = 0;
+    for db in 0..store.db_count() {
+        let mut items = Vec::new();
+        store.db(db).for_each_live(|e| {
+            if !matches!(e.value(), ValueRef::Obj(v) if v.is_empty_collection()) {
+                items.push((canon(e.value()), e.expire(), encode_value(e.value(), e.expire())));
+            }
+        });
+        for (want, expire, bytes) in items {
+            let (value, got_expire) = decode_value(&bytes).unwrap();
+            assert_eq!(canon(ValueRef::Obj(&value)), want);
+            assert_eq!(got_expire, expire);
+            // Every truncation and one trailing byte are errors, never a panic or a wrong value.
+            for cut in 0..bytes.len() {
+                assert!(decode_value(&bytes[..cut]).is_err(), "cut at {cut}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(decode_value(&longer).is_err());
+            checked += 1;
+        }
+    }
+    assert!(checked > 10);
+}
