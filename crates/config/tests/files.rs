@@ -382,7 +382,9 @@ fn every_parameter_round_trips_through_rewrite() {
          tcp-backlog 10\nio-threads 4\npidfile \"/run/ringkv.pid\"\nhttp-port 8080\n\
          http-bind 0.0.0.0\nid-datacenter 3\nid-worker 7\nid-epoch-ms 1600000000000\n\
          id-layout 40 6 5 12\nid-max-clock-backward-ms 50\n\
-         appendfilename \"my aof\"\nappenddirname aof-dir\n",
+         appendfilename \"my aof\"\nappenddirname aof-dir\n\
+         cluster-enabled yes\ncluster-port 16000\ncluster-seeds \"10.0.0.1:16379,10.0.0.2:16379\"\n\
+         cluster-announce-ip 10.0.0.3\ncluster-zone rack-a\ncluster-weight 200\n",
     );
     let mut c = load_file(&conf).unwrap();
     set(
@@ -419,6 +421,12 @@ fn every_parameter_round_trips_through_rewrite() {
             ("auto-aof-rewrite-percentage", "0"),
             ("auto-aof-rewrite-min-size", "1000"),
             ("aof-load-truncated", "no"),
+            ("cluster-replicas", "5"),
+            ("cluster-write-quorum", "all"),
+            ("cluster-read-quorum", "1"),
+            ("cluster-request-timeout", "250"),
+            ("cluster-tombstone-grace", "60"),
+            ("cluster-max-siblings", "4"),
         ],
     );
     for name in param_names() {
