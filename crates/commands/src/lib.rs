@@ -15,6 +15,7 @@ pub mod clients;
 pub mod connection;
 pub mod ctx;
 pub mod dispatch;
+pub mod dump;
 pub mod error;
 pub mod hash;
 pub mod ids;
@@ -49,6 +50,7 @@ pub fn command_table() -> CommandTable {
         connection::COMMANDS,
         server::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         strings::COMMANDS,
         bits::COMMANDS,
         hash::COMMANDS,

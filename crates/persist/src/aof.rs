@@ -115,6 +115,17 @@ pub fn rewrite_for_log(args: Args<'_>, now_ms: i64) -> Option<OwnedArgs> {
             key,
             &ms_arg(at),
         ]))
+    } else if is(name, "RESTORE") {
+        // A relative TTL becomes absolute (ABSTTL); 0 means no TTL and stays as it is.
+        if args.len() < 4 || args.iter().skip(4).any(|a| is(a, "ABSTTL")) {
+            return None;
+        }
+        let at = deadline(args.get(2)?, now_ms, 1)?;
+        let ms = ms_arg(at);
+        let mut parts: Vec<&[u8]> = args.iter().collect();
+        parts[2] = &ms;
+        parts.push(b"ABSTTL");
+        Some(OwnedArgs::from_slices(parts))
     } else {
         None
     }
@@ -582,6 +593,18 @@ mod tests {
         let c = cmd(&["PING"]);
         e.append(&mut out2, 3, c.iter());
         assert!(out2.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n"));
+    }
+
+    #[test]
+    fn restore_with_a_relative_ttl_is_logged_absolute() {
+        let now = 1_000_000;
+        let r = |a: &[&str]| rewrite_for_log(cmd(a).args(), now);
+        assert_eq!(
+            r(&["RESTORE", "k", "500", "payload", "REPLACE"]),
+            Some(cmd(&["RESTORE", "k", "1000500", "payload", "REPLACE", "ABSTTL"]))
+        );
+        assert_eq!(r(&["RESTORE", "k", "0", "payload"]), None);
+        assert_eq!(r(&["RESTORE", "k", "7", "payload", "absttl"]), None);
     }
 
     #[test]

@@ -973,3 +973,72 @@ fn generic_commands_on_collections() {
     assert_eq!(run(&mut r, &["DEL", "h2", "si", "ss2", "str"]), ":4");
     assert_eq!(run(&mut r, &["KEYS", "*"]), "[]");
 }
+
+#[test]
+fn dump_and_restore_every_type_with_ttl_and_errors() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    let mut r = s.raw();
+    assert_eq!(run(&mut r, &["RPUSH", "l", "a", "b", "c"]), ":3");
+    assert_eq!(run(&mut r, &["HSET", "h", "f", "v", "g", "w"]), ":2");
+    assert_eq!(run(&mut r, &["SADD", "s", "x", "y"]), ":2");
+    assert_eq!(run(&mut r, &["ZADD", "z", "1.5", "m", "2", "n"]), ":2");
+    assert_eq!(run(&mut r, &["SET", "str", "hello"]), "+OK");
+    for key in ["l", "h", "s", "z", "str"] {
+        let payload: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut c).unwrap();
+        let before: String = redis::cmd("TYPE").arg(key).query(&mut c).unwrap();
+        let copy = format!("{key}-copy");
+        let ok: String = redis::cmd("RESTORE")
+            .arg(&copy)
+            .arg(0)
+            .arg(&payload)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(ok, "OK");
+        let after: String = redis::cmd("TYPE").arg(&copy).query(&mut c).unwrap();
+        assert_eq!(before, after);
+        // The key exists now: without REPLACE it is refused.
+        let err = redis::cmd("RESTORE")
+            .arg(&copy)
+            .arg(0)
+            .arg(&payload)
+            .query::<String>(&mut c)
+            .unwrap_err();
+        assert!(err.to_string().contains("BUSYKEY"), "{err}");
+        // A damaged payload is refused and changes nothing.
+        let mut bad = payload.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0x40;
+        let err = redis::cmd("RESTORE")
+            .arg(&copy)
+            .arg(0)
+            .arg(&bad)
+            .arg("REPLACE")
+            .query::<String>(&mut c)
+            .unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+    }
+    assert_eq!(run(&mut r, &["LRANGE", "l-copy", "0", "-1"]), "[a,b,c]");
+    assert_eq!(run(&mut r, &["ZSCORE", "z-copy", "m"]), "1.5");
+    assert_eq!(run(&mut r, &["GET", "str-copy"]), "hello");
+    // TTL relative and absolute; an absolute time in the past creates nothing.
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("str").query(&mut c).unwrap();
+    let _: String = redis::cmd("RESTORE").arg("t1").arg(100_000).arg(&payload).query(&mut c).unwrap();
+    let pttl = int(&mut r, &["PTTL", "t1"]);
+    assert!(pttl > 90_000 && pttl <= 100_000, "{pttl}");
+    let at = now_ms() + 50_000;
+    let _: String = redis::cmd("RESTORE").arg("t2").arg(at).arg(&payload).arg("ABSTTL").query(&mut c).unwrap();
+    assert_eq!(int(&mut r, &["PEXPIRETIME", "t2"]), at);
+    let _: String = redis::cmd("RESTORE").arg("t3").arg(1000).arg(&payload).arg("ABSTTL").query(&mut c).unwrap();
+    assert_eq!(int(&mut r, &["EXISTS", "t3"]), 0);
+    assert_eq!(run(&mut r, &["DUMP", "nokey"]), "(nil)");
+    assert_eq!(
+        run(&mut r, &["RESTORE", "x", "-1", "abc"]),
+        "-ERR Invalid TTL value, must be >= 0"
+    );
+    assert_eq!(
+        run(&mut r, &["RESTORE", "x", "0", "abc"]),
+        "-ERR DUMP payload version or checksum are wrong"
+    );
+    assert_eq!(run(&mut r, &["RESTORE", "x", "0", "abc", "BOGUS"]), "-ERR syntax error");
+}
