@@ -99,6 +99,14 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("consistency", -3, CONN, crate::cluster::client_consistency)
+        .group("connection")
+        .doc(
+            "Sets this connection's cluster read and write quorums.",
+            "0.1.0",
+            "O(1)",
+        )
+        .syntax("<ONE | QUORUM | ALL | DEFAULT | count> | [R level] [W level]"),
     CommandSpec::new("id", 2, CONN, client_id)
         .group("connection")
         .doc(

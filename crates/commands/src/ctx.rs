@@ -45,6 +45,9 @@ pub struct Client {
     pub serving_blocked: bool,
     /// Set by a re-run blocking request that still found nothing.
     pub still_blocked: bool,
+    /// `CLIENT CONSISTENCY` overrides of the cluster's read and write quorums (None = default).
+    pub read_quorum: Option<ringkv_config::Quorum>,
+    pub write_quorum: Option<ringkv_config::Quorum>,
 }
 
 impl Client {
@@ -63,6 +66,8 @@ impl Client {
             push,
             serving_blocked: false,
             still_blocked: false,
+            read_quorum: None,
+            write_quorum: None,
         }
     }
 }

@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "persistence",
     "stats",
     "cpu",
+    "cluster",
     "keyspace",
 ];
 
@@ -72,6 +73,16 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
             }
             "stats" => stats(ctx, &mut out),
             "cpu" => cpu(&mut out),
+            "cluster" => {
+                out.push_str("# Cluster\r\n");
+                match ctx.shared.cluster.get() {
+                    Some(c) => {
+                        field(&mut out, "cluster_enabled", 1);
+                        out.push_str(&c.info_section());
+                    }
+                    None => field(&mut out, "cluster_enabled", 0),
+                }
+            }
             "keyspace" => keyspace(ctx, &mut out),
             _ => {}
         }
@@ -264,7 +275,10 @@ fn cpu(out: &mut String) {
 
 fn keyspace(ctx: &mut Ctx<'_>, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    for i in 0..ctx.store.db_count() {
+    // In cluster mode the store has one more database than configured: the hidden version
+    // metadata, which is not a client database.
+    let visible = ctx.shared.config.read().databases as usize;
+    for i in 0..ctx.store.db_count().min(visible) {
         let db = ctx.store.db_ref(i);
         if db.is_empty() {
             continue;

@@ -12,6 +12,7 @@ pub mod bgsave;
 pub mod bits;
 pub mod blocking;
 pub mod clients;
+pub mod cluster;
 pub mod connection;
 pub mod ctx;
 pub mod dispatch;
@@ -63,5 +64,6 @@ pub fn command_table() -> CommandTable {
         ids::COMMANDS,
         blocking::COMMANDS,
         persistence::COMMANDS,
+        cluster::COMMANDS,
     ])
 }

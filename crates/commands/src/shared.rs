@@ -111,6 +111,8 @@ pub struct Shared {
     pub ratelimit: crate::ratelimit::RateLimitStats,
     /// The unique-ID generator (`ID.NEXT`); started by `crate::ids::start`.
     pub ids: crate::ids::IdService,
+    /// The cluster layer, installed by the server in cluster mode (CLUSTER commands, INFO).
+    pub cluster: std::sync::OnceLock<Arc<dyn crate::cluster::ClusterHooks>>,
     shutdown_tx: watch::Sender<bool>,
     shutting_down: AtomicBool,
     /// This `Shared` itself, for threads started from a handler (set by `set_self`).
@@ -136,6 +138,7 @@ impl Shared {
             clock,
             ratelimit: Default::default(),
             ids: Default::default(),
+            cluster: std::sync::OnceLock::new(),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             self_ref: std::sync::OnceLock::new(),
