@@ -22,6 +22,9 @@ pub enum ClusterRpc {
         /// Per-connection overrides (0 = the node's configured quorum).
         read_quorum: u8,
         write_quorum: u8,
+        /// Times this request was already forwarded (bounded so views that disagree for a
+        /// moment cannot bounce it around).
+        hops: u8,
         /// One command, or a whole MULTI ... EXEC transaction.
         commands: Vec<Vec<Bytes>>,
     },

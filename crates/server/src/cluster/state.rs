@@ -18,7 +18,7 @@
 //! SET for the metadata).
 
 use bytes::Bytes;
-use ringkv_cluster::{NodeId, VersionVector, Versioned};
+use ringkv_cluster::{decode_versioned, encode_versioned, NodeId, Sibling, VersionVector, Versioned};
 use ringkv_engine::{Store, Ttl, Value, ValueRef};
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +68,7 @@ pub fn load(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> Local {
         Some(ValueRef::Obj(Value::Str(raw))) => raw.as_slice(),
         _ => return Local::new(),
     };
-    match Local::decode(raw) {
+    match decode_versioned(raw) {
         Ok(v) => v,
         Err(e) => {
             // Only this process writes the metadata database; a value that does not decode
@@ -99,7 +99,7 @@ pub fn export(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> KeyState {
     materialise_live(store, key, &mut v);
     KeyState {
         key: Bytes::copy_from_slice(key),
-        versions: Bytes::from(v.encode()),
+        versions: Bytes::from(encode_versioned(&v)),
     }
 }
 
@@ -108,9 +108,9 @@ pub fn export(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> KeyState {
 fn materialise_live(store: &mut Store, key: &[u8], v: &mut Local) {
     if v.siblings().iter().any(|s| is_live(&s.value)) {
         let live = encode_live(store, key);
-        v.map_values(|val| {
-            if is_live(val) {
-                *val = live.clone();
+        map_siblings(v, |s| {
+            if is_live(&s.value) {
+                s.value = live.clone();
             }
         });
     }
@@ -130,7 +130,7 @@ pub fn stamp_write(store: &mut Store, cfg: &StateConfig, key: &[u8], now_ms: i64
     materialise_live(store, key, &mut shipped);
     KeyState {
         key: Bytes::copy_from_slice(key),
-        versions: Bytes::from(shipped.encode()),
+        versions: Bytes::from(encode_versioned(&shipped)),
     }
 }
 
@@ -150,7 +150,7 @@ pub fn write_with_context(
     let dropped = v.cap_siblings(cfg.max_siblings);
     let shipped = KeyState {
         key: Bytes::copy_from_slice(key),
-        versions: Bytes::from(v.encode()),
+        versions: Bytes::from(encode_versioned(&v)),
     };
     write_back(store, cfg, key, v, now_ms);
     (shipped, dropped)
@@ -163,7 +163,7 @@ pub fn apply(
     state: &KeyState,
     now_ms: i64,
 ) -> Result<ApplyOutcome, String> {
-    let remote = Local::decode(&state.versions).map_err(|e| e.to_string())?;
+    let remote = decode_versioned(&state.versions).map_err(|e| e.to_string())?;
     if remote.siblings().iter().any(|s| is_live(&s.value)) {
         return Err("a shipped state must carry its values".into());
     }
@@ -208,13 +208,22 @@ fn write_back(store: &mut Store, cfg: &StateConfig, key: &[u8], mut v: Local, no
         Some(None) | None => remove_value(store, key),
     }
     if let Some(w) = v.winner().map(|w| w.dot) {
-        v.map_siblings(|s| {
+        map_siblings(&mut v, |s| {
             if s.dot == w && s.value.is_some() {
                 s.value = Some(Bytes::new());
             }
         });
     }
     save_meta(store, cfg, key, &v, now_ms);
+}
+
+/// Changes sibling values in place (dots and context untouched, so the invariants hold).
+fn map_siblings(v: &mut Local, mut f: impl FnMut(&mut Sibling<Option<Bytes>>)) {
+    let mut siblings = v.siblings().to_vec();
+    siblings.iter_mut().for_each(&mut f);
+    if let Ok(changed) = Versioned::from_parts(v.context().clone(), siblings) {
+        *v = changed;
+    }
 }
 
 fn remove_value(store: &mut Store, key: &[u8]) {
@@ -244,7 +253,7 @@ fn log_restore(store: &mut Store, key: &[u8], encoded: &[u8], expire: Option<i64
 /// Stores the metadata with its expiry: a lone tombstone lasts the grace period, a lone value's
 /// metadata expires with the value, siblings keep theirs until resolved.
 fn save_meta(store: &mut Store, cfg: &StateConfig, key: &[u8], v: &Local, now_ms: i64) {
-    let encoded = v.encode();
+    let encoded = encode_versioned(&v);
     let expire = match v.siblings() {
         [only] => match &only.value {
             None => Some(now_ms.saturating_add(cfg.tombstone_grace_ms)),

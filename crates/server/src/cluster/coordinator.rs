@@ -1,0 +1,1093 @@
+//! Coordinating requests: where each command runs, quorum waits, forwarding, read merge and
+//! repair, split multi-key commands, and the peer RPC handler (Garage's rpc_helper pattern: a
+//! request goes to several replicas, returns at the quorum, and stragglers finish in the
+//! background; a quorum failure says how many were needed and how many answered).
+//!
+//! Writes: run at the partition's primary (its first live replica in ring order) under the
+//! keyspace lock, so read-modify-write commands (INCR, LPUSH, HSET, CL.THROTTLE ...) are exact
+//! without failures. The keys the command changed are stamped with a new version and their
+//! state is shipped to the other N-1 replicas; the client is answered after W acknowledgements
+//! (this node counts as one). With fewer, the client gets `-NOQUORUM` (the write may still be
+//! applied where it arrived, as in Dynamo: not acknowledged does not mean not written).
+//!
+//! Reads: run at a replica (this node when it is one). It asks the other live replicas for the
+//! versions of the keys and waits for R-1 answers; newer or concurrent versions are fetched and
+//! merged locally before the command runs on the merged data; replicas found stale are sent the
+//! merged state in the background (read repair).
+
+use super::route::{route, Route, Split, Wide, CROSSSLOT};
+use super::rpc::{self, ClusterReply, ClusterRpc};
+use super::state::{self, KeyState, DATA_DB};
+use super::{Cluster, View};
+use bytes::Bytes;
+use ringkv_cluster::{context_from_token, context_to_token, decode_versioned, Causality, NodeId, VersionVector};
+use ringkv_commands::clients::ClientHandle;
+use ringkv_commands::pubsub::PushLink;
+use ringkv_commands::table::flags;
+use ringkv_commands::{execute, Client, Ctx};
+use ringkv_config::Quorum;
+use ringkv_engine::ValueRef;
+use ringkv_peer::{Handler, PeerError};
+use ringkv_protocol::{Args, OwnedArgs, Protocol, ReplyWriter};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A forwarded request is never forwarded more than this many times (views may briefly differ
+/// while membership converges).
+const MAX_HOPS: u8 = 1;
+/// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
+const FORWARD_SLACK: Duration = Duration::from_millis(500);
+
+/// Per-request consistency and protocol (from the client connection or a forwarded request).
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    pub resp3: bool,
+    pub read_quorum: Option<Quorum>,
+    pub write_quorum: Option<Quorum>,
+    pub hops: u8,
+}
+
+impl Session {
+    fn proto(&self) -> Protocol {
+        if self.resp3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        }
+    }
+}
+
+fn quorum_code(q: Option<Quorum>) -> u8 {
+    match q {
+        None => 0,
+        Some(Quorum::Count(n)) => n.min(16) as u8,
+        Some(Quorum::One) => 253,
+        Some(Quorum::Majority) => 254,
+        Some(Quorum::All) => 255,
+    }
+}
+
+fn quorum_from_code(c: u8) -> Option<Quorum> {
+    match c {
+        0 => None,
+        253 => Some(Quorum::One),
+        254 => Some(Quorum::Majority),
+        255 => Some(Quorum::All),
+        n => Some(Quorum::Count(n.into())),
+    }
+}
+
+fn owned(args: Args<'_>) -> Vec<Bytes> {
+    args.iter().map(Bytes::copy_from_slice).collect()
+}
+
+fn error_reply(proto: Protocol, msg: &str) -> Vec<u8> {
+    let mut w = ReplyWriter::new(proto);
+    w.error(msg.as_bytes());
+    std::mem::take(w.buffer_mut())
+}
+
+fn no_quorum(needed: usize, of: usize, answered: usize) -> String {
+    format!("NOQUORUM needed {needed} of {of} replicas, {answered} answered")
+}
+
+impl Cluster {
+    /// Runs one client command in cluster mode and appends its reply to `out`.
+    pub async fn execute(self: &Arc<Self>, client: &mut Client, out: &mut ReplyWriter, args: Args<'_>) {
+        let shared = &self.shared;
+        let spec = shared.commands.lookup(args.arg(0));
+        let local = match spec {
+            None => true,
+            // The gate's own checks (arity, authentication, loading) and transactions being
+            // queued happen on this node.
+            Some(s) => {
+                !s.arity_ok(args.len())
+                    || !client.authenticated
+                    || shared.persistence.is_loading()
+                    || (client.multi.is_some() && !matches!(s.name, "exec" | "discard" | "multi"))
+            }
+        };
+        if local {
+            self.run_here(client, out, args);
+            return;
+        }
+        let spec = spec.expect("checked above");
+        let session = Session {
+            resp3: out.protocol() == Protocol::Resp3,
+            read_quorum: client.read_quorum,
+            write_quorum: client.write_quorum,
+            hops: 0,
+        };
+        if spec.name == "exec" && client.multi.is_some() {
+            self.exec_transaction(client, out, session).await;
+            return;
+        }
+        let reply = self.coordinate(session, owned(args)).await;
+        match reply {
+            Some(bytes) => out.buffer_mut().extend_from_slice(&bytes),
+            None => self.run_here(client, out, args),
+        }
+    }
+
+    /// The ordinary single-node path (the connection's own client, so connection state such as
+    /// the client name, protocol and MULTI queue is kept).
+    fn run_here(&self, client: &mut Client, out: &mut ReplyWriter, args: Args<'_>) {
+        let shared = &self.shared;
+        let mut store = shared.store.lock();
+        store.set_now(shared.clock.now_ms());
+        let mut ctx = Ctx {
+            store: &mut store,
+            shared,
+            client,
+            out,
+        };
+        execute(&mut ctx, args);
+        ringkv_commands::aof::flush_oplog(&mut store, &shared.persistence.aof);
+    }
+
+    /// Coordinates a command that is not node-local. `None` means "run it here as usual".
+    pub async fn coordinate(self: &Arc<Self>, session: Session, args: Vec<Bytes>) -> Option<Vec<u8>> {
+        let owned_args = OwnedArgs::from_slices(args.iter());
+        let a = owned_args.args();
+        let spec = self.shared.commands.lookup(a.arg(0))?;
+        let view = self.view();
+        let proto = session.proto();
+        match route(spec, a, &view.ring) {
+            Route::Local => None,
+            Route::Refused(msg) => Some(error_reply(proto, msg)),
+            Route::CrossSlot => Some(error_reply(proto, CROSSSLOT)),
+            Route::Keyed { write, keys } => Some(if write {
+                self.write(session, &view, args, keys).await
+            } else {
+                self.read(session, &view, args, keys).await
+            }),
+            Route::Split(kind) => Some(self.split(session, &view, args, spec.name, kind).await),
+            Route::Wide(kind) => Some(self.wide(session, &view, args, kind).await),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Writes
+
+    async fn write(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, keys: Vec<Bytes>) -> Vec<u8> {
+        let proto = session.proto();
+        let owners = view.ring.owners_of_key(&keys[0]).to_vec();
+        let is_owner = owners.contains(&self.node);
+        let primary = view.primary(&keys[0]);
+        let here = match primary {
+            Some(p) if p == self.node => true,
+            // A forwarded write lands here because the sender thought we are the primary: a
+            // replica accepts it rather than bouncing it around while views converge.
+            Some(_) if is_owner && session.hops >= MAX_HOPS => true,
+            Some(_) => false,
+            None => return error_reply(proto, "CLUSTERDOWN no live replica for this key"),
+        };
+        if !here {
+            return self.forward(session, view, primary.expect("checked"), vec![args]).await.pop().unwrap_or_default();
+        }
+        self.write_as_primary(session, view, &owners, vec![args], &keys).await.pop().unwrap_or_default()
+    }
+
+    /// Runs commands (one, or MULTI ... EXEC) here and replicates the keys they changed.
+    /// Returns one reply per command.
+    async fn write_as_primary(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        owners: &[NodeId],
+        commands: Vec<Vec<Bytes>>,
+        keys: &[Bytes],
+    ) -> Vec<Vec<u8>> {
+        let settings = self.settings();
+        let proto = session.proto();
+        let n = owners.len();
+        let w = session.write_quorum.unwrap_or(settings.write_quorum).resolve(n);
+        let (mut replies, states, logged_to) = self.exec_local(session, &commands, keys, true);
+        self.stats.coordinated_writes.fetch_add(1, Ordering::Relaxed);
+        self.wait_durable(logged_to).await;
+        if states.is_empty() {
+            return replies;
+        }
+        let others: Vec<NodeId> = owners.iter().copied().filter(|o| *o != self.node).collect();
+        let acks = self.replicate(view, &others, states, w.saturating_sub(1), settings.timeout).await;
+        if acks + 1 < w {
+            self.stats.quorum_failures.fetch_add(1, Ordering::Relaxed);
+            if let Some(last) = replies.last_mut() {
+                *last = error_reply(proto, &no_quorum(w, n, acks + 1));
+            }
+        }
+        replies
+    }
+
+    /// Under `appendfsync always`, waits until this node's log covers the write.
+    async fn wait_durable(&self, logged_to: Option<u64>) {
+        if let Some(offset) = logged_to {
+            let aof = &self.shared.persistence.aof;
+            if aof.must_wait(offset) {
+                aof.wait_durable(offset).await;
+            }
+        }
+    }
+
+    /// Executes commands on the local keyspace with a scratch client, in one lock. With `stamp`,
+    /// the keys among `keys` that the commands changed get a new version; their states are
+    /// returned for shipping.
+    fn exec_local(
+        &self,
+        session: Session,
+        commands: &[Vec<Bytes>],
+        keys: &[Bytes],
+        stamp: bool,
+    ) -> (Vec<Vec<u8>>, Vec<KeyState>, Option<u64>) {
+        let shared = &self.shared;
+        let cfg = self.settings().state;
+        let handle = Arc::new(ClientHandle::internal("cluster"));
+        let (push, _rx) = PushLink::new(handle.clone());
+        let mut client = Client::new(handle, true, push);
+        let mut replies = Vec::with_capacity(commands.len());
+        let mut states = Vec::new();
+        let mut store = shared.store.lock();
+        let now = shared.clock.now_ms();
+        store.set_now(now);
+        let flags: Vec<Arc<AtomicBool>> = if stamp {
+            keys.iter()
+                .map(|k| {
+                    let f = Arc::new(AtomicBool::new(false));
+                    store.common.watches.watch(DATA_DB, k, &f);
+                    f
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for cmd in commands {
+            let args = OwnedArgs::from_slices(cmd.iter());
+            let mut out = ReplyWriter::new(session.proto());
+            let is_vset = cmd.first().is_some_and(|n| n.eq_ignore_ascii_case(b"vset"));
+            if is_vset {
+                let (reply, st) = vset_local(&mut store, &cfg, &args, now, session.proto());
+                if let Some(st) = st {
+                    states.push(st);
+                }
+                replies.push(reply);
+                continue;
+            }
+            let mut ctx = Ctx {
+                store: &mut store,
+                shared,
+                client: &mut client,
+                out: &mut out,
+            };
+            execute(&mut ctx, args.args());
+            replies.push(std::mem::take(out.buffer_mut()));
+        }
+        if stamp {
+            for (k, f) in keys.iter().zip(&flags) {
+                let keyed = [(DATA_DB, k.to_vec())];
+                store.common.watches.unwatch(&keyed, f);
+                if f.load(Ordering::Relaxed) && !states.iter().any(|s| s.key == *k) {
+                    states.push(state::stamp_write(&mut store, &cfg, k, now));
+                }
+            }
+        }
+        let logged_to = ringkv_commands::aof::flush_oplog(&mut store, &shared.persistence.aof);
+        drop(store);
+        (replies, states, logged_to)
+    }
+
+    /// Sends states to replicas; returns once `needed` acknowledged (or all answered, or the
+    /// timeout). Slower replicas still receive them in the background.
+    async fn replicate(self: &Arc<Self>, view: &View, to: &[NodeId], states: Vec<KeyState>, needed: usize, timeout: Duration) -> usize {
+        if to.is_empty() {
+            return 0;
+        }
+        self.stats.replicated_states.fetch_add((states.len() * to.len()) as u64, Ordering::Relaxed);
+        let msg = rpc::encode(&ClusterRpc::Apply { states });
+        let (tx, mut rx) = tokio::sync::mpsc::channel(to.len());
+        let mut sent = 0;
+        for id in to {
+            let Some(m) = view.member(*id).filter(|m| m.alive) else {
+                continue;
+            };
+            let (peers, addr, msg, tx) = (self.peers.clone(), m.peer_addr, msg.clone(), tx.clone());
+            sent += 1;
+            tokio::spawn(async move {
+                let ok = matches!(
+                    peers.request(addr, msg, timeout).await.map(|b| rpc::decode::<ClusterReply>(&b)),
+                    Ok(Ok(ClusterReply::Applied { .. }))
+                );
+                let _ = tx.send(ok).await;
+            });
+        }
+        drop(tx);
+        let mut acks = 0;
+        let mut answered = 0;
+        while acks < needed && answered < sent {
+            match tokio::time::timeout(timeout, rx.recv()).await {
+                Ok(Some(ok)) => {
+                    answered += 1;
+                    if ok {
+                        acks += 1;
+                    } else {
+                        self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                _ => break,
+            }
+        }
+        acks
+    }
+
+    async fn forward(self: &Arc<Self>, session: Session, view: &View, to: NodeId, commands: Vec<Vec<Bytes>>) -> Vec<Vec<u8>> {
+        let proto = session.proto();
+        let n = commands.len();
+        let fail = |msg: String| vec![error_reply(proto, &msg); n];
+        let Some(m) = view.member(to) else {
+            return fail(format!("CLUSTERDOWN node {to} is unknown"));
+        };
+        self.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+        let msg = rpc::encode(&ClusterRpc::Forward {
+            resp3: session.resp3,
+            read_quorum: quorum_code(session.read_quorum),
+            write_quorum: quorum_code(session.write_quorum),
+            hops: session.hops + 1,
+            commands,
+        });
+        let timeout = self.settings().timeout * 2 + FORWARD_SLACK;
+        match self.peers.request(m.peer_addr, msg, timeout).await {
+            Ok(bytes) => match rpc::decode::<ClusterReply>(&bytes) {
+                Ok(ClusterReply::Replies(r)) if r.len() == n => r.into_iter().map(|b| b.to_vec()).collect(),
+                Ok(ClusterReply::Error(e)) => fail(format!("ERR node {to}: {e}")),
+                _ => fail(format!("ERR node {to} sent an unexpected reply")),
+            },
+            Err(PeerError::Timeout) => {
+                self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                fail(format!("NOQUORUM coordinator {to} did not answer in time; the write may or may not have been applied"))
+            }
+            Err(e) => {
+                self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                fail(format!("CLUSTERDOWN cannot reach coordinator {to}: {e}"))
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads
+
+    async fn read(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, keys: Vec<Bytes>) -> Vec<u8> {
+        let proto = session.proto();
+        let owners = view.ring.owners_of_key(&keys[0]).to_vec();
+        if !owners.contains(&self.node) {
+            if session.hops >= MAX_HOPS {
+                return error_reply(proto, "CLUSTERDOWN this node does not replicate the key");
+            }
+            let Some(to) = owners.iter().copied().find(|o| view.is_alive(*o)) else {
+                return error_reply(proto, "CLUSTERDOWN no live replica for this key");
+            };
+            return self.forward(session, view, to, vec![args]).await.pop().unwrap_or_default();
+        }
+        let settings = self.settings();
+        let n = owners.len();
+        let r = session.read_quorum.unwrap_or(settings.read_quorum).resolve(n);
+        self.stats.coordinated_reads.fetch_add(1, Ordering::Relaxed);
+        if r > 1 {
+            if let Err(answered) = self.reconcile(view, &owners, &keys, r, settings.timeout).await {
+                self.stats.quorum_failures.fetch_add(1, Ordering::Relaxed);
+                return error_reply(proto, &no_quorum(r, n, answered));
+            }
+        }
+        let is_vget = args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"vget"));
+        if is_vget {
+            return self.vget_local(&keys[0], proto);
+        }
+        let (mut replies, _, _) = self.exec_local(session, &[args], &keys, false);
+        replies.pop().unwrap_or_default()
+    }
+
+    /// Compares versions with the other replicas until `r` (this node included) answered,
+    /// merges newer or concurrent versions in, and repairs stale replicas in the background.
+    /// `Err(answered)` when fewer than `r` answered.
+    async fn reconcile(self: &Arc<Self>, view: &View, owners: &[NodeId], keys: &[Bytes], r: usize, timeout: Duration) -> Result<(), usize> {
+        let cfg = self.settings().state;
+        let local: Vec<VersionVector> = {
+            let mut store = self.shared.store.lock();
+            store.set_now(self.shared.clock.now_ms());
+            state::contexts(&mut store, &cfg, keys)
+        };
+        let msg = rpc::encode(&ClusterRpc::Digest { keys: keys.to_vec() });
+        let (tx, mut rx) = tokio::sync::mpsc::channel(owners.len());
+        let mut sent = 0;
+        for id in owners.iter().copied().filter(|o| *o != self.node) {
+            let Some(m) = view.member(id).filter(|m| m.alive) else {
+                continue;
+            };
+            let (peers, addr, msg, tx) = (self.peers.clone(), m.peer_addr, msg.clone(), tx.clone());
+            sent += 1;
+            tokio::spawn(async move {
+                let reply = peers.request(addr, msg, timeout).await;
+                let ctxs = match reply.map(|b| rpc::decode::<ClusterReply>(&b)) {
+                    Ok(Ok(ClusterReply::Contexts(c))) => Some(c),
+                    _ => None,
+                };
+                let _ = tx.send((id, ctxs)).await;
+            });
+        }
+        drop(tx);
+        let mut answered = 1;
+        let mut newer: Vec<NodeId> = Vec::new();
+        let mut stale: Vec<NodeId> = Vec::new();
+        let mut received = 0;
+        while answered < r && received < sent {
+            let Ok(Some((id, ctxs))) = tokio::time::timeout(timeout, rx.recv()).await else {
+                break;
+            };
+            received += 1;
+            let Some(ctxs) = ctxs else {
+                self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            answered += 1;
+            let mut has_newer = false;
+            let mut is_stale = false;
+            for (mine, theirs) in local.iter().zip(&ctxs) {
+                let theirs = ringkv_cluster::decode_context(theirs).unwrap_or_default();
+                match theirs.compare(mine) {
+                    Causality::Equal => {}
+                    Causality::Before => is_stale = true,
+                    Causality::After => has_newer = true,
+                    Causality::Concurrent => {
+                        has_newer = true;
+                        is_stale = true;
+                    }
+                }
+            }
+            if has_newer {
+                newer.push(id);
+            }
+            if is_stale {
+                stale.push(id);
+            }
+        }
+        if answered < r {
+            return Err(answered);
+        }
+        if !newer.is_empty() {
+            let fetch = rpc::encode(&ClusterRpc::Fetch { keys: keys.to_vec() });
+            for id in &newer {
+                let Some(m) = view.member(*id) else { continue };
+                if let Ok(Ok(ClusterReply::States(states))) = self
+                    .peers
+                    .request(m.peer_addr, fetch.clone(), timeout)
+                    .await
+                    .map(|b| rpc::decode::<ClusterReply>(&b))
+                {
+                    self.apply_states(&states);
+                    self.stats.merged_on_read.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if !stale.is_empty() {
+            let states: Vec<KeyState> = {
+                let mut store = self.shared.store.lock();
+                keys.iter().map(|k| state::export(&mut store, &cfg, k)).collect()
+            };
+            self.stats.read_repairs.fetch_add(stale.len() as u64, Ordering::Relaxed);
+            let this = self.clone();
+            let view = self.view();
+            tokio::spawn(async move {
+                this.replicate(&view, &stale, states, stale.len(), timeout).await;
+            });
+        }
+        Ok(())
+    }
+
+    /// Merges received states into the local replica. Returns how many changed something.
+    pub fn apply_states(&self, states: &[KeyState]) -> u32 {
+        let cfg = self.settings().state;
+        let mut store = self.shared.store.lock();
+        let now = self.shared.clock.now_ms();
+        store.set_now(now);
+        let mut changed = 0;
+        for st in states {
+            match state::apply(&mut store, &cfg, st, now) {
+                Ok(o) => {
+                    if o.changed {
+                        changed += 1;
+                    }
+                    self.stats.siblings_dropped.fetch_add(o.siblings_dropped as u64, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "rejected a replicated key state"),
+            }
+        }
+        self.stats.applied_states.fetch_add(states.len() as u64, Ordering::Relaxed);
+        ringkv_commands::aof::flush_oplog(&mut store, &self.shared.persistence.aof);
+        changed
+    }
+
+    /// VGET's reply: [context, [value ...]] (string siblings as strings, other types as their
+    /// DUMP payloads; tombstones are not values but their versions are in the context).
+    fn vget_local(&self, key: &[u8], proto: Protocol) -> Vec<u8> {
+        let cfg = self.settings().state;
+        let mut store = self.shared.store.lock();
+        store.set_now(self.shared.clock.now_ms());
+        let st = state::export(&mut store, &cfg, key);
+        drop(store);
+        let mut w = ReplyWriter::new(proto);
+        let Ok(v) = decode_versioned(&st.versions) else {
+            w.error(b"ERR unreadable versions");
+            return std::mem::take(w.buffer_mut());
+        };
+        let values: Vec<Vec<u8>> = v
+            .siblings()
+            .iter()
+            .filter_map(|s| s.value.as_ref())
+            .filter_map(|b| ringkv_persist::decode_value(b).ok())
+            .map(|(value, _)| match &value {
+                ringkv_engine::Value::Str(s) => s.clone(),
+                other => ringkv_commands::dump::payload(ValueRef::Obj(other)),
+            })
+            .collect();
+        w.array(2);
+        w.bulk(context_to_token(v.context()).as_bytes());
+        w.array(values.len());
+        for val in &values {
+            w.bulk(val);
+        }
+        std::mem::take(w.buffer_mut())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Transactions
+
+    /// EXEC in cluster mode: the queued commands run together at the primary of their (single)
+    /// partition; keyless transactions run here.
+    async fn exec_transaction(self: &Arc<Self>, client: &mut Client, out: &mut ReplyWriter, session: Session) {
+        let Some(multi) = client.multi.as_ref() else {
+            return;
+        };
+        let view = self.view();
+        let mut keys: Vec<Bytes> = Vec::new();
+        let mut partition = None;
+        let mut cross = false;
+        for q in &multi.queued {
+            let a = q.args();
+            let Some(spec) = self.shared.commands.lookup(a.arg(0)) else { continue };
+            let all: Vec<&[u8]> = a.iter().collect();
+            for p in spec.keys_of(&all) {
+                let part = view.ring.partition_of(all[p]);
+                if *partition.get_or_insert(part) != part {
+                    cross = true;
+                }
+                let k = Bytes::copy_from_slice(all[p]);
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        if multi.aborted || keys.is_empty() {
+            self.run_here(client, out, OwnedArgs::from_slices([&b"EXEC"[..]]).args());
+            return;
+        }
+        let queued = client.multi.take().map(|m| m.queued).unwrap_or_default();
+        if cross {
+            out.error(CROSSSLOT.as_bytes());
+            return;
+        }
+        let mut commands: Vec<Vec<Bytes>> = vec![vec![Bytes::from_static(b"MULTI")]];
+        commands.extend(queued.iter().map(|q| owned(q.args())));
+        commands.push(vec![Bytes::from_static(b"EXEC")]);
+        let owners = view.ring.owners_of_key(&keys[0]).to_vec();
+        let replies = match view.primary(&keys[0]) {
+            Some(p) if p == self.node => self.write_as_primary(session, &view, &owners, commands, &keys).await,
+            Some(p) => self.forward(session, &view, p, commands).await,
+            None => vec![error_reply(session.proto(), "CLUSTERDOWN no live replica for this key")],
+        };
+        if let Some(last) = replies.last() {
+            out.buffer_mut().extend_from_slice(last);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Split multi-key commands
+
+    async fn split(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, name: &str, kind: Split) -> Vec<u8> {
+        let proto = session.proto();
+        let step = if kind == Split::Mset { 2 } else { 1 };
+        if (args.len() - 1) % step != 0 || args.len() < 2 {
+            return error_reply(proto, &format!("ERR wrong number of arguments for '{name}' command"));
+        }
+        // Group argument positions by partition, keeping order.
+        let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+        for i in (1..args.len()).step_by(step) {
+            let p = view.ring.partition_of(&args[i]);
+            match groups.iter_mut().find(|(gp, _)| *gp == p) {
+                Some((_, v)) => v.push(i),
+                None => groups.push((p, vec![i])),
+            }
+        }
+        let write = kind != Split::Mget && !matches!(name, "exists");
+        let futures = groups.iter().map(|(_, idx)| {
+            let mut sub = vec![args[0].clone()];
+            let mut keys = Vec::new();
+            for &i in idx {
+                sub.extend(args[i..i + step].iter().cloned());
+                if !keys.contains(&args[i]) {
+                    keys.push(args[i].clone());
+                }
+            }
+            let this = self.clone();
+            async move {
+                let view = this.view();
+                if write {
+                    this.write(session, &view, sub, keys).await
+                } else {
+                    this.read(session, &view, sub, keys).await
+                }
+            }
+        });
+        let replies = futures_join_all(futures).await;
+        let mut w = ReplyWriter::new(proto);
+        match kind {
+            Split::Mset => {
+                if let Some(err) = replies.iter().find(|r| r.first() == Some(&b'-')) {
+                    return err.clone();
+                }
+                w.ok();
+            }
+            Split::Sum => {
+                let mut total = 0i64;
+                for r in &replies {
+                    if r.first() == Some(&b'-') {
+                        return r.clone();
+                    }
+                    total += parse_integer(r).unwrap_or(0);
+                }
+                w.integer(total);
+            }
+            Split::Mget => {
+                let mut items: HashMap<usize, Vec<u8>> = HashMap::new();
+                for ((_, idx), r) in groups.iter().zip(&replies) {
+                    if r.first() == Some(&b'-') {
+                        return r.clone();
+                    }
+                    let elems = split_array(r).unwrap_or_default();
+                    for (i, e) in idx.iter().zip(elems) {
+                        items.insert(*i, e);
+                    }
+                }
+                w.array(args.len() - 1);
+                for i in 1..args.len() {
+                    match items.get(&i) {
+                        Some(e) => w.buffer_mut().extend_from_slice(e),
+                        None => w.null(),
+                    }
+                }
+            }
+        }
+        std::mem::take(w.buffer_mut())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Cluster-wide commands
+
+    async fn wide(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, kind: Wide) -> Vec<u8> {
+        let proto = session.proto();
+        let timeout = self.settings().timeout;
+        let mut w = ReplyWriter::new(proto);
+        match kind {
+            Wide::RandomKey => {
+                let (mut r, _, _) = self.exec_local(session, &[args], &[], false);
+                return r.pop().unwrap_or_default();
+            }
+            Wide::Keys | Wide::DbSize | Wide::Flush => {
+                let msg = match kind {
+                    Wide::Keys => ClusterRpc::Keys { pattern: args.get(1).cloned().unwrap_or_default() },
+                    Wide::DbSize => ClusterRpc::DbSize,
+                    _ => ClusterRpc::Flush { args: args.clone() },
+                };
+                let alive: Vec<_> = view.members.iter().filter(|m| m.alive).collect();
+                let replies = futures_join_all(alive.iter().map(|m| {
+                    let msg = msg.clone();
+                    let this = self.clone();
+                    let (id, addr) = (m.id, m.peer_addr);
+                    async move {
+                        if id == this.node {
+                            Some(this.serve(msg).await)
+                        } else {
+                            let r = this.peers.request(addr, rpc::encode(&msg), timeout).await.ok()?;
+                            rpc::decode::<ClusterReply>(&r).ok()
+                        }
+                    }
+                }))
+                .await;
+                let answered = replies.iter().filter(|r| r.is_some()).count();
+                if answered < alive.len() {
+                    return error_reply(proto, &format!("NOQUORUM {} answered of {} live nodes", answered, alive.len()));
+                }
+                match kind {
+                    Wide::Keys => {
+                        let mut all: Vec<Bytes> = replies
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|r| match r {
+                                ClusterReply::Keys(k) => k,
+                                _ => Vec::new(),
+                            })
+                            .collect();
+                        all.sort();
+                        all.dedup();
+                        w.array(all.len());
+                        for k in &all {
+                            w.bulk(k);
+                        }
+                    }
+                    Wide::DbSize => {
+                        let total: u64 = replies
+                            .into_iter()
+                            .flatten()
+                            .map(|r| if let ClusterReply::Count(n) = r { n } else { 0 })
+                            .sum();
+                        w.integer(total as i64);
+                    }
+                    _ => {
+                        for r in replies.into_iter().flatten() {
+                            if let ClusterReply::Replies(v) = r {
+                                if let Some(e) = v.iter().find(|b| b.first() == Some(&b'-')) {
+                                    return e.to_vec();
+                                }
+                            }
+                        }
+                        w.ok();
+                    }
+                }
+            }
+            Wide::Scan => return self.scan(session, view, args).await,
+        }
+        std::mem::take(w.buffer_mut())
+    }
+
+    /// SCAN across the cluster: the cursor carries the member's position (high 16 bits) and
+    /// that member's own cursor; each member returns the keys it is the first live owner of.
+    async fn scan(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>) -> Vec<u8> {
+        let proto = session.proto();
+        let Some(cursor) = args.get(1).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok()) else {
+            return error_reply(proto, "ERR invalid cursor");
+        };
+        let (mut pattern, mut count, mut type_name) = (None, 10u64, None);
+        let mut i = 2;
+        while i + 1 < args.len() {
+            let opt = args[i].to_ascii_lowercase();
+            match opt.as_slice() {
+                b"match" => pattern = Some(args[i + 1].clone()),
+                b"count" => match std::str::from_utf8(&args[i + 1]).ok().and_then(|c| c.parse::<u64>().ok()) {
+                    Some(c) if c > 0 => count = c,
+                    _ => return error_reply(proto, "ERR value is not an integer or out of range"),
+                },
+                b"type" => type_name = Some(args[i + 1].clone()),
+                _ => return error_reply(proto, "ERR syntax error"),
+            }
+            i += 2;
+        }
+        if i != args.len() {
+            return error_reply(proto, "ERR syntax error");
+        }
+        let members: Vec<_> = view.members.iter().collect();
+        let mut idx = (cursor >> 48) as usize;
+        let mut local = cursor & ((1 << 48) - 1);
+        let timeout = self.settings().timeout;
+        let mut keys = Vec::new();
+        let next = loop {
+            let Some(m) = members.get(idx) else { break 0 };
+            if !m.alive {
+                idx += 1;
+                local = 0;
+                continue;
+            }
+            let msg = ClusterRpc::Scan { cursor: local, pattern: pattern.clone(), count, type_name: type_name.clone() };
+            let reply = if m.id == self.node {
+                Some(self.serve(msg).await)
+            } else {
+                self.peers.request(m.peer_addr, rpc::encode(&msg), timeout).await.ok().and_then(|r| rpc::decode::<ClusterReply>(&r).ok())
+            };
+            let Some(ClusterReply::ScanPage { cursor: c, keys: k }) = reply else {
+                return error_reply(proto, &format!("CLUSTERDOWN node {} did not answer the scan", m.id));
+            };
+            keys.extend(k);
+            if c == 0 {
+                idx += 1;
+                local = 0;
+                if idx >= members.len() {
+                    break 0;
+                }
+            } else {
+                local = c;
+            }
+            if keys.len() as u64 >= count || c != 0 {
+                break ((idx as u64) << 48) | local;
+            }
+        };
+        let mut w = ReplyWriter::new(proto);
+        w.array(2);
+        w.bulk(next.to_string().as_bytes());
+        w.array(keys.len());
+        for k in &keys {
+            w.bulk(k);
+        }
+        std::mem::take(w.buffer_mut())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Serving peers
+
+    /// Answers one peer request.
+    pub async fn serve(self: &Arc<Self>, msg: ClusterRpc) -> ClusterReply {
+        let cfg = self.settings().state;
+        match msg {
+            ClusterRpc::Forward { resp3, read_quorum, write_quorum, hops, commands } => {
+                let session = Session {
+                    resp3,
+                    read_quorum: quorum_from_code(read_quorum),
+                    write_quorum: quorum_from_code(write_quorum),
+                    hops,
+                };
+                if commands.len() > 1 {
+                    // A transaction: every key in one partition (checked by the sender).
+                    let view = self.view();
+                    let mut keys = Vec::new();
+                    for c in &commands {
+                        let a = OwnedArgs::from_slices(c.iter());
+                        if let Some(spec) = self.shared.commands.lookup(a.args().arg(0)) {
+                            let all: Vec<&[u8]> = a.args().iter().collect();
+                            for p in spec.keys_of(&all) {
+                                keys.push(Bytes::copy_from_slice(all[p]));
+                            }
+                        }
+                    }
+                    if keys.is_empty() {
+                        return ClusterReply::Error("transaction without keys".into());
+                    }
+                    let owners = view.ring.owners_of_key(&keys[0]).to_vec();
+                    let replies = self.write_as_primary(session, &view, &owners, commands, &keys).await;
+                    return ClusterReply::Replies(replies.into_iter().map(Bytes::from).collect());
+                }
+                let Some(cmd) = commands.into_iter().next() else {
+                    return ClusterReply::Error("empty forward".into());
+                };
+                let reply = match Box::pin(self.coordinate(session, cmd.clone())).await {
+                    Some(r) => r,
+                    None => self.exec_local(session, &[cmd], &[], false).0.pop().unwrap_or_default(),
+                };
+                ClusterReply::Replies(vec![Bytes::from(reply)])
+            }
+            ClusterRpc::Apply { states } => ClusterReply::Applied { changed: self.apply_states(&states) },
+            ClusterRpc::Digest { keys } => {
+                let mut store = self.shared.store.lock();
+                store.set_now(self.shared.clock.now_ms());
+                let ctxs = state::contexts(&mut store, &cfg, &keys);
+                ClusterReply::Contexts(ctxs.iter().map(|c| Bytes::from(ringkv_cluster::encode_context(c))).collect())
+            }
+            ClusterRpc::Fetch { keys } => {
+                let mut store = self.shared.store.lock();
+                store.set_now(self.shared.clock.now_ms());
+                ClusterReply::States(keys.iter().map(|k| state::export(&mut store, &cfg, k)).collect())
+            }
+            ClusterRpc::Keys { pattern } => {
+                let view = self.view();
+                let mut store = self.shared.store.lock();
+                store.set_now(self.shared.clock.now_ms());
+                let mut keys = Vec::new();
+                let mut cursor = 0;
+                loop {
+                    cursor = store.db(DATA_DB).scan(cursor, |k, _| {
+                        if ringkv_engine::glob_match(&pattern, k) && view.primary(k) == Some(self.node) {
+                            keys.push(Bytes::copy_from_slice(k));
+                        }
+                    });
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                ClusterReply::Keys(keys)
+            }
+            ClusterRpc::DbSize => {
+                let view = self.view();
+                let mut store = self.shared.store.lock();
+                store.set_now(self.shared.clock.now_ms());
+                let mut n = 0u64;
+                let mut cursor = 0;
+                loop {
+                    cursor = store.db(DATA_DB).scan(cursor, |k, _| {
+                        if view.primary(k) == Some(self.node) {
+                            n += 1;
+                        }
+                    });
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                ClusterReply::Count(n)
+            }
+            ClusterRpc::Scan { cursor, pattern, count, type_name } => {
+                let view = self.view();
+                let mut store = self.shared.store.lock();
+                store.set_now(self.shared.clock.now_ms());
+                let mut keys = Vec::new();
+                let mut c = cursor;
+                let mut visited = 0u64;
+                loop {
+                    c = store.db(DATA_DB).scan(c, |k, v| {
+                        visited += 1;
+                        let type_ok = type_name.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(type_of(v).as_bytes()));
+                        let match_ok = pattern.as_ref().is_none_or(|p| ringkv_engine::glob_match(p, k));
+                        if type_ok && match_ok && view.primary(k) == Some(self.node) {
+                            keys.push(Bytes::copy_from_slice(k));
+                        }
+                    });
+                    if c == 0 || visited >= count {
+                        break;
+                    }
+                }
+                ClusterReply::ScanPage { cursor: c, keys }
+            }
+            ClusterRpc::Flush { args } => {
+                let session = Session { resp3: false, read_quorum: None, write_quorum: None, hops: 0 };
+                let (r, _, logged) = self.exec_local(session, &[args], &[], false);
+                self.wait_durable(logged).await;
+                ClusterReply::Replies(r.into_iter().map(Bytes::from).collect())
+            }
+            ClusterRpc::Pull { .. } => ClusterReply::Error("partition handoff is not supported by this node".into()),
+        }
+    }
+}
+
+fn type_of(v: ValueRef<'_>) -> &'static str {
+    match v {
+        ValueRef::Str(_) | ValueRef::Obj(ringkv_engine::Value::Str(_)) => "string",
+        ValueRef::Obj(ringkv_engine::Value::List(_)) => "list",
+        ValueRef::Obj(ringkv_engine::Value::Set(_)) => "set",
+        ValueRef::Obj(ringkv_engine::Value::ZSet(_)) => "zset",
+        ValueRef::Obj(ringkv_engine::Value::Hash(_)) => "hash",
+    }
+}
+
+/// VSET key context value at the primary: supersedes exactly the versions in the context.
+fn vset_local(
+    store: &mut ringkv_engine::Store,
+    cfg: &state::StateConfig,
+    args: &OwnedArgs,
+    now: i64,
+    proto: Protocol,
+) -> (Vec<u8>, Option<KeyState>) {
+    let a = args.args();
+    if a.len() != 4 {
+        return (error_reply(proto, "ERR wrong number of arguments for 'vset' command"), None);
+    }
+    let ctx = match std::str::from_utf8(a.arg(2)).ok().map(context_from_token) {
+        Some(Ok(c)) => c,
+        _ if a.arg(2).is_empty() => VersionVector::new(),
+        _ => return (error_reply(proto, "ERR invalid version context"), None),
+    };
+    let value = Bytes::from(ringkv_persist::encode_value(ValueRef::Str(a.arg(3)), None));
+    let (st, _dropped) = state::write_with_context(store, cfg, a.arg(1), &ctx, Some(value), now);
+    let mut w = ReplyWriter::new(proto);
+    w.ok();
+    (std::mem::take(w.buffer_mut()), Some(st))
+}
+
+/// `:n\r\n` → n.
+fn parse_integer(reply: &[u8]) -> Option<i64> {
+    let body = reply.strip_prefix(b":")?;
+    let end = body.iter().position(|&b| b == b'\r')?;
+    std::str::from_utf8(&body[..end]).ok()?.parse().ok()
+}
+
+/// The length of one RESP value at the start of `b`.
+fn value_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    let header = std::str::from_utf8(b.get(1..line_end)?).ok()?;
+    let after = line_end + 2;
+    match b.first()? {
+        b'$' | b'=' | b'!' => {
+            let n: i64 = header.parse().ok()?;
+            if n < 0 {
+                Some(after)
+            } else {
+                Some(after + n as usize + 2)
+            }
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let n: i64 = header.parse().ok()?;
+            let items = if b[0] == b'%' { n * 2 } else { n };
+            let mut at = after;
+            for _ in 0..items.max(0) {
+                at += value_len(b.get(at..)?)?;
+            }
+            Some(at)
+        }
+        _ => Some(after),
+    }
+}
+
+/// The elements of an array reply, each as its own RESP bytes.
+fn split_array(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let line_end = reply.windows(2).position(|w| w == b"\r\n")?;
+    if reply.first() != Some(&b'*') {
+        return None;
+    }
+    let n: usize = std::str::from_utf8(&reply[1..line_end]).ok()?.parse().ok()?;
+    let mut at = line_end + 2;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = value_len(reply.get(at..)?)?;
+        out.push(reply.get(at..at + len)?.to_vec());
+        at += len;
+    }
+    Some(out)
+}
+
+/// Runs futures concurrently (as tasks) and returns their outputs in order; a task that
+/// panicked yields `Default`.
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + Default + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap_or_default());
+    }
+    out
+}
+
+/// The peer RPC handler: decodes, serves, encodes.
+pub fn rpc_handler(cluster: Arc<Cluster>) -> Handler {
+    Arc::new(move |_from, req: Bytes| {
+        let c = cluster.clone();
+        Box::pin(async move {
+            let reply = match rpc::decode::<ClusterRpc>(&req) {
+                Ok(msg) => c.serve(msg).await,
+                Err(e) => ClusterReply::Error(e),
+            };
+            rpc::encode(&reply)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_splitting() {
+        let r = b"*3\r\n$1\r\na\r\n$-1\r\n$3\r\nbcd\r\n";
+        let parts = split_array(r).unwrap();
+        assert_eq!(parts, vec![b"$1\r\na\r\n".to_vec(), b"$-1\r\n".to_vec(), b"$3\r\nbcd\r\n".to_vec()]);
+        let r3 = b"*2\r\n_\r\n$2\r\nxy\r\n";
+        assert_eq!(split_array(r3).unwrap().len(), 2);
+        assert_eq!(parse_integer(b":42\r\n"), Some(42));
+        assert!(split_array(b"*2\r\n$5\r\nab").is_none());
+    }
+}

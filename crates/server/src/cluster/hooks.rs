@@ -1,0 +1,155 @@
+//! What the CLUSTER commands and INFO see of the cluster (the `ClusterHooks` the commands crate
+//! calls under the keyspace lock: nothing here may lock the store).
+
+use super::Cluster;
+use ringkv_cluster::NodeId;
+use ringkv_commands::cluster::ClusterHooks;
+use ringkv_peer::NodeState;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub struct Hooks(pub Arc<Cluster>);
+
+fn state_name(state: NodeState, alive: bool) -> String {
+    if alive {
+        state.to_string()
+    } else {
+        "down".to_string()
+    }
+}
+
+impl ClusterHooks for Hooks {
+    fn info(&self) -> String {
+        let c = &self.0;
+        let view = c.view();
+        let settings = c.settings();
+        let alive = view.members.iter().filter(|m| m.alive).count();
+        let n = view.ring.effective_replicas();
+        let w = settings.write_quorum.resolve(n);
+        // ok while every partition has a live write quorum.
+        let ok = (0..view.ring.partitions()).all(|p| {
+            view.ring.owners(p).iter().filter(|id| view.is_alive(**id)).count() >= w.max(1)
+        });
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "cluster_state:{}\r\ncluster_known_nodes:{}\r\ncluster_size:{}\r\ncluster_nodes_up:{}\r\n\
+             cluster_partitions:{}\r\ncluster_replicas:{}\r\ncluster_read_quorum:{}\r\ncluster_write_quorum:{}\r\n\
+             cluster_my_id:{}\r\ncluster_ring_generation:{}\r\n",
+            if ok { "ok" } else { "fail" },
+            view.members.len(),
+            view.ring.nodes().iter().filter(|n| n.weight > 0).count(),
+            alive,
+            view.ring.partitions(),
+            n,
+            settings.read_quorum.resolve(n),
+            w,
+            c.node,
+            view.generation,
+        );
+        out
+    }
+
+    fn info_section(&self) -> String {
+        let c = &self.0;
+        let s = &c.stats;
+        let view = c.view();
+        let peers = c.peers.stats();
+        let gossip = c.membership.stats();
+        let mut out = self.info();
+        let fields: [(&str, u64); 16] = [
+            ("cluster_forwarded_commands", s.forwarded.load(Ordering::Relaxed)),
+            ("cluster_coordinated_reads", s.coordinated_reads.load(Ordering::Relaxed)),
+            ("cluster_coordinated_writes", s.coordinated_writes.load(Ordering::Relaxed)),
+            ("cluster_quorum_failures", s.quorum_failures.load(Ordering::Relaxed)),
+            ("cluster_replicated_states", s.replicated_states.load(Ordering::Relaxed)),
+            ("cluster_applied_states", s.applied_states.load(Ordering::Relaxed)),
+            ("cluster_read_repairs", s.read_repairs.load(Ordering::Relaxed)),
+            ("cluster_merged_on_read", s.merged_on_read.load(Ordering::Relaxed)),
+            ("cluster_siblings_dropped", s.siblings_dropped.load(Ordering::Relaxed)),
+            ("cluster_max_siblings", c.settings().state.max_siblings as u64),
+            ("cluster_rpc_errors", s.rpc_errors.load(Ordering::Relaxed)),
+            ("cluster_peer_requests_sent", peers.requests_sent),
+            ("cluster_peer_requests_timed_out", peers.requests_timed_out),
+            ("cluster_gossip_packets_sent", gossip.packets_sent),
+            ("cluster_gossip_packets_received", gossip.packets_received),
+            ("cluster_gossip_suspicions", gossip.suspicions),
+        ];
+        for (k, v) in fields {
+            let _ = write!(out, "{k}:{v}\r\n");
+        }
+        let _ = write!(out, "cluster_my_share:{:.4}\r\n", view.ring.share(c.node));
+        out
+    }
+
+    fn nodes(&self) -> String {
+        let c = &self.0;
+        let view = c.view();
+        let mut out = String::new();
+        for m in &view.members {
+            let _ = write!(
+                out,
+                "{} {} {} {}{} zone={} weight={} share={:.4}\r\n",
+                m.id,
+                m.client_addr,
+                m.peer_addr,
+                if m.id == c.node { "myself," } else { "" },
+                state_name(m.state, m.alive),
+                m.zone,
+                m.weight,
+                view.ring.share(m.id),
+            );
+        }
+        out
+    }
+
+    fn myid(&self) -> String {
+        self.0.node.to_string()
+    }
+
+    fn owners(&self, key: &[u8]) -> Vec<[String; 4]> {
+        let c = &self.0;
+        let view = c.view();
+        let primary = view.primary(key);
+        view.ring
+            .owners_of_key(key)
+            .iter()
+            .map(|id| {
+                let m = view.member(*id);
+                [
+                    id.to_string(),
+                    m.map(|m| m.client_addr.to_string()).unwrap_or_default(),
+                    m.map(|m| state_name(m.state, m.alive)).unwrap_or_default(),
+                    if Some(*id) == primary { "primary" } else { "replica" }.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    fn partition(&self, key: &[u8]) -> u32 {
+        self.0.view().ring.partition_of(key)
+    }
+
+    fn join(&self, _addr: &str) -> Result<(), String> {
+        Err("join through --cluster-seeds at start-up; run-time CLUSTER JOIN is not available yet".into())
+    }
+
+    fn leave(&self) -> Result<(), String> {
+        Err("CLUSTER LEAVE with data handoff is not available yet".into())
+    }
+
+    fn forget(&self, id: &str) -> Result<(), String> {
+        let id: NodeId = id.parse().map_err(|_| "Unknown node".to_string())?;
+        let view = self.0.view();
+        match view.member(id) {
+            None => Err(format!("Unknown node {id}")),
+            Some(_) if id == self.0.node => Err("I tried hard but I can't forget myself...".into()),
+            Some(m) if m.alive => Err(format!("node {id} is alive; only down nodes can be forgotten")),
+            Some(_) => {
+                self.0.membership.forget(id.0);
+                Ok(())
+            }
+        }
+    }
+}

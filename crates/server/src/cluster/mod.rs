@@ -1,0 +1,346 @@
+//! Cluster mode: this node's place in a Dynamo-style cluster.
+//!
+//! * Membership and failure detection: SWIM gossip (`ringkv_peer::Membership`) on the UDP peer
+//!   port; every node announces its id, addresses, zone, weight and state.
+//! * The ring (`ringkv_cluster::Ring`): a fixed number of partitions, each placed on N distinct
+//!   nodes (distinct zones when there are enough) by weighted rendezvous hashing, rebuilt from
+//!   membership whenever it changes, identically on every node.
+//! * Coordination (`coordinator`): any node accepts any command. Writes run at the partition's
+//!   primary (its first live replica), which stamps a new version and ships the key's state to
+//!   the other replicas, answering after W of N acknowledged. Reads run at a replica after R of
+//!   N replicas compared versions; newer or concurrent versions are fetched and merged first,
+//!   and stale replicas are repaired in the background.
+//! * Versions (`state`): a dotted version vector per key with siblings, stored next to the value.
+//! * Peer RPC (`rpc`) over `ringkv_peer`'s multiplexed TCP transport on the peer port.
+//!
+//! The view of the cluster (members and ring) is an immutable snapshot swapped on change, so a
+//! request works on one consistent view without locks.
+
+pub mod coordinator;
+mod hooks;
+pub mod route;
+pub mod rpc;
+pub mod state;
+
+use parking_lot::RwLock;
+use ringkv_cluster::{NodeId, Ring, RingNode};
+use ringkv_commands::Shared;
+use ringkv_config::Quorum;
+use ringkv_peer::{
+    Membership, MembershipConfig, NodeMeta, NodeState, PeerClient, PeerConfig, PeerServer,
+};
+use state::StateConfig;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the node id is kept, inside `dir`.
+const NODE_ID_FILE: &str = "cluster-node-id";
+/// Partition count exponent (see bench/RING.md for the balance it gives).
+pub const PARTITION_BITS: u32 = ringkv_cluster::DEFAULT_PARTITION_BITS;
+/// How often the view is checked against the settings (replica count changes).
+const VIEW_REFRESH_PERIOD: Duration = Duration::from_millis(200);
+
+/// One node as this node sees it.
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub id: NodeId,
+    pub client_addr: SocketAddr,
+    pub peer_addr: SocketAddr,
+    pub zone: String,
+    pub weight: u32,
+    pub state: NodeState,
+    pub alive: bool,
+}
+
+/// An immutable snapshot of membership and the ring built from it.
+pub struct View {
+    pub generation: u64,
+    /// Sorted by id; includes this node.
+    pub members: Vec<MemberView>,
+    pub ring: Ring,
+}
+
+impl View {
+    pub fn member(&self, id: NodeId) -> Option<&MemberView> {
+        self.members
+            .binary_search_by_key(&id, |m| m.id)
+            .ok()
+            .map(|i| &self.members[i])
+    }
+
+    pub fn is_alive(&self, id: NodeId) -> bool {
+        self.member(id).is_some_and(|m| m.alive)
+    }
+
+    /// The first live replica of a key's partition: where its writes run.
+    pub fn primary(&self, key: &[u8]) -> Option<NodeId> {
+        self.ring
+            .owners_of_key(key)
+            .iter()
+            .copied()
+            .find(|id| self.is_alive(*id))
+    }
+}
+
+/// Settings read per request (all changeable with CONFIG SET).
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub replicas: usize,
+    pub read_quorum: Quorum,
+    pub write_quorum: Quorum,
+    pub timeout: Duration,
+    pub state: StateConfig,
+}
+
+/// Counters for INFO cluster.
+#[derive(Default)]
+pub struct ClusterStats {
+    pub forwarded: AtomicU64,
+    pub coordinated_reads: AtomicU64,
+    pub coordinated_writes: AtomicU64,
+    pub quorum_failures: AtomicU64,
+    pub replicated_states: AtomicU64,
+    pub applied_states: AtomicU64,
+    pub read_repairs: AtomicU64,
+    pub merged_on_read: AtomicU64,
+    pub siblings_dropped: AtomicU64,
+    pub rpc_errors: AtomicU64,
+}
+
+pub struct Cluster {
+    pub shared: Arc<Shared>,
+    pub node: NodeId,
+    pub client_addr: SocketAddr,
+    pub peer_addr: SocketAddr,
+    pub membership: Membership,
+    pub peers: PeerClient,
+    view: RwLock<Arc<View>>,
+    pub stats: ClusterStats,
+    /// Index of the hidden metadata database.
+    pub meta_db: usize,
+    server: parking_lot::Mutex<Option<PeerServer>>,
+}
+
+/// Reads the node id from `dir`, creating it on first start.
+fn node_id(dir: &str, seed: u64) -> Result<(NodeId, bool), String> {
+    let path = std::path::Path::new(dir).join(NODE_ID_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse::<NodeId>()
+            .map(|id| (id, false))
+            .map_err(|e| format!("{} holds no node id: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = NodeId(seed | 1);
+            ringkv_persist::write_atomically(&path, format!("{id}\n").as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok((id, true))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn resolve(addr: &str) -> Option<SocketAddr> {
+    addr.to_socket_addrs().ok()?.next()
+}
+
+impl Cluster {
+    /// Binds the peer port, joins through the seeds and starts keeping the view current.
+    pub async fn start(shared: Arc<Shared>, client_port: u16, seed: u64) -> Result<Arc<Cluster>, String> {
+        let cfg = shared.config.read().clone();
+        let ip = if !cfg.cluster_announce_ip.is_empty() {
+            cfg.cluster_announce_ip.clone()
+        } else {
+            cfg.bind
+                .iter()
+                .map(|b| b.trim_start_matches('-'))
+                .find(|b| *b != "*" && *b != "0.0.0.0" && *b != "::" && *b != "::*")
+                .unwrap_or("127.0.0.1")
+                .to_string()
+        };
+        let peer_port = if cfg.cluster_port != 0 {
+            cfg.cluster_port
+        } else {
+            client_port
+                .checked_add(10000)
+                .ok_or("port + 10000 is above 65535: set cluster-port")?
+        };
+        let client_addr = resolve(&format!("{ip}:{client_port}"))
+            .ok_or_else(|| format!("cannot resolve cluster-announce-ip {ip}"))?;
+        let peer_addr = SocketAddr::new(client_addr.ip(), peer_port);
+        let (node, _fresh) = node_id(&cfg.dir, seed)?;
+        let seeds: Vec<SocketAddr> = cfg
+            .cluster_seeds
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| {
+                let r = resolve(s);
+                if r.is_none() {
+                    tracing::warn!(seed = s, "cannot resolve cluster seed");
+                }
+                r
+            })
+            .filter(|a| *a != peer_addr)
+            .collect();
+        let meta = NodeMeta {
+            id: node.0,
+            client_addr,
+            peer_addr,
+            zone: cfg.cluster_zone.clone(),
+            weight: cfg.cluster_weight,
+            // Nodes hold data from their first moment; handoff to new owners is by merge.
+            state: NodeState::Up,
+        };
+        let membership = Membership::start(
+            meta,
+            peer_addr,
+            seeds.clone(),
+            MembershipConfig {
+                seed: seed ^ node.0,
+                ..MembershipConfig::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot start gossip on {peer_addr}: {e}"))?;
+        let meta_db = cfg.databases as usize;
+        let cluster = Arc::new(Cluster {
+            shared: shared.clone(),
+            node,
+            client_addr,
+            peer_addr,
+            membership,
+            peers: PeerClient::new(PeerConfig::default()),
+            view: RwLock::new(Arc::new(View {
+                generation: 0,
+                members: Vec::new(),
+                ring: Ring::new(&[], 1, PARTITION_BITS),
+            })),
+            stats: ClusterStats::default(),
+            meta_db,
+            server: parking_lot::Mutex::new(None),
+        });
+        cluster.rebuild_view();
+        let handler = coordinator::rpc_handler(cluster.clone());
+        let server = PeerServer::bind(peer_addr, handler)
+            .map_err(|e| format!("cannot listen on cluster port {peer_addr}: {e}"))?;
+        *cluster.server.lock() = Some(server);
+        let _ = shared.cluster.set(Arc::new(hooks::Hooks(cluster.clone())));
+        tokio::spawn(keep_view_current(cluster.clone()));
+        tracing::info!(
+            node = %node,
+            client = %client_addr,
+            peer = %peer_addr,
+            zone = %cfg.cluster_zone,
+            weight = cfg.cluster_weight,
+            seeds = seeds.len(),
+            "cluster node started"
+        );
+        Ok(cluster)
+    }
+
+    pub fn view(&self) -> Arc<View> {
+        self.view.read().clone()
+    }
+
+    pub fn settings(&self) -> Settings {
+        let c = self.shared.config.read();
+        Settings {
+            replicas: c.cluster_replicas as usize,
+            read_quorum: Quorum::parse(&c.cluster_read_quorum).unwrap_or(Quorum::Majority),
+            write_quorum: Quorum::parse(&c.cluster_write_quorum).unwrap_or(Quorum::Majority),
+            timeout: Duration::from_millis(c.cluster_request_timeout.max(1)),
+            state: StateConfig {
+                node: self.node,
+                meta_db: self.meta_db,
+                tombstone_grace_ms: (c.cluster_tombstone_grace as i64).saturating_mul(1000),
+                max_siblings: c.cluster_max_siblings as usize,
+            },
+        }
+    }
+
+    /// Rebuilds the ring from the current membership (every node computes the same ring from
+    /// the same members, so no coordination is needed).
+    fn rebuild_view(&self) {
+        let replicas = self.shared.config.read().cluster_replicas as usize;
+        let mut members: Vec<MemberView> = self
+            .membership
+            .members()
+            .into_iter()
+            .filter(|m| m.meta.state != NodeState::Left)
+            .map(|m| MemberView {
+                id: NodeId(m.meta.id),
+                client_addr: m.meta.client_addr,
+                peer_addr: m.meta.peer_addr,
+                zone: m.meta.zone.clone(),
+                weight: m.meta.weight,
+                state: m.meta.state,
+                alive: m.alive || m.meta.id == self.node.0,
+            })
+            .collect();
+        members.sort_by_key(|m| m.id);
+        members.dedup_by_key(|m| m.id);
+        let ring_nodes: Vec<RingNode> = members
+            .iter()
+            .map(|m| RingNode::new(m.id, m.weight, m.zone.clone()))
+            .collect();
+        let old = self.view();
+        let ring = Ring::new(&ring_nodes, replicas, PARTITION_BITS);
+        let changed_ring = old.ring.nodes() != ring.nodes() || old.ring.replicas() != replicas;
+        if changed_ring && old.generation > 0 {
+            let diff = ringkv_cluster::moved(&old.ring, &ring);
+            tracing::info!(
+                nodes = ring.nodes().len(),
+                moved_fraction = diff.moved_fraction(),
+                "ring changed"
+            );
+        }
+        let unchanged = !changed_ring
+            && old.members.len() == members.len()
+            && old
+                .members
+                .iter()
+                .zip(&members)
+                .all(|(a, b)| a.alive == b.alive && a.state == b.state && a.client_addr == b.client_addr);
+        if unchanged && old.generation > 0 {
+            return;
+        }
+        for m in &members {
+            if let Some(o) = old.member(m.id) {
+                if o.alive != m.alive {
+                    tracing::info!(node = %m.id, addr = %m.client_addr, alive = m.alive, "node {}", if m.alive { "up" } else { "down" });
+                }
+            } else if m.id != self.node {
+                tracing::info!(node = %m.id, addr = %m.client_addr, zone = %m.zone, "node joined");
+            }
+        }
+        *self.view.write() = Arc::new(View {
+            generation: old.generation + 1,
+            members,
+            ring,
+        });
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.settings().timeout
+    }
+}
+
+async fn keep_view_current(cluster: Arc<Cluster>) {
+    let mut changes = cluster.membership.subscribe();
+    let mut shutdown = cluster.shared.shutdown_signal();
+    let mut tick = tokio::time::interval(VIEW_REFRESH_PERIOD);
+    loop {
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        cluster.rebuild_view();
+    }
+    if let Some(server) = cluster.server.lock().take() {
+        server.shutdown();
+    }
+    cluster.membership.shutdown().await;
+}

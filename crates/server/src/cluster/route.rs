@@ -1,0 +1,100 @@
+//! Where a command runs in a cluster: on this node alone, on the replicas of one partition,
+//! split across partitions, across the whole cluster, or nowhere (with the reason).
+//!
+//! Pure: it looks only at the command table entry, the arguments and the ring.
+
+use bytes::Bytes;
+use ringkv_cluster::Ring;
+use ringkv_commands::table::flags;
+use ringkv_commands::CommandSpec;
+use ringkv_protocol::Args;
+
+/// Multi-key commands that are split by partition and gathered (not atomic across keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// MGET: an array in key order.
+    Mget,
+    /// MSET: key value pairs, +OK.
+    Mset,
+    /// DEL, UNLINK, EXISTS, TOUCH: integers summed.
+    Sum,
+}
+
+/// Commands answered from every node's share of the keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wide {
+    Keys,
+    DbSize,
+    Flush,
+    Scan,
+    RandomKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// No keys (or node-local by nature: INFO, CONFIG, CLIENT, PING, CLUSTER ...).
+    Local,
+    /// Every key in one partition: coordinated by that partition's replicas.
+    Keyed { write: bool, keys: Vec<Bytes> },
+    Split(Split),
+    Wide(Wide),
+    /// Keys in more than one partition for a command that needs them together.
+    CrossSlot,
+    /// Not available in cluster mode, with the reason.
+    Refused(&'static str),
+}
+
+pub const CROSSSLOT: &str =
+    "CROSSSLOT Keys in request don't hash to the same partition (use a {hash tag} to keep them together)";
+
+pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
+    let name = spec.name;
+    match name {
+        "select" => {
+            return if args.len() == 2 && args.arg(1) == b"0" {
+                Route::Local
+            } else {
+                Route::Refused("ERR SELECT is not allowed in cluster mode")
+            }
+        }
+        "move" | "swapdb" => return Route::Refused("ERR MOVE and SWAPDB are not allowed in cluster mode"),
+        "watch" => {
+            return Route::Refused("ERR WATCH is not supported in cluster mode; use VGET/VSET for optimistic updates")
+        }
+        "keys" => return Route::Wide(Wide::Keys),
+        "dbsize" => return Route::Wide(Wide::DbSize),
+        "flushall" | "flushdb" => return Route::Wide(Wide::Flush),
+        "scan" => return Route::Wide(Wide::Scan),
+        "randomkey" => return Route::Wide(Wide::RandomKey),
+        "mget" => return Route::Split(Split::Mget),
+        "mset" => return Route::Split(Split::Mset),
+        "del" | "unlink" | "exists" | "touch" => return Route::Split(Split::Sum),
+        _ => {}
+    }
+    if spec.has(flags::BLOCKING) || name.starts_with("bl") || name.starts_with("bz") || name == "brpoplpush" || name == "brpop" {
+        return Route::Refused("ERR blocking commands are not supported in cluster mode yet");
+    }
+    if !spec.has_keys() {
+        return Route::Local;
+    }
+    let all: Vec<&[u8]> = args.iter().collect();
+    let positions = spec.keys_of(&all);
+    if positions.is_empty() {
+        return Route::Local;
+    }
+    let first = ring.partition_of(all[positions[0]]);
+    let mut keys = Vec::with_capacity(positions.len());
+    for &p in &positions {
+        if ring.partition_of(all[p]) != first {
+            return Route::CrossSlot;
+        }
+        let k = Bytes::copy_from_slice(all[p]);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    Route::Keyed {
+        write: spec.has(flags::WRITE),
+        keys,
+    }
+}
