@@ -184,7 +184,7 @@ impl Default for MembershipConfig {
 }
 
 impl MembershipConfig {
-    fn to_foca(&self) -> io::Result<foca::Config> {
+    pub(crate) fn to_foca(&self) -> io::Result<foca::Config> {
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
         if self.probe_period.is_zero() || self.probe_rtt >= self.probe_period {
             return Err(invalid(
@@ -700,5 +700,68 @@ async fn apply(socket: &UdpSocket, shared: &Shared, fx: &mut Effects) {
             }
             Err(e) => tracing::trace!(%to, error = %e, "membership send failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident(id: u64, generation: u64, state: NodeState, weight: u32) -> NodeIdentity {
+        let addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        NodeIdentity {
+            meta: NodeMeta {
+                id,
+                client_addr: addr,
+                peer_addr: addr,
+                zone: String::new(),
+                weight,
+                state,
+            },
+            generation,
+        }
+    }
+
+    #[test]
+    fn newest_generation_wins() {
+        let now = Instant::now();
+        let mut t = Table::default();
+        assert!(t.up(&ident(1, 5, NodeState::Up, 1), now));
+        // Older incarnation: neither its metadata nor its death counts.
+        assert!(!t.up(&ident(1, 4, NodeState::Up, 9), now));
+        assert!(!t.down(&ident(1, 4, NodeState::Up, 1), now));
+        assert!(t.nodes[&1].alive && t.nodes[&1].meta.weight == 1);
+        // Same incarnation down, then a newer one up.
+        assert!(t.down(&ident(1, 5, NodeState::Up, 1), now));
+        assert!(!t.nodes[&1].alive);
+        assert!(t.up(&ident(1, 6, NodeState::Leaving, 2), now));
+        let e = &t.nodes[&1];
+        assert!(e.alive && e.generation == 6 && e.meta.state == NodeState::Leaving);
+        // Repeating what is known changes nothing.
+        assert!(!t.up(&ident(1, 6, NodeState::Leaving, 2), now));
+    }
+
+    #[test]
+    fn left_nodes_are_dropped_until_a_newer_incarnation() {
+        let now = Instant::now();
+        let mut t = Table::default();
+        t.up(&ident(2, 10, NodeState::Up, 1), now);
+        assert!(t.down(&ident(2, 11, NodeState::Left, 1), now));
+        assert!(!t.nodes.contains_key(&2));
+        // Stale gossip about the incarnation before the leave.
+        assert!(!t.up(&ident(2, 10, NodeState::Up, 1), now));
+        assert!(!t.nodes.contains_key(&2));
+        // A restart comes back.
+        assert!(t.up(&ident(2, 12, NodeState::Joining, 1), now));
+        assert!(t.nodes[&2].alive);
+    }
+
+    #[test]
+    fn identity_renew_and_conflicts() {
+        let a = ident(3, 1, NodeState::Up, 1);
+        let b = a.renew().unwrap();
+        assert_eq!(b.generation, 2);
+        assert_eq!(a.addr(), b.addr());
+        assert!(b.win_addr_conflict(&a) && !a.win_addr_conflict(&b));
     }
 }
