@@ -141,7 +141,42 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         let mut logged_to = None;
         // Parse the first request before locking: a partial request costs no lock.
         let mut next = parser.parse(&rbuf);
-        if !matches!(next, Ok(None)) {
+        if let (Some(cluster), false) = (crate::cluster::get(), matches!(next, Ok(None))) {
+            // Cluster mode: requests run one at a time, each possibly waiting for replicas.
+            loop {
+                match next {
+                    Ok(Some(n)) => {
+                        let args = parser.args(&rbuf[consumed..]);
+                        if !args.is_empty() {
+                            cluster.execute(&mut client, &mut out, args).await;
+                            commands += 1;
+                        }
+                        parser.limits_mut().authenticated = client.authenticated;
+                        consumed += n;
+                        if client.action.is_some() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        shared.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(client = handle.id, error = %e, "protocol error");
+                        out.error(&[&b"ERR "[..], e.as_bytes()].concat());
+                        close = true;
+                        break;
+                    }
+                }
+                next = parser.parse(&rbuf[consumed..]);
+            }
+            publish_state(
+                &handle,
+                &client,
+                &mut published,
+                shared.clock.now_ms(),
+                None,
+                out.protocol(),
+            );
+        } else if !matches!(next, Ok(None)) {
             let mut store = shared.store.lock();
             store.set_now(shared.clock.now_ms());
             let mut ctx = Ctx {

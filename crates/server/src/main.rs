@@ -2,6 +2,7 @@
 //! graceful shutdown. Everything a command does lives in `ringkv-commands`; this crate owns I/O.
 
 mod alloc;
+mod cluster;
 mod connection;
 mod cron;
 mod http;
@@ -272,7 +273,9 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
             .unwrap_or(0);
         t ^ ((std::process::id() as u64) << 32)
     };
-    let databases = config.databases as usize;
+    // Cluster mode keeps each key's versions in one extra, hidden database.
+    let databases = config.databases as usize + usize::from(config.cluster_enabled);
+    let cluster_enabled = config.cluster_enabled;
     let mut store = Store::new(databases, seed);
     store.set_memory_gauge(Arc::new(alloc::allocated_bytes));
     let info = ServerInfo {
@@ -302,7 +305,7 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
         port = tcp_port,
         pid = info.pid,
         config_file = %if info.config_file.is_empty() { "(none)" } else { &info.config_file },
-        mode = "standalone",
+        mode = if cluster_enabled { "cluster" } else { "standalone" },
         "ringkv starting"
     );
     let mut tasks = Vec::new();
@@ -331,6 +334,15 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
             let _ = t.await;
         }
         return Err(e);
+    }
+    if cluster_enabled {
+        if let Err(e) = cluster::Cluster::start(shared.clone(), tcp_port, seed).await {
+            shared.request_shutdown();
+            for t in tasks {
+                let _ = t.await;
+            }
+            return Err(e);
+        }
     }
     tracing::info!("Ready to accept connections tcp");
 

@@ -23,7 +23,6 @@ use bytes::Bytes;
 use ringkv_cluster::{context_from_token, context_to_token, decode_versioned, Causality, NodeId, VersionVector};
 use ringkv_commands::clients::ClientHandle;
 use ringkv_commands::pubsub::PushLink;
-use ringkv_commands::table::flags;
 use ringkv_commands::{execute, Client, Ctx};
 use ringkv_config::Quorum;
 use ringkv_engine::ValueRef;
@@ -714,7 +713,7 @@ impl Cluster {
                     let (id, addr) = (m.id, m.peer_addr);
                     async move {
                         if id == this.node {
-                            Some(this.serve(msg).await)
+                            Some(this.serve_here(msg).await)
                         } else {
                             let r = this.peers.request(addr, rpc::encode(&msg), timeout).await.ok()?;
                             rpc::decode::<ClusterReply>(&r).ok()
@@ -807,7 +806,7 @@ impl Cluster {
             }
             let msg = ClusterRpc::Scan { cursor: local, pattern: pattern.clone(), count, type_name: type_name.clone() };
             let reply = if m.id == self.node {
-                Some(self.serve(msg).await)
+                Some(self.serve_local(msg))
             } else {
                 self.peers.request(m.peer_addr, rpc::encode(&msg), timeout).await.ok().and_then(|r| rpc::decode::<ClusterReply>(&r).ok())
             };
@@ -843,7 +842,6 @@ impl Cluster {
 
     /// Answers one peer request.
     pub async fn serve(self: &Arc<Self>, msg: ClusterRpc) -> ClusterReply {
-        let cfg = self.settings().state;
         match msg {
             ClusterRpc::Forward { resp3, read_quorum, write_quorum, hops, commands } => {
                 let session = Session {
@@ -881,6 +879,32 @@ impl Cluster {
                 };
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
+            ClusterRpc::Flush { .. } => self.serve_here(msg).await,
+            other => self.serve_local(other),
+        }
+    }
+
+    /// Requests this node answers for itself (also used for its own share of cluster-wide
+    /// commands) that need no further coordination.
+    async fn serve_here(&self, msg: ClusterRpc) -> ClusterReply {
+        match msg {
+            ClusterRpc::Flush { args } => {
+                let session = Session { resp3: false, read_quorum: None, write_quorum: None, hops: 0 };
+                let (r, _, logged) = self.exec_local(session, &[args], &[], false);
+                self.wait_durable(logged).await;
+                ClusterReply::Replies(r.into_iter().map(Bytes::from).collect())
+            }
+            other => self.serve_local(other),
+        }
+    }
+
+    /// The synchronous requests: answered from the local keyspace under its lock.
+    fn serve_local(&self, msg: ClusterRpc) -> ClusterReply {
+        let cfg = self.settings().state;
+        match msg {
+            ClusterRpc::Forward { .. } | ClusterRpc::Flush { .. } => {
+                ClusterReply::Error("not a local request".into())
+            }
             ClusterRpc::Apply { states } => ClusterReply::Applied { changed: self.apply_states(&states) },
             ClusterRpc::Digest { keys } => {
                 let mut store = self.shared.store.lock();
@@ -901,7 +925,7 @@ impl Cluster {
                 let mut cursor = 0;
                 loop {
                     cursor = store.db(DATA_DB).scan(cursor, |k, _| {
-                        if ringkv_engine::glob_match(&pattern, k) && view.primary(k) == Some(self.node) {
+                        if ringkv_engine::glob_match(&pattern, k, false) && view.primary(k) == Some(self.node) {
                             keys.push(Bytes::copy_from_slice(k));
                         }
                     });
@@ -940,7 +964,7 @@ impl Cluster {
                     c = store.db(DATA_DB).scan(c, |k, v| {
                         visited += 1;
                         let type_ok = type_name.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(type_of(v).as_bytes()));
-                        let match_ok = pattern.as_ref().is_none_or(|p| ringkv_engine::glob_match(p, k));
+                        let match_ok = pattern.as_ref().is_none_or(|p| ringkv_engine::glob_match(p, k, false));
                         if type_ok && match_ok && view.primary(k) == Some(self.node) {
                             keys.push(Bytes::copy_from_slice(k));
                         }
@@ -950,12 +974,6 @@ impl Cluster {
                     }
                 }
                 ClusterReply::ScanPage { cursor: c, keys }
-            }
-            ClusterRpc::Flush { args } => {
-                let session = Session { resp3: false, read_quorum: None, write_quorum: None, hops: 0 };
-                let (r, _, logged) = self.exec_local(session, &[args], &[], false);
-                self.wait_durable(logged).await;
-                ClusterReply::Replies(r.into_iter().map(Bytes::from).collect())
             }
             ClusterRpc::Pull { .. } => ClusterReply::Error("partition handoff is not supported by this node".into()),
         }

@@ -31,7 +31,7 @@ use ringkv_peer::{
 };
 use state::StateConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +41,13 @@ const NODE_ID_FILE: &str = "cluster-node-id";
 pub const PARTITION_BITS: u32 = ringkv_cluster::DEFAULT_PARTITION_BITS;
 /// How often the view is checked against the settings (replica count changes).
 const VIEW_REFRESH_PERIOD: Duration = Duration::from_millis(200);
+
+static CLUSTER: std::sync::OnceLock<Arc<Cluster>> = std::sync::OnceLock::new();
+
+/// This process's cluster node, once started (None in standalone mode and while loading).
+pub fn get() -> Option<&'static Arc<Cluster>> {
+    CLUSTER.get()
+}
 
 /// One node as this node sees it.
 #[derive(Debug, Clone)]
@@ -134,7 +141,9 @@ fn node_id(dir: &str, seed: u64) -> Result<(NodeId, bool), String> {
             .map_err(|e| format!("{} holds no node id: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = NodeId(seed | 1);
-            ringkv_persist::write_atomically(&path, format!("{id}\n").as_bytes())
+            ringkv_persist::write_atomically(&path, |f| {
+                std::io::Write::write_all(f, format!("{id}\n").as_bytes())
+            })
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             Ok((id, true))
         }
@@ -228,6 +237,7 @@ impl Cluster {
         *cluster.server.lock() = Some(server);
         let _ = shared.cluster.set(Arc::new(hooks::Hooks(cluster.clone())));
         tokio::spawn(keep_view_current(cluster.clone()));
+        let _ = CLUSTER.set(cluster.clone());
         tracing::info!(
             node = %node,
             client = %client_addr,
