@@ -14,8 +14,7 @@ use crate::table::{flags, CommandSpec};
 use ringkv_config::Quorum;
 use ringkv_protocol::Args;
 
-pub const DISABLED: CmdError =
-    CmdError::Static("ERR This instance has cluster support disabled");
+pub const DISABLED: CmdError = CmdError::Static("ERR This instance has cluster support disabled");
 
 /// What the cluster layer answers for the CLUSTER subcommands (all called under the keyspace
 /// lock, so they must not lock the store).
@@ -42,7 +41,11 @@ pub trait ClusterHooks: Send + Sync {
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("cluster", -2, 0, crate::dispatch::container)
         .group("cluster")
-        .doc("A container for cluster commands.", "3.0.0", "Depends on subcommand.")
+        .doc(
+            "A container for cluster commands.",
+            "3.0.0",
+            "Depends on subcommand.",
+        )
         .subcommands(CLUSTER_SUBCOMMANDS),
     CommandSpec::new("vget", 2, flags::READONLY, refuse)
         .keys(1, 1, 1)
@@ -67,31 +70,59 @@ pub const COMMANDS: &[CommandSpec] = &[
 const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", 2, flags::STALE | flags::LOADING, cluster_info)
         .group("cluster")
-        .doc("Returns information about the state of the cluster.", "3.0.0", "O(1)"),
+        .doc(
+            "Returns information about the state of the cluster.",
+            "3.0.0",
+            "O(1)",
+        ),
     CommandSpec::new("nodes", 2, flags::STALE | flags::LOADING, cluster_nodes)
         .group("cluster")
-        .doc("Returns the cluster configuration for a node.", "3.0.0", "O(N) where N is the total number of Cluster nodes"),
+        .doc(
+            "Returns the cluster configuration for a node.",
+            "3.0.0",
+            "O(N) where N is the total number of Cluster nodes",
+        ),
     CommandSpec::new("myid", 2, flags::STALE | flags::LOADING, cluster_myid)
         .group("cluster")
         .doc("Returns the ID of a node.", "3.0.0", "O(1)"),
     CommandSpec::new("owners", 3, flags::STALE, cluster_owners)
         .group("cluster")
-        .doc("Returns the preference list (replica nodes, primary first) of a key.", "0.1.0", "O(N)")
+        .doc(
+            "Returns the preference list (replica nodes, primary first) of a key.",
+            "0.1.0",
+            "O(N)",
+        )
         .syntax("key"),
     CommandSpec::new("keyslot", 3, flags::STALE, cluster_keyslot)
         .group("cluster")
-        .doc("Returns the partition (ring slot) of a key.", "3.0.0", "O(N) where N is the number of bytes in the key")
+        .doc(
+            "Returns the partition (ring slot) of a key.",
+            "3.0.0",
+            "O(N) where N is the number of bytes in the key",
+        )
         .syntax("key"),
     CommandSpec::new("join", 3, flags::ADMIN | flags::STALE, cluster_join)
         .group("cluster")
-        .doc("Joins the cluster of the peer at host:cluster-port.", "0.1.0", "O(1)")
+        .doc(
+            "Joins the cluster of the peer at host:cluster-port.",
+            "0.1.0",
+            "O(1)",
+        )
         .syntax("host:port"),
     CommandSpec::new("leave", 2, flags::ADMIN | flags::STALE, cluster_leave)
         .group("cluster")
-        .doc("Hands this node's data to the other owners, then leaves the cluster and shuts down.", "0.1.0", "O(N)"),
+        .doc(
+            "Hands this node's data to the other owners, then leaves the cluster and shuts down.",
+            "0.1.0",
+            "O(N)",
+        ),
     CommandSpec::new("forget", 3, flags::ADMIN | flags::STALE, cluster_forget)
         .group("cluster")
-        .doc("Removes a node that is down from the membership.", "3.0.0", "O(1)")
+        .doc(
+            "Removes a node that is down from the membership.",
+            "3.0.0",
+            "O(1)",
+        )
         .syntax("node-id"),
 ];
 
@@ -141,20 +172,26 @@ fn cluster_keyslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 fn cluster_join(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let addr = String::from_utf8_lossy(args.arg(2)).into_owned();
-    hooks(ctx)?.join(&addr).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    hooks(ctx)?
+        .join(&addr)
+        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
 }
 
 fn cluster_leave(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
-    hooks(ctx)?.leave().map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    hooks(ctx)?
+        .leave()
+        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
 }
 
 fn cluster_forget(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let id = String::from_utf8_lossy(args.arg(2)).into_owned();
-    hooks(ctx)?.forget(&id).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    hooks(ctx)?
+        .forget(&id)
+        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
 }

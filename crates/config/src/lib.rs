@@ -26,10 +26,10 @@ pub use buffers::{
 pub use cli::{parse_command_line, StartupArgs};
 pub use config::{param_names, Config};
 pub use enums::{AppendFsync, EvictionPolicy, LogLevel};
-pub use quorum::Quorum;
 /// Redis `stringmatchlen` glob matching, shared by CONFIG GET, KEYS, SCAN MATCH and PSUBSCRIBE.
 pub use glob::string_match as glob_match;
 pub use load::{ConfigError, COMMAND_LINE_SOURCE};
+pub use quorum::Quorum;
 pub use rewrite::REWRITE_SIGNATURE;
 
 /// The version string used in error reports (`ringkv <version>`).

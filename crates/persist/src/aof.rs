@@ -601,7 +601,9 @@ mod tests {
         let r = |a: &[&str]| rewrite_for_log(cmd(a).args(), now);
         assert_eq!(
             r(&["RESTORE", "k", "500", "payload", "REPLACE"]),
-            Some(cmd(&["RESTORE", "k", "1000500", "payload", "REPLACE", "ABSTTL"]))
+            Some(cmd(&[
+                "RESTORE", "k", "1000500", "payload", "REPLACE", "ABSTTL"
+            ]))
         );
         assert_eq!(r(&["RESTORE", "k", "0", "payload"]), None);
         assert_eq!(r(&["RESTORE", "k", "7", "payload", "absttl"]), None);

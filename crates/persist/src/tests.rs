@@ -1370,7 +1370,11 @@ fn single_values_round_trip_and_damaged_ones_are_rejected() {
         let mut items = Vec::new();
         store.db(db).for_each_live(|e| {
             if !matches!(e.value(), ValueRef::Obj(v) if v.is_empty_collection()) {
-                items.push((canon(e.value()), e.expire(), encode_value(e.value(), e.expire())));
+                items.push((
+                    canon(e.value()),
+                    e.expire(),
+                    encode_value(e.value(), e.expire()),
+                ));
             }
         });
         for (want, expire, bytes) in items {

@@ -1023,13 +1023,30 @@ fn dump_and_restore_every_type_with_ttl_and_errors() {
     assert_eq!(run(&mut r, &["GET", "str-copy"]), "hello");
     // TTL relative and absolute; an absolute time in the past creates nothing.
     let payload: Vec<u8> = redis::cmd("DUMP").arg("str").query(&mut c).unwrap();
-    let _: String = redis::cmd("RESTORE").arg("t1").arg(100_000).arg(&payload).query(&mut c).unwrap();
+    let _: String = redis::cmd("RESTORE")
+        .arg("t1")
+        .arg(100_000)
+        .arg(&payload)
+        .query(&mut c)
+        .unwrap();
     let pttl = int(&mut r, &["PTTL", "t1"]);
     assert!(pttl > 90_000 && pttl <= 100_000, "{pttl}");
     let at = now_ms() + 50_000;
-    let _: String = redis::cmd("RESTORE").arg("t2").arg(at).arg(&payload).arg("ABSTTL").query(&mut c).unwrap();
+    let _: String = redis::cmd("RESTORE")
+        .arg("t2")
+        .arg(at)
+        .arg(&payload)
+        .arg("ABSTTL")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(int(&mut r, &["PEXPIRETIME", "t2"]), at);
-    let _: String = redis::cmd("RESTORE").arg("t3").arg(1000).arg(&payload).arg("ABSTTL").query(&mut c).unwrap();
+    let _: String = redis::cmd("RESTORE")
+        .arg("t3")
+        .arg(1000)
+        .arg(&payload)
+        .arg("ABSTTL")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(int(&mut r, &["EXISTS", "t3"]), 0);
     assert_eq!(run(&mut r, &["DUMP", "nokey"]), "(nil)");
     assert_eq!(
@@ -1040,5 +1057,8 @@ fn dump_and_restore_every_type_with_ttl_and_errors() {
         run(&mut r, &["RESTORE", "x", "0", "abc"]),
         "-ERR DUMP payload version or checksum are wrong"
     );
-    assert_eq!(run(&mut r, &["RESTORE", "x", "0", "abc", "BOGUS"]), "-ERR syntax error");
+    assert_eq!(
+        run(&mut r, &["RESTORE", "x", "0", "abc", "BOGUS"]),
+        "-ERR syntax error"
+    );
 }

@@ -20,7 +20,9 @@ use super::rpc::{self, ClusterReply, ClusterRpc};
 use super::state::{self, KeyState, DATA_DB};
 use super::{Cluster, View};
 use bytes::Bytes;
-use ringkv_cluster::{context_from_token, context_to_token, decode_versioned, Causality, NodeId, VersionVector};
+use ringkv_cluster::{
+    context_from_token, context_to_token, decode_versioned, Causality, NodeId, VersionVector,
+};
 use ringkv_commands::clients::ClientHandle;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::{execute, Client, Ctx};
@@ -94,7 +96,12 @@ fn no_quorum(needed: usize, of: usize, answered: usize) -> String {
 
 impl Cluster {
     /// Runs one client command in cluster mode and appends its reply to `out`.
-    pub async fn execute(self: &Arc<Self>, client: &mut Client, out: &mut ReplyWriter, args: Args<'_>) {
+    pub async fn execute(
+        self: &Arc<Self>,
+        client: &mut Client,
+        out: &mut ReplyWriter,
+        args: Args<'_>,
+    ) {
         let shared = &self.shared;
         let spec = shared.commands.lookup(args.arg(0));
         let local = match spec {
@@ -147,7 +154,11 @@ impl Cluster {
     }
 
     /// Coordinates a command that is not node-local. `None` means "run it here as usual".
-    pub async fn coordinate(self: &Arc<Self>, session: Session, args: Vec<Bytes>) -> Option<Vec<u8>> {
+    pub async fn coordinate(
+        self: &Arc<Self>,
+        session: Session,
+        args: Vec<Bytes>,
+    ) -> Option<Vec<u8>> {
         let owned_args = OwnedArgs::from_slices(args.iter());
         let a = owned_args.args();
         let spec = self.shared.commands.lookup(a.arg(0))?;
@@ -170,7 +181,13 @@ impl Cluster {
     // -----------------------------------------------------------------------------------------
     // Writes
 
-    async fn write(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, keys: Vec<Bytes>) -> Vec<u8> {
+    async fn write(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        args: Vec<Bytes>,
+        keys: Vec<Bytes>,
+    ) -> Vec<u8> {
         let proto = session.proto();
         let owners = view.ring.owners_of_key(&keys[0]).to_vec();
         let is_owner = owners.contains(&self.node);
@@ -184,9 +201,16 @@ impl Cluster {
             None => return error_reply(proto, "CLUSTERDOWN no live replica for this key"),
         };
         if !here {
-            return self.forward(session, view, primary.expect("checked"), vec![args]).await.pop().unwrap_or_default();
+            return self
+                .forward(session, view, primary.expect("checked"), vec![args])
+                .await
+                .pop()
+                .unwrap_or_default();
         }
-        self.write_as_primary(session, view, &owners, vec![args], &keys).await.pop().unwrap_or_default()
+        self.write_as_primary(session, view, &owners, vec![args], &keys)
+            .await
+            .pop()
+            .unwrap_or_default()
     }
 
     /// Runs commands (one, or MULTI ... EXEC) here and replicates the keys they changed.
@@ -202,15 +226,22 @@ impl Cluster {
         let settings = self.settings();
         let proto = session.proto();
         let n = owners.len();
-        let w = session.write_quorum.unwrap_or(settings.write_quorum).resolve(n);
+        let w = session
+            .write_quorum
+            .unwrap_or(settings.write_quorum)
+            .resolve(n);
         let (mut replies, states, logged_to) = self.exec_local(session, &commands, keys, true);
-        self.stats.coordinated_writes.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .coordinated_writes
+            .fetch_add(1, Ordering::Relaxed);
         self.wait_durable(logged_to).await;
         if states.is_empty() {
             return replies;
         }
         let others: Vec<NodeId> = owners.iter().copied().filter(|o| *o != self.node).collect();
-        let acks = self.replicate(view, &others, states, w.saturating_sub(1), settings.timeout).await;
+        let acks = self
+            .replicate(view, &others, states, w.saturating_sub(1), settings.timeout)
+            .await;
         if acks + 1 < w {
             self.stats.quorum_failures.fetch_add(1, Ordering::Relaxed);
             if let Some(last) = replies.last_mut() {
@@ -298,11 +329,20 @@ impl Cluster {
 
     /// Sends states to replicas; returns once `needed` acknowledged (or all answered, or the
     /// timeout). Slower replicas still receive them in the background.
-    async fn replicate(self: &Arc<Self>, view: &View, to: &[NodeId], states: Vec<KeyState>, needed: usize, timeout: Duration) -> usize {
+    async fn replicate(
+        self: &Arc<Self>,
+        view: &View,
+        to: &[NodeId],
+        states: Vec<KeyState>,
+        needed: usize,
+        timeout: Duration,
+    ) -> usize {
         if to.is_empty() {
             return 0;
         }
-        self.stats.replicated_states.fetch_add((states.len() * to.len()) as u64, Ordering::Relaxed);
+        self.stats
+            .replicated_states
+            .fetch_add((states.len() * to.len()) as u64, Ordering::Relaxed);
         let msg = rpc::encode(&ClusterRpc::Apply { states });
         let (tx, mut rx) = tokio::sync::mpsc::channel(to.len());
         let mut sent = 0;
@@ -314,7 +354,10 @@ impl Cluster {
             sent += 1;
             tokio::spawn(async move {
                 let ok = matches!(
-                    peers.request(addr, msg, timeout).await.map(|b| rpc::decode::<ClusterReply>(&b)),
+                    peers
+                        .request(addr, msg, timeout)
+                        .await
+                        .map(|b| rpc::decode::<ClusterReply>(&b)),
                     Ok(Ok(ClusterReply::Applied { .. }))
                 );
                 let _ = tx.send(ok).await;
@@ -339,7 +382,13 @@ impl Cluster {
         acks
     }
 
-    async fn forward(self: &Arc<Self>, session: Session, view: &View, to: NodeId, commands: Vec<Vec<Bytes>>) -> Vec<Vec<u8>> {
+    async fn forward(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        to: NodeId,
+        commands: Vec<Vec<Bytes>>,
+    ) -> Vec<Vec<u8>> {
         let proto = session.proto();
         let n = commands.len();
         let fail = |msg: String| vec![error_reply(proto, &msg); n];
@@ -357,7 +406,9 @@ impl Cluster {
         let timeout = self.settings().timeout * 2 + FORWARD_SLACK;
         match self.peers.request(m.peer_addr, msg, timeout).await {
             Ok(bytes) => match rpc::decode::<ClusterReply>(&bytes) {
-                Ok(ClusterReply::Replies(r)) if r.len() == n => r.into_iter().map(|b| b.to_vec()).collect(),
+                Ok(ClusterReply::Replies(r)) if r.len() == n => {
+                    r.into_iter().map(|b| b.to_vec()).collect()
+                }
                 Ok(ClusterReply::Error(e)) => fail(format!("ERR node {to}: {e}")),
                 _ => fail(format!("ERR node {to} sent an unexpected reply")),
             },
@@ -375,7 +426,13 @@ impl Cluster {
     // -----------------------------------------------------------------------------------------
     // Reads
 
-    async fn read(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, keys: Vec<Bytes>) -> Vec<u8> {
+    async fn read(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        args: Vec<Bytes>,
+        keys: Vec<Bytes>,
+    ) -> Vec<u8> {
         let proto = session.proto();
         let owners = view.ring.owners_of_key(&keys[0]).to_vec();
         if !owners.contains(&self.node) {
@@ -385,19 +442,31 @@ impl Cluster {
             let Some(to) = owners.iter().copied().find(|o| view.is_alive(*o)) else {
                 return error_reply(proto, "CLUSTERDOWN no live replica for this key");
             };
-            return self.forward(session, view, to, vec![args]).await.pop().unwrap_or_default();
+            return self
+                .forward(session, view, to, vec![args])
+                .await
+                .pop()
+                .unwrap_or_default();
         }
         let settings = self.settings();
         let n = owners.len();
-        let r = session.read_quorum.unwrap_or(settings.read_quorum).resolve(n);
+        let r = session
+            .read_quorum
+            .unwrap_or(settings.read_quorum)
+            .resolve(n);
         self.stats.coordinated_reads.fetch_add(1, Ordering::Relaxed);
         if r > 1 {
-            if let Err(answered) = self.reconcile(view, &owners, &keys, r, settings.timeout).await {
+            if let Err(answered) = self
+                .reconcile(view, &owners, &keys, r, settings.timeout)
+                .await
+            {
                 self.stats.quorum_failures.fetch_add(1, Ordering::Relaxed);
                 return error_reply(proto, &no_quorum(r, n, answered));
             }
         }
-        let is_vget = args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"vget"));
+        let is_vget = args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"vget"));
         if is_vget {
             return self.vget_local(&keys[0], proto);
         }
@@ -408,14 +477,23 @@ impl Cluster {
     /// Compares versions with the other replicas until `r` (this node included) answered,
     /// merges newer or concurrent versions in, and repairs stale replicas in the background.
     /// `Err(answered)` when fewer than `r` answered.
-    async fn reconcile(self: &Arc<Self>, view: &View, owners: &[NodeId], keys: &[Bytes], r: usize, timeout: Duration) -> Result<(), usize> {
+    async fn reconcile(
+        self: &Arc<Self>,
+        view: &View,
+        owners: &[NodeId],
+        keys: &[Bytes],
+        r: usize,
+        timeout: Duration,
+    ) -> Result<(), usize> {
         let cfg = self.settings().state;
         let local: Vec<VersionVector> = {
             let mut store = self.shared.store.lock();
             store.set_now(self.shared.clock.now_ms());
             state::contexts(&mut store, &cfg, keys)
         };
-        let msg = rpc::encode(&ClusterRpc::Digest { keys: keys.to_vec() });
+        let msg = rpc::encode(&ClusterRpc::Digest {
+            keys: keys.to_vec(),
+        });
         let (tx, mut rx) = tokio::sync::mpsc::channel(owners.len());
         let mut sent = 0;
         for id in owners.iter().copied().filter(|o| *o != self.node) {
@@ -473,7 +551,9 @@ impl Cluster {
             return Err(answered);
         }
         if !newer.is_empty() {
-            let fetch = rpc::encode(&ClusterRpc::Fetch { keys: keys.to_vec() });
+            let fetch = rpc::encode(&ClusterRpc::Fetch {
+                keys: keys.to_vec(),
+            });
             for id in &newer {
                 let Some(m) = view.member(*id) else { continue };
                 if let Ok(Ok(ClusterReply::States(states))) = self
@@ -490,13 +570,18 @@ impl Cluster {
         if !stale.is_empty() {
             let states: Vec<KeyState> = {
                 let mut store = self.shared.store.lock();
-                keys.iter().map(|k| state::export(&mut store, &cfg, k)).collect()
+                keys.iter()
+                    .map(|k| state::export(&mut store, &cfg, k))
+                    .collect()
             };
-            self.stats.read_repairs.fetch_add(stale.len() as u64, Ordering::Relaxed);
+            self.stats
+                .read_repairs
+                .fetch_add(stale.len() as u64, Ordering::Relaxed);
             let this = self.clone();
             let view = self.view();
             tokio::spawn(async move {
-                this.replicate(&view, &stale, states, stale.len(), timeout).await;
+                this.replicate(&view, &stale, states, stale.len(), timeout)
+                    .await;
             });
         }
         Ok(())
@@ -515,12 +600,16 @@ impl Cluster {
                     if o.changed {
                         changed += 1;
                     }
-                    self.stats.siblings_dropped.fetch_add(o.siblings_dropped as u64, Ordering::Relaxed);
+                    self.stats
+                        .siblings_dropped
+                        .fetch_add(o.siblings_dropped as u64, Ordering::Relaxed);
                 }
                 Err(e) => tracing::warn!(error = %e, "rejected a replicated key state"),
             }
         }
-        self.stats.applied_states.fetch_add(states.len() as u64, Ordering::Relaxed);
+        self.stats
+            .applied_states
+            .fetch_add(states.len() as u64, Ordering::Relaxed);
         ringkv_commands::aof::flush_oplog(&mut store, &self.shared.persistence.aof);
         changed
     }
@@ -562,7 +651,12 @@ impl Cluster {
 
     /// EXEC in cluster mode: the queued commands run together at the primary of their (single)
     /// partition; keyless transactions run here.
-    async fn exec_transaction(self: &Arc<Self>, client: &mut Client, out: &mut ReplyWriter, session: Session) {
+    async fn exec_transaction(
+        self: &Arc<Self>,
+        client: &mut Client,
+        out: &mut ReplyWriter,
+        session: Session,
+    ) {
         let Some(multi) = client.multi.as_ref() else {
             return;
         };
@@ -572,7 +666,9 @@ impl Cluster {
         let mut cross = false;
         for q in &multi.queued {
             let a = q.args();
-            let Some(spec) = self.shared.commands.lookup(a.arg(0)) else { continue };
+            let Some(spec) = self.shared.commands.lookup(a.arg(0)) else {
+                continue;
+            };
             let all: Vec<&[u8]> = a.iter().collect();
             for p in spec.keys_of(&all) {
                 let part = view.ring.partition_of(all[p]);
@@ -599,9 +695,15 @@ impl Cluster {
         commands.push(vec![Bytes::from_static(b"EXEC")]);
         let owners = view.ring.owners_of_key(&keys[0]).to_vec();
         let replies = match view.primary(&keys[0]) {
-            Some(p) if p == self.node => self.write_as_primary(session, &view, &owners, commands, &keys).await,
+            Some(p) if p == self.node => {
+                self.write_as_primary(session, &view, &owners, commands, &keys)
+                    .await
+            }
             Some(p) => self.forward(session, &view, p, commands).await,
-            None => vec![error_reply(session.proto(), "CLUSTERDOWN no live replica for this key")],
+            None => vec![error_reply(
+                session.proto(),
+                "CLUSTERDOWN no live replica for this key",
+            )],
         };
         if let Some(last) = replies.last() {
             out.buffer_mut().extend_from_slice(last);
@@ -611,11 +713,21 @@ impl Cluster {
     // -----------------------------------------------------------------------------------------
     // Split multi-key commands
 
-    async fn split(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, name: &str, kind: Split) -> Vec<u8> {
+    async fn split(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        args: Vec<Bytes>,
+        name: &str,
+        kind: Split,
+    ) -> Vec<u8> {
         let proto = session.proto();
         let step = if kind == Split::Mset { 2 } else { 1 };
         if (args.len() - 1) % step != 0 || args.len() < 2 {
-            return error_reply(proto, &format!("ERR wrong number of arguments for '{name}' command"));
+            return error_reply(
+                proto,
+                &format!("ERR wrong number of arguments for '{name}' command"),
+            );
         }
         // Group argument positions by partition, keeping order.
         let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
@@ -691,7 +803,13 @@ impl Cluster {
     // -----------------------------------------------------------------------------------------
     // Cluster-wide commands
 
-    async fn wide(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>, kind: Wide) -> Vec<u8> {
+    async fn wide(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        args: Vec<Bytes>,
+        kind: Wide,
+    ) -> Vec<u8> {
         let proto = session.proto();
         let timeout = self.settings().timeout;
         let mut w = ReplyWriter::new(proto);
@@ -702,7 +820,9 @@ impl Cluster {
             }
             Wide::Keys | Wide::DbSize | Wide::Flush => {
                 let msg = match kind {
-                    Wide::Keys => ClusterRpc::Keys { pattern: args.get(1).cloned().unwrap_or_default() },
+                    Wide::Keys => ClusterRpc::Keys {
+                        pattern: args.get(1).cloned().unwrap_or_default(),
+                    },
                     Wide::DbSize => ClusterRpc::DbSize,
                     _ => ClusterRpc::Flush { args: args.clone() },
                 };
@@ -715,7 +835,11 @@ impl Cluster {
                         if id == this.node {
                             Some(this.serve_here(msg).await)
                         } else {
-                            let r = this.peers.request(addr, rpc::encode(&msg), timeout).await.ok()?;
+                            let r = this
+                                .peers
+                                .request(addr, rpc::encode(&msg), timeout)
+                                .await
+                                .ok()?;
                             rpc::decode::<ClusterReply>(&r).ok()
                         }
                     }
@@ -723,7 +847,14 @@ impl Cluster {
                 .await;
                 let answered = replies.iter().filter(|r| r.is_some()).count();
                 if answered < alive.len() {
-                    return error_reply(proto, &format!("NOQUORUM {} answered of {} live nodes", answered, alive.len()));
+                    return error_reply(
+                        proto,
+                        &format!(
+                            "NOQUORUM {} answered of {} live nodes",
+                            answered,
+                            alive.len()
+                        ),
+                    );
                 }
                 match kind {
                     Wide::Keys => {
@@ -771,7 +902,10 @@ impl Cluster {
     /// that member's own cursor; each member returns the keys it is the first live owner of.
     async fn scan(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>) -> Vec<u8> {
         let proto = session.proto();
-        let Some(cursor) = args.get(1).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok()) else {
+        let Some(cursor) = args
+            .get(1)
+            .and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok())
+        else {
             return error_reply(proto, "ERR invalid cursor");
         };
         let (mut pattern, mut count, mut type_name) = (None, 10u64, None);
@@ -780,7 +914,10 @@ impl Cluster {
             let opt = args[i].to_ascii_lowercase();
             match opt.as_slice() {
                 b"match" => pattern = Some(args[i + 1].clone()),
-                b"count" => match std::str::from_utf8(&args[i + 1]).ok().and_then(|c| c.parse::<u64>().ok()) {
+                b"count" => match std::str::from_utf8(&args[i + 1])
+                    .ok()
+                    .and_then(|c| c.parse::<u64>().ok())
+                {
                     Some(c) if c > 0 => count = c,
                     _ => return error_reply(proto, "ERR value is not an integer or out of range"),
                 },
@@ -804,14 +941,26 @@ impl Cluster {
                 local = 0;
                 continue;
             }
-            let msg = ClusterRpc::Scan { cursor: local, pattern: pattern.clone(), count, type_name: type_name.clone() };
+            let msg = ClusterRpc::Scan {
+                cursor: local,
+                pattern: pattern.clone(),
+                count,
+                type_name: type_name.clone(),
+            };
             let reply = if m.id == self.node {
                 Some(self.serve_local(msg))
             } else {
-                self.peers.request(m.peer_addr, rpc::encode(&msg), timeout).await.ok().and_then(|r| rpc::decode::<ClusterReply>(&r).ok())
+                self.peers
+                    .request(m.peer_addr, rpc::encode(&msg), timeout)
+                    .await
+                    .ok()
+                    .and_then(|r| rpc::decode::<ClusterReply>(&r).ok())
             };
             let Some(ClusterReply::ScanPage { cursor: c, keys: k }) = reply else {
-                return error_reply(proto, &format!("CLUSTERDOWN node {} did not answer the scan", m.id));
+                return error_reply(
+                    proto,
+                    &format!("CLUSTERDOWN node {} did not answer the scan", m.id),
+                );
             };
             keys.extend(k);
             if c == 0 {
@@ -843,7 +992,13 @@ impl Cluster {
     /// Answers one peer request.
     pub async fn serve(self: &Arc<Self>, msg: ClusterRpc) -> ClusterReply {
         match msg {
-            ClusterRpc::Forward { resp3, read_quorum, write_quorum, hops, commands } => {
+            ClusterRpc::Forward {
+                resp3,
+                read_quorum,
+                write_quorum,
+                hops,
+                commands,
+            } => {
                 let session = Session {
                     resp3,
                     read_quorum: quorum_from_code(read_quorum),
@@ -867,7 +1022,9 @@ impl Cluster {
                         return ClusterReply::Error("transaction without keys".into());
                     }
                     let owners = view.ring.owners_of_key(&keys[0]).to_vec();
-                    let replies = self.write_as_primary(session, &view, &owners, commands, &keys).await;
+                    let replies = self
+                        .write_as_primary(session, &view, &owners, commands, &keys)
+                        .await;
                     return ClusterReply::Replies(replies.into_iter().map(Bytes::from).collect());
                 }
                 let Some(cmd) = commands.into_iter().next() else {
@@ -875,7 +1032,11 @@ impl Cluster {
                 };
                 let reply = match Box::pin(self.coordinate(session, cmd.clone())).await {
                     Some(r) => r,
-                    None => self.exec_local(session, &[cmd], &[], false).0.pop().unwrap_or_default(),
+                    None => self
+                        .exec_local(session, &[cmd], &[], false)
+                        .0
+                        .pop()
+                        .unwrap_or_default(),
                 };
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
@@ -889,7 +1050,12 @@ impl Cluster {
     async fn serve_here(&self, msg: ClusterRpc) -> ClusterReply {
         match msg {
             ClusterRpc::Flush { args } => {
-                let session = Session { resp3: false, read_quorum: None, write_quorum: None, hops: 0 };
+                let session = Session {
+                    resp3: false,
+                    read_quorum: None,
+                    write_quorum: None,
+                    hops: 0,
+                };
                 let (r, _, logged) = self.exec_local(session, &[args], &[], false);
                 self.wait_durable(logged).await;
                 ClusterReply::Replies(r.into_iter().map(Bytes::from).collect())
@@ -905,17 +1071,27 @@ impl Cluster {
             ClusterRpc::Forward { .. } | ClusterRpc::Flush { .. } => {
                 ClusterReply::Error("not a local request".into())
             }
-            ClusterRpc::Apply { states } => ClusterReply::Applied { changed: self.apply_states(&states) },
+            ClusterRpc::Apply { states } => ClusterReply::Applied {
+                changed: self.apply_states(&states),
+            },
             ClusterRpc::Digest { keys } => {
                 let mut store = self.shared.store.lock();
                 store.set_now(self.shared.clock.now_ms());
                 let ctxs = state::contexts(&mut store, &cfg, &keys);
-                ClusterReply::Contexts(ctxs.iter().map(|c| Bytes::from(ringkv_cluster::encode_context(c))).collect())
+                ClusterReply::Contexts(
+                    ctxs.iter()
+                        .map(|c| Bytes::from(ringkv_cluster::encode_context(c)))
+                        .collect(),
+                )
             }
             ClusterRpc::Fetch { keys } => {
                 let mut store = self.shared.store.lock();
                 store.set_now(self.shared.clock.now_ms());
-                ClusterReply::States(keys.iter().map(|k| state::export(&mut store, &cfg, k)).collect())
+                ClusterReply::States(
+                    keys.iter()
+                        .map(|k| state::export(&mut store, &cfg, k))
+                        .collect(),
+                )
             }
             ClusterRpc::Keys { pattern } => {
                 let view = self.view();
@@ -925,7 +1101,9 @@ impl Cluster {
                 let mut cursor = 0;
                 loop {
                     cursor = store.db(DATA_DB).scan(cursor, |k, _| {
-                        if ringkv_engine::glob_match(&pattern, k, false) && view.primary(k) == Some(self.node) {
+                        if ringkv_engine::glob_match(&pattern, k, false)
+                            && view.primary(k) == Some(self.node)
+                        {
                             keys.push(Bytes::copy_from_slice(k));
                         }
                     });
@@ -953,7 +1131,12 @@ impl Cluster {
                 }
                 ClusterReply::Count(n)
             }
-            ClusterRpc::Scan { cursor, pattern, count, type_name } => {
+            ClusterRpc::Scan {
+                cursor,
+                pattern,
+                count,
+                type_name,
+            } => {
                 let view = self.view();
                 let mut store = self.shared.store.lock();
                 store.set_now(self.shared.clock.now_ms());
@@ -963,8 +1146,12 @@ impl Cluster {
                 loop {
                     c = store.db(DATA_DB).scan(c, |k, v| {
                         visited += 1;
-                        let type_ok = type_name.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(type_of(v).as_bytes()));
-                        let match_ok = pattern.as_ref().is_none_or(|p| ringkv_engine::glob_match(p, k, false));
+                        let type_ok = type_name
+                            .as_ref()
+                            .is_none_or(|t| t.eq_ignore_ascii_case(type_of(v).as_bytes()));
+                        let match_ok = pattern
+                            .as_ref()
+                            .is_none_or(|p| ringkv_engine::glob_match(p, k, false));
                         if type_ok && match_ok && view.primary(k) == Some(self.node) {
                             keys.push(Bytes::copy_from_slice(k));
                         }
@@ -975,7 +1162,9 @@ impl Cluster {
                 }
                 ClusterReply::ScanPage { cursor: c, keys }
             }
-            ClusterRpc::Pull { .. } => ClusterReply::Error("partition handoff is not supported by this node".into()),
+            ClusterRpc::Pull { .. } => {
+                ClusterReply::Error("partition handoff is not supported by this node".into())
+            }
         }
     }
 }
@@ -1000,7 +1189,10 @@ fn vset_local(
 ) -> (Vec<u8>, Option<KeyState>) {
     let a = args.args();
     if a.len() != 4 {
-        return (error_reply(proto, "ERR wrong number of arguments for 'vset' command"), None);
+        return (
+            error_reply(proto, "ERR wrong number of arguments for 'vset' command"),
+            None,
+        );
     }
     let ctx = match std::str::from_utf8(a.arg(2)).ok().map(context_from_token) {
         Some(Ok(c)) => c,
@@ -1054,7 +1246,10 @@ fn split_array(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
     if reply.first() != Some(&b'*') {
         return None;
     }
-    let n: usize = std::str::from_utf8(&reply[1..line_end]).ok()?.parse().ok()?;
+    let n: usize = std::str::from_utf8(&reply[1..line_end])
+        .ok()?
+        .parse()
+        .ok()?;
     let mut at = line_end + 2;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -1102,7 +1297,14 @@ mod tests {
     fn array_splitting() {
         let r = b"*3\r\n$1\r\na\r\n$-1\r\n$3\r\nbcd\r\n";
         let parts = split_array(r).unwrap();
-        assert_eq!(parts, vec![b"$1\r\na\r\n".to_vec(), b"$-1\r\n".to_vec(), b"$3\r\nbcd\r\n".to_vec()]);
+        assert_eq!(
+            parts,
+            vec![
+                b"$1\r\na\r\n".to_vec(),
+                b"$-1\r\n".to_vec(),
+                b"$3\r\nbcd\r\n".to_vec()
+            ]
+        );
         let r3 = b"*2\r\n_\r\n$2\r\nxy\r\n";
         assert_eq!(split_array(r3).unwrap().len(), 2);
         assert_eq!(parse_integer(b":42\r\n"), Some(42));

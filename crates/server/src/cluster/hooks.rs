@@ -29,7 +29,12 @@ impl ClusterHooks for Hooks {
         let w = settings.write_quorum.resolve(n);
         // ok while every partition has a live write quorum.
         let ok = (0..view.ring.partitions()).all(|p| {
-            view.ring.owners(p).iter().filter(|id| view.is_alive(**id)).count() >= w.max(1)
+            view.ring
+                .owners(p)
+                .iter()
+                .filter(|id| view.is_alive(**id))
+                .count()
+                >= w.max(1)
         });
         let mut out = String::new();
         let _ = write!(
@@ -59,16 +64,46 @@ impl ClusterHooks for Hooks {
         let gossip = c.membership.stats();
         let mut out = self.info();
         let fields: [(&str, u64); 16] = [
-            ("cluster_forwarded_commands", s.forwarded.load(Ordering::Relaxed)),
-            ("cluster_coordinated_reads", s.coordinated_reads.load(Ordering::Relaxed)),
-            ("cluster_coordinated_writes", s.coordinated_writes.load(Ordering::Relaxed)),
-            ("cluster_quorum_failures", s.quorum_failures.load(Ordering::Relaxed)),
-            ("cluster_replicated_states", s.replicated_states.load(Ordering::Relaxed)),
-            ("cluster_applied_states", s.applied_states.load(Ordering::Relaxed)),
-            ("cluster_read_repairs", s.read_repairs.load(Ordering::Relaxed)),
-            ("cluster_merged_on_read", s.merged_on_read.load(Ordering::Relaxed)),
-            ("cluster_siblings_dropped", s.siblings_dropped.load(Ordering::Relaxed)),
-            ("cluster_max_siblings", c.settings().state.max_siblings as u64),
+            (
+                "cluster_forwarded_commands",
+                s.forwarded.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_coordinated_reads",
+                s.coordinated_reads.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_coordinated_writes",
+                s.coordinated_writes.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_quorum_failures",
+                s.quorum_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_replicated_states",
+                s.replicated_states.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_applied_states",
+                s.applied_states.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_read_repairs",
+                s.read_repairs.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_merged_on_read",
+                s.merged_on_read.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_siblings_dropped",
+                s.siblings_dropped.load(Ordering::Relaxed),
+            ),
+            (
+                "cluster_max_siblings",
+                c.settings().state.max_siblings as u64,
+            ),
             ("cluster_rpc_errors", s.rpc_errors.load(Ordering::Relaxed)),
             ("cluster_peer_requests_sent", peers.requests_sent),
             ("cluster_peer_requests_timed_out", peers.requests_timed_out),
@@ -121,7 +156,12 @@ impl ClusterHooks for Hooks {
                     id.to_string(),
                     m.map(|m| m.client_addr.to_string()).unwrap_or_default(),
                     m.map(|m| state_name(m.state, m.alive)).unwrap_or_default(),
-                    if Some(*id) == primary { "primary" } else { "replica" }.to_string(),
+                    if Some(*id) == primary {
+                        "primary"
+                    } else {
+                        "replica"
+                    }
+                    .to_string(),
                 ]
             })
             .collect()
@@ -132,7 +172,10 @@ impl ClusterHooks for Hooks {
     }
 
     fn join(&self, _addr: &str) -> Result<(), String> {
-        Err("join through --cluster-seeds at start-up; run-time CLUSTER JOIN is not available yet".into())
+        Err(
+            "join through --cluster-seeds at start-up; run-time CLUSTER JOIN is not available yet"
+                .into(),
+        )
     }
 
     fn leave(&self) -> Result<(), String> {
@@ -145,7 +188,9 @@ impl ClusterHooks for Hooks {
         match view.member(id) {
             None => Err(format!("Unknown node {id}")),
             Some(_) if id == self.0.node => Err("I tried hard but I can't forget myself...".into()),
-            Some(m) if m.alive => Err(format!("node {id} is alive; only down nodes can be forgotten")),
+            Some(m) if m.alive => Err(format!(
+                "node {id} is alive; only down nodes can be forgotten"
+            )),
             Some(_) => {
                 self.0.membership.forget(id.0);
                 Ok(())

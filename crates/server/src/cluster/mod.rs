@@ -144,7 +144,7 @@ fn node_id(dir: &str, seed: u64) -> Result<(NodeId, bool), String> {
             ringkv_persist::write_atomically(&path, |f| {
                 std::io::Write::write_all(f, format!("{id}\n").as_bytes())
             })
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             Ok((id, true))
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
@@ -157,7 +157,11 @@ fn resolve(addr: &str) -> Option<SocketAddr> {
 
 impl Cluster {
     /// Binds the peer port, joins through the seeds and starts keeping the view current.
-    pub async fn start(shared: Arc<Shared>, client_port: u16, seed: u64) -> Result<Arc<Cluster>, String> {
+    pub async fn start(
+        shared: Arc<Shared>,
+        client_port: u16,
+        seed: u64,
+    ) -> Result<Arc<Cluster>, String> {
         let cfg = shared.config.read().clone();
         let ip = if !cfg.cluster_announce_ip.is_empty() {
             cfg.cluster_announce_ip.clone()
@@ -308,11 +312,9 @@ impl Cluster {
         }
         let unchanged = !changed_ring
             && old.members.len() == members.len()
-            && old
-                .members
-                .iter()
-                .zip(&members)
-                .all(|(a, b)| a.alive == b.alive && a.state == b.state && a.client_addr == b.client_addr);
+            && old.members.iter().zip(&members).all(|(a, b)| {
+                a.alive == b.alive && a.state == b.state && a.client_addr == b.client_addr
+            });
         if unchanged && old.generation > 0 {
             return;
         }

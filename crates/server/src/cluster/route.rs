@@ -35,7 +35,10 @@ pub enum Route {
     /// No keys (or node-local by nature: INFO, CONFIG, CLIENT, PING, CLUSTER ...).
     Local,
     /// Every key in one partition: coordinated by that partition's replicas.
-    Keyed { write: bool, keys: Vec<Bytes> },
+    Keyed {
+        write: bool,
+        keys: Vec<Bytes>,
+    },
     Split(Split),
     Wide(Wide),
     /// Keys in more than one partition for a command that needs them together.
@@ -57,9 +60,13 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
                 Route::Refused("ERR SELECT is not allowed in cluster mode")
             }
         }
-        "move" | "swapdb" => return Route::Refused("ERR MOVE and SWAPDB are not allowed in cluster mode"),
+        "move" | "swapdb" => {
+            return Route::Refused("ERR MOVE and SWAPDB are not allowed in cluster mode")
+        }
         "watch" => {
-            return Route::Refused("ERR WATCH is not supported in cluster mode; use VGET/VSET for optimistic updates")
+            return Route::Refused(
+                "ERR WATCH is not supported in cluster mode; use VGET/VSET for optimistic updates",
+            )
         }
         "keys" => return Route::Wide(Wide::Keys),
         "dbsize" => return Route::Wide(Wide::DbSize),
@@ -71,7 +78,12 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         "del" | "unlink" | "exists" | "touch" => return Route::Split(Split::Sum),
         _ => {}
     }
-    if spec.has(flags::BLOCKING) || name.starts_with("bl") || name.starts_with("bz") || name == "brpoplpush" || name == "brpop" {
+    if spec.has(flags::BLOCKING)
+        || name.starts_with("bl")
+        || name.starts_with("bz")
+        || name == "brpoplpush"
+        || name == "brpop"
+    {
         return Route::Refused("ERR blocking commands are not supported in cluster mode yet");
     }
     if !spec.has_keys() {

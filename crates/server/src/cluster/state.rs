@@ -18,7 +18,9 @@
 //! SET for the metadata).
 
 use bytes::Bytes;
-use ringkv_cluster::{decode_versioned, encode_versioned, NodeId, Sibling, VersionVector, Versioned};
+use ringkv_cluster::{
+    decode_versioned, encode_versioned, NodeId, Sibling, VersionVector, Versioned,
+};
 use ringkv_engine::{Store, Ttl, Value, ValueRef};
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +92,10 @@ pub fn contexts(store: &mut Store, cfg: &StateConfig, keys: &[Bytes]) -> Vec<Ver
 fn encode_live(store: &mut Store, key: &[u8]) -> Option<Bytes> {
     let mut db = store.db(DATA_DB);
     let e = db.peek(key)?;
-    Some(Bytes::from(ringkv_persist::encode_value(e.value(), e.expire())))
+    Some(Bytes::from(ringkv_persist::encode_value(
+        e.value(),
+        e.expire(),
+    )))
 }
 
 /// The key's versions with every value materialised, for shipping.
@@ -246,7 +251,14 @@ fn log_restore(store: &mut Store, key: &[u8], encoded: &[u8], expire: Option<i64
     log(
         store,
         DATA_DB,
-        &[b"RESTORE", key, ttl.as_bytes(), &payload, b"REPLACE", b"ABSTTL"],
+        &[
+            b"RESTORE",
+            key,
+            ttl.as_bytes(),
+            &payload,
+            b"REPLACE",
+            b"ABSTTL",
+        ],
     );
 }
 
@@ -267,7 +279,11 @@ fn save_meta(store: &mut Store, cfg: &StateConfig, key: &[u8], v: &Local, now_ms
     match expire {
         Some(at) => {
             let at = at.to_string();
-            log(store, cfg.meta_db, &[b"SET", key, &encoded, b"PXAT", at.as_bytes()]);
+            log(
+                store,
+                cfg.meta_db,
+                &[b"SET", key, &encoded, b"PXAT", at.as_bytes()],
+            );
         }
         None => log(store, cfg.meta_db, &[b"SET", key, &encoded]),
     }

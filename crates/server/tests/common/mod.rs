@@ -141,6 +141,12 @@ impl Server {
         false
     }
 
+    /// Kills the process with SIGKILL (a crash) and reaps it; the data directory stays.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the process to exit by itself (after SHUTDOWN).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let start = Instant::now();

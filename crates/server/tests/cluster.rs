@@ -1,0 +1,340 @@
+//! Cluster mode with real processes: three nodes on loopback, each with its own client and
+//! peer ports, talking through their gossip and RPC ports. Commands go through random nodes;
+//! nodes are killed with SIGKILL and restarted.
+
+mod common;
+use common::{free_port, run, wait_until, Raw, Server};
+use std::time::Duration;
+
+struct Cluster {
+    nodes: Vec<Option<Server>>,
+    peer_ports: Vec<u16>,
+}
+
+fn node_args(peer_port: u16, seed: Option<u16>, extra: &[String]) -> Vec<String> {
+    let mut a = vec![
+        "--cluster-enabled".to_string(),
+        "yes".into(),
+        "--cluster-port".into(),
+        peer_port.to_string(),
+        "--save".into(),
+        "".into(),
+    ];
+    if let Some(s) = seed {
+        a.push("--cluster-seeds".into());
+        a.push(format!("127.0.0.1:{s}"));
+    }
+    a.extend(extra.iter().cloned());
+    a
+}
+
+impl Cluster {
+    fn start(n: usize, extra: &[&str]) -> Cluster {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let peer_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut nodes = Vec::new();
+        for (i, &p) in peer_ports.iter().enumerate() {
+            let seed = (i > 0).then_some(peer_ports[0]);
+            let args = node_args(p, seed, &extra);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            nodes.push(Some(Server::start(&refs)));
+        }
+        let c = Cluster { nodes, peer_ports };
+        c.wait_converged(n);
+        c
+    }
+
+    fn node(&self, i: usize) -> &Server {
+        self.nodes[i].as_ref().expect("node is running")
+    }
+
+    fn raw(&self, i: usize) -> Raw {
+        self.node(i).raw()
+    }
+
+    /// Waits until every running node sees `up` live nodes.
+    fn wait_converged(&self, up: usize) {
+        for s in self.nodes.iter().flatten() {
+            wait_until("cluster membership", Duration::from_secs(20), || {
+                let mut r = s.raw();
+                let info = run(&mut r, &["CLUSTER", "INFO"]);
+                info.contains(&format!("cluster_nodes_up:{up}"))
+            });
+        }
+    }
+
+    fn kill(&mut self, i: usize) -> Server {
+        let mut s = self.nodes[i].take().expect("running");
+        s.kill9();
+        s
+    }
+
+    fn restart(&mut self, i: usize, old: Server) {
+        let args = node_args(
+            self.peer_ports[i],
+            Some(self.peer_ports[(i + 1) % self.peer_ports.len()]),
+            &[],
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.nodes[i] = Some(old.restart(&refs));
+    }
+}
+
+#[test]
+fn every_family_through_random_nodes_matches_a_single_node() {
+    let c = Cluster::start(3, &[]);
+    let single = Server::start(&[]);
+    let mut s = single.raw();
+    let script: &[&[&str]] = &[
+        &["SET", "str", "hello"],
+        &["APPEND", "str", " world"],
+        &["GET", "str"],
+        &["STRLEN", "str"],
+        &["INCRBY", "counter", "5"],
+        &["INCR", "counter"],
+        &["GET", "counter"],
+        &["SET", "ttl", "v", "EX", "100"],
+        &["TTL", "ttl"],
+        &["HSET", "h", "f1", "a", "f2", "b"],
+        &["HGET", "h", "f2"],
+        &["HGETALL", "h"],
+        &["HINCRBY", "h", "n", "3"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["LPUSH", "l", "z"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LPOP", "l"],
+        &["SADD", "s", "x", "y", "z"],
+        &["SISMEMBER", "s", "y"],
+        &["SCARD", "s"],
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZINCRBY", "z", "10", "a"],
+        &["ZRANK", "z", "a"],
+        &["MSET", "m1", "1", "m2", "2", "m3", "3"],
+        &["MGET", "m1", "nokey", "m2", "m3"],
+        &["EXISTS", "m1", "m2", "nokey", "m1"],
+        &["DEL", "m1", "m3", "nokey"],
+        &["MGET", "m1", "m2", "m3"],
+        &["TYPE", "h"],
+        &["SET", "{t}a", "1"],
+        &["RENAME", "{t}a", "{t}b"],
+        &["GET", "{t}b"],
+        &["SADD", "{t}s1", "a", "b"],
+        &["SADD", "{t}s2", "b", "c"],
+        &["SINTERSTORE", "{t}dst", "{t}s1", "{t}s2"],
+        &["SMEMBERS", "{t}dst"],
+        &["GET", "nokey"],
+        &["INCR", "str"],
+        &["LPUSH", "str", "x"],
+        &["DBSIZE"],
+    ];
+    for (i, cmd) in script.iter().enumerate() {
+        let mut r = c.raw(i % 3);
+        let want = run(&mut s, cmd);
+        let got = run(&mut r, cmd);
+        assert_eq!(got, want, "{cmd:?} through node {}", i % 3);
+    }
+    // Written through one node, read through every other.
+    for i in 0..3 {
+        let mut r = c.raw(i);
+        assert_eq!(run(&mut r, &["GET", "str"]), "hello world");
+        assert_eq!(run(&mut r, &["HGET", "h", "n"]), "3");
+    }
+    let mut r = c.raw(1);
+    let keys = run(&mut r, &["KEYS", "*"]);
+    let want = run(&mut s, &["KEYS", "*"]);
+    assert_eq!(common::sorted(&keys), common::sorted(&want));
+    // Keys in different partitions cannot be used together, except by the split commands.
+    assert!(run(&mut r, &["RENAME", "a1", "b2"]).starts_with("-CROSSSLOT"));
+    assert_eq!(
+        run(&mut r, &["SELECT", "1"]),
+        "-ERR SELECT is not allowed in cluster mode"
+    );
+    // A transaction whose keys share a hash tag runs at their primary.
+    assert_eq!(run(&mut r, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut r, &["INCR", "{acct}x"]), "+QUEUED");
+    assert_eq!(run(&mut r, &["INCRBY", "{acct}y", "2"]), "+QUEUED");
+    assert_eq!(run(&mut r, &["EXEC"]), "[:1,:2]");
+    assert_eq!(run(&mut c.raw(2), &["MGET", "{acct}x", "{acct}y"]), "[1,2]");
+    // Cluster-wide SCAN sees every key exactly once.
+    let mut conn = c.node(1).conn();
+    let mut cursor = "0".to_string();
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..1000 {
+        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(5)
+            .query(&mut conn)
+            .unwrap();
+        seen.extend(keys);
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+    }
+    seen.sort();
+    let mut all = common::sorted(&run(&mut r, &["KEYS", "*"]));
+    all.sort();
+    assert_eq!(seen, all);
+    assert_eq!(run(&mut r, &["FLUSHALL"]), "+OK");
+    assert_eq!(run(&mut c.raw(0), &["DBSIZE"]), ":0");
+}
+
+#[test]
+fn concurrent_versions_become_siblings_and_vset_resolves_them() {
+    let c = Cluster::start(3, &[]);
+    let vget = |i: usize| -> (String, Vec<String>) {
+        redis::cmd("VGET")
+            .arg("doc")
+            .query(&mut c.node(i).conn())
+            .unwrap()
+    };
+    let mut r0 = c.raw(0);
+    assert_eq!(run(&mut r0, &["SET", "doc", "v0"]), "+OK");
+    let (ctx, values) = vget(0);
+    assert_eq!(values, ["v0"]);
+    // Two writers that both read v0 write through different coordinators.
+    assert_eq!(run(&mut c.raw(1), &["VSET", "doc", &ctx, "left"]), "+OK");
+    assert_eq!(run(&mut c.raw(2), &["VSET", "doc", &ctx, "right"]), "+OK");
+    for i in 0..3 {
+        let (_, mut values) = vget(i);
+        values.sort();
+        assert_eq!(values, ["left", "right"], "node {i}");
+        // GET picks one deterministically, the same everywhere.
+        let g = run(&mut c.raw(i), &["GET", "doc"]);
+        assert!(g == "left" || g == "right");
+        assert_eq!(g, run(&mut c.raw(0), &["GET", "doc"]));
+    }
+    // A client that read both resolves them with the merged context.
+    let (both, _) = vget(1);
+    assert_eq!(run(&mut c.raw(2), &["VSET", "doc", &both, "merged"]), "+OK");
+    for i in 0..3 {
+        assert_eq!(vget(i).1, ["merged"]);
+        assert_eq!(run(&mut c.raw(i), &["GET", "doc"]), "merged");
+    }
+    assert_eq!(
+        run(&mut r0, &["VSET", "doc", "zz", "x"]),
+        "-ERR invalid version context"
+    );
+    let info = run(&mut r0, &["INFO", "cluster"]);
+    assert!(info.contains("cluster_max_siblings:16"), "{info}");
+}
+
+#[test]
+fn incr_from_many_clients_through_every_node_counts_exactly() {
+    let c = Cluster::start(3, &[]);
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let addr = c.node(t % 3).addr();
+            std::thread::spawn(move || {
+                let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+                let mut conn = client.get_connection().unwrap();
+                for _ in 0..200 {
+                    let _: i64 = redis::cmd("INCR").arg("hits").query(&mut conn).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for i in 0..3 {
+        assert_eq!(run(&mut c.raw(i), &["GET", "hits"]), "1200");
+    }
+}
+
+#[test]
+fn with_one_node_down_quorum_writes_succeed_and_all_writes_fail_clearly() {
+    let mut c = Cluster::start(3, &[]);
+    let mut r = c.raw(0);
+    for i in 0..50 {
+        assert_eq!(
+            run(&mut r, &["SET", &format!("k{i}"), &format!("v{i}")]),
+            "+OK"
+        );
+    }
+    let dead = c.kill(2);
+    c.wait_converged(2);
+    // N=3, W=2, R=2: reads and writes keep working through both survivors.
+    for i in 0..50 {
+        let node = i % 2;
+        assert_eq!(
+            run(&mut c.raw(node), &["GET", &format!("k{i}")]),
+            format!("v{i}")
+        );
+        assert_eq!(
+            run(
+                &mut c.raw(node),
+                &["SET", &format!("k{i}"), &format!("w{i}")]
+            ),
+            "+OK"
+        );
+    }
+    // W=3 cannot be met: a clear error, per connection or for the node.
+    let mut r1 = c.raw(1);
+    assert_eq!(
+        run(&mut r1, &["CLIENT", "CONSISTENCY", "ALL"]),
+        "[r,all,w,all]"
+    );
+    assert_eq!(
+        run(&mut r1, &["SET", "q1", "x"]),
+        "-NOQUORUM needed 3 of 3 replicas, 2 answered"
+    );
+    assert_eq!(
+        run(&mut r1, &["CLIENT", "CONSISTENCY", "DEFAULT"]),
+        "[r,default,w,default]"
+    );
+    assert_eq!(
+        run(
+            &mut c.raw(0),
+            &["CONFIG", "SET", "cluster-write-quorum", "all"]
+        ),
+        "+OK"
+    );
+    // (Not acknowledged does not mean not written: q1 and q2 may exist where they arrived.)
+    assert!(run(&mut c.raw(0), &["SET", "q2", "x"]).starts_with("-NOQUORUM needed 3 of 3"));
+    assert_eq!(
+        run(
+            &mut c.raw(0),
+            &["CONFIG", "SET", "cluster-write-quorum", "quorum"]
+        ),
+        "+OK"
+    );
+    let nodes = run(&mut c.raw(0), &["CLUSTER", "NODES"]);
+    assert!(nodes.contains("down"), "{nodes}");
+    // The node comes back with its old data; reads through it merge what it missed.
+    c.restart(2, dead);
+    c.wait_converged(3);
+    for i in 0..50 {
+        assert_eq!(
+            run(&mut c.raw(2), &["GET", &format!("k{i}")]),
+            format!("w{i}"),
+            "k{i}"
+        );
+    }
+    let info = run(&mut c.raw(2), &["INFO", "cluster"]);
+    let merged: u64 = common::info_value(&info, "cluster_merged_on_read").unwrap();
+    assert!(merged > 0, "{info}");
+}
+
+#[test]
+fn acknowledged_writes_are_read_back_through_every_node() {
+    // R + W > N: whatever node answers a read, an acknowledged write is in it.
+    let c = Cluster::start(3, &[]);
+    for i in 0..100 {
+        let key = format!("key:{i}");
+        assert_eq!(
+            run(&mut c.raw(i % 3), &["SET", &key, &i.to_string()]),
+            "+OK"
+        );
+        for n in 0..3 {
+            assert_eq!(run(&mut c.raw(n), &["GET", &key]), i.to_string());
+        }
+    }
+    let owners = run(&mut c.raw(0), &["CLUSTER", "OWNERS", "key:1"]);
+    assert!(
+        owners.contains("primary") && owners.contains("replica"),
+        "{owners}"
+    );
+}
