@@ -723,7 +723,7 @@ impl Cluster {
     ) -> Vec<u8> {
         let proto = session.proto();
         let step = if kind == Split::Mset { 2 } else { 1 };
-        if (args.len() - 1) % step != 0 || args.len() < 2 {
+        if args.len() < 2 || !(args.len() - 1).is_multiple_of(step) {
             return error_reply(
                 proto,
                 &format!("ERR wrong number of arguments for '{name}' command"),

@@ -114,7 +114,13 @@ impl ClusterHooks for Hooks {
         for (k, v) in fields {
             let _ = write!(out, "{k}:{v}\r\n");
         }
-        let _ = write!(out, "cluster_my_share:{:.4}\r\n", view.ring.share(c.node));
+        let _ = write!(
+            out,
+            "cluster_my_share:{:.4}\r\ncluster_my_addr:{}\r\ncluster_my_peer_addr:{}\r\n",
+            view.ring.share(c.node),
+            c.client_addr,
+            c.peer_addr
+        );
         out
     }
 

@@ -94,7 +94,6 @@ impl View {
 /// Settings read per request (all changeable with CONFIG SET).
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    pub replicas: usize,
     pub read_quorum: Quorum,
     pub write_quorum: Quorum,
     pub timeout: Duration,
@@ -261,7 +260,6 @@ impl Cluster {
     pub fn settings(&self) -> Settings {
         let c = self.shared.config.read();
         Settings {
-            replicas: c.cluster_replicas as usize,
             read_quorum: Quorum::parse(&c.cluster_read_quorum).unwrap_or(Quorum::Majority),
             write_quorum: Quorum::parse(&c.cluster_write_quorum).unwrap_or(Quorum::Majority),
             timeout: Duration::from_millis(c.cluster_request_timeout.max(1)),
@@ -332,10 +330,6 @@ impl Cluster {
             members,
             ring,
         });
-    }
-
-    pub fn request_timeout(&self) -> Duration {
-        self.settings().timeout
     }
 }
 

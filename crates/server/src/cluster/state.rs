@@ -265,7 +265,7 @@ fn log_restore(store: &mut Store, key: &[u8], encoded: &[u8], expire: Option<i64
 /// Stores the metadata with its expiry: a lone tombstone lasts the grace period, a lone value's
 /// metadata expires with the value, siblings keep theirs until resolved.
 fn save_meta(store: &mut Store, cfg: &StateConfig, key: &[u8], v: &Local, now_ms: i64) {
-    let encoded = encode_versioned(&v);
+    let encoded = encode_versioned(v);
     let expire = match v.siblings() {
         [only] => match &only.value {
             None => Some(now_ms.saturating_add(cfg.tombstone_grace_ms)),
