@@ -51,6 +51,7 @@ fn info_default_reports_every_section_in_redis_format() {
             "# Persistence",
             "# Stats",
             "# CPU",
+            "# Cluster",
             "# Keyspace"
         ]
     );
@@ -177,14 +178,15 @@ fn info_sections_are_selectable_and_keyspace_tracks_keys() {
     assert!(two.contains("\r\n\r\n# Keyspace\r\n"));
     assert_eq!(two.matches('#').count(), 2);
     for all in ["all", "everything", "default", "ALL"] {
-        assert_eq!(info(&mut r, &[all]).matches("\r\n# ").count(), 6, "{all}");
+        assert_eq!(info(&mut r, &[all]).matches("\r\n# ").count(), 7, "{all}");
     }
     assert_eq!(
         info(&mut r, &["server", "everything"])
             .matches("# ")
             .count(),
-        7
+        8
     );
+    assert!(info(&mut r, &["cluster"]).contains("cluster_enabled:0"));
     // Unknown and not-implemented sections select nothing.
     assert_eq!(info(&mut r, &["nosuchsection"]), "");
     assert!(info(&mut r, &["persistence"]).starts_with("# Persistence\r\nloading:0\r\n"));
