@@ -120,10 +120,13 @@ impl Cluster {
             return;
         }
         let spec = spec.expect("checked above");
+        // The quorums of the node the client talks to travel with a forwarded request, so a
+        // client sees the consistency its own node is configured for.
+        let settings = self.settings();
         let session = Session {
             resp3: out.protocol() == Protocol::Resp3,
-            read_quorum: client.read_quorum,
-            write_quorum: client.write_quorum,
+            read_quorum: client.read_quorum.or(Some(settings.read_quorum)),
+            write_quorum: client.write_quorum.or(Some(settings.write_quorum)),
             hops: 0,
         };
         if spec.name == "exec" && client.multi.is_some() {
