@@ -106,12 +106,11 @@ impl Cluster {
         let spec = shared.commands.lookup(args.arg(0));
         let local = match spec {
             None => true,
-            // The gate's own checks (arity, authentication, loading) and transactions being
-            // queued happen on this node.
+            // The gate's own checks (arity, authentication) and transactions being queued
+            // happen on this node (loading is over before the cluster starts).
             Some(s) => {
                 !s.arity_ok(args.len())
                     || !client.authenticated
-                    || shared.persistence.is_loading()
                     || (client.multi.is_some() && !matches!(s.name, "exec" | "discard" | "multi"))
             }
         };
@@ -1164,9 +1163,6 @@ impl Cluster {
                     }
                 }
                 ClusterReply::ScanPage { cursor: c, keys }
-            }
-            ClusterRpc::Pull { .. } => {
-                ClusterReply::Error("partition handoff is not supported by this node".into())
             }
         }
     }

@@ -130,13 +130,12 @@ pub struct Cluster {
 }
 
 /// Reads the node id from `dir`, creating it on first start.
-fn node_id(dir: &str, seed: u64) -> Result<(NodeId, bool), String> {
+fn node_id(dir: &str, seed: u64) -> Result<NodeId, String> {
     let path = std::path::Path::new(dir).join(NODE_ID_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => text
             .trim()
             .parse::<NodeId>()
-            .map(|id| (id, false))
             .map_err(|e| format!("{} holds no node id: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = NodeId(seed | 1);
@@ -144,7 +143,7 @@ fn node_id(dir: &str, seed: u64) -> Result<(NodeId, bool), String> {
                 std::io::Write::write_all(f, format!("{id}\n").as_bytes())
             })
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok((id, true))
+            Ok(id)
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
@@ -182,7 +181,7 @@ impl Cluster {
         let client_addr = resolve(&format!("{ip}:{client_port}"))
             .ok_or_else(|| format!("cannot resolve cluster-announce-ip {ip}"))?;
         let peer_addr = SocketAddr::new(client_addr.ip(), peer_port);
-        let (node, _fresh) = node_id(&cfg.dir, seed)?;
+        let node = node_id(&cfg.dir, seed)?;
         let seeds: Vec<SocketAddr> = cfg
             .cluster_seeds
             .split([',', ' '])

@@ -78,12 +78,7 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         "del" | "unlink" | "exists" | "touch" => return Route::Split(Split::Sum),
         _ => {}
     }
-    if spec.has(flags::BLOCKING)
-        || name.starts_with("bl")
-        || name.starts_with("bz")
-        || name == "brpoplpush"
-        || name == "brpop"
-    {
+    if spec.has(flags::BLOCKING) {
         return Route::Refused("ERR blocking commands are not supported in cluster mode yet");
     }
     if !spec.has_keys() {

@@ -47,12 +47,6 @@ pub enum ClusterRpc {
     },
     /// FLUSHALL / FLUSHDB with their arguments.
     Flush { args: Vec<Bytes> },
-    /// Handoff: states of keys in `partitions` (under the sender's ring) after `cursor`.
-    Pull {
-        partitions: Vec<u32>,
-        cursor: u64,
-        max_keys: u32,
-    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,7 +58,6 @@ pub enum ClusterReply {
     Keys(Vec<Bytes>),
     Count(u64),
     ScanPage { cursor: u64, keys: Vec<Bytes> },
-    Pulled { states: Vec<KeyState>, cursor: u64 },
     Error(String),
 }
 

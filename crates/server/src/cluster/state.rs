@@ -41,8 +41,6 @@ pub struct KeyState {
 pub struct ApplyOutcome {
     /// The local versions changed (the remote state carried something new).
     pub changed: bool,
-    /// The remote state lacked something the local one had (the sender is stale).
-    pub sender_stale: bool,
     /// Siblings dropped by the cap.
     pub siblings_dropped: usize,
 }
@@ -177,10 +175,9 @@ pub fn apply(
     let mut merged = local.clone();
     merged.merge(&remote);
     let dropped = merged.cap_siblings(cfg.max_siblings);
-    let mut outcome = ApplyOutcome {
+    let outcome = ApplyOutcome {
         changed: merged.context() != local.context()
             || merged.siblings().len() != local.siblings().len(),
-        sender_stale: remote.context() != merged.context(),
         siblings_dropped: dropped,
     };
     if !outcome.changed {
@@ -192,7 +189,6 @@ pub fn apply(
         materialise_live(store, key, &mut merged);
     }
     write_back(store, cfg, key, merged, now_ms);
-    outcome.changed = true;
     Ok(outcome)
 }
 
