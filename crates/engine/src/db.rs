@@ -338,7 +338,7 @@ impl<'a> DbRef<'a> {
 
     /// Records that `key` was changed by a command that mutated its value in place (through
     /// `entry_mut`/`value_mut_or_insert`): counts `changes` towards `dirty` (save rules) and is the
-    /// single hook for WATCH invalidation and keyspace notifications. Operations of this type that
+    /// single hook for WATCH invalidation, blocked-client wake-ups and change recording. Operations of this type that
     /// replace or delete keys call it themselves.
     pub fn signal_modified(&mut self, key: &[u8], changes: u64) {
         self.c.dirty += changes;
@@ -347,6 +347,9 @@ impl<'a> DbRef<'a> {
         }
         if !self.c.blocking.is_empty() {
             self.c.blocking.signal(self.index, key);
+        }
+        if self.c.changes.is_recording() {
+            self.c.changes.record(self.index, key);
         }
     }
 

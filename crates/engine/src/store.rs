@@ -76,6 +76,8 @@ pub struct Common {
     pub watches: crate::watch::WatchRegistry,
     /// Keys clients are blocked on (BLPOP ...), and which of them received data.
     pub blocking: crate::watch::BlockingKeys,
+    /// Keys changed while a recording runs (cluster version stamping).
+    pub changes: crate::watch::ChangeRecorder,
     /// `notify-keyspace-events` flags (`ringkv_config::notify`); 0 = off.
     pub notify_flags: u32,
     /// Keyspace events raised since the server last published them.
@@ -122,6 +124,7 @@ impl Store {
                 dirty: 0,
                 watches: Default::default(),
                 blocking: Default::default(),
+                changes: Default::default(),
                 notify_flags: 0,
                 events: Vec::new(),
                 oplog: Default::default(),

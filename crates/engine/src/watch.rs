@@ -11,6 +11,40 @@ use std::sync::Arc;
 /// A (database index, key) pair.
 pub type DbKey = (usize, Vec<u8>);
 
+/// The keys changed while a recording runs. The cluster records around each command it
+/// coordinates, so it stamps a new version on exactly the keys the command changed; when no
+/// recording runs, a write pays one branch.
+#[derive(Default)]
+pub struct ChangeRecorder {
+    recording: bool,
+    keys: Vec<DbKey>,
+}
+
+impl ChangeRecorder {
+    /// Starts recording (forgetting any earlier recording).
+    pub fn start(&mut self) {
+        self.recording = true;
+        self.keys.clear();
+    }
+
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// Notes a changed key once.
+    pub fn record(&mut self, db: usize, key: &[u8]) {
+        if !self.keys.iter().any(|(d, k)| *d == db && k == key) {
+            self.keys.push((db, key.to_vec()));
+        }
+    }
+
+    /// Stops recording and returns the changed keys in first-change order.
+    pub fn finish(&mut self) -> Vec<DbKey> {
+        self.recording = false;
+        std::mem::take(&mut self.keys)
+    }
+}
+
 /// WATCHed keys → the "transaction is dirty" flags of the clients watching them.
 #[derive(Default)]
 pub struct WatchRegistry {
@@ -143,6 +177,28 @@ impl BlockingKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_recorder_records_once_and_only_while_on() {
+        let mut store = crate::Store::new(2, 1);
+        store.db(0).set_str(b"before", b"v", crate::Ttl::Persist);
+        store.common.changes.start();
+        store.db(0).set_str(b"a", b"1", crate::Ttl::Persist);
+        store.db(1).set_str(b"a", b"1", crate::Ttl::Persist);
+        store.db(0).set_str(b"a", b"2", crate::Ttl::Persist);
+        store.db(0).remove(b"before");
+        assert!(store.common.changes.is_recording());
+        assert_eq!(
+            store.common.changes.finish(),
+            vec![
+                (0, b"a".to_vec()),
+                (1, b"a".to_vec()),
+                (0, b"before".to_vec())
+            ]
+        );
+        store.db(0).set_str(b"b", b"1", crate::Ttl::Persist);
+        assert!(store.common.changes.finish().is_empty());
+    }
 
     #[test]
     fn watch_touch_unwatch() {

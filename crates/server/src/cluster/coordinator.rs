@@ -23,21 +23,21 @@ use bytes::Bytes;
 use ringkv_cluster::{
     context_from_token, context_to_token, decode_versioned, Causality, NodeId, VersionVector,
 };
-use ringkv_commands::clients::ClientHandle;
-use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::{execute, Client, Ctx};
 use ringkv_config::Quorum;
 use ringkv_engine::ValueRef;
 use ringkv_peer::{Handler, PeerError};
 use ringkv_protocol::{Args, OwnedArgs, Protocol, ReplyWriter};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A forwarded request is never forwarded more than this many times (views may briefly differ
 /// while membership converges).
 const MAX_HOPS: u8 = 1;
+/// Entries visited per lock hold when KEYS or DBSIZE walk this node's keyspace.
+const WALK_SLICE_ENTRIES: usize = 1000;
 /// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
 const FORWARD_SLACK: Duration = Duration::from_millis(500);
 
@@ -102,23 +102,20 @@ impl Cluster {
         out: &mut ReplyWriter,
         args: Args<'_>,
     ) {
-        let shared = &self.shared;
-        let spec = shared.commands.lookup(args.arg(0));
-        let local = match spec {
-            None => true,
-            // The gate's own checks (arity, authentication) and transactions being queued
-            // happen on this node (loading is over before the cluster starts).
-            Some(s) => {
-                !s.arity_ok(args.len())
-                    || !client.authenticated
-                    || (client.multi.is_some() && !matches!(s.name, "exec" | "discard" | "multi"))
+        let spec = self.shared.commands.lookup(args.arg(0));
+        // The gate's own checks (arity, authentication) and transactions being queued happen
+        // on this node (loading is over before the cluster starts).
+        let spec = match spec {
+            Some(s)
+                if s.arity_ok(args.len())
+                    && client.authenticated
+                    && (client.multi.is_none()
+                        || matches!(s.name, "exec" | "discard" | "multi")) =>
+            {
+                s
             }
+            _ => return self.run_here(client, out, args),
         };
-        if local {
-            self.run_here(client, out, args);
-            return;
-        }
-        let spec = spec.expect("checked above");
         // The quorums of the node the client talks to travel with a forwarded request, so a
         // client sees the consistency its own node is configured for.
         let settings = self.settings();
@@ -129,22 +126,32 @@ impl Cluster {
             hops: 0,
         };
         if spec.name == "exec" && client.multi.is_some() {
-            self.exec_transaction(client, out, session).await;
-            return;
+            return self.exec_transaction(client, out, session).await;
         }
-        let reply = self.coordinate(session, owned(args)).await;
-        match reply {
-            Some(bytes) => out.buffer_mut().extend_from_slice(&bytes),
-            None => self.run_here(client, out, args),
+        let view = self.view();
+        match route(spec, args, &view.ring) {
+            Route::Local => self.run_here(client, out, args),
+            planned => {
+                let reply = self
+                    .run_route(session, &view, planned, spec.name, owned(args))
+                    .await;
+                out.buffer_mut().extend_from_slice(&reply);
+            }
         }
+    }
+
+    /// The keyspace, locked, with its clock set.
+    fn lock_store(&self) -> parking_lot::MutexGuard<'_, ringkv_engine::Store> {
+        let mut store = self.shared.store.lock();
+        store.set_now(self.shared.clock.now_ms());
+        store
     }
 
     /// The ordinary single-node path (the connection's own client, so connection state such as
     /// the client name, protocol and MULTI queue is kept).
     fn run_here(&self, client: &mut Client, out: &mut ReplyWriter, args: Args<'_>) {
         let shared = &self.shared;
-        let mut store = shared.store.lock();
-        store.set_now(shared.clock.now_ms());
+        let mut store = self.lock_store();
         let mut ctx = Ctx {
             store: &mut store,
             shared,
@@ -155,28 +162,51 @@ impl Cluster {
         ringkv_commands::aof::flush_oplog(&mut store, &shared.persistence.aof);
     }
 
-    /// Coordinates a command that is not node-local. `None` means "run it here as usual".
-    pub async fn coordinate(
+    /// Coordinates a forwarded command: routed again here, run locally when node-local.
+    async fn coordinate(self: &Arc<Self>, session: Session, args: Vec<Bytes>) -> Vec<u8> {
+        let view = self.view();
+        let planned = {
+            let owned_args = OwnedArgs::from_slices(args.iter());
+            let a = owned_args.args();
+            self.shared
+                .commands
+                .lookup(a.arg(0))
+                .map(|spec| (spec.name, route(spec, a, &view.ring)))
+        };
+        match planned {
+            Some((name, planned)) if planned != Route::Local => {
+                self.run_route(session, &view, planned, name, args).await
+            }
+            _ => self
+                .exec_local(session, &[args], false)
+                .0
+                .pop()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Runs a command whose route is not node-local.
+    async fn run_route(
         self: &Arc<Self>,
         session: Session,
+        view: &View,
+        planned: Route,
+        name: &str,
         args: Vec<Bytes>,
-    ) -> Option<Vec<u8>> {
-        let owned_args = OwnedArgs::from_slices(args.iter());
-        let a = owned_args.args();
-        let spec = self.shared.commands.lookup(a.arg(0))?;
-        let view = self.view();
+    ) -> Vec<u8> {
         let proto = session.proto();
-        match route(spec, a, &view.ring) {
-            Route::Local => None,
-            Route::Refused(msg) => Some(error_reply(proto, msg)),
-            Route::CrossSlot => Some(error_reply(proto, CROSSSLOT)),
-            Route::Keyed { write, keys } => Some(if write {
-                self.write(session, &view, args, keys).await
-            } else {
-                self.read(session, &view, args, keys).await
-            }),
-            Route::Split(kind) => Some(self.split(session, &view, args, spec.name, kind).await),
-            Route::Wide(kind) => Some(self.wide(session, &view, args, kind).await),
+        match planned {
+            Route::Local => self
+                .exec_local(session, &[args], false)
+                .0
+                .pop()
+                .unwrap_or_default(),
+            Route::Refused(msg) => error_reply(proto, msg),
+            Route::CrossSlot => error_reply(proto, CROSSSLOT),
+            Route::Keyed { write: true, keys } => self.write(session, view, args, keys).await,
+            Route::Keyed { write: false, keys } => self.read(session, view, args, keys).await,
+            Route::Split(kind) => self.split(session, view, args, name, kind).await,
+            Route::Wide(kind) => self.wide(session, view, args, kind).await,
         }
     }
 
@@ -209,7 +239,7 @@ impl Cluster {
                 .pop()
                 .unwrap_or_default();
         }
-        self.write_as_primary(session, view, &owners, vec![args], &keys)
+        self.write_as_primary(session, view, &owners, vec![args])
             .await
             .pop()
             .unwrap_or_default()
@@ -223,7 +253,6 @@ impl Cluster {
         view: &View,
         owners: &[NodeId],
         commands: Vec<Vec<Bytes>>,
-        keys: &[Bytes],
     ) -> Vec<Vec<u8>> {
         let settings = self.settings();
         let proto = session.proto();
@@ -232,7 +261,7 @@ impl Cluster {
             .write_quorum
             .unwrap_or(settings.write_quorum)
             .resolve(n);
-        let (mut replies, states, logged_to) = self.exec_local(session, &commands, keys, true);
+        let (mut replies, states, logged_to) = self.exec_local(session, &commands, true);
         self.stats
             .coordinated_writes
             .fetch_add(1, Ordering::Relaxed);
@@ -263,46 +292,32 @@ impl Cluster {
         }
     }
 
-    /// Executes commands on the local keyspace with a scratch client, in one lock. With `stamp`,
-    /// the keys among `keys` that the commands changed get a new version; their states are
-    /// returned for shipping.
+    /// Executes commands on the local keyspace with the node's scratch client, in one lock. With
+    /// `stamp`, every key the commands changed gets a new version and its state is returned for
+    /// shipping.
     fn exec_local(
         &self,
         session: Session,
         commands: &[Vec<Bytes>],
-        keys: &[Bytes],
         stamp: bool,
     ) -> (Vec<Vec<u8>>, Vec<KeyState>, Option<u64>) {
         let shared = &self.shared;
         let cfg = self.settings().state;
-        let handle = Arc::new(ClientHandle::internal("cluster"));
-        let (push, _rx) = PushLink::new(handle.clone());
-        let mut client = Client::new(handle, true, push);
         let mut replies = Vec::with_capacity(commands.len());
         let mut states = Vec::new();
-        let mut store = shared.store.lock();
-        let now = shared.clock.now_ms();
-        store.set_now(now);
-        let flags: Vec<Arc<AtomicBool>> = if stamp {
-            keys.iter()
-                .map(|k| {
-                    let f = Arc::new(AtomicBool::new(false));
-                    store.common.watches.watch(DATA_DB, k, &f);
-                    f
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut store = self.lock_store();
+        let now = store.now_ms();
+        let mut client = self.scratch.lock();
+        if stamp {
+            store.common.changes.start();
+        }
         for cmd in commands {
             let args = OwnedArgs::from_slices(cmd.iter());
             let mut out = ReplyWriter::new(session.proto());
             let is_vset = cmd.first().is_some_and(|n| n.eq_ignore_ascii_case(b"vset"));
             if is_vset {
-                let (reply, st) = vset_local(&mut store, &cfg, &args, now, session.proto());
-                if let Some(st) = st {
-                    states.push(st);
-                }
+                let (reply, st) = self.vset_local(&mut store, &cfg, &args, now, session.proto());
+                states.extend(st);
                 replies.push(reply);
                 continue;
             }
@@ -316,16 +331,13 @@ impl Cluster {
             replies.push(std::mem::take(out.buffer_mut()));
         }
         if stamp {
-            for (k, f) in keys.iter().zip(&flags) {
-                let keyed = [(DATA_DB, k.to_vec())];
-                store.common.watches.unwatch(&keyed, f);
-                if f.load(Ordering::Relaxed) && !states.iter().any(|s| s.key == *k) {
-                    states.push(state::stamp_write(&mut store, &cfg, k, now));
+            for (db, k) in store.common.changes.finish() {
+                if db == DATA_DB && !states.iter().any(|s| s.key[..] == k[..]) {
+                    states.push(state::stamp_write(&mut store, &cfg, &k, now));
                 }
             }
         }
         let logged_to = ringkv_commands::aof::flush_oplog(&mut store, &shared.persistence.aof);
-        drop(store);
         (replies, states, logged_to)
     }
 
@@ -472,7 +484,7 @@ impl Cluster {
         if is_vget {
             return self.vget_local(&keys[0], proto);
         }
-        let (mut replies, _, _) = self.exec_local(session, &[args], &keys, false);
+        let (mut replies, _, _) = self.exec_local(session, &[args], false);
         replies.pop().unwrap_or_default()
     }
 
@@ -489,8 +501,7 @@ impl Cluster {
     ) -> Result<(), usize> {
         let cfg = self.settings().state;
         let local: Vec<VersionVector> = {
-            let mut store = self.shared.store.lock();
-            store.set_now(self.shared.clock.now_ms());
+            let mut store = self.lock_store();
             state::contexts(&mut store, &cfg, keys)
         };
         let msg = rpc::encode(&ClusterRpc::Digest {
@@ -571,7 +582,7 @@ impl Cluster {
         }
         if !stale.is_empty() {
             let states: Vec<KeyState> = {
-                let mut store = self.shared.store.lock();
+                let mut store = self.lock_store();
                 keys.iter()
                     .map(|k| state::export(&mut store, &cfg, k))
                     .collect()
@@ -592,9 +603,8 @@ impl Cluster {
     /// Merges received states into the local replica. Returns how many changed something.
     pub fn apply_states(&self, states: &[KeyState]) -> u32 {
         let cfg = self.settings().state;
-        let mut store = self.shared.store.lock();
-        let now = self.shared.clock.now_ms();
-        store.set_now(now);
+        let mut store = self.lock_store();
+        let now = store.now_ms();
         let mut changed = 0;
         for st in states {
             match state::apply(&mut store, &cfg, st, now) {
@@ -620,8 +630,7 @@ impl Cluster {
     /// DUMP payloads; tombstones are not values but their versions are in the context).
     fn vget_local(&self, key: &[u8], proto: Protocol) -> Vec<u8> {
         let cfg = self.settings().state;
-        let mut store = self.shared.store.lock();
-        store.set_now(self.shared.clock.now_ms());
+        let mut store = self.lock_store();
         let st = state::export(&mut store, &cfg, key);
         drop(store);
         let mut w = ReplyWriter::new(proto);
@@ -648,6 +657,37 @@ impl Cluster {
         std::mem::take(w.buffer_mut())
     }
 
+    /// VSET key context value at the primary: supersedes exactly the versions in the context.
+    fn vset_local(
+        &self,
+        store: &mut ringkv_engine::Store,
+        cfg: &state::StateConfig,
+        args: &OwnedArgs,
+        now: i64,
+        proto: Protocol,
+    ) -> (Vec<u8>, Option<KeyState>) {
+        let a = args.args();
+        if a.len() != 4 {
+            return (
+                error_reply(proto, "ERR wrong number of arguments for 'vset' command"),
+                None,
+            );
+        }
+        let ctx = match std::str::from_utf8(a.arg(2)).ok().map(context_from_token) {
+            Some(Ok(c)) => c,
+            _ if a.arg(2).is_empty() => VersionVector::new(),
+            _ => return (error_reply(proto, "ERR invalid version context"), None),
+        };
+        let value = Bytes::from(ringkv_persist::encode_value(ValueRef::Str(a.arg(3)), None));
+        let (st, dropped) = state::write_with_context(store, cfg, a.arg(1), &ctx, Some(value), now);
+        self.stats
+            .siblings_dropped
+            .fetch_add(dropped as u64, Ordering::Relaxed);
+        let mut w = ReplyWriter::new(proto);
+        w.ok();
+        (std::mem::take(w.buffer_mut()), Some(st))
+    }
+
     // -----------------------------------------------------------------------------------------
     // Transactions
 
@@ -663,42 +703,26 @@ impl Cluster {
             return;
         };
         let view = self.view();
-        let mut keys: Vec<Bytes> = Vec::new();
-        let mut partition = None;
-        let mut cross = false;
-        for q in &multi.queued {
-            let a = q.args();
-            let Some(spec) = self.shared.commands.lookup(a.arg(0)) else {
-                continue;
-            };
-            let all: Vec<&[u8]> = a.iter().collect();
-            for p in spec.keys_of(&all) {
-                let part = view.ring.partition_of(all[p]);
-                if *partition.get_or_insert(part) != part {
-                    cross = true;
-                }
-                let k = Bytes::copy_from_slice(all[p]);
-                if !keys.contains(&k) {
-                    keys.push(k);
-                }
+        let batch = self.batch_partition(&view, multi.queued.iter().map(|q| q.args()));
+        let first_key = match batch {
+            Ok(Some(k)) if !multi.aborted => k,
+            // Aborted or keyless: the ordinary EXEC answers (EXECABORT, or runs it here).
+            Ok(_) => {
+                return self.run_here(client, out, OwnedArgs::from_slices([&b"EXEC"[..]]).args())
             }
-        }
-        if multi.aborted || keys.is_empty() {
-            self.run_here(client, out, OwnedArgs::from_slices([&b"EXEC"[..]]).args());
-            return;
-        }
+            Err(()) => {
+                client.multi = None;
+                return out.error(CROSSSLOT.as_bytes());
+            }
+        };
         let queued = client.multi.take().map(|m| m.queued).unwrap_or_default();
-        if cross {
-            out.error(CROSSSLOT.as_bytes());
-            return;
-        }
         let mut commands: Vec<Vec<Bytes>> = vec![vec![Bytes::from_static(b"MULTI")]];
         commands.extend(queued.iter().map(|q| owned(q.args())));
         commands.push(vec![Bytes::from_static(b"EXEC")]);
-        let owners = view.ring.owners_of_key(&keys[0]).to_vec();
-        let replies = match view.primary(&keys[0]) {
+        let owners = view.ring.owners_of_key(&first_key).to_vec();
+        let replies = match view.primary(&first_key) {
             Some(p) if p == self.node => {
-                self.write_as_primary(session, &view, &owners, commands, &keys)
+                self.write_as_primary(session, &view, &owners, commands)
                     .await
             }
             Some(p) => self.forward(session, &view, p, commands).await,
@@ -710,6 +734,30 @@ impl Cluster {
         if let Some(last) = replies.last() {
             out.buffer_mut().extend_from_slice(last);
         }
+    }
+
+    /// The first key of a batch of commands, if any; `Err` when their keys span partitions.
+    fn batch_partition<'a>(
+        &self,
+        view: &View,
+        commands: impl Iterator<Item = Args<'a>>,
+    ) -> Result<Option<Bytes>, ()> {
+        let mut first: Option<(Bytes, u32)> = None;
+        for a in commands {
+            let Some(spec) = self.shared.commands.lookup(a.arg(0)) else {
+                continue;
+            };
+            let all: Vec<&[u8]> = a.iter().collect();
+            for p in spec.keys_of(&all) {
+                let part = view.ring.partition_of(all[p]);
+                match &first {
+                    None => first = Some((Bytes::copy_from_slice(all[p]), part)),
+                    Some((_, fp)) if *fp != part => return Err(()),
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(first.map(|(k, _)| k))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -817,7 +865,7 @@ impl Cluster {
         let mut w = ReplyWriter::new(proto);
         match kind {
             Wide::RandomKey => {
-                let (mut r, _, _) = self.exec_local(session, &[args], &[], false);
+                let (mut r, _, _) = self.exec_local(session, &[args], false);
                 return r.pop().unwrap_or_default();
             }
             Wide::Keys | Wide::DbSize | Wide::Flush => {
@@ -1010,36 +1058,26 @@ impl Cluster {
                 if commands.len() > 1 {
                     // A transaction: every key in one partition (checked by the sender).
                     let view = self.view();
-                    let mut keys = Vec::new();
-                    for c in &commands {
-                        let a = OwnedArgs::from_slices(c.iter());
-                        if let Some(spec) = self.shared.commands.lookup(a.args().arg(0)) {
-                            let all: Vec<&[u8]> = a.args().iter().collect();
-                            for p in spec.keys_of(&all) {
-                                keys.push(Bytes::copy_from_slice(all[p]));
-                            }
-                        }
-                    }
-                    if keys.is_empty() {
-                        return ClusterReply::Error("transaction without keys".into());
-                    }
-                    let owners = view.ring.owners_of_key(&keys[0]).to_vec();
+                    let owned_cmds: Vec<OwnedArgs> = commands
+                        .iter()
+                        .map(|c| OwnedArgs::from_slices(c.iter()))
+                        .collect();
+                    let first = self.batch_partition(&view, owned_cmds.iter().map(|c| c.args()));
+                    let Ok(Some(key)) = first else {
+                        return ClusterReply::Error(
+                            "transaction without keys in one partition".into(),
+                        );
+                    };
+                    let owners = view.ring.owners_of_key(&key).to_vec();
                     let replies = self
-                        .write_as_primary(session, &view, &owners, commands, &keys)
+                        .write_as_primary(session, &view, &owners, commands)
                         .await;
                     return ClusterReply::Replies(replies.into_iter().map(Bytes::from).collect());
                 }
                 let Some(cmd) = commands.into_iter().next() else {
                     return ClusterReply::Error("empty forward".into());
                 };
-                let reply = match Box::pin(self.coordinate(session, cmd.clone())).await {
-                    Some(r) => r,
-                    None => self
-                        .exec_local(session, &[cmd], &[], false)
-                        .0
-                        .pop()
-                        .unwrap_or_default(),
-                };
+                let reply = Box::pin(self.coordinate(session, cmd)).await;
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
             ClusterRpc::Flush { .. } => self.serve_here(msg).await,
@@ -1058,11 +1096,35 @@ impl Cluster {
                     write_quorum: None,
                     hops: 0,
                 };
-                let (r, _, logged) = self.exec_local(session, &[args], &[], false);
+                let (r, _, logged) = self.exec_local(session, &[args], false);
                 self.wait_durable(logged).await;
                 ClusterReply::Replies(r.into_iter().map(Bytes::from).collect())
             }
             other => self.serve_local(other),
+        }
+    }
+
+    /// Calls `f` for every key this node is the first live owner of (so that across the
+    /// cluster each key is seen once). Walks the keyspace in slices of `WALK_SLICE_ENTRIES`,
+    /// releasing the lock between slices so clients are served meanwhile (keys changed during
+    /// the walk may or may not be seen, as with SCAN).
+    fn for_each_primary_key(&self, mut f: impl FnMut(&[u8])) {
+        let view = self.view();
+        let mut cursor = 0;
+        loop {
+            let mut store = self.lock_store();
+            let mut visited = 0;
+            while visited < WALK_SLICE_ENTRIES {
+                cursor = store.db(DATA_DB).scan(cursor, |k, _| {
+                    visited += 1;
+                    if view.primary(k) == Some(self.node) {
+                        f(k);
+                    }
+                });
+                if cursor == 0 {
+                    return;
+                }
+            }
         }
     }
 
@@ -1077,8 +1139,7 @@ impl Cluster {
                 changed: self.apply_states(&states),
             },
             ClusterRpc::Digest { keys } => {
-                let mut store = self.shared.store.lock();
-                store.set_now(self.shared.clock.now_ms());
+                let mut store = self.lock_store();
                 let ctxs = state::contexts(&mut store, &cfg, &keys);
                 ClusterReply::Contexts(
                     ctxs.iter()
@@ -1087,8 +1148,7 @@ impl Cluster {
                 )
             }
             ClusterRpc::Fetch { keys } => {
-                let mut store = self.shared.store.lock();
-                store.set_now(self.shared.clock.now_ms());
+                let mut store = self.lock_store();
                 ClusterReply::States(
                     keys.iter()
                         .map(|k| state::export(&mut store, &cfg, k))
@@ -1096,41 +1156,17 @@ impl Cluster {
                 )
             }
             ClusterRpc::Keys { pattern } => {
-                let view = self.view();
-                let mut store = self.shared.store.lock();
-                store.set_now(self.shared.clock.now_ms());
                 let mut keys = Vec::new();
-                let mut cursor = 0;
-                loop {
-                    cursor = store.db(DATA_DB).scan(cursor, |k, _| {
-                        if ringkv_engine::glob_match(&pattern, k, false)
-                            && view.primary(k) == Some(self.node)
-                        {
-                            keys.push(Bytes::copy_from_slice(k));
-                        }
-                    });
-                    if cursor == 0 {
-                        break;
+                self.for_each_primary_key(|k| {
+                    if ringkv_engine::glob_match(&pattern, k, false) {
+                        keys.push(Bytes::copy_from_slice(k));
                     }
-                }
+                });
                 ClusterReply::Keys(keys)
             }
             ClusterRpc::DbSize => {
-                let view = self.view();
-                let mut store = self.shared.store.lock();
-                store.set_now(self.shared.clock.now_ms());
                 let mut n = 0u64;
-                let mut cursor = 0;
-                loop {
-                    cursor = store.db(DATA_DB).scan(cursor, |k, _| {
-                        if view.primary(k) == Some(self.node) {
-                            n += 1;
-                        }
-                    });
-                    if cursor == 0 {
-                        break;
-                    }
-                }
+                self.for_each_primary_key(|_| n += 1);
                 ClusterReply::Count(n)
             }
             ClusterRpc::Scan {
@@ -1140,8 +1176,7 @@ impl Cluster {
                 type_name,
             } => {
                 let view = self.view();
-                let mut store = self.shared.store.lock();
-                store.set_now(self.shared.clock.now_ms());
+                let mut store = self.lock_store();
                 let mut keys = Vec::new();
                 let mut c = cursor;
                 let mut visited = 0u64;
@@ -1150,7 +1185,7 @@ impl Cluster {
                         visited += 1;
                         let type_ok = type_name
                             .as_ref()
-                            .is_none_or(|t| t.eq_ignore_ascii_case(type_of(v).as_bytes()));
+                            .is_none_or(|t| t.eq_ignore_ascii_case(v.type_name().as_bytes()));
                         let match_ok = pattern
                             .as_ref()
                             .is_none_or(|p| ringkv_engine::glob_match(p, k, false));
@@ -1166,43 +1201,6 @@ impl Cluster {
             }
         }
     }
-}
-
-fn type_of(v: ValueRef<'_>) -> &'static str {
-    match v {
-        ValueRef::Str(_) | ValueRef::Obj(ringkv_engine::Value::Str(_)) => "string",
-        ValueRef::Obj(ringkv_engine::Value::List(_)) => "list",
-        ValueRef::Obj(ringkv_engine::Value::Set(_)) => "set",
-        ValueRef::Obj(ringkv_engine::Value::ZSet(_)) => "zset",
-        ValueRef::Obj(ringkv_engine::Value::Hash(_)) => "hash",
-    }
-}
-
-/// VSET key context value at the primary: supersedes exactly the versions in the context.
-fn vset_local(
-    store: &mut ringkv_engine::Store,
-    cfg: &state::StateConfig,
-    args: &OwnedArgs,
-    now: i64,
-    proto: Protocol,
-) -> (Vec<u8>, Option<KeyState>) {
-    let a = args.args();
-    if a.len() != 4 {
-        return (
-            error_reply(proto, "ERR wrong number of arguments for 'vset' command"),
-            None,
-        );
-    }
-    let ctx = match std::str::from_utf8(a.arg(2)).ok().map(context_from_token) {
-        Some(Ok(c)) => c,
-        _ if a.arg(2).is_empty() => VersionVector::new(),
-        _ => return (error_reply(proto, "ERR invalid version context"), None),
-    };
-    let value = Bytes::from(ringkv_persist::encode_value(ValueRef::Str(a.arg(3)), None));
-    let (st, _dropped) = state::write_with_context(store, cfg, a.arg(1), &ctx, Some(value), now);
-    let mut w = ReplyWriter::new(proto);
-    w.ok();
-    (std::mem::take(w.buffer_mut()), Some(st))
 }
 
 /// `:n\r\n` → n.

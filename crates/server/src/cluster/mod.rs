@@ -126,7 +126,33 @@ pub struct Cluster {
     pub stats: ClusterStats,
     /// Index of the hidden metadata database.
     pub meta_db: usize,
+    /// The client that runs coordinated commands on this node (lock after the store).
+    scratch: parking_lot::Mutex<ringkv_commands::Client>,
+    /// The parsed settings and the config epoch they were read at.
+    settings: parking_lot::Mutex<(u64, Settings)>,
     server: parking_lot::Mutex<Option<PeerServer>>,
+}
+
+fn read_settings(shared: &Shared, node: NodeId, meta_db: usize) -> Settings {
+    let c = shared.config.read();
+    Settings {
+        read_quorum: Quorum::parse(&c.cluster_read_quorum).unwrap_or(Quorum::Majority),
+        write_quorum: Quorum::parse(&c.cluster_write_quorum).unwrap_or(Quorum::Majority),
+        timeout: Duration::from_millis(c.cluster_request_timeout.max(1)),
+        state: StateConfig {
+            node,
+            meta_db,
+            tombstone_grace_ms: (c.cluster_tombstone_grace as i64).saturating_mul(1000),
+            max_siblings: c.cluster_max_siblings as usize,
+        },
+    }
+}
+
+/// An internal, authenticated client for commands the cluster runs on this node's behalf.
+fn scratch_client() -> ringkv_commands::Client {
+    let handle = Arc::new(ringkv_commands::clients::ClientHandle::internal("cluster"));
+    let (push, _) = ringkv_commands::pubsub::PushLink::new(handle.clone());
+    ringkv_commands::Client::new(handle, true, push)
 }
 
 /// Reads the node id from `dir`, creating it on first start.
@@ -230,6 +256,8 @@ impl Cluster {
             })),
             stats: ClusterStats::default(),
             meta_db,
+            scratch: parking_lot::Mutex::new(scratch_client()),
+            settings: parking_lot::Mutex::new((u64::MAX, read_settings(&shared, node, meta_db))),
             server: parking_lot::Mutex::new(None),
         });
         cluster.rebuild_view();
@@ -256,19 +284,17 @@ impl Cluster {
         self.view.read().clone()
     }
 
+    /// The cluster settings, parsed again only after a CONFIG SET.
     pub fn settings(&self) -> Settings {
-        let c = self.shared.config.read();
-        Settings {
-            read_quorum: Quorum::parse(&c.cluster_read_quorum).unwrap_or(Quorum::Majority),
-            write_quorum: Quorum::parse(&c.cluster_write_quorum).unwrap_or(Quorum::Majority),
-            timeout: Duration::from_millis(c.cluster_request_timeout.max(1)),
-            state: StateConfig {
-                node: self.node,
-                meta_db: self.meta_db,
-                tombstone_grace_ms: (c.cluster_tombstone_grace as i64).saturating_mul(1000),
-                max_siblings: c.cluster_max_siblings as usize,
-            },
+        let epoch = self
+            .shared
+            .config_epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        let mut cached = self.settings.lock();
+        if cached.0 != epoch {
+            *cached = (epoch, read_settings(&self.shared, self.node, self.meta_db));
         }
+        cached.1
     }
 
     /// Rebuilds the ring from the current membership (every node computes the same ring from
