@@ -351,49 +351,60 @@ impl Cluster {
         needed: usize,
         timeout: Duration,
     ) -> usize {
-        if to.is_empty() {
-            return 0;
-        }
+        let count = states.len();
+        let msg = rpc::encode(&ClusterRpc::Apply { states });
+        let (mut replies, sent) = self.fan_out(view, to.iter().copied(), msg, timeout);
         self.stats
             .replicated_states
-            .fetch_add((states.len() * to.len()) as u64, Ordering::Relaxed);
-        let msg = rpc::encode(&ClusterRpc::Apply { states });
-        let (tx, mut rx) = tokio::sync::mpsc::channel(to.len());
-        let mut sent = 0;
-        for id in to {
-            let Some(m) = view.member(*id).filter(|m| m.alive) else {
-                continue;
-            };
-            let (peers, addr, msg, tx) = (self.peers.clone(), m.peer_addr, msg.clone(), tx.clone());
-            sent += 1;
-            tokio::spawn(async move {
-                let ok = matches!(
-                    peers
-                        .request(addr, msg, timeout)
-                        .await
-                        .map(|b| rpc::decode::<ClusterReply>(&b)),
-                    Ok(Ok(ClusterReply::Applied { .. }))
-                );
-                let _ = tx.send(ok).await;
-            });
-        }
-        drop(tx);
-        let mut acks = 0;
-        let mut answered = 0;
+            .fetch_add((count * sent) as u64, Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (mut acks, mut answered) = (0, 0);
         while acks < needed && answered < sent {
-            match tokio::time::timeout(timeout, rx.recv()).await {
-                Ok(Some(ok)) => {
-                    answered += 1;
-                    if ok {
-                        acks += 1;
-                    } else {
-                        self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                _ => break,
+            let Ok(Some((_, reply))) = tokio::time::timeout_at(deadline, replies.recv()).await
+            else {
+                break;
+            };
+            answered += 1;
+            if matches!(reply, Some(ClusterReply::Applied { .. })) {
+                acks += 1;
             }
         }
         acks
+    }
+
+    /// Sends `msg` to every live node of `to`, one task each (so a slow node delays nobody and
+    /// requests still finish after the caller stopped waiting). Returns the replies as they
+    /// arrive (`None` for a failed request, also counted in `rpc_errors`) and how many were sent.
+    fn fan_out(
+        self: &Arc<Self>,
+        view: &View,
+        to: impl Iterator<Item = NodeId>,
+        msg: Bytes,
+        timeout: Duration,
+    ) -> (
+        tokio::sync::mpsc::UnboundedReceiver<(NodeId, Option<ClusterReply>)>,
+        usize,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut sent = 0;
+        for id in to {
+            let Some(m) = view.member(id).filter(|m| m.alive) else {
+                continue;
+            };
+            let (this, addr, msg, tx) = (self.clone(), m.peer_addr, msg.clone(), tx.clone());
+            sent += 1;
+            tokio::spawn(async move {
+                let reply = match this.peers.request(addr, msg, timeout).await {
+                    Ok(bytes) => rpc::decode::<ClusterReply>(&bytes).ok(),
+                    Err(_) => None,
+                };
+                if reply.is_none() {
+                    this.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = tx.send((id, reply));
+            });
+        }
+        (rx, sent)
     }
 
     async fn forward(
@@ -507,35 +518,20 @@ impl Cluster {
         let msg = rpc::encode(&ClusterRpc::Digest {
             keys: keys.to_vec(),
         });
-        let (tx, mut rx) = tokio::sync::mpsc::channel(owners.len());
-        let mut sent = 0;
-        for id in owners.iter().copied().filter(|o| *o != self.node) {
-            let Some(m) = view.member(id).filter(|m| m.alive) else {
-                continue;
-            };
-            let (peers, addr, msg, tx) = (self.peers.clone(), m.peer_addr, msg.clone(), tx.clone());
-            sent += 1;
-            tokio::spawn(async move {
-                let reply = peers.request(addr, msg, timeout).await;
-                let ctxs = match reply.map(|b| rpc::decode::<ClusterReply>(&b)) {
-                    Ok(Ok(ClusterReply::Contexts(c))) => Some(c),
-                    _ => None,
-                };
-                let _ = tx.send((id, ctxs)).await;
-            });
-        }
-        drop(tx);
+        let others = owners.iter().copied().filter(|o| *o != self.node);
+        let (mut replies, sent) = self.fan_out(view, others, msg, timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut answered = 1;
         let mut newer: Vec<NodeId> = Vec::new();
         let mut stale: Vec<NodeId> = Vec::new();
         let mut received = 0;
         while answered < r && received < sent {
-            let Ok(Some((id, ctxs))) = tokio::time::timeout(timeout, rx.recv()).await else {
+            let Ok(Some((id, reply))) = tokio::time::timeout_at(deadline, replies.recv()).await
+            else {
                 break;
             };
             received += 1;
-            let Some(ctxs) = ctxs else {
-                self.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+            let Some(ClusterReply::Contexts(ctxs)) = reply else {
                 continue;
             };
             answered += 1;
@@ -876,34 +872,25 @@ impl Cluster {
                     Wide::DbSize => ClusterRpc::DbSize,
                     _ => ClusterRpc::Flush { args: args.clone() },
                 };
-                let alive: Vec<_> = view.members.iter().filter(|m| m.alive).collect();
-                let replies = futures_join_all(alive.iter().map(|m| {
-                    let msg = msg.clone();
-                    let this = self.clone();
-                    let (id, addr) = (m.id, m.peer_addr);
-                    async move {
-                        if id == this.node {
-                            Some(this.serve_here(msg).await)
-                        } else {
-                            let r = this
-                                .peers
-                                .request(addr, rpc::encode(&msg), timeout)
-                                .await
-                                .ok()?;
-                            rpc::decode::<ClusterReply>(&r).ok()
-                        }
+                let others = view
+                    .members
+                    .iter()
+                    .map(|m| m.id)
+                    .filter(|id| *id != self.node);
+                let (mut remote, sent) = self.fan_out(view, others, rpc::encode(&msg), timeout);
+                let mut replies = vec![Some(self.serve_here(msg).await)];
+                let deadline = tokio::time::Instant::now() + timeout;
+                while replies.len() <= sent {
+                    match tokio::time::timeout_at(deadline, remote.recv()).await {
+                        Ok(Some((_, reply))) => replies.push(reply),
+                        _ => break,
                     }
-                }))
-                .await;
+                }
                 let answered = replies.iter().filter(|r| r.is_some()).count();
-                if answered < alive.len() {
+                if answered < sent + 1 {
                     return error_reply(
                         proto,
-                        &format!(
-                            "NOQUORUM {} answered of {} live nodes",
-                            answered,
-                            alive.len()
-                        ),
+                        &format!("NOQUORUM {answered} answered of {} live nodes", sent + 1),
                     );
                 }
                 match kind {
