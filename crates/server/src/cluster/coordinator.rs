@@ -41,6 +41,14 @@ const WALK_SLICE_ENTRIES: usize = 1000;
 /// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
 const FORWARD_SLACK: Duration = Duration::from_millis(500);
 
+/// Where a keyed request runs (see `Cluster::place`).
+enum Place {
+    /// Here; the key's preference list.
+    Here(Vec<NodeId>),
+    There(NodeId),
+    Down(&'static str),
+}
+
 /// Per-request consistency and protocol (from the client connection or a forwarded request).
 #[derive(Debug, Clone, Copy)]
 pub struct Session {
@@ -220,26 +228,43 @@ impl Cluster {
         args: Vec<Bytes>,
         keys: Vec<Bytes>,
     ) -> Vec<u8> {
-        let proto = session.proto();
-        let owners = view.ring.owners_of_key(&keys[0]).to_vec();
-        let is_owner = owners.contains(&self.node);
-        let primary = view.primary(&keys[0]);
-        let here = match primary {
-            Some(p) if p == self.node => true,
-            // A forwarded write lands here because the sender thought we are the primary: a
-            // replica accepts it rather than bouncing it around while views converge.
-            Some(_) if is_owner && session.hops >= MAX_HOPS => true,
-            Some(_) => false,
-            None => return error_reply(proto, "CLUSTERDOWN no live replica for this key"),
+        let owners = match self.place(session, view, &keys[0], true) {
+            Place::Here(owners) => owners,
+            Place::There(to) => return self.forward_one(session, view, to, args).await,
+            Place::Down(msg) => return error_reply(session.proto(), msg),
         };
-        if !here {
-            return self
-                .forward(session, view, primary.expect("checked"), vec![args])
-                .await
-                .pop()
-                .unwrap_or_default();
-        }
         self.write_as_primary(session, view, &owners, vec![args])
+            .await
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Where a request for `key` runs: writes at the primary (the first live replica), reads at
+    /// any replica. A forwarded request is accepted by any replica rather than bounced around
+    /// while views converge.
+    fn place(&self, session: Session, view: &View, key: &[u8], write: bool) -> Place {
+        let owners = view.ring.owners_of_key(key);
+        let is_owner = owners.contains(&self.node);
+        let primary = view.primary(key);
+        let here = is_owner && (!write || primary == Some(self.node) || session.hops >= MAX_HOPS);
+        match primary {
+            _ if here => Place::Here(owners.to_vec()),
+            Some(_) if session.hops >= MAX_HOPS => {
+                Place::Down("CLUSTERDOWN this node does not replicate the key")
+            }
+            Some(to) => Place::There(to),
+            None => Place::Down("CLUSTERDOWN no live replica for this key"),
+        }
+    }
+
+    async fn forward_one(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        to: NodeId,
+        args: Vec<Bytes>,
+    ) -> Vec<u8> {
+        self.forward(session, view, to, vec![args])
             .await
             .pop()
             .unwrap_or_default()
@@ -459,20 +484,11 @@ impl Cluster {
         keys: Vec<Bytes>,
     ) -> Vec<u8> {
         let proto = session.proto();
-        let owners = view.ring.owners_of_key(&keys[0]).to_vec();
-        if !owners.contains(&self.node) {
-            if session.hops >= MAX_HOPS {
-                return error_reply(proto, "CLUSTERDOWN this node does not replicate the key");
-            }
-            let Some(to) = owners.iter().copied().find(|o| view.is_alive(*o)) else {
-                return error_reply(proto, "CLUSTERDOWN no live replica for this key");
-            };
-            return self
-                .forward(session, view, to, vec![args])
-                .await
-                .pop()
-                .unwrap_or_default();
-        }
+        let owners = match self.place(session, view, &keys[0], false) {
+            Place::Here(owners) => owners,
+            Place::There(to) => return self.forward_one(session, view, to, args).await,
+            Place::Down(msg) => return error_reply(proto, msg),
+        };
         let settings = self.settings();
         let n = owners.len();
         let r = session

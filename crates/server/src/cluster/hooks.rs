@@ -6,7 +6,6 @@ use ringkv_cluster::NodeId;
 use ringkv_commands::cluster::ClusterHooks;
 use ringkv_peer::NodeState;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub struct Hooks(pub Arc<Cluster>);
@@ -58,60 +57,22 @@ impl ClusterHooks for Hooks {
 
     fn info_section(&self) -> String {
         let c = &self.0;
-        let s = &c.stats;
         let view = c.view();
         let peers = c.peers.stats();
         let gossip = c.membership.stats();
         let mut out = self.info();
-        let fields: [(&str, u64); 16] = [
-            (
-                "cluster_forwarded_commands",
-                s.forwarded.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_coordinated_reads",
-                s.coordinated_reads.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_coordinated_writes",
-                s.coordinated_writes.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_quorum_failures",
-                s.quorum_failures.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_replicated_states",
-                s.replicated_states.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_applied_states",
-                s.applied_states.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_read_repairs",
-                s.read_repairs.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_merged_on_read",
-                s.merged_on_read.load(Ordering::Relaxed),
-            ),
-            (
-                "cluster_siblings_dropped",
-                s.siblings_dropped.load(Ordering::Relaxed),
-            ),
+        let others = [
             (
                 "cluster_max_siblings",
                 c.settings().state.max_siblings as u64,
             ),
-            ("cluster_rpc_errors", s.rpc_errors.load(Ordering::Relaxed)),
             ("cluster_peer_requests_sent", peers.requests_sent),
             ("cluster_peer_requests_timed_out", peers.requests_timed_out),
             ("cluster_gossip_packets_sent", gossip.packets_sent),
             ("cluster_gossip_packets_received", gossip.packets_received),
             ("cluster_gossip_suspicions", gossip.suspicions),
         ];
-        for (k, v) in fields {
+        for (k, v) in c.stats.fields().into_iter().chain(others) {
             let _ = write!(out, "{k}:{v}\r\n");
         }
         let _ = write!(

@@ -115,6 +115,25 @@ pub struct ClusterStats {
     pub rpc_errors: AtomicU64,
 }
 
+impl ClusterStats {
+    /// The counters under their INFO names.
+    pub fn fields(&self) -> [(&'static str, u64); 10] {
+        let f = |a: &AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        [
+            ("cluster_forwarded_commands", f(&self.forwarded)),
+            ("cluster_coordinated_reads", f(&self.coordinated_reads)),
+            ("cluster_coordinated_writes", f(&self.coordinated_writes)),
+            ("cluster_quorum_failures", f(&self.quorum_failures)),
+            ("cluster_replicated_states", f(&self.replicated_states)),
+            ("cluster_applied_states", f(&self.applied_states)),
+            ("cluster_read_repairs", f(&self.read_repairs)),
+            ("cluster_merged_on_read", f(&self.merged_on_read)),
+            ("cluster_siblings_dropped", f(&self.siblings_dropped)),
+            ("cluster_rpc_errors", f(&self.rpc_errors)),
+        ]
+    }
+}
+
 pub struct Cluster {
     pub shared: Arc<Shared>,
     pub node: NodeId,
