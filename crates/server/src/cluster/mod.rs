@@ -39,7 +39,7 @@ use std::time::Duration;
 const NODE_ID_FILE: &str = "cluster-node-id";
 /// Partition count exponent (see bench/RING.md for the balance it gives).
 pub const PARTITION_BITS: u32 = ringkv_cluster::DEFAULT_PARTITION_BITS;
-/// How often the view is checked against the settings (replica count changes).
+/// How often the settings are checked for a changed replica count.
 const VIEW_REFRESH_PERIOD: Duration = Duration::from_millis(200);
 
 static CLUSTER: std::sync::OnceLock<Arc<Cluster>> = std::sync::OnceLock::new();
@@ -342,24 +342,31 @@ impl Cluster {
             .map(|m| RingNode::new(m.id, m.weight, m.zone.clone()))
             .collect();
         let old = self.view();
-        let ring = Ring::new(&ring_nodes, replicas, PARTITION_BITS);
-        let changed_ring = old.ring.nodes() != ring.nodes() || old.ring.replicas() != replicas;
-        if changed_ring && old.generation > 0 {
-            let diff = ringkv_cluster::moved(&old.ring, &ring);
-            tracing::info!(
-                nodes = ring.nodes().len(),
-                moved_fraction = diff.moved_fraction(),
-                "ring changed"
-            );
-        }
-        let unchanged = !changed_ring
-            && old.members.len() == members.len()
+        // Members are sorted and deduplicated by id, as the ring keeps its nodes.
+        let same_ring = old.generation > 0
+            && old.ring.nodes() == ring_nodes.as_slice()
+            && old.ring.replicas() == replicas;
+        let same_members = old.members.len() == members.len()
             && old.members.iter().zip(&members).all(|(a, b)| {
                 a.alive == b.alive && a.state == b.state && a.client_addr == b.client_addr
             });
-        if unchanged && old.generation > 0 {
+        if same_ring && same_members {
             return;
         }
+        let ring = if same_ring {
+            old.ring.clone()
+        } else {
+            let ring = Ring::new(&ring_nodes, replicas, PARTITION_BITS);
+            if old.generation > 0 {
+                let diff = ringkv_cluster::moved(&old.ring, &ring);
+                tracing::info!(
+                    nodes = ring.nodes().len(),
+                    moved_fraction = diff.moved_fraction(),
+                    "ring changed"
+                );
+            }
+            ring
+        };
         for m in &members {
             if let Some(o) = old.member(m.id) {
                 if o.alive != m.alive {
@@ -381,10 +388,21 @@ async fn keep_view_current(cluster: Arc<Cluster>) {
     let mut changes = cluster.membership.subscribe();
     let mut shutdown = cluster.shared.shutdown_signal();
     let mut tick = tokio::time::interval(VIEW_REFRESH_PERIOD);
+    let mut config_epoch = cluster
+        .shared
+        .config_epoch
+        .load(std::sync::atomic::Ordering::Acquire);
     loop {
         tokio::select! {
             _ = changes.changed() => {}
-            _ = tick.tick() => {}
+            _ = tick.tick() => {
+                // Only a CONFIG SET (cluster-replicas) can change the ring between gossip events.
+                let epoch = cluster.shared.config_epoch.load(std::sync::atomic::Ordering::Acquire);
+                if epoch == config_epoch {
+                    continue;
+                }
+                config_epoch = epoch;
+            }
             _ = shutdown.changed() => break,
         }
         cluster.rebuild_view();
