@@ -199,10 +199,28 @@ fn write_back(store: &mut Store, cfg: &StateConfig, key: &[u8], mut v: Local, no
         Some(Some(bytes)) if bytes.is_empty() => {} // already in database 0
         Some(Some(bytes)) => match ringkv_persist::decode_value(&bytes) {
             Ok((value, expire)) if !matches!(expire, Some(at) if at <= now_ms) => {
-                let mut db = store.db(DATA_DB);
-                db.remove(key);
-                db.set_value(key, value, expire.map_or(Ttl::Persist, Ttl::At));
-                log_restore(store, key, &bytes, expire);
+                // Logged as RESTORE (the DUMP payload without expiry, the expiry as ABSTTL),
+                // built before the value moves into the keyspace.
+                let payload = store
+                    .common
+                    .oplog
+                    .is_enabled()
+                    .then(|| ringkv_commands::dump::payload(ValueRef::Obj(&value)));
+                store
+                    .db(DATA_DB)
+                    .set_value(key, value, expire.map_or(Ttl::Persist, Ttl::At));
+                if let Some(payload) = payload {
+                    let ttl = expire.unwrap_or(0).to_string();
+                    let restore: [&[u8]; 6] = [
+                        b"RESTORE",
+                        key,
+                        ttl.as_bytes(),
+                        &payload,
+                        b"REPLACE",
+                        b"ABSTTL",
+                    ];
+                    log(store, DATA_DB, &restore);
+                }
             }
             _ => remove_value(store, key),
         },
@@ -231,31 +249,6 @@ fn remove_value(store: &mut Store, key: &[u8]) {
     if store.db(DATA_DB).remove(key) {
         log(store, DATA_DB, &[b"DEL", key]);
     }
-}
-
-fn log_restore(store: &mut Store, key: &[u8], encoded: &[u8], expire: Option<i64>) {
-    if !store.common.oplog.is_enabled() {
-        return;
-    }
-    // RESTORE takes the DUMP payload: re-wrap the value (without expiry) and pass the absolute
-    // expiry as ABSTTL.
-    let Ok((value, _)) = ringkv_persist::decode_value(encoded) else {
-        return;
-    };
-    let payload = ringkv_commands::dump::payload(ValueRef::Obj(&value));
-    let ttl = expire.unwrap_or(0).to_string();
-    log(
-        store,
-        DATA_DB,
-        &[
-            b"RESTORE",
-            key,
-            ttl.as_bytes(),
-            &payload,
-            b"REPLACE",
-            b"ABSTTL",
-        ],
-    );
 }
 
 /// Stores the metadata with its expiry: a lone tombstone lasts the grace period, a lone value's
