@@ -9,6 +9,7 @@ use std::time::Duration;
 struct Cluster {
     nodes: Vec<Option<Server>>,
     peer_ports: Vec<u16>,
+    extra: Vec<String>,
 }
 
 fn node_args(peer_port: u16, seed: Option<u16>, extra: &[String]) -> Vec<String> {
@@ -39,7 +40,11 @@ impl Cluster {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             nodes.push(Some(Server::start(&refs)));
         }
-        let c = Cluster { nodes, peer_ports };
+        let c = Cluster {
+            nodes,
+            peer_ports,
+            extra,
+        };
         c.wait_converged(n);
         c
     }
@@ -73,7 +78,7 @@ impl Cluster {
         let args = node_args(
             self.peer_ports[i],
             Some(self.peer_ports[(i + 1) % self.peer_ports.len()]),
-            &[],
+            &self.extra,
         );
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         self.nodes[i] = Some(old.restart(&refs));
@@ -337,4 +342,45 @@ fn acknowledged_writes_are_read_back_through_every_node() {
         owners.contains("primary") && owners.contains("replica"),
         "{owners}"
     );
+}
+
+#[test]
+fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
+    let mut c = Cluster::start(3, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut r0 = c.raw(0);
+    // W = all: a write is acknowledged only once every replica has it in its own log, so a
+    // replica can be killed the moment the last reply arrives.
+    assert_eq!(
+        run(&mut r0, &["CLIENT", "CONSISTENCY", "ALL"]),
+        "[r,all,w,all]"
+    );
+    assert_eq!(run(&mut r0, &["SET", "plain", "v"]), "+OK");
+    assert_eq!(run(&mut r0, &["HSET", "h", "f", "1", "g", "2"]), ":2");
+    assert_eq!(run(&mut r0, &["SET", "ttl", "t", "EX", "1000"]), "+OK");
+    assert_eq!(run(&mut r0, &["SET", "gone", "x"]), "+OK");
+    assert_eq!(run(&mut r0, &["DEL", "gone"]), ":1");
+    let versions = |c: &Cluster, i: usize| -> (String, Vec<String>) {
+        let mut conn = c.node(i).conn();
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("CONSISTENCY")
+            .arg("ONE")
+            .query(&mut conn)
+            .unwrap();
+        redis::cmd("VGET").arg("plain").query(&mut conn).unwrap()
+    };
+    let before = versions(&c, 0);
+    let dead = c.kill(2);
+    c.restart(2, dead);
+    c.wait_converged(3);
+    // Read with R = 1 at node 2: only its own data (loaded from its AOF) answers.
+    let mut r2 = c.raw(2);
+    assert_eq!(
+        run(&mut r2, &["CLIENT", "CONSISTENCY", "ONE"]),
+        "[r,one,w,one]"
+    );
+    assert_eq!(versions(&c, 2), before);
+    assert_eq!(run(&mut r2, &["HGET", "h", "g"]), "2");
+    let ttl = common::int(&mut r2, &["TTL", "ttl"]);
+    assert!(ttl > 900 && ttl <= 1000, "{ttl}");
+    assert_eq!(run(&mut r2, &["EXISTS", "gone"]), ":0");
 }

@@ -587,7 +587,8 @@ impl Cluster {
                     .await
                     .map(|b| rpc::decode::<ClusterReply>(&b))
                 {
-                    self.apply_states(&states);
+                    let (_, logged_to) = self.apply_states(&states);
+                    self.wait_durable(logged_to).await;
                     self.stats.merged_on_read.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -612,8 +613,9 @@ impl Cluster {
         Ok(())
     }
 
-    /// Merges received states into the local replica. Returns how many changed something.
-    pub fn apply_states(&self, states: &[KeyState]) -> u32 {
+    /// Merges received states into the local replica. Returns how many changed something and
+    /// the log offset that covers them.
+    pub fn apply_states(&self, states: &[KeyState]) -> (u32, Option<u64>) {
         let cfg = self.settings().state;
         let mut store = self.lock_store();
         let now = store.now_ms();
@@ -634,8 +636,8 @@ impl Cluster {
         self.stats
             .applied_states
             .fetch_add(states.len() as u64, Ordering::Relaxed);
-        ringkv_commands::aof::flush_oplog(&mut store, &self.shared.persistence.aof);
-        changed
+        let logged_to = ringkv_commands::aof::flush_oplog(&mut store, &self.shared.persistence.aof);
+        (changed, logged_to)
     }
 
     /// VGET's reply: [context, [value ...]] (string siblings as strings, other types as their
@@ -1083,7 +1085,7 @@ impl Cluster {
                 let reply = Box::pin(self.coordinate(session, cmd)).await;
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
-            ClusterRpc::Flush { .. } => self.serve_here(msg).await,
+            ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => self.serve_here(msg).await,
             other => self.serve_local(other),
         }
     }
@@ -1102,6 +1104,13 @@ impl Cluster {
                 let (r, _, logged) = self.exec_local(session, &[args], false);
                 self.wait_durable(logged).await;
                 ClusterReply::Replies(r.into_iter().map(Bytes::from).collect())
+            }
+            // A replica acknowledges only what its own log holds (appendfsync always), as a
+            // client reply would.
+            ClusterRpc::Apply { states } => {
+                let (changed, logged) = self.apply_states(&states);
+                self.wait_durable(logged).await;
+                ClusterReply::Applied { changed }
             }
             other => self.serve_local(other),
         }
@@ -1135,12 +1144,9 @@ impl Cluster {
     fn serve_local(&self, msg: ClusterRpc) -> ClusterReply {
         let cfg = self.settings().state;
         match msg {
-            ClusterRpc::Forward { .. } | ClusterRpc::Flush { .. } => {
+            ClusterRpc::Forward { .. } | ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => {
                 ClusterReply::Error("not a local request".into())
             }
-            ClusterRpc::Apply { states } => ClusterReply::Applied {
-                changed: self.apply_states(&states),
-            },
             ClusterRpc::Digest { keys } => {
                 let mut store = self.lock_store();
                 let ctxs = state::contexts(&mut store, &cfg, &keys);
