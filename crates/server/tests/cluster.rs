@@ -308,7 +308,8 @@ fn with_one_node_down_quorum_writes_succeed_and_all_writes_fail_clearly() {
     );
     let nodes = run(&mut c.raw(0), &["CLUSTER", "NODES"]);
     assert!(nodes.contains("down"), "{nodes}");
-    // The node comes back with its old data; reads through it merge what it missed.
+    // The node comes back empty (no persistence in this test); reads through it merge in what
+    // the others have.
     c.restart(2, dead);
     c.wait_converged(3);
     for i in 0..50 {
@@ -383,4 +384,43 @@ fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
     let ttl = common::int(&mut r2, &["TTL", "ttl"]);
     assert!(ttl > 900 && ttl <= 1000, "{ttl}");
     assert_eq!(run(&mut r2, &["EXISTS", "gone"]), ":0");
+}
+
+#[test]
+fn a_stale_replica_cannot_bring_a_deleted_key_back_and_is_repaired_on_read() {
+    let mut c = Cluster::start(3, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut r0 = c.raw(0);
+    assert_eq!(
+        run(&mut r0, &["CLIENT", "CONSISTENCY", "ALL"]),
+        "[r,all,w,all]"
+    );
+    assert_eq!(run(&mut r0, &["SET", "zombie", "alive"]), "+OK");
+    let dead = c.kill(2);
+    c.wait_converged(2);
+    assert_eq!(
+        run(&mut r0, &["CLIENT", "CONSISTENCY", "DEFAULT"]),
+        "[r,default,w,default]"
+    );
+    assert_eq!(run(&mut r0, &["DEL", "zombie"]), ":1");
+    c.restart(2, dead);
+    c.wait_converged(3);
+    // Node 2 still holds the old value (loaded from its own AOF) ...
+    let local = |c: &Cluster| {
+        let mut r = c.raw(2);
+        run(&mut r, &["CLIENT", "CONSISTENCY", "ONE"]);
+        run(&mut r, &["GET", "zombie"])
+    };
+    assert_eq!(local(&c), "alive");
+    // ... but a quorum read sees the tombstone dominate it, and repairs node 2.
+    assert_eq!(
+        run(&mut r0, &["CLIENT", "CONSISTENCY", "ALL"]),
+        "[r,all,w,all]"
+    );
+    assert_eq!(run(&mut r0, &["GET", "zombie"]), "(nil)");
+    let info = run(&mut r0, &["INFO", "cluster"]);
+    let repairs: u64 = common::info_value(&info, "cluster_read_repairs").unwrap();
+    assert!(repairs > 0, "{info}");
+    wait_until("read repair of node 2", Duration::from_secs(10), || {
+        local(&c) == "(nil)"
+    });
 }
