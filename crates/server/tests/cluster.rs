@@ -182,6 +182,37 @@ fn every_family_through_random_nodes_matches_a_single_node() {
     let mut all = common::sorted(&run(&mut r, &["KEYS", "*"]));
     all.sort();
     assert_eq!(seen, all);
+    // VGET gives non-string values as DUMP payloads, which RESTORE takes back.
+    let (_, values): (String, Vec<Vec<u8>>) = redis::cmd("VGET").arg("h").query(&mut conn).unwrap();
+    assert_eq!(values.len(), 1);
+    let ok: String = redis::cmd("RESTORE")
+        .arg("hcopy")
+        .arg(0)
+        .arg(&values[0])
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    assert_eq!(run(&mut c.raw(2), &["HGET", "hcopy", "f2"]), "b");
+    // What cluster mode refuses, it refuses with a reason.
+    for cmd in [
+        &["WATCH", "str"][..],
+        &["MOVE", "str", "1"],
+        &["SWAPDB", "0", "1"],
+        &["BLPOP", "l", "0"],
+    ] {
+        let reply = run(&mut r, cmd);
+        assert!(
+            reply.starts_with("-ERR") && reply.contains("cluster mode"),
+            "{cmd:?}: {reply}"
+        );
+    }
+    assert_eq!(
+        run(&mut r, &["CLUSTER", "KEYSLOT", "{t}a"]),
+        run(&mut r, &["CLUSTER", "KEYSLOT", "{t}b"])
+    );
+    let myid = run(&mut c.raw(2), &["CLUSTER", "MYID"]);
+    assert!(run(&mut r, &["CLUSTER", "NODES"]).contains(&myid));
+    assert!(run(&mut r, &["CLUSTER", "FORGET", &myid]).contains("alive"));
     assert_eq!(run(&mut r, &["FLUSHALL"]), "+OK");
     assert_eq!(run(&mut c.raw(0), &["DBSIZE"]), ":0");
 }
