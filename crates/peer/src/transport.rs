@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
@@ -180,8 +180,8 @@ fn put_header(buf: &mut BytesMut, frame: &OutFrame) {
 
 /// Drains the queue into as few write calls as possible: everything queued
 /// when the writer wakes up goes out in one `write_all`.
-async fn write_loop(
-    mut w: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut w: W,
     mut rx: mpsc::UnboundedReceiver<OutFrame>,
     bytes_out: Option<Arc<Counters>>,
 ) -> io::Result<()> {
@@ -841,5 +841,115 @@ impl PeerClient {
             _reader: AbortOnDrop(reader.abort_handle()),
             _writer: AbortOnDrop(writer.abort_handle()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::IoSlice;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Records every write call it receives, as a TCP socket would see them.
+    #[derive(Default)]
+    struct RecordingWriter {
+        calls: usize,
+        data: Vec<u8>,
+    }
+
+    impl AsyncWrite for RecordingWriter {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.calls += 1;
+            self.data.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            self.calls += 1;
+            let mut n = 0;
+            for b in bufs {
+                self.data.extend_from_slice(b);
+                n += b.len();
+            }
+            Poll::Ready(Ok(n))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frame(id: u64, payload: Bytes) -> OutFrame {
+        OutFrame {
+            id,
+            kind: KIND_REQUEST,
+            payload,
+        }
+    }
+
+    fn encoded(frames: &[(u64, &Bytes)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (id, payload) in frames {
+            out.extend_from_slice(&((payload.len() + FRAME_META_BYTES) as u32).to_be_bytes());
+            out.extend_from_slice(&id.to_be_bytes());
+            out.push(KIND_REQUEST);
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    /// Runs the writer over everything in `frames`, queued before it starts.
+    async fn write_all_queued(frames: Vec<OutFrame>) -> (RecordingWriter, u64) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for f in frames {
+            tx.send(f).unwrap();
+        }
+        drop(tx);
+        let counters = Arc::new(Counters::default());
+        let mut w = RecordingWriter::default();
+        write_loop(&mut w, rx, Some(counters.clone()))
+            .await
+            .unwrap();
+        (w, counters.bytes_out.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_small_frames_is_one_write() {
+        let payloads: Vec<Bytes> = (0..100u64)
+            .map(|i| Bytes::from(format!("payload-{i}")))
+            .collect();
+        let frames = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| frame(i as u64, p.clone()))
+            .collect();
+        let (w, bytes_out) = write_all_queued(frames).await;
+        let expected = encoded(
+            &payloads
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as u64, p))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(w.calls, 1);
+        assert_eq!(w.data, expected);
+        assert_eq!(bytes_out, expected.len() as u64);
     }
 }
