@@ -179,7 +179,8 @@ fn put_header(buf: &mut BytesMut, frame: &OutFrame) {
 }
 
 /// Drains the queue into as few write calls as possible: everything queued
-/// when the writer wakes up goes out in one `write_all`.
+/// when the writer wakes up goes out in one write, plus one vectored write
+/// per payload too large to copy into the batch.
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut w: W,
     mut rx: mpsc::UnboundedReceiver<OutFrame>,
@@ -195,9 +196,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             if frame.payload.len() <= INLINE_PAYLOAD_BYTES {
                 buf.put_slice(&frame.payload);
             } else {
-                w.write_all(&buf).await?;
+                // The batch so far, with this frame's header, and the payload
+                // leave in one vectored write; the payload is not copied.
+                let mut out = Buf::chain(&buf[..], &frame.payload[..]);
+                w.write_all_buf(&mut out).await?;
                 buf.clear();
-                w.write_all(&frame.payload).await?;
             }
             if buf.len() < WRITE_BATCH_BYTES {
                 next = rx.try_recv().ok();
@@ -949,6 +952,24 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         assert_eq!(w.calls, 1);
+        assert_eq!(w.data, expected);
+        assert_eq!(bytes_out, expected.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_large_payload_shares_a_vectored_write_with_the_batch() {
+        let small = Bytes::from_static(b"small");
+        let large = Bytes::from(vec![7u8; INLINE_PAYLOAD_BYTES + 1]);
+        let frames = vec![
+            frame(1, small.clone()),
+            frame(2, large.clone()),
+            frame(3, small.clone()),
+        ];
+        let (w, bytes_out) = write_all_queued(frames).await;
+        let expected = encoded(&[(1, &small), (2, &large), (3, &small)]);
+        // The first frame, the large one's header and its payload in one
+        // call; the trailing frame in the final flush.
+        assert_eq!(w.calls, 2);
         assert_eq!(w.data, expected);
         assert_eq!(bytes_out, expected.len() as u64);
     }
