@@ -283,15 +283,10 @@ fn handshake_bytes(version: u16) -> [u8; HANDSHAKE_BYTES] {
 
 /// Parses a handshake: the peer's version, or a protocol error for bad magic.
 fn parse_handshake(hs: &[u8; HANDSHAKE_BYTES]) -> Result<u16, PeerError> {
-    let (magic, version) = hs.split_at(4);
-    if magic != HANDSHAKE_MAGIC {
+    if hs[..4] != HANDSHAKE_MAGIC {
         return Err(PeerError::Protocol("bad handshake magic".into()));
     }
-    let version = version
-        .first_chunk::<2>()
-        .map(|v| u16::from_be_bytes(*v))
-        .ok_or_else(|| PeerError::Protocol("short handshake".into()))?;
-    Ok(version)
+    Ok(u16::from_be_bytes([hs[4], hs[5]]))
 }
 
 /// Aborts a task when dropped, so tasks tied to a connection never outlive it.
@@ -762,7 +757,7 @@ impl PeerClient {
 
     async fn connect(&self, addr: SocketAddr) -> Result<Conn, PeerError> {
         let config = &self.inner.config;
-        let mut stream = tokio::time::timeout(config.connect_timeout, async {
+        let stream = tokio::time::timeout(config.connect_timeout, async {
             let mut stream = TcpStream::connect(addr)
                 .await
                 .map_err(|e| PeerError::Connect(e.to_string()))?;
@@ -787,7 +782,6 @@ impl PeerClient {
         })
         .await
         .map_err(|_| PeerError::Connect(format!("connect to {addr} timed out")))??;
-        let _ = stream.flush().await;
 
         let counters = self.inner.counters.clone();
         counters.open_connections.fetch_add(1, Ordering::Relaxed);
