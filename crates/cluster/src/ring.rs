@@ -212,8 +212,8 @@ impl Ring {
             // Highest score first; equal scores (practically never) fall back
             // to the lower id, which is the lower index since `live` is sorted.
             ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            zone_used.iter_mut().for_each(|z| *z = false);
-            picked.iter_mut().for_each(|x| *x = false);
+            zone_used.fill(false);
+            picked.fill(false);
             let start = owners.len();
             // Pass 1: best node of each zone not yet represented, in score
             // order, until the list is full or every zone has a replica.

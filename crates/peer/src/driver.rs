@@ -268,21 +268,33 @@ mod tests {
         }
     }
 
+    /// With the default configuration a crashed node is declared down
+    /// within the 2–4 s that `MembershipConfig` documents, whatever the
+    /// seed; the clock is simulated, so the bound is exact, not a timing
+    /// guess on a busy machine.
     #[test]
     fn simulated_cluster_converges_and_detects_a_crash() {
-        let mut sim = Sim::new(4, 7);
-        sim.run(Duration::from_secs(2));
-        for i in 0..4 {
-            assert_eq!(sim.active_count(i), 3, "node {i} after join");
+        for seed in 0..10 {
+            let mut sim = Sim::new(4, seed);
+            sim.run(Duration::from_secs(2));
+            for i in 0..4 {
+                assert_eq!(sim.active_count(i), 3, "node {i} after join, seed {seed}");
+            }
+            sim.nodes[3].1 = false;
+            let crashed_at = sim.steps;
+            while (0..3).any(|i| sim.active_count(i) != 2) {
+                assert!(
+                    sim.steps - crashed_at < 1000,
+                    "crash not detected in 10 s, seed {seed}"
+                );
+                sim.step();
+            }
+            let detected = STEP * (sim.steps - crashed_at) as u32;
+            assert!(
+                detected <= Duration::from_secs(4),
+                "took {detected:?}, seed {seed}"
+            );
         }
-        sim.nodes[3].1 = false;
-        let crashed_at = sim.steps;
-        while (0..3).any(|i| sim.active_count(i) != 2) {
-            assert!(sim.steps - crashed_at < 1000, "crash not detected in 10 s");
-            sim.step();
-        }
-        let detected = STEP * (sim.steps - crashed_at) as u32;
-        assert!(detected < Duration::from_secs(5), "took {detected:?}");
     }
 
     #[test]

@@ -152,7 +152,9 @@ impl Identity for NodeIdentity {
 }
 
 /// Membership settings. The defaults declare a killed node down in about
-/// 2–4 s on a quiet LAN and see a returning node within about 1 s.
+/// 2–4 s on a quiet LAN (checked on a simulated clock by the `driver`
+/// tests) and see a returning node within about 1 s, the seed re-announce
+/// period.
 #[derive(Debug, Clone)]
 pub struct MembershipConfig {
     pub probe_period: Duration,

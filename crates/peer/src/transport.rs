@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
@@ -179,9 +179,10 @@ fn put_header(buf: &mut BytesMut, frame: &OutFrame) {
 }
 
 /// Drains the queue into as few write calls as possible: everything queued
-/// when the writer wakes up goes out in one `write_all`.
-async fn write_loop(
-    mut w: OwnedWriteHalf,
+/// when the writer wakes up goes out in one write, plus one vectored write
+/// per payload too large to copy into the batch.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut w: W,
     mut rx: mpsc::UnboundedReceiver<OutFrame>,
     bytes_out: Option<Arc<Counters>>,
 ) -> io::Result<()> {
@@ -195,9 +196,11 @@ async fn write_loop(
             if frame.payload.len() <= INLINE_PAYLOAD_BYTES {
                 buf.put_slice(&frame.payload);
             } else {
-                w.write_all(&buf).await?;
+                // The batch so far, with this frame's header, and the payload
+                // leave in one vectored write; the payload is not copied.
+                let mut out = Buf::chain(&buf[..], &frame.payload[..]);
+                w.write_all_buf(&mut out).await?;
                 buf.clear();
-                w.write_all(&frame.payload).await?;
             }
             if buf.len() < WRITE_BATCH_BYTES {
                 next = rx.try_recv().ok();
@@ -280,15 +283,10 @@ fn handshake_bytes(version: u16) -> [u8; HANDSHAKE_BYTES] {
 
 /// Parses a handshake: the peer's version, or a protocol error for bad magic.
 fn parse_handshake(hs: &[u8; HANDSHAKE_BYTES]) -> Result<u16, PeerError> {
-    let (magic, version) = hs.split_at(4);
-    if magic != HANDSHAKE_MAGIC {
+    if hs[..4] != HANDSHAKE_MAGIC {
         return Err(PeerError::Protocol("bad handshake magic".into()));
     }
-    let version = version
-        .first_chunk::<2>()
-        .map(|v| u16::from_be_bytes(*v))
-        .ok_or_else(|| PeerError::Protocol("short handshake".into()))?;
-    Ok(version)
+    Ok(u16::from_be_bytes([hs[4], hs[5]]))
 }
 
 /// Aborts a task when dropped, so tasks tied to a connection never outlive it.
@@ -759,7 +757,7 @@ impl PeerClient {
 
     async fn connect(&self, addr: SocketAddr) -> Result<Conn, PeerError> {
         let config = &self.inner.config;
-        let mut stream = tokio::time::timeout(config.connect_timeout, async {
+        let stream = tokio::time::timeout(config.connect_timeout, async {
             let mut stream = TcpStream::connect(addr)
                 .await
                 .map_err(|e| PeerError::Connect(e.to_string()))?;
@@ -784,7 +782,6 @@ impl PeerClient {
         })
         .await
         .map_err(|_| PeerError::Connect(format!("connect to {addr} timed out")))??;
-        let _ = stream.flush().await;
 
         let counters = self.inner.counters.clone();
         counters.open_connections.fetch_add(1, Ordering::Relaxed);
@@ -841,5 +838,133 @@ impl PeerClient {
             _reader: AbortOnDrop(reader.abort_handle()),
             _writer: AbortOnDrop(writer.abort_handle()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::IoSlice;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Records every write call it receives, as a TCP socket would see them.
+    #[derive(Default)]
+    struct RecordingWriter {
+        calls: usize,
+        data: Vec<u8>,
+    }
+
+    impl AsyncWrite for RecordingWriter {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.calls += 1;
+            self.data.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            self.calls += 1;
+            let mut n = 0;
+            for b in bufs {
+                self.data.extend_from_slice(b);
+                n += b.len();
+            }
+            Poll::Ready(Ok(n))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frame(id: u64, payload: Bytes) -> OutFrame {
+        OutFrame {
+            id,
+            kind: KIND_REQUEST,
+            payload,
+        }
+    }
+
+    fn encoded(frames: &[(u64, &Bytes)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (id, payload) in frames {
+            out.extend_from_slice(&((payload.len() + FRAME_META_BYTES) as u32).to_be_bytes());
+            out.extend_from_slice(&id.to_be_bytes());
+            out.push(KIND_REQUEST);
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    /// Runs the writer over everything in `frames`, queued before it starts.
+    async fn write_all_queued(frames: Vec<OutFrame>) -> (RecordingWriter, u64) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for f in frames {
+            tx.send(f).unwrap();
+        }
+        drop(tx);
+        let counters = Arc::new(Counters::default());
+        let mut w = RecordingWriter::default();
+        write_loop(&mut w, rx, Some(counters.clone()))
+            .await
+            .unwrap();
+        (w, counters.bytes_out.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_small_frames_is_one_write() {
+        let payloads: Vec<Bytes> = (0..100u64)
+            .map(|i| Bytes::from(format!("payload-{i}")))
+            .collect();
+        let frames = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| frame(i as u64, p.clone()))
+            .collect();
+        let (w, bytes_out) = write_all_queued(frames).await;
+        let expected = encoded(
+            &payloads
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i as u64, p))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(w.calls, 1);
+        assert_eq!(w.data, expected);
+        assert_eq!(bytes_out, expected.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_large_payload_shares_a_vectored_write_with_the_batch() {
+        let small = Bytes::from_static(b"small");
+        let large = Bytes::from(vec![7u8; INLINE_PAYLOAD_BYTES + 1]);
+        let frames = vec![
+            frame(1, small.clone()),
+            frame(2, large.clone()),
+            frame(3, small.clone()),
+        ];
+        let (w, bytes_out) = write_all_queued(frames).await;
+        let expected = encoded(&[(1, &small), (2, &large), (3, &small)]);
+        // The first frame, the large one's header and its payload in one
+        // call; the trailing frame in the final flush.
+        assert_eq!(w.calls, 2);
+        assert_eq!(w.data, expected);
+        assert_eq!(bytes_out, expected.len() as u64);
     }
 }

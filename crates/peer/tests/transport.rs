@@ -109,6 +109,30 @@ async fn thousand_concurrent_requests_share_one_connection() {
 }
 
 #[tokio::test]
+async fn large_payloads_round_trip_between_small_ones() {
+    let server = PeerServer::bind(loopback(), echo_handler()).unwrap();
+    let addr = server.local_addr();
+    let client = PeerClient::new(PeerConfig::default());
+    // Above the size the writer copies into its batch buffer, so these go
+    // out as their own slice of a vectored write, in both directions.
+    let large: Vec<Bytes> = (0..4u8).map(|i| Bytes::from(vec![i; 1 << 20])).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, payload) in large.into_iter().enumerate() {
+        for p in [Bytes::from(format!("small-{i}")), payload] {
+            let client = client.clone();
+            tasks.spawn(async move {
+                let got = client.request(addr, p.clone(), TEST_DEADLINE).await;
+                assert_eq!(got, Ok(p));
+            });
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    assert_eq!(client.stats().open_connections, 1);
+}
+
+#[tokio::test]
 async fn slow_handler_times_out_only_its_own_request() {
     let server = PeerServer::bind(loopback(), echo_handler()).unwrap();
     let addr = server.local_addr();
