@@ -294,6 +294,24 @@ mod tests {
     }
 
     #[test]
+    fn expiry_changes_during_a_capture_keep_the_image() {
+        let mut s = filled();
+        let expected = image_now(&mut s);
+        let got = capture_with(&mut s, |s, round| {
+            let key = format!("k{}", round * 2 % 300);
+            match round % 3 {
+                // No change (the key has no TTL): nothing to preserve.
+                0 => assert!(s.db(0).set_expire(key.as_bytes(), None)),
+                // A deadline in the past deletes the key: the entry moves to the capture.
+                1 => assert!(s.db(0).set_expire(key.as_bytes(), Some(1))),
+                // A new TTL changes the entry: its pre-image is preserved.
+                _ => assert!(s.db(0).set_expire(key.as_bytes(), Some(80_000))),
+            }
+        });
+        assert_eq!(got, expected);
+    }
+
+    #[test]
     fn keys_expired_at_the_start_are_left_out() {
         let mut s = Store::new(1, 1);
         s.set_now(1_000);
