@@ -301,21 +301,18 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
         _ = signal_received() => Err("interrupted while loading".to_string()),
         _ = shutdown.changed() => Err("shut down while loading".to_string()),
     };
-    if let Err(e) = loaded {
+    let started = match loaded {
+        Ok(()) if cluster_enabled => cluster::Cluster::start(shared.clone(), tcp_port, seed)
+            .await
+            .map(drop),
+        other => other,
+    };
+    if let Err(e) = started {
         shared.request_shutdown();
         for t in tasks {
             let _ = t.await;
         }
         return Err(e);
-    }
-    if cluster_enabled {
-        if let Err(e) = cluster::Cluster::start(shared.clone(), tcp_port, seed).await {
-            shared.request_shutdown();
-            for t in tasks {
-                let _ = t.await;
-            }
-            return Err(e);
-        }
     }
     tracing::info!("Ready to accept connections tcp");
 
