@@ -17,10 +17,10 @@
 //! - Entries created after the moment are marked seen at birth, so they are not in the image.
 //!
 //! So the image is exactly the keyspace at the moment of `begin_capture`, the extra memory is
-//! only the pre-images of keys written during the capture (usually a small fraction), and no
-//! client waits longer than one slice. A capture must always run to its end (the job keeps
-//! stepping even if its file failed), because the marks are only consistent again once every
-//! entry has been seen.
+//! only the pre-images of keys written during the capture (usually a small fraction), and the
+//! keyspace lock is held for one slice at a time. A capture must always run to its end (the job
+//! keeps stepping even if its file failed), because the marks are only consistent again once
+//! every entry has been seen.
 
 use crate::dict::Dict;
 use crate::entry::Entry;
