@@ -127,17 +127,20 @@ def load_keys(server, n, shape="string"):
     return {"keys": dbsize, "used_per_key": (used1 - used0) / dbsize, "rss_per_key": (rss1 - rss0) / dbsize}
 
 
-def machine():
-    model = "unknown"
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo ("unknown" if it cannot be read)."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown"
+
+
+def machine():
     redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}; {redis_version}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, Linux {platform.release()}; {redis_version}"
 
 
 def main():

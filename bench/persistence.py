@@ -20,7 +20,7 @@ import argparse, csv, io, os, platform, re, shlex, shutil, signal, socket, stati
 import tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import cpu_seconds, free_port, rss_bytes  # noqa: E402
+from compare import cpu_model, cpu_seconds, free_port, rss_bytes  # noqa: E402
 T0 = time.monotonic()
 TARGET_MS = 10.0
 
@@ -636,14 +636,6 @@ def fmt_lat(tests):
 # Report
 
 def machine():
-    model = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     mem = "?"
     try:
         for line in open("/proc/meminfo"):
@@ -651,7 +643,7 @@ def machine():
                 mem = f"{int(line.split()[1]) / 1048576:.0f} GiB RAM"
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores, {mem}, Linux {platform.release()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {mem}, Linux {platform.release()}"
 
 
 def loadavg():
@@ -684,6 +676,12 @@ def f3(x):
 
 def err_cell(r):
     return f"FAILED: {r['error']}" if "error" in r else None
+
+
+def failed_row(lead, a, b, fmt, key, rest):
+    """A table row for a pair where a side failed: `lead` cells, each side's error (or its `key`
+    value formatted with `fmt`), then the `rest` cells."""
+    return f"| {lead} | {err_cell(a) or fmt % a[key]} | {err_cell(b) or fmt % b[key]} | {rest} |"
 
 
 def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, gap):
@@ -725,8 +723,7 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, ga
         for row in tput:
             a, b = row["redis"], row["ringkv"]
             if "error" in a or "error" in b:
-                L.append(f"| {row['fsync']} | {row['P']} | {err_cell(a) or '%.0f' % a['rps']} | "
-                         f"{err_cell(b) or '%.0f' % b['rps']} | – | – | – | – | – | – | – | – |")
+                L.append(failed_row(f"{row['fsync']} | {row['P']}", a, b, "%.0f", "rps", " | ".join("–" * 8)))
                 continue
             disk = ("–" if a["aof_bytes"] is None else
                     f"{a['aof_bytes'] / 1e6:.1f} / {b['aof_bytes'] / 1e6:.1f}")
@@ -762,8 +759,8 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, ga
         for row in restart:
             a, b = row["redis"], row["ringkv"]
             if "error" in a or "error" in b:
-                L.append(f"| {row['fmt']} | {row['n']:,} | {err_cell(a) or '%.3f' % a['seconds']} | "
-                         f"{err_cell(b) or '%.3f' % b['seconds']} | – | – | – | **FAIL** | – | – |")
+                L.append(failed_row(f"{row['fmt']} | {row['n']:,}", a, b, "%.3f", "seconds",
+                                    "– | – | – | **FAIL** | – | –"))
                 continue
             ok = "yes" if a["ok"] and b["ok"] else (
                 "**FAIL** (" + ", ".join(k for k, v in (("redis", a), ("ringkv", b)) if not v["ok"]) + ")")

@@ -213,8 +213,9 @@ impl Aof {
     }
 
     /// Stops the writer after it has written and fsynced everything logged so far (AOF turned
-    /// off, shutdown). Call under the keyspace lock with logging already off; returns a receiver
-    /// for the outcome, to wait on after the lock is released (the writer may need the lock).
+    /// off, shutdown). Call under the keyspace lock, before turning logging off (which drops
+    /// unsent bytes); returns a receiver for the outcome, to wait on after the lock is released
+    /// (the writer may need the lock).
     pub fn stop(&self, store: &mut Store) -> Option<mpsc::Receiver<Result<(), String>>> {
         self.hand_over(store);
         let tx = self.tx.lock().take()?;

@@ -299,11 +299,7 @@ pub(crate) fn prepare_rewrite(shared: &Shared) -> Result<Job, String> {
     let plan = {
         let mut slot = shared.persistence.manifest.lock();
         if slot.is_none() {
-            let m = match Manifest::load_if_exists(&dir, &name).map_err(|e| e.to_string())? {
-                Some(m) => m,
-                None => Manifest::new(&dir, &name).map_err(|e| e.to_string())?,
-            };
-            *slot = Some(m);
+            *slot = Some(Manifest::load_or_new(&dir, &name).map_err(|e| e.to_string())?);
         }
         match slot.as_mut() {
             Some(m) => m.start_rewrite().map_err(|e| e.to_string())?,
@@ -408,10 +404,7 @@ fn enable_aof(store: &mut Store, shared: &Shared) -> Result<(), String> {
     }
     let (dir, name) = aof_location(shared);
     let path = {
-        let mut m = match Manifest::load_if_exists(&dir, &name).map_err(|e| e.to_string())? {
-            Some(m) => m,
-            None => Manifest::new(&dir, &name).map_err(|e| e.to_string())?,
-        };
+        let mut m = Manifest::load_or_new(&dir, &name).map_err(|e| e.to_string())?;
         let path = m.open_new_incr().map_err(|e| e.to_string())?;
         *shared.persistence.manifest.lock() = Some(m);
         path

@@ -17,10 +17,10 @@
 //! - Entries created after the moment are marked seen at birth, so they are not in the image.
 //!
 //! So the image is exactly the keyspace at the moment of `begin_capture`, the extra memory is
-//! only the pre-images of keys written during the capture (usually a small fraction), and no
-//! client waits longer than one slice. A capture must always run to its end (the job keeps
-//! stepping even if its file failed), because the marks are only consistent again once every
-//! entry has been seen.
+//! only the pre-images of keys written during the capture (usually a small fraction), and the
+//! keyspace lock is held for one slice at a time. A capture must always run to its end (the job
+//! keeps stepping even if its file failed), because the marks are only consistent again once
+//! every entry has been seen.
 
 use crate::dict::Dict;
 use crate::entry::Entry;
@@ -291,6 +291,24 @@ mod tests {
         // The marks are consistent again: a second capture with no writes sees everything live.
         let now = image_now(&mut s);
         assert_eq!(capture_with(&mut s, |_, _| {}), now);
+    }
+
+    #[test]
+    fn expiry_changes_during_a_capture_keep_the_image() {
+        let mut s = filled();
+        let expected = image_now(&mut s);
+        let got = capture_with(&mut s, |s, round| {
+            let key = format!("k{}", round * 2 % 300);
+            match round % 3 {
+                // No change (the key has no TTL): nothing to preserve.
+                0 => assert!(s.db(0).set_expire(key.as_bytes(), None)),
+                // A deadline in the past deletes the key: the entry moves to the capture.
+                1 => assert!(s.db(0).set_expire(key.as_bytes(), Some(1))),
+                // A new TTL changes the entry: its pre-image is preserved.
+                _ => assert!(s.db(0).set_expire(key.as_bytes(), Some(80_000))),
+            }
+        });
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -535,7 +535,9 @@ impl<'a> DbRef<'a> {
     /// Sets (Some) or removes (None) the key's expiry. Returns false if the key does not exist.
     /// A deadline in the past deletes the key (counted as a deletion, as Redis does for EXPIRE).
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>) -> bool {
-        let old = match self.live_entry_for_write(key) {
+        // Preserved for a running capture only once it is known to change in place: a deleted
+        // entry is moved to the capture by `delete_entry`, an unchanged one needs nothing.
+        let old = match self.live_entry(key, true) {
             None => return false,
             Some(e) => e.expire(),
         };
@@ -550,7 +552,9 @@ impl<'a> DbRef<'a> {
             self.after_write(key);
             return true;
         }
+        let origin = self.db.capture.origin;
         let e = self.db.dict.get_mut(key).expect("invariant: entry is live");
+        Self::preserve(self.c, origin, e);
         let in_place = match at {
             Some(t) => e.overwrite_expire(t),
             None => false,

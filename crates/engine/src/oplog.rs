@@ -16,7 +16,7 @@
 //! The log is off until the server enables it (AOF on), so it costs one branch per write
 //! otherwise.
 
-use ringkv_protocol::num::write_u64;
+use ringkv_protocol::num::{format_u64, write_u64, MAX_I64_LEN};
 
 /// Appends one RESP multibulk command (`*<n>\r\n` then `$<len>\r\n<arg>\r\n` per argument).
 pub fn encode_command<'a, I>(out: &mut Vec<u8>, args: I)
@@ -66,9 +66,9 @@ impl CommandEncoder {
         I::IntoIter: ExactSizeIterator,
     {
         if self.db != Some(db) {
-            let mut n = Vec::with_capacity(4);
-            write_u64(&mut n, db as u64);
-            encode_command(out, [&b"SELECT"[..], &n[..]]);
+            let mut digits = [0u8; MAX_I64_LEN];
+            let start = format_u64(&mut digits, db as u64);
+            encode_command(out, [&b"SELECT"[..], &digits[start..]]);
             self.db = Some(db);
         }
         encode_command(out, args);

@@ -229,6 +229,15 @@ impl Manifest {
         }
     }
 
+    /// [`Manifest::load`], or an empty manifest (see [`Manifest::new`]) if there is none yet.
+    pub fn load_or_new(dir: impl Into<PathBuf>, name: &str) -> Result<Manifest, ManifestError> {
+        let dir = dir.into();
+        match Self::load_if_exists(&dir, name)? {
+            Some(m) => Ok(m),
+            None => Self::new(dir, name),
+        }
+    }
+
     /// Parses manifest text (pure; `dir` is only recorded).
     pub fn parse(
         dir: impl Into<PathBuf>,
@@ -607,10 +616,12 @@ mod tests {
             .unwrap()
             .is_none());
         let mut m = Manifest::new(&dir, "appendonly.aof").unwrap();
+        assert_eq!(Manifest::load_or_new(&dir, "appendonly.aof").unwrap(), m);
         let first = m.open_new_incr().unwrap();
         assert_eq!(first, dir.join("appendonly.aof.1.incr.aof"));
         fs::write(&first, b"*1\r\n$4\r\nPING\r\n").unwrap();
         assert_eq!(Manifest::load(&dir, "appendonly.aof").unwrap(), m);
+        assert_eq!(Manifest::load_or_new(&dir, "appendonly.aof").unwrap(), m);
 
         let plan = m.start_rewrite().unwrap();
         assert_eq!(plan.incr_path, dir.join("appendonly.aof.2.incr.aof"));

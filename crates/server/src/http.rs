@@ -121,15 +121,13 @@ type Reply = Response<Full<Bytes>>;
 /// the request logged up to, if it changed data.
 fn handle(shared: &Shared, req: &Request<Incoming>) -> (Reply, Option<u64>) {
     match route(shared, req) {
-        Ok((decision, logged_to)) => (decided(&decision), logged_to),
+        Ok(decision) => (decided(&decision), decision.logged_to),
         Err(reply) => (*reply, None),
     }
 }
 
-fn route(
-    shared: &Shared,
-    req: &Request<Incoming>,
-) -> Result<(HttpDecision, Option<u64>), Box<Reply>> {
+/// The rate-limit decision a request asks for, or the reply that answers it without one.
+fn route(shared: &Shared, req: &Request<Incoming>) -> Result<HttpDecision, Box<Reply>> {
     let path = req.uri().path();
     let known = matches!(
         path,
@@ -154,13 +152,7 @@ fn route(
         Ok(p) => p,
         Err(e) => return Err(Box::new(error(StatusCode::BAD_REQUEST, &e))),
     };
-    match check(shared, path, &params) {
-        Ok(d) => {
-            let logged_to = d.logged_to;
-            Ok((d, logged_to))
-        }
-        Err((status, message)) => Err(Box::new(error(status, &message))),
-    }
+    check(shared, path, &params).map_err(|(status, message)| Box::new(error(status, &message)))
 }
 
 /// Why a check was not made: the status and the message of the JSON error.

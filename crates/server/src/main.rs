@@ -57,15 +57,42 @@ fn aof_dir_target(path: &std::path::Path) -> Option<(std::path::PathBuf, String)
     Some((dir, name.to_string()))
 }
 
-/// `check-aof` on a whole multi-part AOF: every file in load order (only the last may be fixed).
-fn check_aof_dir(dir: &std::path::Path, name: &str, fix: bool) -> ExitCode {
-    use ringkv_persist::CheckStatus;
-    match ringkv_persist::check_aof_dir(dir, name, fix) {
+/// `ringkv check-snapshot FILE` / `ringkv check-aof [--fix] FILE|DIR|MANIFEST`: offline diagnosis.
+/// A directory or a manifest checks every file of the multi-part AOF in load order (only the last
+/// may be fixed).
+fn check_tool(argv: &[String]) -> Option<ExitCode> {
+    let (cmd, rest) = argv.split_first()?;
+    let (fix, file) = match (cmd.as_str(), rest) {
+        ("check-snapshot" | "check-aof", [file]) => (false, file),
+        ("check-aof", [flag, file]) if flag == "--fix" => (true, file),
+        ("check-snapshot" | "check-aof", _) => {
+            eprintln!("usage: ringkv check-snapshot FILE | ringkv check-aof [--fix] FILE");
+            return Some(ExitCode::FAILURE);
+        }
+        _ => return None,
+    };
+    let path = std::path::Path::new(file);
+    let single = |r: std::io::Result<ringkv_persist::CheckReport>| {
+        r.map(|r| vec![r])
+            .map_err(|e| format!("cannot read {file}: {e}"))
+    };
+    let reports = if cmd == "check-snapshot" {
+        single(ringkv_persist::check_snapshot(path))
+    } else if path.is_dir() || file.ends_with(".manifest") {
+        match aof_dir_target(path) {
+            Some((dir, name)) => ringkv_persist::check_aof_dir(&dir, &name, fix)
+                .map_err(|e| format!("cannot check {}: {e}", dir.display())),
+            None => Err(format!("no AOF manifest found at {file}")),
+        }
+    } else {
+        single(ringkv_persist::check_aof(path, fix))
+    };
+    Some(match reports {
         Ok(reports) => {
             let mut ok = true;
             for r in &reports {
                 println!("{r}");
-                ok &= matches!(r.status, CheckStatus::Ok) || r.fixed;
+                ok &= r.is_ok() || r.fixed;
             }
             if ok {
                 ExitCode::SUCCESS
@@ -74,61 +101,7 @@ fn check_aof_dir(dir: &std::path::Path, name: &str, fix: bool) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("cannot check {}: {e}", dir.display());
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `ringkv check-snapshot FILE` / `ringkv check-aof [--fix] FILE|DIR|MANIFEST`: offline diagnosis.
-fn check_tool(argv: &[String]) -> Option<ExitCode> {
-    use ringkv_persist::CheckStatus;
-    if let [cmd, rest @ ..] = argv {
-        if cmd == "check-aof" {
-            let (fix, target) = match rest {
-                [f] => (false, f),
-                [flag, f] if flag == "--fix" => (true, f),
-                _ => (false, &String::new()),
-            };
-            let path = std::path::Path::new(target);
-            if !target.is_empty() && (path.is_dir() || target.ends_with(".manifest")) {
-                return Some(match aof_dir_target(path) {
-                    Some((dir, name)) => check_aof_dir(&dir, &name, fix),
-                    None => {
-                        eprintln!("no AOF manifest found at {target}");
-                        ExitCode::FAILURE
-                    }
-                });
-            }
-        }
-    }
-    let report = match argv {
-        [cmd, file] if cmd == "check-snapshot" => {
-            ringkv_persist::check_snapshot(std::path::Path::new(file))
-        }
-        [cmd, file] if cmd == "check-aof" => {
-            ringkv_persist::check_aof(std::path::Path::new(file), false)
-        }
-        [cmd, fix, file] if cmd == "check-aof" && fix == "--fix" => {
-            ringkv_persist::check_aof(std::path::Path::new(file), true)
-        }
-        [cmd, ..] if cmd == "check-snapshot" || cmd == "check-aof" => {
-            eprintln!("usage: ringkv check-snapshot FILE | ringkv check-aof [--fix] FILE");
-            return Some(ExitCode::FAILURE);
-        }
-        _ => return None,
-    };
-    Some(match report {
-        Ok(r) => {
-            println!("{r}");
-            if matches!(r.status, CheckStatus::Ok) || r.fixed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("cannot read {}: {e}", argv[argv.len() - 1]);
+            eprintln!("{e}");
             ExitCode::FAILURE
         }
     })
@@ -328,21 +301,18 @@ async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), Str
         _ = signal_received() => Err("interrupted while loading".to_string()),
         _ = shutdown.changed() => Err("shut down while loading".to_string()),
     };
-    if let Err(e) = loaded {
+    let started = match loaded {
+        Ok(()) if cluster_enabled => cluster::Cluster::start(shared.clone(), tcp_port, seed)
+            .await
+            .map(drop),
+        other => other,
+    };
+    if let Err(e) = started {
         shared.request_shutdown();
         for t in tasks {
             let _ = t.await;
         }
         return Err(e);
-    }
-    if cluster_enabled {
-        if let Err(e) = cluster::Cluster::start(shared.clone(), tcp_port, seed).await {
-            shared.request_shutdown();
-            for t in tasks {
-                let _ = t.await;
-            }
-            return Err(e);
-        }
     }
     tracing::info!("Ready to accept connections tcp");
 

@@ -3,25 +3,12 @@
 //! snapshot stops start-up with a clear message, and `ringkv check-snapshot` diagnoses files.
 
 mod common;
-use common::{binary, Server};
+use common::{binary, persistence_field, run_once as run, Server};
 use std::process::Command;
 use std::time::Duration;
 
-fn run(s: &Server, cmd: &[&str]) -> String {
-    let mut r = s.raw();
-    let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
-    r.cmd(&args);
-    r.reply()
-}
-
 fn info_line(s: &Server, field: &str) -> String {
-    let info = run(s, &["INFO", "persistence"]);
-    info.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{field}:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("{field} in INFO persistence: {info}"))
+    persistence_field(&mut s.conn(), field)
 }
 
 #[test]
