@@ -10,7 +10,7 @@ use ringkv_commands::blocking::{self, BlockWait};
 use ringkv_commands::clients::ClientHandle;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::{execute, pubsub, transactions, Action, Client, Ctx, Shared};
-use ringkv_protocol::{ParseLimits, Protocol, ReplyWriter, RequestParser};
+use ringkv_protocol::{ParseLimits, Protocol, ProtocolError, ReplyWriter, RequestParser};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -159,9 +159,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        shared.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(client = handle.id, error = %e, "protocol error");
-                        out.error(&[&b"ERR "[..], e.as_bytes()].concat());
+                        protocol_error(&shared, &handle, &mut out, &e);
                         close = true;
                         break;
                     }
@@ -202,9 +200,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        shared.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(client = handle.id, error = %e, "protocol error");
-                        ctx.out.error(&[&b"ERR "[..], e.as_bytes()].concat());
+                        protocol_error(&shared, &handle, ctx.out, &e);
                         close = true;
                         break;
                     }
@@ -314,6 +310,19 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     }
     pubsub::forget(&shared, &mut client);
     shared.clients.unregister(handle.id);
+}
+
+/// A malformed request: counted, logged, answered with `-ERR Protocol error: ...` (the caller
+/// then closes the connection).
+fn protocol_error(
+    shared: &Shared,
+    handle: &ClientHandle,
+    out: &mut ReplyWriter,
+    e: &ProtocolError,
+) {
+    shared.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(client = handle.id, error = %e, "protocol error");
+    out.error(&[&b"ERR "[..], e.as_bytes()].concat());
 }
 
 /// Waits for a parked blocking request: its reply, its timeout (null reply), or the end of the
