@@ -168,16 +168,9 @@ pub fn unpark(store: &mut Store, shared: &Shared, client_id: u64) -> bool {
 use crate::error::CmdResult;
 use crate::hash::db_and_out;
 use crate::list::{existing_list_mut, lmove_serve, lmpop_serve, parse_side};
-use crate::shared_args::{mpop_where_index, parse_numkeys};
+use crate::shared_args::parse_mpop;
 use crate::table::{flags, CommandSpec};
-use crate::zset::{existing_zset_mut, zmpop_serve};
-
-/// The keys a BLMPOP/BZMPOP names (numkeys at argument 2).
-fn mpop_keys<'a>(args: &Args<'a>) -> Result<Vec<&'a [u8]>, CmdError> {
-    let numkeys = parse_numkeys(args.arg(2))?;
-    let where_idx = mpop_where_index(*args, 2, numkeys)?;
-    Ok((3..where_idx).map(|i| args.arg(i)).collect())
-}
+use crate::zset::{existing_zset_mut, parse_min_max, zmpop_serve};
 
 /// Logs a served BLMPOP/BZMPOP as its non-blocking twin: the same arguments minus the timeout
 /// (the pop is deterministic given the data, so the replay pops the same elements).
@@ -260,10 +253,11 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn blmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let timeout = parse_timeout(args.arg(1))?;
-    if lmpop_serve(ctx, args, 2)? {
+    let mpop = parse_mpop(args, 2, parse_side)?;
+    if lmpop_serve(ctx, args, &mpop)? {
         log_without_timeout(ctx, args, b"LMPOP");
     } else {
-        let keys = mpop_keys(&args)?;
+        let keys: Vec<&[u8]> = mpop.key_args(args).collect();
         block(ctx, args, &keys, timeout);
     }
     Ok(())
@@ -304,10 +298,11 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let timeout = parse_timeout(args.arg(1))?;
-    if zmpop_serve(ctx, args, 2)? {
+    let mpop = parse_mpop(args, 2, parse_min_max)?;
+    if zmpop_serve(ctx, args, &mpop)? {
         log_without_timeout(ctx, args, b"ZMPOP");
     } else {
-        let keys = mpop_keys(&args)?;
+        let keys: Vec<&[u8]> = mpop.key_args(args).collect();
         block(ctx, args, &keys, timeout);
     }
     Ok(())

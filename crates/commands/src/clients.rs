@@ -41,20 +41,32 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// A new connection's handle, as `ClientRegistry::register` publishes it.
+    fn new(id: u64, addr: String, laddr: String, now_ms: i64) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            created_ms: now_ms,
+            last_interaction_ms: AtomicI64::new(now_ms),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            no_evict: AtomicBool::new(false),
+            meta: Mutex::new(ClientMeta {
+                last_command: "NULL",
+                ..ClientMeta::default()
+            }),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
     /// A handle for commands run without a connection (AOF replay); id 0, not registered.
     pub fn internal(name: &str) -> ClientHandle {
         ClientHandle {
-            id: 0,
-            addr: name.to_string(),
-            laddr: String::new(),
-            created_ms: 0,
-            last_interaction_ms: AtomicI64::new(0),
-            db: AtomicUsize::new(0),
-            resp: AtomicU8::new(2),
             no_evict: AtomicBool::new(true),
             meta: Mutex::new(ClientMeta::default()),
-            killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
+            ..ClientHandle::new(0, name.to_string(), String::new(), 0)
         }
     }
 
@@ -86,22 +98,7 @@ pub struct ClientRegistry {
 impl ClientRegistry {
     pub fn register(&self, addr: String, laddr: String, now_ms: i64) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = Arc::new(ClientHandle {
-            id,
-            addr,
-            laddr,
-            created_ms: now_ms,
-            last_interaction_ms: AtomicI64::new(now_ms),
-            db: AtomicUsize::new(0),
-            resp: AtomicU8::new(2),
-            no_evict: AtomicBool::new(false),
-            meta: Mutex::new(ClientMeta {
-                last_command: "NULL",
-                ..ClientMeta::default()
-            }),
-            killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
-        });
+        let handle = Arc::new(ClientHandle::new(id, addr, laddr, now_ms));
         self.clients.lock().insert(id, handle.clone());
         handle
     }

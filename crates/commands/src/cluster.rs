@@ -130,6 +130,11 @@ fn hooks<'a>(ctx: &Ctx<'a>) -> Result<&'a dyn ClusterHooks, CmdError> {
     ctx.shared.cluster.get().map(|h| h.as_ref()).ok_or(DISABLED)
 }
 
+/// A failure text from the cluster layer (or a bad quorum) as an `ERR` reply.
+fn err_reply(e: String) -> CmdError {
+    CmdError::msg(format!("ERR {e}"))
+}
+
 fn refuse(_: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
     Err(DISABLED)
 }
@@ -172,26 +177,20 @@ fn cluster_keyslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 fn cluster_join(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let addr = String::from_utf8_lossy(args.arg(2)).into_owned();
-    hooks(ctx)?
-        .join(&addr)
-        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    hooks(ctx)?.join(&addr).map_err(err_reply)?;
     ctx.out.ok();
     Ok(())
 }
 
 fn cluster_leave(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
-    hooks(ctx)?
-        .leave()
-        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    hooks(ctx)?.leave().map_err(err_reply)?;
     ctx.out.ok();
     Ok(())
 }
 
 fn cluster_forget(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let id = String::from_utf8_lossy(args.arg(2)).into_owned();
-    hooks(ctx)?
-        .forget(&id)
-        .map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    hooks(ctx)?.forget(&id).map_err(err_reply)?;
     ctx.out.ok();
     Ok(())
 }
@@ -205,7 +204,7 @@ pub fn client_consistency(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         Quorum::parse(&String::from_utf8_lossy(a))
             .map(Some)
-            .map_err(|e| CmdError::msg(format!("ERR {e}")))
+            .map_err(err_reply)
     };
     let (mut read, mut write) = (ctx.client.read_quorum, ctx.client.write_quorum);
     match args.len() {

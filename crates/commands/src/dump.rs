@@ -9,11 +9,10 @@
 
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, SYNTAX};
-use crate::parse::is;
+use crate::parse::{int_arg, is};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::{Ttl, Value, ValueRef};
-use ringkv_protocol::num::parse_i64;
 use ringkv_protocol::Args;
 
 /// Format version appended to every payload (bumped when the value encoding changes).
@@ -85,7 +84,7 @@ fn dump(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let key = args.arg(1);
-    let ttl = parse_i64(args.arg(2)).ok_or(crate::error::NOT_INTEGER)?;
+    let ttl = int_arg(args.arg(2))?;
     let (mut replace, mut absttl) = (false, false);
     let mut i = 4;
     while i < args.len() {
@@ -97,7 +96,7 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         } else if (is(opt, "idletime") || is(opt, "freq")) && i + 1 < args.len() {
             // Access statistics only guide eviction; a restored key starts fresh, so the
             // values are validated as Redis does and not applied.
-            let n = parse_i64(args.arg(i + 1)).ok_or(crate::error::NOT_INTEGER)?;
+            let n = int_arg(args.arg(i + 1))?;
             if n < 0 || (is(opt, "freq") && n > 255) {
                 return Err(if is(opt, "freq") {
                     CmdError::Static("ERR Invalid FREQ value, must be >= 0 and <= 255")

@@ -11,7 +11,7 @@ use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 use crate::hash::db_and_out;
 use crate::parse::{int_arg, is, parse_i64};
-use crate::shared_args::{mpop_where_index, parse_mpop_count, parse_numkeys};
+use crate::shared_args::{parse_mpop, Mpop};
 use crate::table::{flags, CommandSpec};
 use crate::typed;
 use ringkv_config::notify;
@@ -682,27 +682,24 @@ pub(crate) fn lmove_serve(
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    if !lmpop_serve(ctx, args, 1)? {
+    let mpop = parse_mpop(args, 1, parse_side)?;
+    if !lmpop_serve(ctx, args, &mpop)? {
         ctx.out.null_array();
     }
     Ok(())
 }
 
-/// LMPOP's work, shared with BLMPOP (`numkeys_idx` is 1 or 2): validates every argument, pops
-/// from the first non-empty list and replies, or returns Ok(false) without replying when all the
-/// named lists are empty.
+/// LMPOP's work once its arguments are parsed (`mpop.side` is true for LEFT), shared with BLMPOP:
+/// pops from the first non-empty list and replies, or returns Ok(false) without replying when all
+/// the named lists are empty.
 pub(crate) fn lmpop_serve(
     ctx: &mut Ctx<'_>,
     args: Args<'_>,
-    numkeys_idx: usize,
+    mpop: &Mpop<bool>,
 ) -> Result<bool, CmdError> {
-    let numkeys = parse_numkeys(args.arg(numkeys_idx))?;
-    let where_idx = mpop_where_index(args, numkeys_idx, numkeys)?;
-    let head = parse_side(args.arg(where_idx))?;
-    let count = parse_mpop_count(args, where_idx)?;
+    let (head, count) = (mpop.side, mpop.count);
     let (mut db, out) = db_and_out(ctx);
-    for k in numkeys_idx + 1..where_idx {
-        let key = args.arg(k);
+    for key in mpop.key_args(args) {
         let Some(list) = existing_list_mut(&mut db, key)? else {
             continue;
         };

@@ -234,9 +234,9 @@ fn store(db: &mut DbRef<'_>, key: &[u8], encode: impl FnOnce(&mut Vec<u8>), expi
     db.set_str(key, &value, Ttl::At(at));
     // The decision depended on the server clock: log the state it produced, not the check.
     if db.logging() {
-        let mut pxat = Vec::with_capacity(20);
-        ringkv_protocol::num::write_i64(&mut pxat, at);
-        db.log_effect([&b"SET"[..], key, &value, b"PXAT", &pxat]);
+        let mut buf = [0u8; ringkv_protocol::num::MAX_I64_LEN];
+        let pxat = ringkv_protocol::num::i64_digits(&mut buf, at);
+        db.log_effect([&b"SET"[..], key, &value, b"PXAT", pxat]);
     }
 }
 

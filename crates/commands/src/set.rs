@@ -340,13 +340,12 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Ok(());
     };
     let Some(count) = count else {
-        let popped = s.pop_random(&mut rng);
-        match &popped {
-            Some(m) => out.bulk(m),
+        match s.pop_random(&mut rng) {
+            Some(m) => {
+                out.bulk(&m);
+                db.log_effect([&b"SREM"[..], key, &m]);
+            }
             None => out.null(),
-        }
-        if let Some(m) = &popped {
-            db.log_effect([&b"SREM"[..], key, m]);
         }
         db.signal_modified(key, 1);
         after_removal(&mut db, key, "spop");

@@ -9,6 +9,7 @@ use crate::parse::{int_arg, is, parse_i64};
 use ringkv_config::notify;
 use ringkv_engine::{DbRef, Rng, Ttl, Value};
 use ringkv_protocol::{Args, ReplyWriter};
+use std::ops::Range;
 
 // ---------------------------------------------------------------------------------------------
 // SCAN family
@@ -243,22 +244,48 @@ pub(crate) fn parse_numkeys(arg: &[u8]) -> Result<u64, CmdError> {
     }
 }
 
-/// The position of the LEFT/RIGHT or MIN/MAX argument of LMPOP/ZMPOP (and their blocking
-/// forms): right after the `numkeys` keys that follow the numkeys argument at `numkeys_idx`
-/// (1 for LMPOP/ZMPOP, 2 for BLMPOP/BZMPOP); a syntax error when the arguments end first.
-pub(crate) fn mpop_where_index(
+/// The arguments of LMPOP/ZMPOP (and their blocking forms) after the command's own prefix:
+/// `numkeys key [key ...] <where> [COUNT count]`.
+pub(crate) struct Mpop<W> {
+    /// Positions of the keys among the arguments.
+    pub keys: Range<usize>,
+    /// The parsed LEFT/RIGHT or MIN/MAX argument.
+    pub side: W,
+    /// The COUNT option (1 if absent).
+    pub count: usize,
+}
+
+impl<W> Mpop<W> {
+    /// The named keys.
+    pub fn key_args<'a>(&self, args: Args<'a>) -> impl Iterator<Item = &'a [u8]> {
+        self.keys.clone().map(move |i| args.arg(i))
+    }
+}
+
+/// Parses the arguments of LMPOP/ZMPOP whose `numkeys` is at `numkeys_idx` (1 for LMPOP/ZMPOP,
+/// 2 for BLMPOP/BZMPOP), reading the where argument with `side`. Errors come in Redis's order:
+/// numkeys, a where argument past the end (syntax error), the where argument itself, then COUNT.
+pub(crate) fn parse_mpop<W>(
     args: Args<'_>,
     numkeys_idx: usize,
-    numkeys: u64,
-) -> Result<usize, CmdError> {
-    Ok(numkeys
+    side: impl FnOnce(&[u8]) -> Result<W, CmdError>,
+) -> Result<Mpop<W>, CmdError> {
+    let numkeys = parse_numkeys(args.arg(numkeys_idx))?;
+    let where_idx = numkeys
         .checked_add(numkeys_idx as u64 + 1)
         .filter(|&w| w < args.len() as u64)
-        .ok_or(SYNTAX)? as usize)
+        .ok_or(SYNTAX)? as usize;
+    let side = side(args.arg(where_idx))?;
+    let count = parse_mpop_count(args, where_idx)?;
+    Ok(Mpop {
+        keys: numkeys_idx + 1..where_idx,
+        side,
+        count,
+    })
 }
 
 /// The optional `COUNT count` of LMPOP/ZMPOP after the where argument at `where_idx` (1 if absent).
-pub(crate) fn parse_mpop_count(args: Args<'_>, where_idx: usize) -> Result<usize, CmdError> {
+fn parse_mpop_count(args: Args<'_>, where_idx: usize) -> Result<usize, CmdError> {
     let mut count: Option<usize> = None;
     let mut j = where_idx + 1;
     while j < args.len() {

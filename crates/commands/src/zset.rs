@@ -19,9 +19,8 @@ use crate::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONG_TYPE};
 use crate::hash::db_and_out;
 use crate::parse::{int_arg, is, parse_f64, parse_i64};
 use crate::shared_args::{
-    self, empty_scan, mpop_where_index, parse_cursor, parse_mpop_count, parse_numkeys,
-    parse_random_count, parse_random_flag, parse_scan_opts, scan_reply_header, write_random_sample,
-    RandomSample, INVALID_CURSOR,
+    self, empty_scan, parse_cursor, parse_mpop, parse_random_count, parse_random_flag,
+    parse_scan_opts, scan_reply_header, write_random_sample, Mpop, RandomSample, INVALID_CURSOR,
 };
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
@@ -1007,33 +1006,35 @@ fn zpop_command(ctx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> CmdResult {
 }
 
 fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    if !zmpop_serve(ctx, args, 1)? {
+    let mpop = parse_mpop(args, 1, parse_min_max)?;
+    if !zmpop_serve(ctx, args, &mpop)? {
         ctx.out.null_array();
     }
     Ok(())
 }
 
-/// ZMPOP's work, shared with BZMPOP (`numkeys_idx` is 1 or 2): validates every argument, pops
-/// from the first non-empty sorted set and replies, or returns Ok(false) without replying when
-/// all of them are empty.
+/// MIN/MAX of ZMPOP and BZMPOP: true for MAX.
+pub(crate) fn parse_min_max(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "min") {
+        Ok(false)
+    } else if is(arg, "max") {
+        Ok(true)
+    } else {
+        Err(SYNTAX)
+    }
+}
+
+/// ZMPOP's work once its arguments are parsed (`mpop.side` is true for MAX), shared with BZMPOP:
+/// pops from the first non-empty sorted set and replies, or returns Ok(false) without replying
+/// when all of them are empty.
 pub(crate) fn zmpop_serve(
     ctx: &mut Ctx<'_>,
     args: Args<'_>,
-    numkeys_idx: usize,
+    mpop: &Mpop<bool>,
 ) -> Result<bool, CmdError> {
-    let numkeys = parse_numkeys(args.arg(numkeys_idx))?;
-    let where_idx = mpop_where_index(args, numkeys_idx, numkeys)?;
-    let max = if is(args.arg(where_idx), "min") {
-        false
-    } else if is(args.arg(where_idx), "max") {
-        true
-    } else {
-        return Err(SYNTAX);
-    };
-    let count = parse_mpop_count(args, where_idx)?;
+    let (max, count) = (mpop.side, mpop.count);
     let (mut db, out) = db_and_out(ctx);
-    for k in numkeys_idx + 1..where_idx {
-        let key = args.arg(k);
+    for key in mpop.key_args(args) {
         let Some(zset) = existing_zset_mut(&mut db, key)? else {
             continue;
         };

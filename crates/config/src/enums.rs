@@ -30,19 +30,6 @@ impl LogLevel {
     ];
     /// Config-file names, index-aligned with [`LogLevel::ALL`].
     pub const NAMES: [&'static str; 5] = ["debug", "verbose", "notice", "warning", "nothing"];
-
-    /// The config-file spelling, e.g. `"notice"`.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    /// Parses a config-file spelling, ignoring ASCII case.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(name))
-            .map(|i| Self::ALL[i])
-    }
 }
 
 /// `maxmemory-policy`: what to evict when `maxmemory` is reached.
@@ -89,19 +76,6 @@ impl EvictionPolicy {
         "volatile-fifo",
     ];
 
-    /// The config-file spelling, e.g. `"allkeys-lru"`.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    /// Parses a config-file spelling, ignoring ASCII case.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(name))
-            .map(|i| Self::ALL[i])
-    }
-
     /// True for the `volatile-*` policies, which only evict keys with a TTL.
     pub fn is_volatile(self) -> bool {
         matches!(
@@ -132,23 +106,27 @@ impl AppendFsync {
     pub const ALL: [AppendFsync; 3] = [AppendFsync::Always, AppendFsync::EverySec, AppendFsync::No];
     /// Config-file names, index-aligned with [`AppendFsync::ALL`].
     pub const NAMES: [&'static str; 3] = ["always", "everysec", "no"];
-
-    /// The config-file spelling, e.g. `"everysec"`.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    /// Parses a config-file spelling, ignoring ASCII case.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(name))
-            .map(|i| Self::ALL[i])
-    }
 }
 
-macro_rules! display_and_fromstr {
+/// The name handling every enumerated setting shares: `as_str`, `from_name`, `Display` and
+/// `FromStr`, all over the type's index-aligned `ALL` and `NAMES`.
+macro_rules! named_setting {
     ($t:ty, $what:literal) => {
+        impl $t {
+            /// The config-file spelling.
+            pub fn as_str(self) -> &'static str {
+                Self::NAMES[self as usize]
+            }
+
+            /// Parses a config-file spelling, ignoring ASCII case.
+            pub fn from_name(name: &str) -> Option<Self> {
+                Self::NAMES
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(name))
+                    .map(|i| Self::ALL[i])
+            }
+        }
+
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -172,9 +150,9 @@ macro_rules! display_and_fromstr {
     };
 }
 
-display_and_fromstr!(LogLevel, "loglevel");
-display_and_fromstr!(EvictionPolicy, "maxmemory-policy");
-display_and_fromstr!(AppendFsync, "appendfsync");
+named_setting!(LogLevel, "loglevel");
+named_setting!(EvictionPolicy, "maxmemory-policy");
+named_setting!(AppendFsync, "appendfsync");
 
 #[cfg(test)]
 mod tests {

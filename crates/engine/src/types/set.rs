@@ -18,7 +18,9 @@
 use crate::rng::Rng;
 use crate::types::hash::CompactBuf;
 use indexmap::IndexSet;
-use ringkv_protocol::num::i64_digits;
+// Redis string2ll (`canonical_i64`): a member is stored in an intset only if it reads back
+// identically.
+use ringkv_protocol::num::{i64_digits, parse_i64 as canonical_i64, MAX_I64_LEN};
 
 /// Redis's set-max-intset-entries default.
 pub const SET_MAX_INTSET_ENTRIES: usize = 512;
@@ -102,7 +104,7 @@ impl Member<'_> {
         match *self {
             Member::Bytes(b) => f(b),
             Member::Int(v) => {
-                let mut buf = [0u8; 20];
+                let mut buf = [0u8; MAX_I64_LEN];
                 f(i64_digits(&mut buf, v))
             }
         }
@@ -110,39 +112,6 @@ impl Member<'_> {
 
     pub fn to_vec(&self) -> Vec<u8> {
         self.with_bytes(|b| b.to_vec())
-    }
-}
-
-/// Redis string2ll: the member is stored in an intset only if it reads back identically.
-pub fn canonical_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
     }
 }
 
@@ -453,7 +422,7 @@ impl SetValue {
                     // Integers print in at most 20 bytes, so they all fit a listpack.
                     let mut lp = empty_listpack();
                     for v in IntSet(buf).iter() {
-                        let mut tmp = [0u8; 20];
+                        let mut tmp = [0u8; MAX_I64_LEN];
                         lp = lp_with(&lp, i64_digits(&mut tmp, v));
                     }
                     *buf = lp_with(&lp, m);

@@ -40,8 +40,7 @@ impl Server {
     /// Stops this server (SIGKILL if still running) and starts a new one on the same data
     /// directory with `extra` arguments: what a restart after a crash or a shutdown looks like.
     pub fn restart(mut self, extra: &[&str]) -> Server {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         drop(self);
         Server::start_in(dir, extra, None)
@@ -427,15 +426,9 @@ pub fn raw_info_field<T: std::str::FromStr>(r: &mut Raw, section: &str, field: &
     info_value(&info, field).unwrap_or_else(|| panic!("{field} in INFO {section}"))
 }
 
-/// One field of `INFO persistence` (panics with the section if absent).
+/// One field of `INFO persistence` (panics if absent).
 pub fn persistence_field(c: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    info.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{field}:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| panic!("{field} not in INFO persistence: {info}"))
+    info_field(c, "persistence", field)
 }
 
 /// Polls `f` every 20 ms until it holds; panics after `limit`.
