@@ -1,4 +1,4 @@
-//! The cluster's client-facing commands: CLUSTER INFO/NODES/MYID/OWNERS/JOIN/LEAVE/FORGET,
+//! The cluster's client-facing commands: CLUSTER INFO/NODES/MYID/OWNERS/KEYSLOT/FORGET,
 //! VGET/VSET (versions and conflict resolution) and the per-connection consistency level.
 //!
 //! The cluster itself (membership, ring, replication) lives in the server crate, which owns the
@@ -30,10 +30,6 @@ pub trait ClusterHooks: Send + Sync {
     fn owners(&self, key: &[u8]) -> Vec<[String; 4]>;
     /// The partition of a key.
     fn partition(&self, key: &[u8]) -> u32;
-    /// Joins the cluster a peer at `addr` (host:cluster-port) belongs to.
-    fn join(&self, addr: &str) -> Result<(), String>;
-    /// Hands this node's data to the other owners and leaves the cluster.
-    fn leave(&self) -> Result<(), String>;
     /// Drops a node that is down from the membership.
     fn forget(&self, id: &str) -> Result<(), String>;
 }
@@ -101,21 +97,6 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of bytes in the key",
         )
         .syntax("key"),
-    CommandSpec::new("join", 3, flags::ADMIN | flags::STALE, cluster_join)
-        .group("cluster")
-        .doc(
-            "Joins the cluster of the peer at host:cluster-port.",
-            "0.1.0",
-            "O(1)",
-        )
-        .syntax("host:port"),
-    CommandSpec::new("leave", 2, flags::ADMIN | flags::STALE, cluster_leave)
-        .group("cluster")
-        .doc(
-            "Hands this node's data to the other owners, then leaves the cluster and shuts down.",
-            "0.1.0",
-            "O(N)",
-        ),
     CommandSpec::new("forget", 3, flags::ADMIN | flags::STALE, cluster_forget)
         .group("cluster")
         .doc(
@@ -172,19 +153,6 @@ fn cluster_owners(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn cluster_keyslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let p = hooks(ctx)?.partition(args.arg(2));
     ctx.out.integer(p.into());
-    Ok(())
-}
-
-fn cluster_join(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let addr = String::from_utf8_lossy(args.arg(2)).into_owned();
-    hooks(ctx)?.join(&addr).map_err(err_reply)?;
-    ctx.out.ok();
-    Ok(())
-}
-
-fn cluster_leave(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
-    hooks(ctx)?.leave().map_err(err_reply)?;
-    ctx.out.ok();
     Ok(())
 }
 

@@ -213,6 +213,8 @@ fn every_family_through_random_nodes_matches_a_single_node() {
     let myid = run(&mut c.raw(2), &["CLUSTER", "MYID"]);
     assert!(run(&mut r, &["CLUSTER", "NODES"]).contains(&myid));
     assert!(run(&mut r, &["CLUSTER", "FORGET", &myid]).contains("alive"));
+    // Membership changes other than start-up seeds are not built yet: no stub answers.
+    assert!(run(&mut r, &["CLUSTER", "LEAVE"]).starts_with("-ERR unknown subcommand"));
     assert_eq!(run(&mut r, &["FLUSHALL"]), "+OK");
     assert_eq!(run(&mut c.raw(0), &["DBSIZE"]), ":0");
 }

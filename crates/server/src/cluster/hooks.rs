@@ -138,17 +138,6 @@ impl ClusterHooks for Hooks {
         self.0.view().ring.partition_of(key)
     }
 
-    fn join(&self, _addr: &str) -> Result<(), String> {
-        Err(
-            "join through --cluster-seeds at start-up; run-time CLUSTER JOIN is not available yet"
-                .into(),
-        )
-    }
-
-    fn leave(&self) -> Result<(), String> {
-        Err("CLUSTER LEAVE with data handoff is not available yet".into())
-    }
-
     fn forget(&self, id: &str) -> Result<(), String> {
         let id: NodeId = id.parse().map_err(|_| "Unknown node".to_string())?;
         let view = self.0.view();
