@@ -22,8 +22,8 @@ pub mod version;
 pub use error::{Error, Result};
 pub use node::NodeId;
 pub use ring::{
-    hash_tag, key_hash, moved, PartitionChange, Ring, RingDiff, RingNode, DEFAULT_PARTITION_BITS,
-    MAX_PARTITION_BITS,
+    hash_tag, key_hash, moved, stable_hash, PartitionChange, Ring, RingDiff, RingNode,
+    DEFAULT_PARTITION_BITS, MAX_PARTITION_BITS,
 };
 pub use version::{
     context_from_token, context_to_token, decode_context, decode_versioned, decode_versioned_with,

@@ -64,6 +64,12 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
     key
 }
 
+/// xxh3_64 (no seed) of `bytes`: stable across builds and platforms, so nodes can compare
+/// hashes of what they computed.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    xxh3_64(bytes)
+}
+
 /// The stable 64-bit hash of a key: xxh3_64 (no seed) of its [`hash_tag`].
 pub fn key_hash(key: &[u8]) -> u64 {
     xxh3_64(hash_tag(key))

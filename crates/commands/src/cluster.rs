@@ -32,6 +32,11 @@ pub trait ClusterHooks: Send + Sync {
     fn partition(&self, key: &[u8]) -> u32;
     /// Drops a node that is down from the membership.
     fn forget(&self, id: &str) -> Result<(), String>;
+    /// Joins the cluster a peer (`host:cluster-port`) belongs to; `keys` is how many keys this
+    /// node holds (a node with data cannot join another cluster).
+    fn join(&self, peer: &str, keys: usize) -> Result<(), String>;
+    /// Starts handing this node's data off and leaving the cluster.
+    fn leave(&self) -> Result<(), String>;
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -105,6 +110,23 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
             "O(1)",
         )
         .syntax("node-id"),
+    CommandSpec::new("join", 3, flags::ADMIN | flags::STALE, cluster_join)
+        .group("cluster")
+        .doc(
+            "Joins the cluster of a peer (host:cluster-port): this empty node pulls the \
+             partitions it will own, then serves them. Progress in INFO cluster.",
+            "0.1.0",
+            "O(1); the handoff runs in the background",
+        )
+        .syntax("host:cluster-port"),
+    CommandSpec::new("leave", 2, flags::ADMIN | flags::STALE, cluster_leave)
+        .group("cluster")
+        .doc(
+            "Hands every partition of this node to its new owners, leaves the cluster and \
+             stops the server. Progress in INFO cluster.",
+            "0.1.0",
+            "O(1); the handoff runs in the background",
+        ),
 ];
 
 fn hooks<'a>(ctx: &Ctx<'a>) -> Result<&'a dyn ClusterHooks, CmdError> {
@@ -159,6 +181,20 @@ fn cluster_keyslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn cluster_forget(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let id = String::from_utf8_lossy(args.arg(2)).into_owned();
     hooks(ctx)?.forget(&id).map_err(err_reply)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn cluster_join(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let peer = String::from_utf8_lossy(args.arg(2)).into_owned();
+    let keys = ctx.store.total_keys();
+    hooks(ctx)?.join(&peer, keys).map_err(err_reply)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn cluster_leave(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
+    hooks(ctx)?.leave().map_err(err_reply)?;
     ctx.out.ok();
     Ok(())
 }

@@ -344,7 +344,14 @@ impl Table {
 
 enum Command {
     ChangeIdentity(NodeMeta),
-    Shutdown(oneshot::Sender<()>),
+    /// Announce to an address and keep re-announcing to it until it is a member (a seed
+    /// given at run time).
+    AddSeed(SocketAddr),
+    /// Stop; with `left`, announce the state `Left` first so peers drop the node.
+    Shutdown {
+        left: bool,
+        ack: oneshot::Sender<()>,
+    },
 }
 
 struct Shared {
@@ -524,15 +531,33 @@ impl Membership {
         }
     }
 
-    /// Announces `left`, leaves the cluster and stops the task. Other nodes
-    /// drop this node from their tables instead of marking it down.
+    /// Joins through `seed` at run time (as a start-up seed would: announced now and again
+    /// every `seed_announce_period` until it is a member).
+    pub fn add_seed(&self, seed: SocketAddr) {
+        let _ = self.inner.commands.send(Command::AddSeed(seed));
+    }
+
+    /// Stops gossiping. Peers see the node go down (as after a crash, but at once) and keep
+    /// it in their tables: a node that is restarted is the same member, still owning its data.
     pub async fn shutdown(&self) {
-        {
-            let mut local = self.inner.shared.local.lock();
-            local.state = NodeState::Left;
-        }
+        self.stop(false).await;
+    }
+
+    /// Announces `Left`, leaves the cluster and stops: peers drop the node from their tables
+    /// instead of marking it down. For a node that handed its data off for good.
+    pub async fn leave(&self) {
+        self.inner.shared.local.lock().state = NodeState::Left;
+        self.stop(true).await;
+    }
+
+    async fn stop(&self, left: bool) {
         let (ack, done) = oneshot::channel();
-        if self.inner.commands.send(Command::Shutdown(ack)).is_ok() {
+        if self
+            .inner
+            .commands
+            .send(Command::Shutdown { left, ack })
+            .is_ok()
+        {
             let _ = tokio::time::timeout(SHUTDOWN_WAIT, done).await;
         }
         let task = self.inner.task.lock().take();
@@ -558,7 +583,7 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
 async fn run(
     mut driver: Driver,
     socket: UdpSocket,
-    seeds: Vec<SocketAddr>,
+    mut seeds: Vec<SocketAddr>,
     config: MembershipConfig,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -615,14 +640,22 @@ async fn run(
                     };
                     driver.change_identity(now(), next, &mut fx);
                 }
-                Some(Command::Shutdown(ack)) => {
-                    let mut meta = shared.local.lock().clone();
-                    meta.state = NodeState::Left;
-                    let next = NodeIdentity {
-                        meta,
-                        generation: driver.identity().generation.wrapping_add(1),
-                    };
-                    driver.change_identity(now(), next, &mut fx);
+                Some(Command::AddSeed(seed)) => {
+                    if !seeds.contains(&seed) {
+                        seeds.push(seed);
+                    }
+                    driver.announce(now(), seed, &mut fx);
+                }
+                Some(Command::Shutdown { left, ack }) => {
+                    if left {
+                        let mut meta = shared.local.lock().clone();
+                        meta.state = NodeState::Left;
+                        let next = NodeIdentity {
+                            meta,
+                            generation: driver.identity().generation.wrapping_add(1),
+                        };
+                        driver.change_identity(now(), next, &mut fx);
+                    }
                     driver.leave(now(), &mut fx);
                     apply(&socket, &shared, &mut fx).await;
                     let _ = ack.send(());

@@ -34,8 +34,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A forwarded request is never forwarded more than this many times (views may briefly differ
-/// while membership converges).
-const MAX_HOPS: u8 = 1;
+/// while membership converges; two hops let a node that just left pass a request on).
+const MAX_HOPS: u8 = 2;
+/// How long a forwarded request that cannot be placed here waits for this node's view to catch
+/// up with the sender's (a join or leave seen there first).
+const VIEW_CATCH_UP: Duration = Duration::from_secs(1);
 /// Entries visited per lock hold when KEYS or DBSIZE walk this node's keyspace.
 const WALK_SLICE_ENTRIES: usize = 1000;
 /// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
@@ -149,7 +152,7 @@ impl Cluster {
     }
 
     /// The keyspace, locked, with its clock set.
-    fn lock_store(&self) -> parking_lot::MutexGuard<'_, ringkv_engine::Store> {
+    pub(super) fn lock_store(&self) -> parking_lot::MutexGuard<'_, ringkv_engine::Store> {
         let mut store = self.shared.store.lock();
         store.set_now(self.shared.clock.now_ms());
         store
@@ -228,12 +231,14 @@ impl Cluster {
         args: Vec<Bytes>,
         keys: Vec<Bytes>,
     ) -> Vec<u8> {
-        let owners = match self.place(session, view, &keys[0], true) {
-            Place::Here(owners) => owners,
+        let (newer, placed) = self.place_settled(session, view, &keys[0], true).await;
+        let view = newer.as_deref().unwrap_or(view);
+        match placed {
+            Place::Here(_) => {}
             Place::There(to) => return self.forward_one(session, view, to, args).await,
             Place::Down(msg) => return error_reply(session.proto(), msg),
         };
-        self.write_as_primary(session, view, &owners, vec![args])
+        self.write_as_primary(session, view, &keys[0], vec![args])
             .await
             .pop()
             .unwrap_or_default()
@@ -257,6 +262,36 @@ impl Cluster {
         }
     }
 
+    /// `place`, except that a forwarded request that cannot be placed waits (at most
+    /// `VIEW_CATCH_UP`) for this node's view to change, and is placed with the newer view
+    /// (returned) when that helps.
+    async fn place_settled(
+        &self,
+        session: Session,
+        view: &View,
+        key: &[u8],
+        write: bool,
+    ) -> (Option<Arc<View>>, Place) {
+        let placed = self.place(session, view, key, write);
+        if session.hops == 0 || !matches!(placed, Place::Down(_)) {
+            return (None, placed);
+        }
+        let deadline = tokio::time::Instant::now() + VIEW_CATCH_UP;
+        let mut seen = view.generation;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let newer = self.view();
+            if newer.generation != seen {
+                seen = newer.generation;
+                let again = self.place(session, &newer, key, write);
+                if !matches!(again, Place::Down(_)) {
+                    return (Some(newer), again);
+                }
+            }
+        }
+        (None, placed)
+    }
+
     async fn forward_one(
         self: &Arc<Self>,
         session: Session,
@@ -270,22 +305,25 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// Runs commands (one, or MULTI ... EXEC) here and replicates the keys they changed.
-    /// Returns one reply per command.
+    /// Runs commands (one, or MULTI ... EXEC) on `key`'s partition here and replicates the keys
+    /// they changed: to the partition's owners, and during a join or leave also to its owners
+    /// to be, with W acknowledgements needed among each. Returns one reply per command.
     async fn write_as_primary(
         self: &Arc<Self>,
         session: Session,
         view: &View,
-        owners: &[NodeId],
+        key: &[u8],
         commands: Vec<Vec<Bytes>>,
     ) -> Vec<Vec<u8>> {
         let settings = self.settings();
         let proto = session.proto();
-        let n = owners.len();
-        let w = session
-            .write_quorum
-            .unwrap_or(settings.write_quorum)
-            .resolve(n);
+        let quorum = session.write_quorum.unwrap_or(settings.write_quorum);
+        let owners = view.ring.owners_of_key(key);
+        let target = view
+            .target
+            .as_ref()
+            .map(|t| t.owners_of_key(key))
+            .filter(|t| *t != owners);
         let (mut replies, states, logged_to) = self.exec_local(session, &commands, true);
         self.stats
             .coordinated_writes
@@ -294,21 +332,42 @@ impl Cluster {
         if states.is_empty() {
             return replies;
         }
-        let others: Vec<NodeId> = owners.iter().copied().filter(|o| *o != self.node).collect();
-        let acks = self
-            .replicate(view, &others, states, w.saturating_sub(1), settings.timeout)
+        let sets: Vec<(&[NodeId], usize)> = std::iter::once(owners)
+            .chain(target)
+            .map(|set| (set, quorum.resolve(set.len())))
+            .collect();
+        let mut others: Vec<NodeId> = Vec::with_capacity(owners.len() * 2);
+        for id in sets.iter().flat_map(|(set, _)| set.iter()) {
+            if *id != self.node && !others.contains(id) {
+                others.push(*id);
+            }
+        }
+        let me = self.node;
+        let acked_in = |set: &[NodeId], acked: &[NodeId]| {
+            set.iter()
+                .filter(|id| **id == me || acked.contains(id))
+                .count()
+        };
+        let acked = self
+            .replicate(
+                view,
+                &others,
+                states,
+                |acked| sets.iter().all(|(set, w)| acked_in(set, acked) >= *w),
+                settings.timeout,
+            )
             .await;
-        if acks + 1 < w {
+        if let Some((set, w)) = sets.iter().find(|(set, w)| acked_in(set, &acked) < *w) {
             self.stats.quorum_failures.fetch_add(1, Ordering::Relaxed);
             if let Some(last) = replies.last_mut() {
-                *last = error_reply(proto, &no_quorum(w, n, acks + 1));
+                *last = error_reply(proto, &no_quorum(*w, set.len(), acked_in(set, &acked)));
             }
         }
         replies
     }
 
     /// Under `appendfsync always`, waits until this node's log covers the write.
-    async fn wait_durable(&self, logged_to: Option<u64>) {
+    pub(super) async fn wait_durable(&self, logged_to: Option<u64>) {
         if let Some(offset) = logged_to {
             let aof = &self.shared.persistence.aof;
             if aof.must_wait(offset) {
@@ -366,16 +425,16 @@ impl Cluster {
         (replies, states, logged_to)
     }
 
-    /// Sends states to replicas; returns once `needed` acknowledged (or all answered, or the
-    /// timeout). Slower replicas still receive them in the background.
+    /// Sends states to replicas; returns the nodes that acknowledged once `enough` says so
+    /// (or all answered, or the timeout). Slower replicas still receive them in the background.
     async fn replicate(
         self: &Arc<Self>,
         view: &View,
         to: &[NodeId],
         states: Vec<KeyState>,
-        needed: usize,
+        enough: impl Fn(&[NodeId]) -> bool,
         timeout: Duration,
-    ) -> usize {
+    ) -> Vec<NodeId> {
         let count = states.len();
         let msg = rpc::encode(&ClusterRpc::Apply { states });
         let (mut replies, sent) = self.fan_out(view, to.iter().copied(), msg, timeout);
@@ -383,18 +442,19 @@ impl Cluster {
             .replicated_states
             .fetch_add((count * sent) as u64, Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + timeout;
-        let (mut acks, mut answered) = (0, 0);
-        while acks < needed && answered < sent {
-            let Ok(Some((_, reply))) = tokio::time::timeout_at(deadline, replies.recv()).await
+        let mut acked = Vec::with_capacity(sent);
+        let mut answered = 0;
+        while !enough(&acked) && answered < sent {
+            let Ok(Some((id, reply))) = tokio::time::timeout_at(deadline, replies.recv()).await
             else {
                 break;
             };
             answered += 1;
             if matches!(reply, Some(ClusterReply::Applied { .. })) {
-                acks += 1;
+                acked.push(id);
             }
         }
-        acks
+        acked
     }
 
     /// Sends `msg` to every live node of `to`, one task each (so a slow node delays nobody and
@@ -484,7 +544,9 @@ impl Cluster {
         keys: Vec<Bytes>,
     ) -> Vec<u8> {
         let proto = session.proto();
-        let owners = match self.place(session, view, &keys[0], false) {
+        let (newer, placed) = self.place_settled(session, view, &keys[0], false).await;
+        let view = newer.as_deref().unwrap_or(view);
+        let owners = match placed {
             Place::Here(owners) => owners,
             Place::There(to) => return self.forward_one(session, view, to, args).await,
             Place::Down(msg) => return error_reply(proto, msg),
@@ -606,7 +668,8 @@ impl Cluster {
             let this = self.clone();
             let view = self.view();
             tokio::spawn(async move {
-                this.replicate(&view, &stale, states, stale.len(), timeout)
+                let all = stale.len();
+                this.replicate(&view, &stale, states, |acked| acked.len() == all, timeout)
                     .await;
             });
         }
@@ -733,10 +796,9 @@ impl Cluster {
         let mut commands: Vec<Vec<Bytes>> = vec![vec![Bytes::from_static(b"MULTI")]];
         commands.extend(queued.iter().map(|q| owned(q.args())));
         commands.push(vec![Bytes::from_static(b"EXEC")]);
-        let owners = view.ring.owners_of_key(&first_key).to_vec();
         let replies = match view.primary(&first_key) {
             Some(p) if p == self.node => {
-                self.write_as_primary(session, &view, &owners, commands)
+                self.write_as_primary(session, &view, &first_key, commands)
                     .await
             }
             Some(p) => self.forward(session, &view, p, commands).await,
@@ -1073,10 +1135,7 @@ impl Cluster {
                             "transaction without keys in one partition".into(),
                         );
                     };
-                    let owners = view.ring.owners_of_key(&key).to_vec();
-                    let replies = self
-                        .write_as_primary(session, &view, &owners, commands)
-                        .await;
+                    let replies = self.write_as_primary(session, &view, &key, commands).await;
                     return ClusterReply::Replies(replies.into_iter().map(Bytes::from).collect());
                 }
                 let Some(cmd) = commands.into_iter().next() else {
@@ -1086,6 +1145,12 @@ impl Cluster {
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
             ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => self.serve_here(msg).await,
+            ClusterRpc::Handoff { partitions } => {
+                match super::handoff::pull(self, &partitions).await {
+                    Ok(moved) => ClusterReply::Count(moved),
+                    Err(e) => ClusterReply::Error(e),
+                }
+            }
             other => self.serve_local(other),
         }
     }
@@ -1144,8 +1209,13 @@ impl Cluster {
     fn serve_local(&self, msg: ClusterRpc) -> ClusterReply {
         let cfg = self.settings().state;
         match msg {
-            ClusterRpc::Forward { .. } | ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => {
-                ClusterReply::Error("not a local request".into())
+            ClusterRpc::Forward { .. }
+            | ClusterRpc::Flush { .. }
+            | ClusterRpc::Apply { .. }
+            | ClusterRpc::Handoff { .. } => ClusterReply::Error("not a local request".into()),
+            ClusterRpc::ViewCheck => ClusterReply::Count(self.view().fingerprint),
+            ClusterRpc::PartitionStates { partitions, cursor } => {
+                super::handoff::serve_page(self, &partitions, cursor)
             }
             ClusterRpc::Digest { keys } => {
                 let mut store = self.lock_store();

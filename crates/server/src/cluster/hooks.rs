@@ -23,7 +23,12 @@ impl ClusterHooks for Hooks {
         let c = &self.0;
         let view = c.view();
         let settings = c.settings();
-        let alive = view.members.iter().filter(|m| m.alive).count();
+        let alive = view
+            .members
+            .iter()
+            .filter(|m| m.alive && m.state == NodeState::Up)
+            .count();
+        let in_state = |s: NodeState| view.members.iter().filter(|m| m.state == s).count();
         let n = view.ring.effective_replicas();
         let w = settings.write_quorum.resolve(n);
         // ok while every partition has a live write quorum.
@@ -40,7 +45,8 @@ impl ClusterHooks for Hooks {
             out,
             "cluster_state:{}\r\ncluster_known_nodes:{}\r\ncluster_size:{}\r\ncluster_nodes_up:{}\r\n\
              cluster_partitions:{}\r\ncluster_replicas:{}\r\ncluster_read_quorum:{}\r\ncluster_write_quorum:{}\r\n\
-             cluster_my_id:{}\r\ncluster_ring_generation:{}\r\n",
+             cluster_my_id:{}\r\ncluster_ring_generation:{}\r\ncluster_nodes_joining:{}\r\n\
+             cluster_nodes_leaving:{}\r\ncluster_rebalancing:{}\r\n",
             if ok { "ok" } else { "fail" },
             view.members.len(),
             view.ring.nodes().iter().filter(|n| n.weight > 0).count(),
@@ -51,6 +57,9 @@ impl ClusterHooks for Hooks {
             w,
             c.node,
             view.generation,
+            in_state(NodeState::Joining),
+            in_state(NodeState::Leaving),
+            u8::from(view.target.is_some()),
         );
         out
     }
@@ -73,6 +82,9 @@ impl ClusterHooks for Hooks {
             ("cluster_gossip_suspicions", gossip.suspicions),
         ];
         for (k, v) in c.stats.fields().into_iter().chain(others) {
+            let _ = write!(out, "{k}:{v}\r\n");
+        }
+        for (k, v) in c.handoff.fields() {
             let _ = write!(out, "{k}:{v}\r\n");
         }
         let _ = write!(
@@ -152,5 +164,35 @@ impl ClusterHooks for Hooks {
                 Ok(())
             }
         }
+    }
+
+    fn join(&self, peer: &str, keys: usize) -> Result<(), String> {
+        let c = &self.0;
+        let view = c.view();
+        if view.members.len() > 1 {
+            return Err(format!(
+                "this node is already in a cluster of {} nodes",
+                view.members.len()
+            ));
+        }
+        if keys > 0 {
+            return Err(format!(
+                "this node holds {keys} keys; only an empty node can join a cluster"
+            ));
+        }
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(peer)
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("cannot resolve {peer} (expected host:cluster-port)"))?;
+        if addr == c.peer_addr {
+            return Err("that is this node's own cluster port".into());
+        }
+        super::handoff::start_join(c)?;
+        c.membership.add_seed(addr);
+        Ok(())
+    }
+
+    fn leave(&self) -> Result<(), String> {
+        super::handoff::start_leave(&self.0)
     }
 }

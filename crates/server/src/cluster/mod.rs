@@ -11,12 +11,15 @@
 //!   N replicas compared versions; newer or concurrent versions are fetched and merged first,
 //!   and stale replicas are repaired in the background.
 //! * Versions (`state`): a dotted version vector per key with siblings, stored next to the value.
+//! * Joining and leaving (`handoff`): a node that joins or leaves streams exactly the partitions
+//!   whose owners change while writes go to both the old and the new owners.
 //! * Peer RPC (`rpc`) over `ringkv_peer`'s multiplexed TCP transport on the peer port.
 //!
 //! The view of the cluster (members and ring) is an immutable snapshot swapped on change, so a
 //! request works on one consistent view without locks.
 
 pub mod coordinator;
+pub mod handoff;
 mod hooks;
 pub mod route;
 pub mod rpc;
@@ -61,15 +64,35 @@ pub struct MemberView {
     pub alive: bool,
 }
 
-/// An immutable snapshot of membership and the ring built from it.
+/// An immutable snapshot of membership and the rings built from it.
 pub struct View {
     pub generation: u64,
     /// Sorted by id; includes this node.
     pub members: Vec<MemberView>,
+    /// Who owns each partition now: the nodes that are up or leaving. Reads run here, and a
+    /// write's quorum is counted here.
     pub ring: Ring,
+    /// Who will own each partition once the joins and leaves under way are done (nodes up or
+    /// joining), when that differs from `ring`. While it exists, writes also go to these owners
+    /// and need a quorum among them too, so a node that is receiving a partition misses no
+    /// write made after it started to pull the partition (see `handoff`).
+    pub target: Option<Ring>,
+    /// Hash of what the rings are built from (members' ids, states, weights, zones and the
+    /// replica count): two nodes with the same fingerprint compute the same rings.
+    pub fingerprint: u64,
 }
 
 impl View {
+    /// The ring of owners once the changes under way are done.
+    pub fn target_ring(&self) -> &Ring {
+        self.target.as_ref().unwrap_or(&self.ring)
+    }
+
+    /// This node's declared state in this view.
+    pub fn state_of(&self, id: NodeId) -> Option<NodeState> {
+        self.member(id).map(|m| m.state)
+    }
+
     pub fn member(&self, id: NodeId) -> Option<&MemberView> {
         self.members
             .binary_search_by_key(&id, |m| m.id)
@@ -150,6 +173,10 @@ pub struct Cluster {
     /// The parsed settings and the config epoch they were read at.
     settings: parking_lot::Mutex<(u64, Settings)>,
     server: parking_lot::Mutex<Option<PeerServer>>,
+    /// The data directory (node id and declared state live there).
+    pub dir: std::path::PathBuf,
+    /// Join / leave progress.
+    pub handoff: handoff::Handoff,
 }
 
 fn read_settings(shared: &Shared, node: NodeId, meta_db: usize) -> Settings {
@@ -174,13 +201,14 @@ fn scratch_client() -> ringkv_commands::Client {
     ringkv_commands::Client::new(handle, true, push)
 }
 
-/// Reads the node id from `dir`, creating it on first start.
-fn node_id(dir: &str, seed: u64) -> Result<NodeId, String> {
+/// Reads the node id from `dir`, creating it on first start (then `true`).
+fn node_id(dir: &str, seed: u64) -> Result<(NodeId, bool), String> {
     let path = std::path::Path::new(dir).join(NODE_ID_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => text
             .trim()
             .parse::<NodeId>()
+            .map(|id| (id, false))
             .map_err(|e| format!("{} holds no node id: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = NodeId(seed | 1);
@@ -188,7 +216,7 @@ fn node_id(dir: &str, seed: u64) -> Result<NodeId, String> {
                 std::io::Write::write_all(f, format!("{id}\n").as_bytes())
             })
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(id)
+            Ok((id, true))
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
@@ -226,7 +254,8 @@ impl Cluster {
         let client_addr = resolve(&format!("{ip}:{client_port}"))
             .ok_or_else(|| format!("cannot resolve cluster-announce-ip {ip}"))?;
         let peer_addr = SocketAddr::new(client_addr.ip(), peer_port);
-        let node = node_id(&cfg.dir, seed)?;
+        let dir = std::path::PathBuf::from(&cfg.dir);
+        let (node, new_node) = node_id(&cfg.dir, seed)?;
         let seeds: Vec<SocketAddr> = cfg
             .cluster_seeds
             .split([',', ' '])
@@ -240,14 +269,28 @@ impl Cluster {
             })
             .filter(|a| *a != peer_addr)
             .collect();
+        // A new node that has peers to join pulls its partitions before it serves them; the
+        // first node of a cluster (no seeds) is up at once; a restarted node resumes where it
+        // was (see `handoff`).
+        let state = match handoff::read_state(&dir)? {
+            Some(NodeState::Left) => {
+                return Err(format!(
+                    "this node left the cluster ({} says left); start it with an empty --dir to join again",
+                    dir.join(handoff::STATE_FILE).display()
+                ))
+            }
+            Some(state) => state,
+            None if new_node && !cfg.cluster_seeds.trim().is_empty() => NodeState::Joining,
+            None => NodeState::Up,
+        };
+        handoff::write_state(&dir, state)?;
         let meta = NodeMeta {
             id: node.0,
             client_addr,
             peer_addr,
             zone: cfg.cluster_zone.clone(),
             weight: cfg.cluster_weight,
-            // Nodes hold data from their first moment; handoff to new owners is by merge.
-            state: NodeState::Up,
+            state,
         };
         let membership = Membership::start(
             meta,
@@ -272,12 +315,16 @@ impl Cluster {
                 generation: 0,
                 members: Vec::new(),
                 ring: Ring::new(&[], 1, PARTITION_BITS),
+                target: None,
+                fingerprint: 0,
             })),
             stats: ClusterStats::default(),
             meta_db,
             scratch: parking_lot::Mutex::new(scratch_client()),
             settings: parking_lot::Mutex::new((u64::MAX, read_settings(&shared, node, meta_db))),
             server: parking_lot::Mutex::new(None),
+            dir,
+            handoff: handoff::Handoff::default(),
         });
         cluster.rebuild_view();
         let handler = coordinator::rpc_handler(cluster.clone());
@@ -286,7 +333,9 @@ impl Cluster {
         *cluster.server.lock() = Some(server);
         let _ = shared.cluster.set(Arc::new(hooks::Hooks(cluster.clone())));
         tokio::spawn(keep_view_current(cluster.clone()));
+        tokio::spawn(handoff::cleanup_task(cluster.clone()));
         let _ = CLUSTER.set(cluster.clone());
+        handoff::resume(&cluster, state);
         tracing::info!(
             node = %node,
             client = %client_addr,
@@ -294,6 +343,7 @@ impl Cluster {
             zone = %cfg.cluster_zone,
             weight = cfg.cluster_weight,
             seeds = seeds.len(),
+            state = %state,
             "cluster node started"
         );
         Ok(cluster)
@@ -318,7 +368,7 @@ impl Cluster {
 
     /// Rebuilds the ring from the current membership (every node computes the same ring from
     /// the same members, so no coordination is needed).
-    fn rebuild_view(&self) {
+    pub(crate) fn rebuild_view(&self) {
         let replicas = self.shared.config.read().cluster_replicas as usize;
         let mut members: Vec<MemberView> = self
             .membership
@@ -337,51 +387,90 @@ impl Cluster {
             .collect();
         members.sort_by_key(|m| m.id);
         members.dedup_by_key(|m| m.id);
-        let ring_nodes: Vec<RingNode> = members
-            .iter()
-            .map(|m| RingNode::new(m.id, m.weight, m.zone.clone()))
-            .collect();
+        let ring_of = |states: [NodeState; 2]| -> Vec<RingNode> {
+            members
+                .iter()
+                .filter(|m| states.contains(&m.state))
+                .map(|m| RingNode::new(m.id, m.weight, m.zone.clone()))
+                .collect()
+        };
+        let ring_nodes = ring_of([NodeState::Up, NodeState::Leaving]);
+        let target_nodes = ring_of([NodeState::Up, NodeState::Joining]);
+        let fingerprint = fingerprint(&members, replicas);
         let old = self.view();
-        // Members are sorted and deduplicated by id, as the ring keeps its nodes.
-        let same_ring = old.generation > 0
-            && old.ring.nodes() == ring_nodes.as_slice()
-            && old.ring.replicas() == replicas;
-        let same_members = old.members.len() == members.len()
-            && old.members.iter().zip(&members).all(|(a, b)| {
-                a.alive == b.alive && a.state == b.state && a.client_addr == b.client_addr
-            });
-        if same_ring && same_members {
+        if old.generation > 0
+            && old.fingerprint == fingerprint
+            && old.members.len() == members.len()
+            && old
+                .members
+                .iter()
+                .zip(&members)
+                .all(|(a, b)| a.id == b.id && a.alive == b.alive && a.client_addr == b.client_addr)
+        {
             return;
         }
-        let ring = if same_ring {
-            old.ring.clone()
-        } else {
-            let ring = Ring::new(&ring_nodes, replicas, PARTITION_BITS);
-            if old.generation > 0 {
-                let diff = ringkv_cluster::moved(&old.ring, &ring);
+        // Members are sorted and deduplicated by id, as the ring keeps its nodes.
+        let build = |nodes: &[RingNode], old: &Ring| {
+            if old.nodes() == nodes && old.replicas() == replicas {
+                old.clone()
+            } else {
+                Ring::new(nodes, replicas, PARTITION_BITS)
+            }
+        };
+        let ring = build(&ring_nodes, &old.ring);
+        let target = (target_nodes != ring_nodes).then(|| build(&target_nodes, old.target_ring()));
+        if old.generation > 0 && old.ring.nodes() != ring.nodes() {
+            let diff = ringkv_cluster::moved(&old.ring, &ring);
+            tracing::info!(
+                nodes = ring.nodes().len(),
+                moved_fraction = diff.moved_fraction(),
+                "ring changed"
+            );
+        }
+        if let Some(t) = &target {
+            if old.target.as_ref().is_none_or(|o| o.nodes() != t.nodes()) {
+                let diff = ringkv_cluster::moved(&ring, t);
                 tracing::info!(
-                    nodes = ring.nodes().len(),
+                    nodes = t.nodes().len(),
                     moved_fraction = diff.moved_fraction(),
-                    "ring changed"
+                    "ring change under way: partitions move to their new owners"
                 );
             }
-            ring
-        };
+        }
         for m in &members {
             if let Some(o) = old.member(m.id) {
                 if o.alive != m.alive {
                     tracing::info!(node = %m.id, addr = %m.client_addr, alive = m.alive, "node {}", if m.alive { "up" } else { "down" });
                 }
+                if o.state != m.state {
+                    tracing::info!(node = %m.id, addr = %m.client_addr, state = %m.state, "node state changed");
+                }
             } else if m.id != self.node {
-                tracing::info!(node = %m.id, addr = %m.client_addr, zone = %m.zone, "node joined");
+                tracing::info!(node = %m.id, addr = %m.client_addr, zone = %m.zone, state = %m.state, "node joined");
             }
         }
         *self.view.write() = Arc::new(View {
             generation: old.generation + 1,
             members,
             ring,
+            target,
+            fingerprint,
         });
     }
+}
+
+/// See `View::fingerprint`.
+fn fingerprint(members: &[MemberView], replicas: usize) -> u64 {
+    let mut buf = Vec::with_capacity(members.len() * 32 + 8);
+    buf.extend_from_slice(&(replicas as u64).to_le_bytes());
+    for m in members {
+        buf.extend_from_slice(&m.id.0.to_le_bytes());
+        buf.push(m.state as u8);
+        buf.extend_from_slice(&m.weight.to_le_bytes());
+        buf.extend_from_slice(&(m.zone.len() as u32).to_le_bytes());
+        buf.extend_from_slice(m.zone.as_bytes());
+    }
+    ringkv_cluster::stable_hash(&buf) | 1
 }
 
 async fn keep_view_current(cluster: Arc<Cluster>) {

@@ -47,6 +47,15 @@ pub enum ClusterRpc {
     },
     /// FLUSHALL / FLUSHDB with their arguments.
     Flush { args: Vec<Bytes> },
+    /// The fingerprint of the sender's view as the receiver sees it (`Count`): a joining or
+    /// leaving node waits until every node answers with its own.
+    ViewCheck,
+    /// One page of the versioned states of the keys in `partitions` held here, from a SCAN
+    /// cursor of the metadata database (a gainer pulling partitions; `StatePage`).
+    PartitionStates { partitions: Vec<u32>, cursor: u64 },
+    /// Pull these partitions from their current owners (sent by a leaving node to the nodes
+    /// that inherit its partitions); answered with the keys moved (`Count`) when done.
+    Handoff { partitions: Vec<u32> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +68,7 @@ pub enum ClusterReply {
     Count(u64),
     ScanPage { cursor: u64, keys: Vec<Bytes> },
     Error(String),
+    StatePage { cursor: u64, states: Vec<KeyState> },
 }
 
 pub fn encode<T: Serialize>(msg: &T) -> Bytes {

@@ -245,6 +245,15 @@ fn map_siblings(v: &mut Local, mut f: impl FnMut(&mut Sibling<Option<Bytes>>)) {
     }
 }
 
+/// Removes a key's value and versions from this replica, as if it had never held it (its
+/// partition now belongs to other nodes). Logged to the AOF.
+pub fn forget(store: &mut Store, cfg: &StateConfig, key: &[u8]) {
+    remove_value(store, key);
+    if store.db(cfg.meta_db).remove(key) {
+        log(store, cfg.meta_db, &[b"DEL", key]);
+    }
+}
+
 fn remove_value(store: &mut Store, key: &[u8]) {
     if store.db(DATA_DB).remove(key) {
         log(store, DATA_DB, &[b"DEL", key]);

@@ -2,6 +2,8 @@
 //! and stops it (SIGKILL on drop if it did not exit). Every integration test talks to a real process.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

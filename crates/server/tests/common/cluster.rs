@@ -1,0 +1,95 @@
+//! A cluster of real `ringkv` processes on loopback for the cluster tests: node 0 starts alone,
+//! the others join through it (each with its own client and peer ports).
+
+use super::{free_port, run, wait_until, Raw, Server};
+use std::time::Duration;
+
+pub struct Cluster {
+    pub nodes: Vec<Option<Server>>,
+    pub peer_ports: Vec<u16>,
+    pub extra: Vec<String>,
+}
+
+pub fn node_args(peer_port: u16, seed: Option<u16>, extra: &[String]) -> Vec<String> {
+    let mut a = vec![
+        "--cluster-enabled".to_string(),
+        "yes".into(),
+        "--cluster-port".into(),
+        peer_port.to_string(),
+        "--save".into(),
+        "".into(),
+    ];
+    if let Some(s) = seed {
+        a.push("--cluster-seeds".into());
+        a.push(format!("127.0.0.1:{s}"));
+    }
+    a.extend(extra.iter().cloned());
+    a
+}
+
+impl Cluster {
+    pub fn start(n: usize, extra: &[&str]) -> Cluster {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let peer_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut nodes = Vec::new();
+        for (i, &p) in peer_ports.iter().enumerate() {
+            let seed = (i > 0).then_some(peer_ports[0]);
+            let args = node_args(p, seed, &extra);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            nodes.push(Some(Server::start(&refs)));
+        }
+        let c = Cluster {
+            nodes,
+            peer_ports,
+            extra,
+        };
+        c.wait_converged(n);
+        c
+    }
+
+    pub fn node(&self, i: usize) -> &Server {
+        self.nodes[i].as_ref().expect("node is running")
+    }
+
+    pub fn raw(&self, i: usize) -> Raw {
+        self.node(i).raw()
+    }
+
+    /// Starts one more node that joins through node 0 (it pulls its partitions, then is up);
+    /// returns its index.
+    pub fn add_node(&mut self) -> usize {
+        let p = free_port();
+        let args = node_args(p, Some(self.peer_ports[0]), &self.extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.nodes.push(Some(Server::start(&refs)));
+        self.peer_ports.push(p);
+        self.nodes.len() - 1
+    }
+
+    /// Waits until every running node sees `up` live nodes that are up (not joining).
+    pub fn wait_converged(&self, up: usize) {
+        for s in self.nodes.iter().flatten() {
+            wait_until("cluster membership", Duration::from_secs(20), || {
+                let mut r = s.raw();
+                let info = run(&mut r, &["CLUSTER", "INFO"]);
+                info.contains(&format!("cluster_nodes_up:{up}"))
+            });
+        }
+    }
+
+    pub fn kill(&mut self, i: usize) -> Server {
+        let mut s = self.nodes[i].take().expect("running");
+        s.kill9();
+        s
+    }
+
+    pub fn restart(&mut self, i: usize, old: Server) {
+        let args = node_args(
+            self.peer_ports[i],
+            Some(self.peer_ports[(i + 1) % self.peer_ports.len()]),
+            &self.extra,
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.nodes[i] = Some(old.restart(&refs));
+    }
+}
