@@ -20,6 +20,8 @@ use tokio::net::TcpStream;
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Reply buffers above this are shrunk back after a flush so idle clients hold little memory.
 const REPLY_BUFFER_KEEP_BYTES: usize = 64 * 1024;
+/// Pipelined cluster commands of one connection coordinated at the same time, at most.
+const MAX_OVERLAP: usize = 64;
 
 struct Limits {
     epoch: u64,
@@ -142,13 +144,30 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         // Parse the first request before locking: a partial request costs no lock.
         let mut next = parser.parse(&rbuf);
         if let (Some(cluster), false) = (crate::cluster::get(), matches!(next, Ok(None))) {
-            // Cluster mode: requests run one at a time, each possibly waiting for replicas.
+            // Cluster mode: a command may wait for other nodes. Keyed commands on distinct
+            // partitions overlap (at most MAX_OVERLAP); anything else, or a second command on
+            // a partition already in flight, first waits for those in flight. Replies go out
+            // in request order.
+            let mut in_flight: Vec<(u32, tokio::task::JoinHandle<Vec<u8>>)> = Vec::new();
             loop {
                 match next {
                     Ok(Some(n)) => {
                         let args = parser.args(&rbuf[consumed..]);
                         if !args.is_empty() {
-                            cluster.execute(&mut client, &mut out, args).await;
+                            match cluster.detach(&client, out.protocol(), args) {
+                                Some(d) => {
+                                    if in_flight.len() >= MAX_OVERLAP
+                                        || in_flight.iter().any(|(p, _)| *p == d.partition)
+                                    {
+                                        collect_replies(&mut in_flight, &mut out).await;
+                                    }
+                                    in_flight.push((d.partition, tokio::spawn(d.reply)));
+                                }
+                                None => {
+                                    collect_replies(&mut in_flight, &mut out).await;
+                                    cluster.execute(&mut client, &mut out, args).await;
+                                }
+                            }
                             commands += 1;
                         }
                         parser.limits_mut().authenticated = client.authenticated;
@@ -159,6 +178,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     }
                     Ok(None) => break,
                     Err(e) => {
+                        collect_replies(&mut in_flight, &mut out).await;
                         protocol_error(&shared, &handle, &mut out, &e);
                         close = true;
                         break;
@@ -166,6 +186,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 }
                 next = parser.parse(&rbuf[consumed..]);
             }
+            collect_replies(&mut in_flight, &mut out).await;
             publish_state(
                 &handle,
                 &client,
@@ -314,6 +335,19 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
 
 /// A malformed request: counted, logged, answered with `-ERR Protocol error: ...` (the caller
 /// then closes the connection).
+/// Appends the replies of the detached cluster commands in flight, in request order.
+async fn collect_replies(
+    in_flight: &mut Vec<(u32, tokio::task::JoinHandle<Vec<u8>>)>,
+    out: &mut ReplyWriter,
+) {
+    for (_, task) in in_flight.drain(..) {
+        match task.await {
+            Ok(reply) => out.buffer_mut().extend_from_slice(&reply),
+            Err(_) => out.error(b"ERR internal error while coordinating the command"),
+        }
+    }
+}
+
 fn protocol_error(
     shared: &Shared,
     handle: &ClientHandle,

@@ -394,3 +394,39 @@ fn a_stale_replica_cannot_bring_a_deleted_key_back_and_is_repaired_on_read() {
         local(&c) == "(nil)"
     });
 }
+
+#[test]
+fn pipelined_commands_overlap_across_partitions_but_answer_in_order() {
+    let c = Cluster::start(3, &[]);
+    let mut r = c.raw(1);
+    let n = 300;
+    let owned: Vec<Vec<Vec<u8>>> = (0..n)
+        .flat_map(|i| {
+            [
+                vec![
+                    b"SET".to_vec(),
+                    format!("p{i}").into_bytes(),
+                    i.to_string().into_bytes(),
+                ],
+                vec![b"INCR".to_vec(), b"counter".to_vec()],
+                vec![b"GET".to_vec(), format!("p{i}").into_bytes()],
+                vec![b"CLIENT".to_vec(), b"ID".to_vec()],
+            ]
+        })
+        .collect();
+    let cmds: Vec<Vec<&[u8]>> = owned
+        .iter()
+        .map(|c| c.iter().map(Vec::as_slice).collect())
+        .collect();
+    let refs: Vec<&[&[u8]]> = cmds.iter().map(Vec::as_slice).collect();
+    r.pipeline(&refs);
+    let mut id = None;
+    for i in 0..n {
+        assert_eq!(r.reply(), "+OK", "SET p{i}");
+        assert_eq!(r.reply(), format!(":{}", i + 1), "INCR number {i}");
+        assert_eq!(r.reply(), i.to_string(), "GET p{i}");
+        let this = r.reply();
+        assert_eq!(id.get_or_insert_with(|| this.clone()), &this);
+    }
+    assert_eq!(run(&mut c.raw(2), &["GET", "counter"]), n.to_string());
+}

@@ -105,7 +105,54 @@ fn no_quorum(needed: usize, of: usize, answered: usize) -> String {
     format!("NOQUORUM needed {needed} of {of} replicas, {answered} answered")
 }
 
+/// A keyed command detached from its connection (see `Cluster::detach`).
+pub struct Detached {
+    /// Commands of one connection on one partition run in order; on different partitions
+    /// they may overlap.
+    pub partition: u32,
+    pub reply: std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send + 'static>>,
+}
+
 impl Cluster {
+    /// A command on the keys of one partition that needs nothing of its connection but the
+    /// consistency levels and protocol, as a future that coordinates it and yields its reply;
+    /// `None` for every other command (run those with `execute`, in order). This lets a
+    /// connection overlap the replica round trips of pipelined commands on different
+    /// partitions, as pipelining to different Redis Cluster nodes does.
+    pub fn detach(
+        self: &Arc<Self>,
+        client: &Client,
+        proto: Protocol,
+        args: Args<'_>,
+    ) -> Option<Detached> {
+        let spec = self.shared.commands.lookup(args.arg(0))?;
+        if !spec.arity_ok(args.len()) || !client.authenticated || client.multi.is_some() {
+            return None;
+        }
+        let view = self.view();
+        let Route::Keyed { write, keys } = route(spec, args, &view.ring) else {
+            return None;
+        };
+        let partition = view.ring.partition_of(keys.first()?);
+        let settings = self.settings();
+        let session = Session {
+            resp3: proto == Protocol::Resp3,
+            read_quorum: client.read_quorum.or(Some(settings.read_quorum)),
+            write_quorum: client.write_quorum.or(Some(settings.write_quorum)),
+            hops: 0,
+        };
+        let this = self.clone();
+        let name = spec.name;
+        let args = owned(args);
+        Some(Detached {
+            partition,
+            reply: Box::pin(async move {
+                this.run_route(session, &view, Route::Keyed { write, keys }, name, args)
+                    .await
+            }),
+        })
+    }
+
     /// Runs one client command in cluster mode and appends its reply to `out`.
     pub async fn execute(
         self: &Arc<Self>,
