@@ -57,12 +57,12 @@ struct Writer {
     handle: JoinHandle<(HashMap<String, u64>, u64, u64)>,
 }
 
-fn start_writer(id: usize, port: u16, stop: Arc<AtomicBool>) -> Writer {
+fn start_writer(id: usize, host: String, port: u16, stop: Arc<AtomicBool>) -> Writer {
     let handle = std::thread::spawn(move || {
         let mut acked = HashMap::new();
         let (mut ok, mut refused) = (0u64, 0u64);
         let started = Instant::now();
-        let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect writer");
+        let s = std::net::TcpStream::connect((host.as_str(), port)).expect("connect writer");
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();
         let mut r = Raw {
             reader: std::io::BufReader::new(s.try_clone().expect("clone")),
@@ -131,7 +131,7 @@ fn a_node_joins_under_write_load_and_takes_a_fair_share_without_losing_writes() 
     preload(&c);
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<Writer> = (0..3)
-        .map(|i| start_writer(i, c.node(i).port, stop.clone()))
+        .map(|i| start_writer(i, c.node(i).host.clone(), c.node(i).port, stop.clone()))
         .collect();
     std::thread::sleep(Duration::from_millis(500));
 
@@ -197,7 +197,7 @@ fn a_node_of_five_leaves_under_write_load_hands_everything_off_and_stops() {
     preload(&c);
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<Writer> = (0..4)
-        .map(|i| start_writer(i, c.node(i).port, stop.clone()))
+        .map(|i| start_writer(i, c.node(i).host.clone(), c.node(i).port, stop.clone()))
         .collect();
     std::thread::sleep(Duration::from_millis(500));
 
@@ -253,7 +253,7 @@ fn a_node_of_five_leaves_under_write_load_hands_everything_off_and_stops() {
             "--port",
             &common::free_port().to_string(),
             "--bind",
-            "127.0.0.1",
+            &gone.host,
         ])
         .arg("--dir")
         .arg(gone.dir.path())
@@ -270,21 +270,23 @@ fn cluster_join_adds_an_empty_standalone_node_and_refuses_a_node_with_data() {
     let c = Cluster::start(2, &[]);
     assert_eq!(run(&mut c.raw(0), &["SET", "k", "v"]), "+OK");
     // A lone cluster node with data cannot join.
-    let lone = Server::start(
+    let lone = Server::start_on(
+        &common::cluster::host(20),
         &common::cluster::node_args(common::free_port(), None, &[])
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
     );
     assert_eq!(run(&mut lone.raw(), &["SET", "mine", "1"]), "+OK");
-    let seed = format!("127.0.0.1:{}", c.peer_ports[0]);
+    let seed = c.peer_addr(0);
     let reply = run(&mut lone.raw(), &["CLUSTER", "JOIN", &seed]);
     assert!(reply.contains("only an empty node can join"), "{reply}");
     assert_eq!(run(&mut lone.raw(), &["DEL", "mine"]), ":1");
     // Versions of the deleted key are kept for the tombstone grace period: still not empty.
     assert!(run(&mut lone.raw(), &["CLUSTER", "JOIN", &seed]).starts_with("-ERR"));
 
-    let empty = Server::start(
+    let empty = Server::start_on(
+        &common::cluster::host(21),
         &common::cluster::node_args(common::free_port(), None, &[])
             .iter()
             .map(String::as_str)

@@ -1,5 +1,6 @@
-//! A cluster of real `ringkv` processes on loopback for the cluster tests: node 0 starts alone,
-//! the others join through it (each with its own client and peer ports).
+//! A cluster of real `ringkv` processes for the cluster tests, each on its own loopback address
+//! (node i on 127.0.0.(10+i), as separate machines would be): node 0 starts alone, the others
+//! join through it.
 
 use super::{free_port, run, wait_until, Raw, Server};
 use std::time::Duration;
@@ -10,7 +11,13 @@ pub struct Cluster {
     pub extra: Vec<String>,
 }
 
-pub fn node_args(peer_port: u16, seed: Option<u16>, extra: &[String]) -> Vec<String> {
+/// The loopback address of node `i`.
+pub fn host(i: usize) -> String {
+    format!("127.0.0.{}", 10 + i)
+}
+
+/// Arguments of a cluster node with this peer port and seed (`host:cluster-port`).
+pub fn node_args(peer_port: u16, seed: Option<String>, extra: &[String]) -> Vec<String> {
     let mut a = vec![
         "--cluster-enabled".to_string(),
         "yes".into(),
@@ -21,7 +28,7 @@ pub fn node_args(peer_port: u16, seed: Option<u16>, extra: &[String]) -> Vec<Str
     ];
     if let Some(s) = seed {
         a.push("--cluster-seeds".into());
-        a.push(format!("127.0.0.1:{s}"));
+        a.push(s);
     }
     a.extend(extra.iter().cloned());
     a
@@ -33,10 +40,10 @@ impl Cluster {
         let peer_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut nodes = Vec::new();
         for (i, &p) in peer_ports.iter().enumerate() {
-            let seed = (i > 0).then_some(peer_ports[0]);
+            let seed = (i > 0).then(|| format!("{}:{}", host(0), peer_ports[0]));
             let args = node_args(p, seed, &extra);
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            nodes.push(Some(Server::start(&refs)));
+            nodes.push(Some(Server::start_on(&host(i), &refs)));
         }
         let c = Cluster {
             nodes,
@@ -55,15 +62,21 @@ impl Cluster {
         self.node(i).raw()
     }
 
+    /// Node `i`'s peer address (what `--cluster-seeds` and `CLUSTER JOIN` take).
+    pub fn peer_addr(&self, i: usize) -> String {
+        format!("{}:{}", host(i), self.peer_ports[i])
+    }
+
     /// Starts one more node that joins through node 0 (it pulls its partitions, then is up);
     /// returns its index.
     pub fn add_node(&mut self) -> usize {
         let p = free_port();
-        let args = node_args(p, Some(self.peer_ports[0]), &self.extra);
+        let i = self.nodes.len();
+        let args = node_args(p, Some(self.peer_addr(0)), &self.extra);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.nodes.push(Some(Server::start(&refs)));
+        self.nodes.push(Some(Server::start_on(&host(i), &refs)));
         self.peer_ports.push(p);
-        self.nodes.len() - 1
+        i
     }
 
     /// Waits until every running node sees `up` live nodes that are up (not joining).
@@ -86,10 +99,10 @@ impl Cluster {
     pub fn restart(&mut self, i: usize, old: Server) {
         let args = node_args(
             self.peer_ports[i],
-            Some(self.peer_ports[(i + 1) % self.peer_ports.len()]),
+            Some(self.peer_addr((i + 1) % self.peer_ports.len())),
             &self.extra,
         );
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.nodes[i] = Some(old.restart(&refs));
+        self.nodes[i] = Some(old.restart_on(&refs));
     }
 }

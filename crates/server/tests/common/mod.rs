@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Server {
+    /// The loopback address it listens on (127.0.0.1 unless started with `start_on`).
+    pub host: String,
     pub port: u16,
     pub child: Child,
     pub dir: tempfile::TempDir,
@@ -50,16 +52,38 @@ impl Server {
 
     /// Starts a server whose `--dir` is `dir`.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str], config_text: Option<&str>) -> Server {
-        Self::spawn(dir, extra, config_text, false)
+        Self::spawn("127.0.0.1", dir, extra, config_text, false)
+    }
+
+    /// Starts a server listening on another loopback address (127.0.0.x), as a separate
+    /// machine would have its own address.
+    pub fn start_on(host: &str, extra: &[&str]) -> Server {
+        Self::spawn(
+            host,
+            tempfile::tempdir().expect("tempdir"),
+            extra,
+            None,
+            false,
+        )
+    }
+
+    /// Like `restart`, keeping the address.
+    pub fn restart_on(mut self, extra: &[&str]) -> Server {
+        self.kill9();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let host = self.host.clone();
+        drop(self);
+        Self::spawn(&host, dir, extra, None, false)
     }
 
     /// Starts a server and returns as soon as it answers at all, even `-LOADING` (to watch
     /// start-up loading).
     pub fn start_loading(dir: tempfile::TempDir, extra: &[&str]) -> Server {
-        Self::spawn(dir, extra, None, true)
+        Self::spawn("127.0.0.1", dir, extra, None, true)
     }
 
     fn spawn(
+        host: &str,
         dir: tempfile::TempDir,
         extra: &[&str],
         config_text: Option<&str>,
@@ -77,7 +101,7 @@ impl Server {
             cmd.arg("--port")
                 .arg(port.to_string())
                 .arg("--bind")
-                .arg("127.0.0.1")
+                .arg(host)
                 .arg("--dir")
                 .arg(dir.path())
                 .arg("--loglevel")
@@ -85,8 +109,19 @@ impl Server {
             cmd.args(extra);
             cmd.stdout(Stdio::null()).stderr(Stdio::piped());
             let mut child = cmd.spawn().expect("spawn ringkv");
-            if wait_ready(&mut child, port, Duration::from_secs(30), loading_is_ready) {
-                return Server { port, child, dir };
+            if wait_ready(
+                &mut child,
+                host,
+                port,
+                Duration::from_secs(30),
+                loading_is_ready,
+            ) {
+                return Server {
+                    host: host.to_string(),
+                    port,
+                    child,
+                    dir,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -95,11 +130,11 @@ impl Server {
     }
 
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://{}:{}/", self.host, self.port)
     }
 
     /// A synchronous `redis` crate connection (RESP2).
@@ -118,7 +153,7 @@ impl Server {
 
     /// A raw socket for protocol-level tests.
     pub fn raw(&self) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect raw");
+        let s = TcpStream::connect((self.host.as_str(), self.port)).expect("connect raw");
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();
         Raw {
             reader: BufReader::new(s.try_clone().expect("clone")),
@@ -169,13 +204,19 @@ impl Server {
     }
 }
 
-fn wait_ready(child: &mut Child, port: u16, timeout: Duration, loading_is_ready: bool) -> bool {
+fn wait_ready(
+    child: &mut Child,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    loading_is_ready: bool,
+) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+        if let Ok(mut s) = TcpStream::connect((host, port)) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             if s.write_all(b"PING\r\n").is_ok() {
                 let mut buf = [0u8; 64];
