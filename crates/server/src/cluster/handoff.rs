@@ -199,15 +199,17 @@ fn declare(c: &Cluster, state: NodeState) -> Result<(), String> {
 /// declares `up`. Used at start-up (a new node with seeds, or a join interrupted by a restart)
 /// and by CLUSTER JOIN.
 pub fn start_join(c: &Arc<Cluster>) -> Result<(), String> {
+    begin(c, NodeState::Joining)?;
+    tokio::spawn(join(c.clone()));
+    Ok(())
+}
+
+/// Claims the one transition slot of this node and declares `state`.
+fn begin(c: &Cluster, state: NodeState) -> Result<(), String> {
     if c.handoff.running.swap(true, Ordering::AcqRel) {
         return Err("a join or leave is already under way on this node".into());
     }
-    if let Err(e) = declare(c, NodeState::Joining) {
-        c.handoff.running.store(false, Ordering::Release);
-        return Err(e);
-    }
-    tokio::spawn(join(c.clone()));
-    Ok(())
+    declare(c, state).inspect_err(|_| c.handoff.running.store(false, Ordering::Release))
 }
 
 /// Starts leaving: this node declares `leaving`, has the nodes that inherit its partitions
@@ -225,13 +227,7 @@ pub fn start_leave(c: &Arc<Cluster>) -> Result<(), String> {
     if others_up == 0 {
         return Err("no other node is up to take this node's data".into());
     }
-    if c.handoff.running.swap(true, Ordering::AcqRel) {
-        return Err("a join or leave is already under way on this node".into());
-    }
-    if let Err(e) = declare(c, NodeState::Leaving) {
-        c.handoff.running.store(false, Ordering::Release);
-        return Err(e);
-    }
+    begin(c, NodeState::Leaving)?;
     tokio::spawn(leave(c.clone()));
     Ok(())
 }
@@ -566,14 +562,32 @@ pub async fn pull(c: &Arc<Cluster>, partitions: &[u32]) -> Result<u64, String> {
     Ok(moved)
 }
 
+/// A set of partitions, for testing keys against it.
+struct PartitionSet<'a> {
+    view: &'a View,
+    member: Vec<bool>,
+}
+
+impl<'a> PartitionSet<'a> {
+    fn new(view: &'a View, partitions: &[u32]) -> Self {
+        let mut member = vec![false; view.ring.partitions() as usize];
+        for p in partitions {
+            if let Some(m) = member.get_mut(*p as usize) {
+                *m = true;
+            }
+        }
+        PartitionSet { view, member }
+    }
+
+    fn holds(&self, key: &[u8]) -> bool {
+        let p = self.view.ring.partition_of(key) as usize;
+        self.member.get(p).copied().unwrap_or(false)
+    }
+}
+
 /// How many versioned keys of `partitions` this node holds (walked in lock slices).
 fn count_keys_in(c: &Cluster, view: &View, partitions: &[u32]) -> u64 {
-    let mut wanted = vec![false; view.ring.partitions() as usize];
-    for p in partitions {
-        if let Some(w) = wanted.get_mut(*p as usize) {
-            *w = true;
-        }
-    }
+    let wanted = PartitionSet::new(view, partitions);
     let meta_db = c.meta_db;
     let (mut cursor, mut n) = (0u64, 0u64);
     loop {
@@ -582,11 +596,7 @@ fn count_keys_in(c: &Cluster, view: &View, partitions: &[u32]) -> u64 {
         loop {
             cursor = store.db(meta_db).scan(cursor, |k, _| {
                 visited += 1;
-                if wanted
-                    .get(view.ring.partition_of(k) as usize)
-                    .copied()
-                    .unwrap_or(false)
-                {
+                if wanted.holds(k) {
                     n += 1;
                 }
             });
@@ -606,12 +616,7 @@ fn count_keys_in(c: &Cluster, view: &View, partitions: &[u32]) -> u64 {
 /// has an entry there).
 pub fn serve_page(c: &Cluster, partitions: &[u32], cursor: u64) -> ClusterReply {
     let view = c.view();
-    let mut wanted = vec![false; view.ring.partitions() as usize];
-    for p in partitions {
-        if let Some(w) = wanted.get_mut(*p as usize) {
-            *w = true;
-        }
-    }
+    let wanted = PartitionSet::new(&view, partitions);
     let cfg = c.settings().state;
     let mut store = c.lock_store();
     let mut states: Vec<KeyState> = Vec::new();
@@ -621,8 +626,7 @@ pub fn serve_page(c: &Cluster, partitions: &[u32], cursor: u64) -> ClusterReply 
     loop {
         next = store.db(cfg.meta_db).scan(next, |k, _| {
             visited += 1;
-            let p = view.ring.partition_of(k) as usize;
-            if wanted.get(p).copied().unwrap_or(false) {
+            if wanted.holds(k) {
                 keys.push(Bytes::copy_from_slice(k));
             }
         });
