@@ -248,6 +248,7 @@ impl Cluster {
             weight: cfg.cluster_weight,
             // Nodes hold data from their first moment; handoff to new owners is by merge.
             state: NodeState::Up,
+            id_worker: None,
         };
         let membership = Membership::start(
             meta,
