@@ -21,6 +21,7 @@ mod hooks;
 pub mod route;
 pub mod rpc;
 pub mod state;
+mod workers;
 
 use parking_lot::RwLock;
 use ringkv_cluster::{NodeId, Ring, RingNode};
@@ -297,6 +298,7 @@ impl Cluster {
             seeds = seeds.len(),
             "cluster node started"
         );
+        workers::start(&cluster).await?;
         Ok(cluster)
     }
 
