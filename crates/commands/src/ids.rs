@@ -19,8 +19,14 @@
 //!   issued again, and a restart within the lease waits (at most [`LEASE_MS`]) for the clock to
 //!   pass it.
 //! * Two servers on one data directory would share a worker number; [`start`] takes an exclusive
-//!   lock on `idgen.lock` so the second one refuses to start. Uniqueness of (datacenter, worker)
-//!   across machines is the operator's job until the cluster hands out worker numbers.
+//!   lock on `idgen.lock` so the second one refuses to start.
+//! * Across machines, (datacenter, worker) is unique by construction: standalone, `id-worker` is
+//!   configured (or 0); in a cluster, each node announces its pair through the membership, a
+//!   configured pair a live node already holds stops the start-up, and `id-worker auto` claims a
+//!   free worker (the server's `cluster::workers` module). Until the claim has settled, snowflake
+//!   IDs are suspended ([`IdService::suspend_snowflakes`]) and `ID.NEXT` answers an error; then
+//!   [`IdService::use_worker`] switches the running generator to the claimed worker, keeping its
+//!   high-water mark, so IDs stay strictly increasing across the switch.
 
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, SYNTAX};
@@ -31,6 +37,7 @@ use parking_lot::Mutex;
 use ringkv_engine::Clock;
 use ringkv_idgen::{Generator, IdError, Layout, Ulid};
 use ringkv_protocol::{Args, Protocol};
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -81,8 +88,89 @@ pub struct IdService {
     inner: Mutex<Option<IdState>>,
 }
 
+/// Where the worker number of snowflake IDs comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerSource {
+    /// `id-worker` set explicitly.
+    Configured,
+    /// `id-worker auto` standalone: worker 0.
+    Default,
+    /// `id-worker auto` in a cluster: claimed through the membership.
+    Claimed,
+}
+
+impl WorkerSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkerSource::Configured => "configured",
+            WorkerSource::Default => "default",
+            WorkerSource::Claimed => "claimed",
+        }
+    }
+}
+
+/// What `INFO` shows of the snowflake worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerStatus {
+    pub datacenter: u64,
+    /// The worker snowflake IDs carry; meaningful only when `ready`.
+    pub worker: u64,
+    pub source: WorkerSource,
+    /// Snowflake IDs are being issued (not suspended).
+    pub ready: bool,
+}
+
+/// Why snowflake IDs are suspended when a cluster node starts, until its worker has settled.
+pub const WORKER_NOT_SETTLED: &str = "ERR this node has no snowflake worker yet: it is being \
+     claimed through the cluster membership; retry shortly, or use FORMAT ulid or uuidv7";
+
+impl IdService {
+    /// The worker snowflake IDs use, once [`start`] has run.
+    pub fn worker_status(&self) -> Option<WorkerStatus> {
+        self.inner.lock().as_ref().map(|s| WorkerStatus {
+            datacenter: s.generator.datacenter(),
+            worker: s.generator.worker(),
+            source: s.worker_source,
+            ready: s.suspended.is_none(),
+        })
+    }
+
+    /// Stops issuing snowflake IDs: `ID.NEXT` in that format answers `reason` (an error text,
+    /// `ERR ...`) until [`use_worker`](Self::use_worker). ULIDs and UUIDv7s need no worker and are
+    /// unaffected.
+    pub fn suspend_snowflakes(&self, reason: impl Into<String>) {
+        if let Some(s) = self.inner.lock().as_mut() {
+            s.suspended = Some(reason.into());
+        }
+    }
+
+    /// Issues snowflake IDs with `worker` (same datacenter and layout) from now on and lifts a
+    /// suspension. The high-water mark carries over, so the next ID is in a later millisecond
+    /// than every ID issued before: IDs stay strictly increasing on this node, and none can equal
+    /// an earlier one since the worker field differs or the timestamp is later.
+    pub fn use_worker(&self, worker: u64, source: WorkerSource) -> Result<(), String> {
+        let mut guard = self.inner.lock();
+        let s = guard
+            .as_mut()
+            .ok_or_else(|| "the ID generator is not started".to_string())?;
+        if worker != s.generator.worker() {
+            let g = &s.generator;
+            let mut next = Generator::new(*g.layout(), g.datacenter(), worker, s.max_backward_ms)
+                .map_err(|e| format!("cannot use snowflake worker {worker}: {e}"))?;
+            next.restore_high_water(g.high_water_ms());
+            s.generator = next;
+        }
+        s.worker_source = source;
+        s.suspended = None;
+        Ok(())
+    }
+}
+
 struct IdState {
     generator: Generator,
+    worker_source: WorkerSource,
+    /// Set while snowflake IDs may not be issued: the error `ID.NEXT` answers.
+    suspended: Option<String>,
     max_backward_ms: u64,
     /// The persisted mark: IDs with timestamps up to here may be issued without writing.
     reserved_ms: u64,
@@ -117,16 +205,26 @@ pub fn layout_of(config: &ringkv_config::Config) -> Layout {
 /// within the lease), waits for the clock to pass it. Errors are start-up failures, worded for
 /// the operator.
 pub fn start(shared: &Shared) -> Result<(), String> {
-    let (layout, datacenter, worker, max_backward_ms, dir) = {
+    let (layout, datacenter, configured, cluster, max_backward_ms, dir) = {
         let c = shared.config.read();
         (
             layout_of(&c),
             c.id_datacenter,
             c.id_worker,
+            c.cluster_enabled,
             c.id_max_clock_backward_ms,
             PathBuf::from(&c.dir),
         )
     };
+    let worker_source = match (configured, cluster) {
+        (Some(_), _) => WorkerSource::Configured,
+        (None, false) => WorkerSource::Default,
+        (None, true) => WorkerSource::Claimed,
+    };
+    // In a cluster even a configured worker waits until the membership has confirmed that no
+    // other node holds it.
+    let suspended = cluster.then(|| WORKER_NOT_SETTLED.to_string());
+    let worker = configured.unwrap_or(0);
     let mut generator =
         Generator::new(layout, datacenter, worker, max_backward_ms).map_err(|e| {
             let hint = match e {
@@ -176,6 +274,8 @@ pub fn start(shared: &Shared) -> Result<(), String> {
     let mark = mark.unwrap_or(0);
     *shared.ids.inner.lock() = Some(IdState {
         generator,
+        worker_source,
+        suspended,
         max_backward_ms,
         reserved_ms: mark,
         mark: Arc::new(MarkWriter {
@@ -192,6 +292,33 @@ pub fn start(shared: &Shared) -> Result<(), String> {
         _lock: lock,
     });
     Ok(())
+}
+
+/// The `# Ids` section of `INFO ids`: the snowflake worker and where it came from.
+pub fn info_section(shared: &Shared) -> String {
+    let mut out = String::with_capacity(160);
+    out.push_str("# Ids\r\n");
+    let layout = {
+        let c = shared.config.read();
+        let [t, d, w, s] = c.id_layout;
+        format!("{t} {d} {w} {s}")
+    };
+    if let Some(w) = shared.ids.worker_status() {
+        let _ = write!(
+            out,
+            "id_datacenter:{}\r\nid_worker:{}\r\nid_worker_source:{}\r\nid_snowflake_ready:{}\r\n",
+            w.datacenter,
+            if w.ready {
+                w.worker.to_string()
+            } else {
+                String::new()
+            },
+            w.source.name(),
+            u8::from(w.ready),
+        );
+    }
+    let _ = write!(out, "id_layout:{layout}\r\n");
+    out
 }
 
 fn lock_dir(dir: &Path) -> Result<File, String> {
@@ -477,6 +604,9 @@ fn id_next(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     match format {
         Format::Snowflake => {
+            if let Some(reason) = &state.suspended {
+                return Err(CmdError::msg(reason.clone()));
+            }
             let mut ids = Vec::with_capacity(n);
             state.snowflakes(clock, n, &mut ids)?;
             if count.is_some() {

@@ -87,7 +87,7 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
             _ => {}
         }
     }
-    // Like a Redis module's section, and outside the default set: only when named.
+    // Like a Redis module's sections, and outside the default set: only when named.
     if requested
         .iter()
         .any(|r| r.eq_ignore_ascii_case(b"ratelimit"))
@@ -96,6 +96,12 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
             out.push_str("\r\n");
         }
         out.push_str(&crate::ratelimit::info_section(ctx.shared));
+    }
+    if requested.iter().any(|r| r.eq_ignore_ascii_case(b"ids")) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        out.push_str(&crate::ids::info_section(ctx.shared));
     }
     out
 }

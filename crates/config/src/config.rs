@@ -105,8 +105,9 @@ pub struct Config {
     pub http_bind: String,
     /// `id-datacenter`: datacenter number in snowflake IDs.
     pub id_datacenter: u64,
-    /// `id-worker`: worker number in snowflake IDs.
-    pub id_worker: u64,
+    /// `id-worker`: worker number in snowflake IDs; `None` is `auto`: claimed through the
+    /// cluster membership in cluster mode, 0 standalone.
+    pub id_worker: Option<u64>,
     /// `id-epoch-ms`: Unix milliseconds that snowflake timestamp 0 stands for.
     pub id_epoch_ms: u64,
     /// `id-layout`: bits of time, datacenter, worker and sequence (sum 63).
@@ -194,7 +195,7 @@ impl Config {
             http_port: 0,
             http_bind: String::new(),
             id_datacenter: 0,
-            id_worker: 0,
+            id_worker: None,
             id_epoch_ms: 0,
             id_layout: [0; 4],
             id_max_clock_backward_ms: 0,

@@ -460,6 +460,30 @@ fn set_id_layout(c: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
     Ok(())
 }
 
+/// `auto` or a worker number (whether it fits the layout is checked at start-up).
+fn set_id_worker(c: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
+    let arg = args.first().map(Vec::as_slice).unwrap_or_default();
+    if arg.eq_ignore_ascii_case(b"auto") {
+        c.id_worker = None;
+        return Ok(());
+    }
+    match parse_i64(arg) {
+        Some(v) if v >= 0 => {
+            c.id_worker = Some(v as u64);
+            Ok(())
+        }
+        _ => Err(format!(
+            "argument must be 'auto' or an integer between 0 and {}",
+            i64::MAX
+        )),
+    }
+}
+
+fn format_id_worker(c: &Config) -> String {
+    c.id_worker
+        .map_or_else(|| "auto".to_string(), |w| w.to_string())
+}
+
 fn format_id_layout(c: &Config) -> String {
     let [t, d, w, s] = c.id_layout;
     format!("{t} {d} {w} {s}")
@@ -1012,12 +1036,12 @@ pub(crate) static TABLE: &[Spec] = &[
         name: "id-worker",
         aliases: &[],
         mutable: false,
-        default: "0",
-        kind: Kind::Int {
-            min: 0,
-            max: i64::MAX,
-            get: |c| c.id_worker as i64,
-            set: |c, v| c.id_worker = v as u64,
+        default: "auto",
+        kind: Kind::Special {
+            multi_arg: false,
+            set: set_id_worker,
+            get: format_id_worker,
+            rewrite: format_id_worker,
         },
         check: None,
     },

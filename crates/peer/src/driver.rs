@@ -194,6 +194,7 @@ mod tests {
                 zone: "z".into(),
                 weight: 1,
                 state: NodeState::Up,
+                id_worker: None,
             },
             generation: 1,
         }

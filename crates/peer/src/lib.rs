@@ -37,7 +37,7 @@
 //! Membership runs the SWIM protocol (probe, indirect probe, suspicion,
 //! piggybacked gossip) over UDP on the same port number as the TCP peer
 //! port. Each node's SWIM identity carries its [`NodeMeta`] (id, addresses,
-//! zone, weight, declared state) plus a generation: changing the metadata or
+//! zone, weight, declared state, snowflake worker claim) plus a generation: changing the metadata or
 //! restarting bumps the generation, and the identity with the higher
 //! generation wins wherever two share a peer address, so a restarted node is
 //! seen as the same node, alive again. The table exposed by
@@ -61,7 +61,9 @@ mod driver;
 pub mod membership;
 pub mod transport;
 
-pub use membership::{Member, Membership, MembershipConfig, MembershipStats, NodeMeta, NodeState};
+pub use membership::{
+    Member, Membership, MembershipConfig, MembershipStats, NodeMeta, NodeState, WorkerClaim,
+};
 pub use transport::{
     Handler, PeerClient, PeerConfig, PeerError, PeerServer, PeerStats, PROTOCOL_VERSION,
 };

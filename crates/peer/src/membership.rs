@@ -83,6 +83,18 @@ impl fmt::Display for NodeState {
     }
 }
 
+/// A node's claim on a snowflake ID worker number: the (datacenter, worker) pair its IDs
+/// carry. Fixed size, so it bounds what it adds to every packet (at most 22 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WorkerClaim {
+    pub datacenter: u64,
+    pub worker: u64,
+    /// Set explicitly by the operator (`id-worker`), rather than claimed automatically.
+    pub configured: bool,
+    /// Announced for a while without a conflict: the node issues IDs with it.
+    pub settled: bool,
+}
+
 /// What a node tells the cluster about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NodeMeta {
@@ -94,6 +106,8 @@ pub struct NodeMeta {
     pub zone: String,
     pub weight: u32,
     pub state: NodeState,
+    /// The snowflake worker the node holds or is claiming, if any.
+    pub id_worker: Option<WorkerClaim>,
 }
 
 /// A node as seen from here.
@@ -126,6 +140,7 @@ impl NodeIdentity {
                 zone: String::new(),
                 weight: 0,
                 state: NodeState::Joining,
+                id_worker: None,
             },
             generation: 0,
         }
@@ -752,6 +767,7 @@ mod tests {
                 zone: String::new(),
                 weight,
                 state,
+                id_worker: None,
             },
             generation,
         }

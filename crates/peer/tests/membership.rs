@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ringkv_peer::{Member, Membership, MembershipConfig, NodeMeta, NodeState};
+use ringkv_peer::{Member, Membership, MembershipConfig, NodeMeta, NodeState, WorkerClaim};
 
 /// Upper bound on any single wait in these tests.
 const WAIT_LIMIT: Duration = Duration::from_secs(10);
@@ -20,6 +20,7 @@ fn meta(id: u64) -> NodeMeta {
         zone: format!("zone-{}", id % 2),
         weight: 100,
         state: NodeState::Up,
+        id_worker: None,
     }
 }
 
@@ -108,15 +109,25 @@ async fn nodes_converge_and_see_metadata_changes() {
     assert_eq!(seen.meta.zone, "zone-1");
 
     let started = Instant::now();
+    let claim = WorkerClaim {
+        datacenter: 1,
+        worker: 30,
+        configured: false,
+        settled: true,
+    };
     b.update_local(|m| {
         m.state = NodeState::Leaving;
         m.weight = 7;
+        m.id_worker = Some(claim);
     });
     assert_eq!(b.local().state, NodeState::Leaving);
     let took = wait_for("meta change reaches the others", || {
         [&a, &c].iter().all(|n| {
             find(n, 2).is_some_and(|m| {
-                m.alive && m.meta.state == NodeState::Leaving && m.meta.weight == 7
+                m.alive
+                    && m.meta.state == NodeState::Leaving
+                    && m.meta.weight == 7
+                    && m.meta.id_worker == Some(claim)
             })
         })
     })

@@ -62,12 +62,7 @@ fn start_writer(id: usize, host: String, port: u16, stop: Arc<AtomicBool>) -> Wr
         let mut acked = HashMap::new();
         let (mut ok, mut refused) = (0u64, 0u64);
         let started = Instant::now();
-        let s = std::net::TcpStream::connect((host.as_str(), port)).expect("connect writer");
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        let mut r = Raw {
-            reader: std::io::BufReader::new(s.try_clone().expect("clone")),
-            stream: s,
-        };
+        let mut r = Raw::connect(&format!("{host}:{port}"));
         let mut i = 0u64;
         while !stop.load(Ordering::Relaxed)
             && i < WRITER_MAX_OPS

@@ -202,6 +202,45 @@ fn id_parse_round_trips_the_configured_fields() {
         m.starts_with("[timestamp_ms,:") && m.contains(",datacenter,:9,worker,:300,sequence,:"),
         "{m}"
     );
+    assert_eq!(
+        cmd(&mut r, &["CONFIG", "GET", "id-worker"]),
+        "[id-worker,300]"
+    );
+    let info = cmd(&mut r, &["INFO", "ids"]);
+    for field in [
+        "id_datacenter:9\r\n",
+        "id_worker:300\r\n",
+        "id_worker_source:configured\r\n",
+        "id_snowflake_ready:1\r\n",
+        "id_layout:40 4 10 9\r\n",
+    ] {
+        assert!(info.contains(field), "{field} in {info}");
+    }
+}
+
+#[test]
+fn standalone_id_worker_auto_is_worker_0() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(
+        cmd(&mut r, &["CONFIG", "GET", "id-worker"]),
+        "[id-worker,auto]"
+    );
+    let id = int(&cmd(&mut r, &["ID.NEXT"]));
+    let parts = items(&cmd(&mut r, &["ID.PARSE", &id.to_string()]));
+    assert_eq!(parts[1..3], [":0", ":0"], "{parts:?}");
+    let info = cmd(&mut r, &["INFO", "ids"]);
+    assert!(
+        info.contains("id_worker:0\r\nid_worker_source:default\r\n"),
+        "{info}"
+    );
+    // Not part of the default INFO.
+    assert!(!cmd(&mut r, &["INFO"]).contains("id_worker"));
+    let s = Server::start(&["--id-worker", "auto"]);
+    assert_eq!(
+        cmd(&mut s.raw(), &["CONFIG", "GET", "id-worker"]),
+        "[id-worker,auto]"
+    );
 }
 
 /// 1,000,000 IDs from 4 concurrent clients: each client's IDs strictly increase, none repeats.

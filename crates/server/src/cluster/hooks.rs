@@ -94,6 +94,18 @@ impl ClusterHooks for Hooks {
             c.client_addr,
             c.peer_addr
         );
+        // The snowflake worker this node announces (see `workers`).
+        let (worker, state) = match c.membership.local().id_worker {
+            Some(w) => (
+                w.worker.to_string(),
+                if w.settled { "settled" } else { "claiming" },
+            ),
+            None => (String::new(), "none"),
+        };
+        let _ = write!(
+            out,
+            "cluster_my_id_worker:{worker}\r\ncluster_my_id_worker_state:{state}\r\n"
+        );
         out
     }
 

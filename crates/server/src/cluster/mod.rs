@@ -24,6 +24,7 @@ mod hooks;
 pub mod route;
 pub mod rpc;
 pub mod state;
+mod workers;
 
 use parking_lot::RwLock;
 use ringkv_cluster::{NodeId, Ring, RingNode};
@@ -291,6 +292,7 @@ impl Cluster {
             zone: cfg.cluster_zone.clone(),
             weight: cfg.cluster_weight,
             state,
+            id_worker: None,
         };
         let membership = Membership::start(
             meta,
@@ -346,6 +348,7 @@ impl Cluster {
             state = %state,
             "cluster node started"
         );
+        workers::start(&cluster).await?;
         Ok(cluster)
     }
 

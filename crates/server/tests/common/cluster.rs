@@ -96,6 +96,12 @@ impl Cluster {
         s
     }
 
+    /// Kills node `i` with SIGKILL and starts it again on its data directory.
+    pub fn restart_node(&mut self, i: usize) {
+        let old = self.kill(i);
+        self.restart(i, old);
+    }
+
     pub fn restart(&mut self, i: usize, old: Server) {
         let args = node_args(
             self.peer_ports[i],

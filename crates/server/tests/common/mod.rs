@@ -153,12 +153,7 @@ impl Server {
 
     /// A raw socket for protocol-level tests.
     pub fn raw(&self) -> Raw {
-        let s = TcpStream::connect((self.host.as_str(), self.port)).expect("connect raw");
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        Raw {
-            reader: BufReader::new(s.try_clone().expect("clone")),
-            stream: s,
-        }
+        Raw::connect(&self.addr())
     }
 
     /// Stops with SIGTERM and waits; returns whether it exited in time.
@@ -252,6 +247,16 @@ pub struct Raw {
 }
 
 impl Raw {
+    /// Connects to `host:port` (10 s read timeout).
+    pub fn connect(addr: &str) -> Raw {
+        let s = TcpStream::connect(addr).expect("connect raw");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        Raw {
+            reader: BufReader::new(s.try_clone().expect("clone")),
+            stream: s,
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
     }
