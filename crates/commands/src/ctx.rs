@@ -48,6 +48,9 @@ pub struct Client {
     /// `CLIENT CONSISTENCY` overrides of the cluster's read and write quorums (None = default).
     pub read_quorum: Option<ringkv_config::Quorum>,
     pub write_quorum: Option<ringkv_config::Quorum>,
+    /// Cluster mode WATCH: each watched key with its causal context (encoded) as its primary
+    /// saw it; EXEC runs only if the primary still has exactly these.
+    pub cluster_watch: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Client {
@@ -68,6 +71,7 @@ impl Client {
             still_blocked: false,
             read_quorum: None,
             write_quorum: None,
+            cluster_watch: Vec::new(),
         }
     }
 }

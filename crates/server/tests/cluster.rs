@@ -126,8 +126,7 @@ fn families_match_a_single_node(n: usize) {
     assert_eq!(run(&mut c.raw(2), &["HGET", "hcopy", "f2"]), "b");
     // What cluster mode refuses, it refuses with a reason.
     for cmd in [
-        &["WATCH", "str"][..],
-        &["MOVE", "str", "1"],
+        &["MOVE", "str", "1"][..],
         &["SWAPDB", "0", "1"],
         &["BLPOP", "l", "0"],
     ] {
@@ -429,4 +428,58 @@ fn pipelined_commands_overlap_across_partitions_but_answer_in_order() {
         assert_eq!(id.get_or_insert_with(|| this.clone()), &this);
     }
     assert_eq!(run(&mut c.raw(2), &["GET", "counter"]), n.to_string());
+}
+
+#[test]
+fn watch_aborts_a_transaction_when_any_node_changed_a_watched_key() {
+    let c = Cluster::start(3, &[]);
+    let mut a = c.raw(0);
+    assert_eq!(run(&mut c.raw(1), &["SET", "{w}k", "1"]), "+OK");
+    // Changed through another node after WATCH: EXEC runs nothing.
+    assert_eq!(run(&mut a, &["WATCH", "{w}k", "{w}absent"]), "+OK");
+    assert_eq!(run(&mut c.raw(2), &["SET", "{w}k", "2"]), "+OK");
+    assert_eq!(run(&mut a, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut a, &["SET", "{w}k", "mine"]), "+QUEUED");
+    // A null array, as Redis answers an EXEC that a WATCH aborted.
+    a.cmd(&[b"EXEC"]);
+    assert_eq!(a.line(), "*-1");
+    assert_eq!(run(&mut c.raw(1), &["GET", "{w}k"]), "2");
+    // A key created elsewhere after WATCH counts as changed too.
+    assert_eq!(run(&mut a, &["WATCH", "{w}new"]), "+OK");
+    assert_eq!(run(&mut c.raw(1), &["SET", "{w}new", "x"]), "+OK");
+    assert_eq!(run(&mut a, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut a, &["DEL", "{w}new"]), "+QUEUED");
+    assert_eq!(run(&mut a, &["EXEC"]), "(nil)");
+    assert_eq!(run(&mut c.raw(2), &["GET", "{w}new"]), "x");
+    // Untouched: the transaction runs, and the watch ends with EXEC.
+    assert_eq!(run(&mut a, &["WATCH", "{w}k"]), "+OK");
+    assert_eq!(run(&mut a, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut a, &["INCR", "{w}n"]), "+QUEUED");
+    assert_eq!(run(&mut a, &["SET", "{w}k", "3"]), "+QUEUED");
+    assert_eq!(run(&mut a, &["EXEC"]), "[:1,+OK]");
+    assert_eq!(run(&mut c.raw(2), &["GET", "{w}k"]), "3");
+    // UNWATCH forgets the watched keys.
+    assert_eq!(run(&mut a, &["WATCH", "{w}k"]), "+OK");
+    assert_eq!(run(&mut c.raw(1), &["SET", "{w}k", "4"]), "+OK");
+    assert_eq!(run(&mut a, &["UNWATCH"]), "+OK");
+    assert_eq!(run(&mut a, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut a, &["SET", "{w}k", "5"]), "+QUEUED");
+    assert_eq!(run(&mut a, &["EXEC"]), "[+OK]");
+    // Watched keys and the transaction must share a partition.
+    let (k1, k2) = (0..)
+        .map(|i| (format!("a{i}"), format!("b{i}")))
+        .find(|(x, y)| {
+            run(&mut c.raw(0), &["CLUSTER", "KEYSLOT", x])
+                != run(&mut c.raw(0), &["CLUSTER", "KEYSLOT", y])
+        })
+        .unwrap();
+    assert!(run(&mut a, &["WATCH", &k1, &k2]).starts_with("-CROSSSLOT"));
+    assert_eq!(run(&mut a, &["WATCH", &k1]), "+OK");
+    assert_eq!(run(&mut a, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut a, &["SET", &k2, "v"]), "+QUEUED");
+    assert!(run(&mut a, &["EXEC"]).starts_with("-CROSSSLOT"));
+    // Inside MULTI, WATCH is refused as Redis refuses it.
+    assert_eq!(run(&mut a, &["MULTI"]), "+OK");
+    assert!(run(&mut a, &["WATCH", "{w}k"]).starts_with("-ERR WATCH inside MULTI"));
+    assert_eq!(run(&mut a, &["DISCARD"]), "+OK");
 }

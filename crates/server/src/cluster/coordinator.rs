@@ -41,6 +41,11 @@ const MAX_HOPS: u8 = 2;
 const VIEW_CATCH_UP: Duration = Duration::from_secs(1);
 /// Entries visited per lock hold when KEYS or DBSIZE walk this node's keyspace.
 const WALK_SLICE_ENTRIES: usize = 1000;
+/// First command of a transaction batch that carries WATCHed keys and their contexts; the
+/// primary runs the transaction only if its versions of the keys are still exactly these.
+/// (Not a command name a client can reach: only batches built by `exec_transaction` start
+/// with it.)
+const WATCH_CHECK: &[u8] = b"cluster-watch-check";
 /// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
 const FORWARD_SLACK: Duration = Duration::from_millis(500);
 
@@ -183,8 +188,16 @@ impl Cluster {
             write_quorum: client.write_quorum.or(Some(settings.write_quorum)),
             hops: 0,
         };
-        if spec.name == "exec" && client.multi.is_some() {
-            return self.exec_transaction(client, out, session).await;
+        match spec.name {
+            "exec" if client.multi.is_some() => {
+                return self.exec_transaction(client, out, session).await
+            }
+            "watch" => {
+                let keys: Vec<Bytes> = args.iter().skip(1).map(Bytes::copy_from_slice).collect();
+                return self.watch(client, out, keys).await;
+            }
+            "unwatch" | "discard" | "reset" => client.cluster_watch.clear(),
+            _ => {}
         }
         let view = self.view();
         match route(spec, args, &view.ring) {
@@ -441,6 +454,23 @@ impl Cluster {
         let mut client = self.scratch.lock();
         if stamp {
             store.common.changes.start();
+        }
+        let mut commands = commands;
+        if let [check, rest @ ..] = commands {
+            if !rest.is_empty() && check.first().is_some_and(|n| n[..] == *WATCH_CHECK) {
+                let mut ok = ReplyWriter::new(session.proto());
+                ok.ok();
+                replies.push(std::mem::take(ok.buffer_mut()));
+                commands = rest;
+                if !self.watch_holds(&mut store, &cfg, check) {
+                    // A watched key changed: nothing runs, EXEC answers a null array.
+                    replies.extend(std::iter::repeat_n(Vec::new(), rest.len() - 1));
+                    let mut null = ReplyWriter::new(session.proto());
+                    null.null_array();
+                    replies.push(std::mem::take(null.buffer_mut()));
+                    commands = &[];
+                }
+            }
         }
         for cmd in commands {
             let args = OwnedArgs::from_slices(cmd.iter());
@@ -815,6 +845,85 @@ impl Cluster {
     // -----------------------------------------------------------------------------------------
     // Transactions
 
+    /// WATCH in cluster mode: records each key's causal context at its primary (where every
+    /// write of the key runs). The keys must share one partition, with each other and with the
+    /// transaction that follows; EXEC then runs only if the primary's contexts are unchanged.
+    async fn watch(self: &Arc<Self>, client: &mut Client, out: &mut ReplyWriter, keys: Vec<Bytes>) {
+        let view = self.view();
+        let Some(first) = keys.first() else {
+            return out.error(b"ERR wrong number of arguments for 'watch' command");
+        };
+        let partition = view.ring.partition_of(first);
+        let watched = client.cluster_watch.iter().map(|(k, _)| &k[..]);
+        if keys
+            .iter()
+            .map(|k| &k[..])
+            .chain(watched)
+            .any(|k| view.ring.partition_of(k) != partition)
+        {
+            return out.error(CROSSSLOT.as_bytes());
+        }
+        let contexts: Vec<Bytes> = match view.primary(first) {
+            Some(p) if p == self.node => {
+                let cfg = self.settings().state;
+                let mut store = self.lock_store();
+                state::contexts(&mut store, &cfg, &keys)
+                    .iter()
+                    .map(|c| Bytes::from(ringkv_cluster::encode_context(c)))
+                    .collect()
+            }
+            Some(p) => {
+                let msg = rpc::encode(&ClusterRpc::Digest { keys: keys.clone() });
+                let addr = view.member(p).map(|m| m.peer_addr);
+                let reply = match addr {
+                    Some(a) => self
+                        .peers
+                        .request(a, msg, self.settings().timeout)
+                        .await
+                        .ok(),
+                    None => None,
+                };
+                match reply.map(|b| rpc::decode::<ClusterReply>(&b)) {
+                    Some(Ok(ClusterReply::Contexts(c))) if c.len() == keys.len() => c,
+                    _ => {
+                        let msg = format!(
+                            "CLUSTERDOWN cannot read the versions of the watched keys at node {p}"
+                        );
+                        return out.error(msg.as_bytes());
+                    }
+                }
+            }
+            None => return out.error(b"CLUSTERDOWN no live replica for this key"),
+        };
+        client.cluster_watch.extend(
+            keys.into_iter()
+                .zip(contexts)
+                .map(|(k, c)| (k.to_vec(), c.to_vec())),
+        );
+        out.ok();
+    }
+
+    /// Whether the primary's contexts of the keys in a `WATCH_CHECK` command are unchanged.
+    fn watch_holds(
+        &self,
+        store: &mut ringkv_engine::Store,
+        cfg: &state::StateConfig,
+        check: &[Bytes],
+    ) -> bool {
+        let pairs: Vec<(&Bytes, &Bytes)> = check
+            .get(1..)
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .map(|kv| (&kv[0], &kv[1]))
+            .collect();
+        let keys: Vec<Bytes> = pairs.iter().map(|(k, _)| (*k).clone()).collect();
+        let now = state::contexts(store, cfg, &keys);
+        pairs
+            .iter()
+            .zip(&now)
+            .all(|((_, want), ctx)| ringkv_cluster::encode_context(ctx)[..] == want[..])
+    }
+
     /// EXEC in cluster mode: the queued commands run together at the primary of their (single)
     /// partition; keyless transactions run here.
     async fn exec_transaction(
@@ -826,8 +935,18 @@ impl Cluster {
         let Some(multi) = client.multi.as_ref() else {
             return;
         };
+        let watched = std::mem::take(&mut client.cluster_watch);
         let view = self.view();
         let batch = self.batch_partition(&view, multi.queued.iter().map(|q| q.args()));
+        let batch = match (batch, watched.first()) {
+            (Ok(None), Some((k, _))) => Ok(Some(Bytes::copy_from_slice(k))),
+            (Ok(Some(k)), Some((w, _)))
+                if view.ring.partition_of(&k) != view.ring.partition_of(w) =>
+            {
+                Err(())
+            }
+            (other, _) => other,
+        };
         let first_key = match batch {
             Ok(Some(k)) if !multi.aborted => k,
             // Aborted or keyless: the ordinary EXEC answers (EXECABORT, or runs it here).
@@ -840,7 +959,16 @@ impl Cluster {
             }
         };
         let queued = client.multi.take().map(|m| m.queued).unwrap_or_default();
-        let mut commands: Vec<Vec<Bytes>> = vec![vec![Bytes::from_static(b"MULTI")]];
+        let mut commands: Vec<Vec<Bytes>> = Vec::with_capacity(queued.len() + 3);
+        if !watched.is_empty() {
+            let mut check = vec![Bytes::from_static(WATCH_CHECK)];
+            for (k, ctx) in watched {
+                check.push(Bytes::from(k));
+                check.push(Bytes::from(ctx));
+            }
+            commands.push(check);
+        }
+        commands.push(vec![Bytes::from_static(b"MULTI")]);
         commands.extend(queued.iter().map(|q| owned(q.args())));
         commands.push(vec![Bytes::from_static(b"EXEC")]);
         let replies = match view.primary(&first_key) {

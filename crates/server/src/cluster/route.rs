@@ -63,11 +63,8 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         "move" | "swapdb" => {
             return Route::Refused("ERR MOVE and SWAPDB are not allowed in cluster mode")
         }
-        "watch" => {
-            return Route::Refused(
-                "ERR WATCH is not supported in cluster mode; use VGET/VSET for optimistic updates",
-            )
-        }
+        // Answered by the coordinator before routing (it records versions at the primary).
+        "watch" => return Route::Local,
         "keys" => return Route::Wide(Wide::Keys),
         "dbsize" => return Route::Wide(Wide::DbSize),
         "flushall" | "flushdb" => return Route::Wide(Wide::Flush),
