@@ -125,11 +125,7 @@ fn families_match_a_single_node(n: usize) {
     assert_eq!(ok, "OK");
     assert_eq!(run(&mut c.raw(2), &["HGET", "hcopy", "f2"]), "b");
     // What cluster mode refuses, it refuses with a reason.
-    for cmd in [
-        &["MOVE", "str", "1"][..],
-        &["SWAPDB", "0", "1"],
-        &["BLPOP", "l", "0"],
-    ] {
+    for cmd in [&["MOVE", "str", "1"][..], &["SWAPDB", "0", "1"]] {
         let reply = run(&mut r, cmd);
         assert!(
             reply.starts_with("-ERR") && reply.contains("cluster mode"),
@@ -482,4 +478,82 @@ fn watch_aborts_a_transaction_when_any_node_changed_a_watched_key() {
     assert_eq!(run(&mut a, &["MULTI"]), "+OK");
     assert!(run(&mut a, &["WATCH", "{w}k"]).starts_with("-ERR WATCH inside MULTI"));
     assert_eq!(run(&mut a, &["DISCARD"]), "+OK");
+}
+
+#[test]
+fn blocking_pops_wait_for_pushes_through_other_nodes() {
+    let c = Cluster::start(3, &[]);
+    // Data already there: answered at once.
+    assert_eq!(run(&mut c.raw(1), &["RPUSH", "{b}q", "a"]), ":1");
+    assert_eq!(
+        run(&mut c.raw(0), &["BLPOP", "{b}none", "{b}q", "1"]),
+        "[{b}q,a]"
+    );
+    // Several keys must share a partition, as for any multi-key command.
+    assert!(run(&mut c.raw(0), &["BLPOP", "a1", "b2", "1"]).starts_with("-CROSSSLOT"));
+    // Nothing comes: a null array after the timeout.
+    let started = std::time::Instant::now();
+    let mut r = c.raw(0);
+    r.cmd(&[b"BLPOP", b"q", b"0.3"]);
+    assert_eq!(r.line(), "*-1");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert!(run(&mut r, &["BLPOP", "q", "-1"]).starts_with("-ERR timeout is negative"));
+
+    // Four clients blocked through different nodes; four pushes through another node: each
+    // client gets exactly one element.
+    let waiters: Vec<_> = (0..4)
+        .map(|i| {
+            let addr = c.node(i % 3).addr();
+            std::thread::spawn(move || {
+                let mut r = common::Raw::connect(&addr);
+                run(&mut r, &["BRPOP", "jobs", "10"])
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let pushed_at = std::time::Instant::now();
+    for j in 0..4 {
+        let len = run(&mut c.raw(2), &["LPUSH", "jobs", &format!("job{j}")]);
+        assert!(len.starts_with(':'), "{len}");
+    }
+    let mut got: Vec<String> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+    eprintln!(
+        "blocked clients served {:?} after the pushes",
+        pushed_at.elapsed()
+    );
+    got.sort();
+    assert_eq!(
+        got,
+        ["[jobs,job0]", "[jobs,job1]", "[jobs,job2]", "[jobs,job3]"]
+    );
+    assert_eq!(run(&mut c.raw(1), &["LLEN", "jobs"]), ":0");
+
+    // BLMOVE between keys of one partition; the moved element is replicated like any write.
+    let waiter = {
+        let addr = c.node(1).addr();
+        std::thread::spawn(move || {
+            let mut r = common::Raw::connect(&addr);
+            run(
+                &mut r,
+                &["BLMOVE", "{q}src", "{q}dst", "LEFT", "RIGHT", "10"],
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(run(&mut c.raw(0), &["RPUSH", "{q}src", "v"]), ":1");
+    assert_eq!(waiter.join().unwrap(), "v");
+    assert_eq!(run(&mut c.raw(2), &["LRANGE", "{q}dst", "0", "-1"]), "[v]");
+    // Sorted sets too, and keys in different partitions are refused.
+    assert_eq!(
+        run(&mut c.raw(2), &["ZADD", "zq", "2", "b", "1", "a"]),
+        ":2"
+    );
+    assert_eq!(run(&mut c.raw(0), &["BZPOPMIN", "zq", "1"]), "[zq,a,1]");
+    assert!(
+        run(&mut c.raw(0), &["BLMOVE", "a1", "b2", "LEFT", "LEFT", "1"]).starts_with("-CROSSSLOT")
+    );
 }

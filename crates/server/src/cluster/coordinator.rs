@@ -202,6 +202,10 @@ impl Cluster {
         let view = self.view();
         match route(spec, args, &view.ring) {
             Route::Local => self.run_here(client, out, args),
+            Route::Blocking { keys } => {
+                self.block(client, out, session, spec.name, owned(args), keys)
+                    .await
+            }
             planned => {
                 let reply = self
                     .run_route(session, &view, planned, spec.name, owned(args))
@@ -274,6 +278,9 @@ impl Cluster {
                 .unwrap_or_default(),
             Route::Refused(msg) => error_reply(proto, msg),
             Route::CrossSlot => error_reply(proto, CROSSSLOT),
+            // Only a client connection can wait (see `block`); a forwarded one was already
+            // turned into a non-blocking attempt.
+            Route::Blocking { .. } => error_reply(proto, "ERR blocking command forwarded"),
             Route::Keyed { write: true, keys } => self.write(session, view, args, keys).await,
             Route::Keyed { write: false, keys } => self.read(session, view, args, keys).await,
             Route::Split(kind) => self.split(session, view, args, name, kind).await,
@@ -971,20 +978,120 @@ impl Cluster {
         commands.push(vec![Bytes::from_static(b"MULTI")]);
         commands.extend(queued.iter().map(|q| owned(q.args())));
         commands.push(vec![Bytes::from_static(b"EXEC")]);
-        let replies = match view.primary(&first_key) {
-            Some(p) if p == self.node => {
-                self.write_as_primary(session, &view, &first_key, commands)
-                    .await
-            }
-            Some(p) => self.forward(session, &view, p, commands).await,
+        let replies = self
+            .run_at_primary(session, &view, &first_key, commands)
+            .await;
+        if let Some(last) = replies.last() {
+            out.buffer_mut().extend_from_slice(last);
+        }
+    }
+
+    /// Runs a batch of commands (a transaction) at the primary of `key`'s partition.
+    async fn run_at_primary(
+        self: &Arc<Self>,
+        session: Session,
+        view: &View,
+        key: &[u8],
+        commands: Vec<Vec<Bytes>>,
+    ) -> Vec<Vec<u8>> {
+        match view.primary(key) {
+            Some(p) if p == self.node => self.write_as_primary(session, view, key, commands).await,
+            Some(p) => self.forward(session, view, p, commands).await,
             None => vec![error_reply(
                 session.proto(),
                 "CLUSTERDOWN no live replica for this key",
             )],
-        };
-        if let Some(last) = replies.last() {
-            out.buffer_mut().extend_from_slice(last);
         }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Blocking commands
+
+    /// BLPOP and the other blocking commands in cluster mode. The command runs at its
+    /// partition's primary inside MULTI/EXEC, where it never blocks (as in Redis); while it
+    /// finds nothing, a task retries it (every 10 ms, slowing to every 100 ms) until it finds
+    /// data or the timeout passes, and the connection waits for that task's reply as for a
+    /// blocked client (a client that disconnects stops the retries). Blocked clients are
+    /// served in the order their retries find data, not strictly first come, first served.
+    async fn block(
+        self: &Arc<Self>,
+        client: &mut Client,
+        out: &mut ReplyWriter,
+        session: Session,
+        name: &str,
+        args: Vec<Bytes>,
+        keys: Vec<Bytes>,
+    ) {
+        let timeout_arg = match name {
+            "blmpop" | "bzmpop" => args.get(1),
+            _ => args.last(),
+        };
+        let timeout = match timeout_arg.map(|a| ringkv_commands::blocking::parse_timeout(a)) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return out.error(e.to_string().as_bytes()),
+            None => return out.error(b"ERR syntax error"),
+        };
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        if let Some(reply) = self.try_unblocked(session, &keys[0], &args).await {
+            return out.buffer_mut().extend_from_slice(&reply);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let this = self.clone();
+        let proto = session.proto();
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(10);
+            let reply = loop {
+                let sleep = match deadline {
+                    Some(d) => pause.min(d.saturating_duration_since(tokio::time::Instant::now())),
+                    None => pause,
+                };
+                tokio::time::sleep(sleep).await;
+                if tx.is_closed() || this.shared.is_shutting_down() {
+                    return;
+                }
+                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    let mut w = ReplyWriter::new(proto);
+                    w.null_array();
+                    break std::mem::take(w.buffer_mut());
+                }
+                if let Some(reply) = this.try_unblocked(session, &keys[0], &args).await {
+                    break reply;
+                }
+                pause = (pause * 2).min(Duration::from_millis(100));
+            };
+            let _ = tx.send(reply);
+        });
+        client.action = Some(ringkv_commands::Action::Block(
+            ringkv_commands::blocking::BlockWait {
+                reply: rx,
+                timeout: None,
+            },
+        ));
+    }
+
+    /// One non-blocking attempt of a blocking command at its primary: its reply, or `None`
+    /// when it found nothing.
+    async fn try_unblocked(
+        self: &Arc<Self>,
+        session: Session,
+        key: &[u8],
+        args: &[Bytes],
+    ) -> Option<Vec<u8>> {
+        let commands = vec![
+            vec![Bytes::from_static(b"MULTI")],
+            args.to_vec(),
+            vec![Bytes::from_static(b"EXEC")],
+        ];
+        let view = self.view();
+        let replies = self.run_at_primary(session, &view, key, commands).await;
+        let exec = replies.last()?;
+        let Some(mut items) = split_array(exec) else {
+            // An error for the whole transaction (no quorum, node down ...).
+            return Some(exec.clone());
+        };
+        let reply = items.pop()?;
+        let nothing = matches!(&reply[..], b"*-1\r\n" | b"_\r\n" | b"$-1\r\n");
+        (!nothing).then_some(reply)
     }
 
     /// The first key of a batch of commands, if any; `Err` when their keys span partitions.

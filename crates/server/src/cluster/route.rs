@@ -34,6 +34,11 @@ pub enum Wide {
 pub enum Route {
     /// No keys (or node-local by nature: INFO, CONFIG, CLIENT, PING, CLUSTER ...).
     Local,
+    /// A blocking command (BLPOP ...) with every key in one partition: retried at the
+    /// partition's primary until it finds data or times out.
+    Blocking {
+        keys: Vec<Bytes>,
+    },
     /// Every key in one partition: coordinated by that partition's replicas.
     Keyed {
         write: bool,
@@ -75,9 +80,6 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         "del" | "unlink" | "exists" | "touch" => return Route::Split(Split::Sum),
         _ => {}
     }
-    if spec.has(flags::BLOCKING) {
-        return Route::Refused("ERR blocking commands are not supported in cluster mode yet");
-    }
     if !spec.has_keys() {
         return Route::Local;
     }
@@ -96,6 +98,9 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         if !keys.contains(&k) {
             keys.push(k);
         }
+    }
+    if spec.has(flags::BLOCKING) {
+        return Route::Blocking { keys };
     }
     Route::Keyed {
         write: spec.has(flags::WRITE),
