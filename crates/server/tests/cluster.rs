@@ -557,3 +557,22 @@ fn blocking_pops_wait_for_pushes_through_other_nodes() {
         run(&mut c.raw(0), &["BLMOVE", "a1", "b2", "LEFT", "LEFT", "1"]).starts_with("-CROSSSLOT")
     );
 }
+
+#[test]
+fn publish_reaches_subscribers_on_every_node() {
+    let c = Cluster::start(3, &[]);
+    let mut subs: Vec<common::Raw> = [0, 2, 2].iter().map(|i| c.raw(*i)).collect();
+    for s in subs.iter_mut() {
+        assert_eq!(run(s, &["SUBSCRIBE", "news"]), "[subscribe,news,:1]");
+    }
+    for n in 0..3 {
+        let msg = format!("m{n}");
+        assert_eq!(run(&mut c.raw(1), &["PUBLISH", "news", &msg]), ":3");
+    }
+    for s in subs.iter_mut() {
+        for n in 0..3 {
+            assert_eq!(s.reply(), format!("[message,news,m{n}]"));
+        }
+    }
+    assert_eq!(run(&mut c.raw(0), &["PUBLISH", "nobody", "x"]), ":0");
+}

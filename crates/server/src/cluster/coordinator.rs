@@ -1293,7 +1293,41 @@ impl Cluster {
                 }
             }
             Wide::Scan => return self.scan(session, view, args).await,
+            Wide::Publish => return self.publish(session, view, args).await,
         }
+        std::mem::take(w.buffer_mut())
+    }
+
+    /// PUBLISH in a cluster: delivered here and on every other live node (each node's
+    /// subscribers), answering the total number of receivers. A node that does not answer in
+    /// time is left out of the count, not an error: delivery is at most once, as in Redis.
+    async fn publish(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>) -> Vec<u8> {
+        let local = Session {
+            resp3: false,
+            ..session
+        };
+        let msg = rpc::encode(&ClusterRpc::Publish { args: args.clone() });
+        let others = view
+            .members
+            .iter()
+            .map(|m| m.id)
+            .filter(|id| *id != self.node);
+        let timeout = self.settings().timeout;
+        let (mut remote, sent) = self.fan_out(view, others, msg, timeout);
+        let here = self.exec_local(local, &[args], false).0;
+        let mut total = here.first().and_then(|r| parse_integer(r)).unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + timeout;
+        for _ in 0..sent {
+            match tokio::time::timeout_at(deadline, remote.recv()).await {
+                Ok(Some((_, Some(ClusterReply::Replies(r))))) => {
+                    total += r.first().and_then(|b| parse_integer(b)).unwrap_or(0);
+                }
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        let mut w = ReplyWriter::new(session.proto());
+        w.integer(total);
         std::mem::take(w.buffer_mut())
     }
 
@@ -1427,6 +1461,16 @@ impl Cluster {
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
             ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => self.serve_here(msg).await,
+            ClusterRpc::Publish { args } => {
+                let session = Session {
+                    resp3: false,
+                    read_quorum: None,
+                    write_quorum: None,
+                    hops: 0,
+                };
+                let replies = self.exec_local(session, &[args], false).0;
+                ClusterReply::Replies(replies.into_iter().map(Bytes::from).collect())
+            }
             ClusterRpc::Handoff { partitions } => {
                 match super::handoff::pull(self, &partitions).await {
                     Ok(moved) => ClusterReply::Count(moved),
@@ -1494,6 +1538,7 @@ impl Cluster {
             ClusterRpc::Forward { .. }
             | ClusterRpc::Flush { .. }
             | ClusterRpc::Apply { .. }
+            | ClusterRpc::Publish { .. }
             | ClusterRpc::Handoff { .. } => ClusterReply::Error("not a local request".into()),
             ClusterRpc::ViewCheck => ClusterReply::Count(self.view().fingerprint),
             ClusterRpc::PartitionStates { partitions, cursor } => {

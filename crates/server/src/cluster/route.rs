@@ -28,6 +28,8 @@ pub enum Wide {
     Flush,
     Scan,
     RandomKey,
+    /// PUBLISH: delivered on every node (subscribers may be connected to any of them).
+    Publish,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,7 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         // Answered by the coordinator before routing (it records versions at the primary).
         "watch" => return Route::Local,
         "keys" => return Route::Wide(Wide::Keys),
+        "publish" => return Route::Wide(Wide::Publish),
         "dbsize" => return Route::Wide(Wide::DbSize),
         "flushall" | "flushdb" => return Route::Wide(Wide::Flush),
         "scan" => return Route::Wide(Wide::Scan),

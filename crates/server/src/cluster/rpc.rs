@@ -53,6 +53,8 @@ pub enum ClusterRpc {
     /// One page of the versioned states of the keys in `partitions` held here, from a SCAN
     /// cursor of the metadata database (a gainer pulling partitions; `StatePage`).
     PartitionStates { partitions: Vec<u32>, cursor: u64 },
+    /// PUBLISH with its arguments, delivered to this node's subscribers only (`Replies`).
+    Publish { args: Vec<Bytes> },
     /// Pull these partitions from their current owners (sent by a leaving node to the nodes
     /// that inherit its partitions); answered with the keys moved (`Count`) when done.
     Handoff { partitions: Vec<u32> },
