@@ -6,7 +6,7 @@ mod common;
 use common::{binary, free_port, run as cmd, split_items as items, Server};
 
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -320,8 +320,15 @@ fn launch(dir: &Path, extra: &[&str]) -> Proc {
         if let Ok(Some(status)) = p.child.try_wait() {
             panic!("server exited: {status}: {}", stderr_of(&mut p.child));
         }
-        if TcpStream::connect(("127.0.0.1", p.port)).is_ok() {
-            return p;
+        // Ready once it answers PONG (while it loads it answers -LOADING).
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", p.port)) {
+            let mut reply = [0u8; 7];
+            let ok = s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut reply).is_ok()
+                && &reply == b"+PONG\r\n";
+            if ok {
+                return p;
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
