@@ -59,8 +59,9 @@ print(" ".join(out))'
   echo "What limits the cluster (from the design; the table shows the effect): every write runs at"
   echo "the key's primary (about 2 of 3 are forwarded by the node the client talks to), is shipped"
   echo "to the 2 other replicas and answered after one of them acknowledges; every read waits for"
-  echo "one peer's version digest. Requests of one connection are coordinated one at a time, so"
-  echo "-P 16 overlaps no round trips and gains little over -P 1; all 3 nodes and the benchmark"
-  echo "client share the same 2 cores."
+  echo "one peer's version digest. Pipelined keyed commands of one connection overlap when they are"
+  echo "on different partitions (up to 64 at once), so -P 16 gains over -P 1, but every request"
+  echo "still costs a forward and a replication round trip in CPU, and all 3 nodes and the"
+  echo "benchmark client share the same 2 cores. Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg)."
 } > bench/CLUSTER.md
 cat bench/CLUSTER.md
