@@ -411,7 +411,7 @@ fn enable_aof(store: &mut Store, shared: &Shared) -> Result<(), String> {
     };
     let aof = &shared.persistence.aof;
     aof.set_fsync(shared.config.read().appendfsync);
-    aof.start(path, shared.weak())?;
+    aof.start(path)?;
     store.common.oplog.set_enabled(true);
     start_rewrite(store, shared)
 }
