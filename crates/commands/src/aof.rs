@@ -1,15 +1,31 @@
 //! The append-only file at run time: one writer thread that appends the operation log to the
-//! current incr file and fsyncs it per `appendfsync`.
+//! current incr file and fsyncs it per `appendfsync`, and the group commit of `always`.
 //!
-//! Flow: commands append their effects to the keyspace's `OpLog` under the keyspace lock. This
-//! thread takes everything logged so far out of the keyspace in one short lock and writes it with
-//! one `write`, so one cycle covers the batches of many clients (as Redis's one write per
-//! event-loop iteration does) and the file order is the execution order. It looks every 5 ms by
-//! itself; under `always` the end of a batch that logged something wakes it at once ([`flush_oplog`],
-//! at most one wake-up per cycle). Then:
-//! - `always`: fsyncs, and only then publishes the new durable offset; connections whose batch
-//!   logged something wait for that offset before sending their replies (so an acknowledged write
-//!   is on disk). Everything queued while one fsync runs shares the next one (group commit).
+//! Flow: commands append their effects to the keyspace's `OpLog` under the keyspace lock. Whoever
+//! ran a batch hands the batch's log over to the writer before releasing that lock
+//! ([`flush_oplog`]: the bytes move into the writer's inbox, normally by swapping two buffers, so
+//! nothing is copied or allocated). That keeps the file order the execution order without the
+//! writer ever taking the keyspace lock: a thread that is descheduled while holding it stalls
+//! every client. The writer takes everything handed over so far in one go and writes it with one
+//! `write`. Under `everysec` and `no` it looks at its inbox every 5 ms by itself. Then:
+//! - `always`: group commit, as Redis's one write + fsync per event-loop iteration, but with the
+//!   fsync off the event loop:
+//!   1. The first batch that finds the writer asleep wakes it (one wake-up per cycle, not per
+//!      write). The writer then waits until the event loop has run out of ready work (a runtime
+//!      thread about to park: the hook installed by [`install_event_loop_hooks`]; at most
+//!      `GATHER_LIMIT`), so a cycle takes every batch of that round rather than the first of
+//!      it (see `Writer::gather`).
+//!   2. One `write` and one fsync cover everything taken; batches handed over meanwhile wait for
+//!      the next cycle, which starts at the end of the next round. Only after the fsync is the
+//!      new durable offset published: connections whose batch logged something wait for it
+//!      before sending their replies, so an acknowledged write is on disk.
+//!   3. The released connections are woken together: the writer wakes one task on the event loop
+//!      (the dispatcher: one cross-thread wake-up per fsync), which wakes every connection the
+//!      fsync covered from inside the event loop, where a wake-up is a run-queue push. Waking
+//!      each connection from the writer thread costs a syscall per connection (the runtime's
+//!      eventfd), and a broadcast at each fsync also wakes those it did not cover.
+//!
+//!   A slow fsync delays the waiting writes only: the event loop keeps serving everyone else.
 //! - `everysec`: fsyncs at most once a second, on this thread, so a slow disk delays the file,
 //!   never the event loop or a reply.
 //! - `no`: leaves flushing to the kernel.
@@ -19,34 +35,85 @@
 //! [`Aof::refusal`]), and the write is retried every 100 ms; when it succeeds, service resumes
 //! with nothing lost. Waiting `always` clients get their replies once their data is on disk.
 
-use crate::shared::Shared;
 use parking_lot::Mutex;
 use ringkv_config::AppendFsync;
+use ringkv_engine::oplog::OpLog;
 use ringkv_engine::Store;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// How often a failed write is retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(100);
-/// How often the writer looks at the keyspace's log by itself. Under `everysec` and `no` that is
-/// how the log reaches the file (nobody waits for it, so no wake-ups are spent); under `always`
-/// batches wake the writer and this is only a safety net. An idle check is one uncontended lock.
+/// How often the writer looks at its inbox by itself. Under `everysec` and `no` that is how the
+/// log reaches the file (nobody waits for it, so no wake-ups are spent); under `always` batches
+/// wake the writer and this is only a safety net.
 const IDLE_POLL: Duration = Duration::from_millis(5);
 /// `everysec`: the fsync period.
 const FSYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// A write buffer the writer hands back for reuse keeps at most this capacity (a huge batch
+/// must not pin its memory for good).
+const KEEP_BUFFER_BYTES: usize = 1 << 20;
 
+/// How long an `always` writer with data waits for the event loop to go idle before it writes
+/// anyway (a loop that never idles still gets an fsync at least this often after its data).
+const GATHER_LIMIT: Duration = Duration::from_micros(300);
+
+/// The event loop's side of the group commit (module docs): the server's runtime reports every
+/// idle wait of its threads through [`install_event_loop_hooks`].
+struct EventLoop {
+    /// The hooks are installed: an `always` writer may wait for the loop to go idle.
+    hooked: AtomicBool,
+    /// Times a runtime thread went idle: the end of an event-loop round.
+    parks: AtomicU64,
+    /// A writer waits for the next park: the hook unparks `writer`.
+    kick: AtomicBool,
+    writer: std::sync::Mutex<Option<std::thread::Thread>>,
+}
+
+static EVENT_LOOP: EventLoop = EventLoop {
+    hooked: AtomicBool::new(false),
+    parks: AtomicU64::new(0),
+    kick: AtomicBool::new(false),
+    writer: std::sync::Mutex::new(None),
+};
+
+/// Makes `builder`'s threads report when they go idle, which is where `always` batches end
+/// (the server binary calls this for its runtime).
+pub fn install_event_loop_hooks(
+    builder: &mut tokio::runtime::Builder,
+) -> &mut tokio::runtime::Builder {
+    EVENT_LOOP.hooked.store(true, Ordering::SeqCst);
+    builder.on_thread_park(event_loop_parking)
+}
+
+fn event_loop_parking() {
+    // SeqCst pairs with `Writer::gather` (which sets `kick`, then reads `parks`).
+    EVENT_LOOP.parks.fetch_add(1, Ordering::SeqCst);
+    if EVENT_LOOP.kick.swap(false, Ordering::SeqCst) {
+        let waiting = EVENT_LOOP
+            .writer
+            .lock()
+            .map(|mut w| w.take())
+            .unwrap_or(None);
+        if let Some(writer) = waiting {
+            writer.unpark();
+        }
+    }
+}
+
+/// Work for the writer, in execution order.
 enum Msg {
-    /// New log bytes are waiting in the keyspace.
-    Wake,
-    /// Log bytes taken out of the keyspace by someone else (before a switch or stop); `end` is
-    /// the oplog offset just after them.
+    /// Log bytes; `end` is the oplog offset just after them.
     Data { bytes: Vec<u8>, end: u64 },
     /// Finish the current file (write, fsync) and append to `path` from now on.
     Switch(PathBuf),
@@ -54,20 +121,70 @@ enum Msg {
     Stop(mpsc::Sender<Result<(), String>>),
 }
 
+/// What has been handed to the writer and not taken yet.
+#[derive(Default)]
+struct Inbox {
+    /// Switches and stops, each after the log bytes handed over before it (as `Data`).
+    queue: VecDeque<Msg>,
+    /// Log bytes handed over since the last message of `queue`, and the oplog offset after them.
+    tail: Vec<u8>,
+    tail_end: u64,
+    /// The writer waits for work: the next hand-over that wants it awake notifies it.
+    idle: bool,
+    /// A stop is queued: nothing more is accepted.
+    closed: bool,
+}
+
+/// The hand-over point between the event loop and one writer thread (a new one per start, so a
+/// writer still finishing after a stop never sees the next writer's data).
+struct Link {
+    inbox: Mutex<Inbox>,
+    /// The writer thread, unparked by a hand-over that finds it idle. (Parking outside the
+    /// inbox lock, rather than on a condition variable, means the writer never holds the lock
+    /// across its wake-up, so the event loop never waits for a thread being scheduled.)
+    writer: std::sync::OnceLock<std::thread::Thread>,
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.tail.is_empty()
+    }
+}
+
+/// A connection waiting for its batch to become durable.
+struct Waiter {
+    offset: u64,
+    id: u64,
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct Waiters {
+    list: Vec<Waiter>,
+    next_id: u64,
+}
+
 /// The AOF writer's shared state (one per server, in `Shared`).
 pub struct Aof {
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
-    /// A wake-up is on its way to the writer (so batches do not send one each).
-    wake_pending: AtomicBool,
+    link: Mutex<Option<Arc<Link>>>,
     /// Oplog offset written (everysec/no) or written and fsynced (always).
-    durable: watch::Sender<u64>,
+    durable: AtomicU64,
+    /// Connections waiting for `durable` to reach their offset.
+    waiters: Mutex<Waiters>,
+    /// The lowest offset in `waiters` (u64::MAX: nobody waits), so the writer knows without a
+    /// lock whether a new durable offset releases anyone.
+    lowest_waiting: AtomicU64,
+    /// Wakes the dispatcher task, which wakes the released waiters on the event loop.
+    dispatch: Notify,
+    /// The dispatcher task runs (otherwise the writer wakes the waiters itself).
+    dispatcher: AtomicBool,
     fsync: AtomicU8,
     /// Set while a rewrite runs and `no-appendfsync-on-rewrite` is on.
     skip_fsync: AtomicBool,
     /// The last write or fsync failed and has not succeeded since.
     failing: AtomicBool,
     last_error: Mutex<String>,
-    /// Bytes queued and not yet written (INFO aof_buffer_length).
+    /// Bytes handed over and not yet written (INFO aof_buffer_length).
     queued: AtomicU64,
     /// Size of the incr file being appended to, and of all incr files plus the base
     /// (INFO aof_current_size; the auto-rewrite rule compares it with `base_size`).
@@ -106,9 +223,12 @@ fn policy_of(code: u8) -> AppendFsync {
 impl Default for Aof {
     fn default() -> Self {
         Aof {
-            tx: Mutex::new(None),
-            wake_pending: AtomicBool::new(false),
-            durable: watch::channel(0).0,
+            link: Mutex::new(None),
+            durable: AtomicU64::new(0),
+            waiters: Mutex::new(Waiters::default()),
+            lowest_waiting: AtomicU64::new(u64::MAX),
+            dispatch: Notify::new(),
+            dispatcher: AtomicBool::new(false),
             fsync: AtomicU8::new(policy_code(AppendFsync::EverySec)),
             skip_fsync: AtomicBool::new(false),
             failing: AtomicBool::new(false),
@@ -124,7 +244,7 @@ impl Default for Aof {
 impl Aof {
     /// Whether the writer runs (AOF on).
     pub fn is_running(&self) -> bool {
-        self.tx.lock().is_some()
+        self.link.lock().is_some()
     }
 
     pub fn set_fsync(&self, policy: AppendFsync) {
@@ -173,88 +293,241 @@ impl Aof {
         self.current_size.store(total, Ordering::Relaxed);
     }
 
-    /// Starts the writer thread appending to `path` (created if missing); it takes the log out
-    /// of `shared`'s keyspace. The oplog must be enabled by the caller under the keyspace lock.
-    pub fn start(self: &Arc<Self>, path: PathBuf, shared: Weak<Shared>) -> Result<(), String> {
+    /// Starts the writer thread appending to `path` (created if missing). The oplog must be
+    /// enabled by the caller under the keyspace lock. Inside a Tokio runtime this also starts the
+    /// dispatcher task that wakes `always` waiters (once per server).
+    pub fn start(self: &Arc<Self>, path: PathBuf) -> Result<(), String> {
         let file = open_append(&path)?;
-        let (tx, rx) = mpsc::channel();
-        let aof = self.clone();
-        std::thread::Builder::new()
+        let link = Arc::new(Link {
+            inbox: Mutex::new(Inbox::default()),
+            writer: std::sync::OnceLock::new(),
+        });
+        let writer = Writer::new(self.clone(), link.clone(), file, path);
+        let thread = std::thread::Builder::new()
             .name("ringkv-aof".into())
-            .spawn(move || Writer::new(aof, file, path, shared).run(rx))
+            .spawn(move || writer.run())
             .map_err(|e| format!("cannot start the AOF writer thread: {e}"))?;
-        *self.tx.lock() = Some(tx);
+        let _ = link.writer.set(thread.thread().clone());
+        *self.link.lock() = Some(link);
+        self.start_dispatcher();
         Ok(())
     }
 
-    fn send(&self, msg: Msg) -> bool {
-        match &*self.tx.lock() {
-            Some(tx) => tx.send(msg).is_ok(),
-            None => false,
+    fn start_dispatcher(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.dispatcher.swap(true, Ordering::SeqCst) {
+            runtime.spawn(dispatch(self.clone()));
         }
+    }
+
+    /// Moves what `log` holds into the writer's inbox, then queues `msg` (if any) after it. Wakes
+    /// a sleeping writer for a message, or for data if `wake` and the inbox was empty: a writer
+    /// asleep with data queued is waiting for the event loop's round to end (`Writer::gather`),
+    /// and more data must not cut that short. False if no writer runs. Called under the keyspace
+    /// lock, so hand-overs are in execution order.
+    fn hand_over(&self, log: &mut OpLog, msg: Option<Msg>, wake: bool) -> bool {
+        let slot = self.link.lock();
+        let Some(link) = slot.as_ref() else {
+            return false;
+        };
+        let mut inbox = link.inbox.lock();
+        if inbox.closed {
+            return false;
+        }
+        let pending = log.pending();
+        let was_empty = inbox.is_empty();
+        if pending > 0 {
+            log.move_into(&mut inbox.tail);
+            inbox.tail_end = log.offset();
+            self.queued.fetch_add(pending as u64, Ordering::Relaxed);
+        }
+        let control = msg.is_some();
+        if let Some(msg) = msg {
+            if !inbox.tail.is_empty() {
+                let bytes = std::mem::take(&mut inbox.tail);
+                let end = inbox.tail_end;
+                inbox.queue.push_back(Msg::Data { bytes, end });
+            }
+            inbox.closed = matches!(msg, Msg::Stop(_));
+            inbox.queue.push_back(msg);
+        }
+        let unpark = inbox.idle && (control || (wake && was_empty));
+        if unpark {
+            inbox.idle = false;
+        }
+        drop(inbox);
+        if let (true, Some(writer)) = (unpark, link.writer.get()) {
+            writer.unpark();
+        }
+        true
     }
 
     /// Makes the writer append to a new file after everything logged so far (call under the
     /// keyspace lock, so the switch falls between two commands).
     pub fn switch_to(&self, store: &mut Store, path: PathBuf) {
-        self.hand_over(store);
-        self.send(Msg::Switch(path));
-    }
-
-    /// Sends what the keyspace logged so far with the next message (under the keyspace lock).
-    fn hand_over(&self, store: &mut Store) {
-        let log = &mut store.common.oplog;
-        if log.pending() > 0 {
-            let end = log.offset();
-            let bytes = log.take();
-            self.queued.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            self.send(Msg::Data { bytes, end });
-        }
+        self.hand_over(&mut store.common.oplog, Some(Msg::Switch(path)), true);
     }
 
     /// Stops the writer after it has written and fsynced everything logged so far (AOF turned
     /// off, shutdown). Call under the keyspace lock, before turning logging off (which drops
-    /// unsent bytes); returns a receiver for the outcome, to wait on after the lock is released
-    /// (the writer may need the lock).
+    /// unsent bytes); returns a receiver for the outcome, to wait on after the lock is released.
     pub fn stop(&self, store: &mut Store) -> Option<mpsc::Receiver<Result<(), String>>> {
-        self.hand_over(store);
-        let tx = self.tx.lock().take()?;
         let (done_tx, done_rx) = mpsc::channel();
-        tx.send(Msg::Stop(done_tx)).ok()?;
-        Some(done_rx)
-    }
-
-    /// Wakes the writer unless a wake-up is already on its way.
-    fn wake(&self) -> bool {
-        if self.wake_pending.swap(true, Ordering::AcqRel) {
-            return true;
-        }
-        self.send(Msg::Wake)
+        let sent = self.hand_over(&mut store.common.oplog, Some(Msg::Stop(done_tx)), true);
+        self.link.lock().take();
+        sent.then_some(done_rx)
     }
 
     /// Resolves once the log up to `offset` is durable under the current policy.
-    pub async fn wait_durable(&self, offset: u64) {
-        let mut rx = self.durable.subscribe();
-        let _ = rx.wait_for(|d| *d >= offset).await;
+    pub fn wait_durable(&self, offset: u64) -> DurableWait<'_> {
+        DurableWait {
+            aof: self,
+            offset,
+            id: None,
+        }
     }
 
     /// Whether a batch that logged up to `offset` must wait before replying.
     pub fn must_wait(&self, offset: u64) -> bool {
-        self.fsync_policy() == AppendFsync::Always && *self.durable.borrow() < offset
+        self.fsync_policy() == AppendFsync::Always && self.durable.load(Ordering::Acquire) < offset
+    }
+
+    /// Publishes a new durable offset and gets the waiters it releases woken.
+    fn advance_durable(&self, to: u64) {
+        // SeqCst pairs with `DurableWait::poll` (which publishes its offset in `lowest_waiting`,
+        // then reads `durable`): either the waiter sees the new offset or this sees the waiter.
+        let before = self.durable.fetch_max(to, Ordering::SeqCst);
+        if to > before && self.lowest_waiting.load(Ordering::SeqCst) <= to {
+            if self.dispatcher.load(Ordering::SeqCst) {
+                self.dispatch.notify_one();
+            } else {
+                let mut ready = Vec::new();
+                self.take_released(&mut ready, false);
+                ready.into_iter().for_each(Waker::wake);
+            }
+        }
+    }
+
+    /// Removes the waiters the durable offset covers (every waiter if `all`) and collects their
+    /// wakers, to be woken after the lock is released.
+    fn take_released(&self, ready: &mut Vec<Waker>, all: bool) {
+        let durable = self.durable.load(Ordering::SeqCst);
+        let mut w = self.waiters.lock();
+        let mut lowest = u64::MAX;
+        let mut i = 0;
+        while i < w.list.len() {
+            if all || w.list[i].offset <= durable {
+                ready.push(w.list.swap_remove(i).waker);
+            } else {
+                lowest = lowest.min(w.list[i].offset);
+                i += 1;
+            }
+        }
+        self.lowest_waiting.store(lowest, Ordering::SeqCst);
     }
 }
 
-/// Under `appendfsync always`, wakes the writer for what the batch logged (call after a batch,
-/// under the keyspace lock) and returns the log offset the batch's replies must wait for. Under
-/// `everysec`/`no` nobody waits: the writer picks the bytes up on its next poll (IDLE_POLL), so no
-/// cross-thread wake-up is spent per batch, and this returns None.
+/// The dispatcher task: runs on the event loop for the server's life and wakes the connections
+/// each durable offset releases (see the module docs for why on the event loop).
+async fn dispatch(aof: Arc<Aof>) {
+    /// If the task ends (runtime shutdown), the writer goes back to waking waiters itself and
+    /// everyone waiting now looks again.
+    struct Running(Arc<Aof>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.dispatcher.store(false, Ordering::SeqCst);
+            let mut ready = Vec::new();
+            self.0.take_released(&mut ready, true);
+            ready.into_iter().for_each(Waker::wake);
+        }
+    }
+    let running = Running(aof);
+    let mut ready = Vec::new();
+    loop {
+        running.0.dispatch.notified().await;
+        running.0.take_released(&mut ready, false);
+        ready.drain(..).for_each(Waker::wake);
+    }
+}
+
+/// The future of [`Aof::wait_durable`].
+pub struct DurableWait<'a> {
+    aof: &'a Aof,
+    offset: u64,
+    /// Registration in `Aof::waiters`, once registered.
+    id: Option<u64>,
+}
+
+impl Future for DurableWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let aof = this.aof;
+        if aof.durable.load(Ordering::Acquire) >= this.offset {
+            return Poll::Ready(());
+        }
+        let mut w = aof.waiters.lock();
+        let existing = this
+            .id
+            .and_then(|id| w.list.iter_mut().find(|e| e.id == id));
+        match existing {
+            Some(e) => {
+                if !e.waker.will_wake(cx.waker()) {
+                    e.waker = cx.waker().clone();
+                }
+            }
+            None => {
+                let id = w.next_id;
+                w.next_id += 1;
+                w.list.push(Waiter {
+                    offset: this.offset,
+                    id,
+                    waker: cx.waker().clone(),
+                });
+                this.id = Some(id);
+            }
+        }
+        aof.lowest_waiting.fetch_min(this.offset, Ordering::SeqCst);
+        if aof.durable.load(Ordering::SeqCst) >= this.offset {
+            // Published meanwhile (its waker may have missed this entry): done.
+            if let Some(id) = this.id.take() {
+                w.list.retain(|e| e.id != id);
+            }
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for DurableWait<'_> {
+    fn drop(&mut self) {
+        // Abandoned before its offset became durable (the connection is closing): unregister. A
+        // released waiter has already been removed by whoever woke it.
+        if let Some(id) = self.id {
+            if self.aof.durable.load(Ordering::Acquire) < self.offset {
+                self.aof.waiters.lock().list.retain(|e| e.id != id);
+            }
+        }
+    }
+}
+
+/// Hands what the batch logged to the AOF writer (call after a batch, under the keyspace lock)
+/// and, under `appendfsync always`, returns the log offset the batch's replies must wait for
+/// (the writer is woken if it sleeps). Under `everysec`/`no` nobody waits and no wake-up is
+/// spent: the writer picks the bytes up on its next poll (IDLE_POLL). Nothing logged (or the AOF
+/// off): None, at the cost of one comparison.
 pub fn flush_oplog(store: &mut Store, aof: &Aof) -> Option<u64> {
-    let log = &store.common.oplog;
-    if log.pending() == 0 || aof.fsync_policy() != AppendFsync::Always {
+    let log = &mut store.common.oplog;
+    if log.pending() == 0 {
         return None;
     }
+    let always = aof.fsync_policy() == AppendFsync::Always;
     // No writer (AOF being turned off): nothing to wait for.
-    aof.wake().then_some(log.offset())
+    let running = aof.hand_over(log, None, always);
+    (always && running).then_some(log.offset())
 }
 
 /// Waits for the outcome of [`Aof::stop`] (after releasing the keyspace lock).
@@ -280,39 +553,51 @@ fn open_append(path: &PathBuf) -> Result<File, String> {
 
 struct Writer {
     aof: Arc<Aof>,
-    /// Where the log is taken from.
-    shared: Weak<Shared>,
+    link: Arc<Link>,
     file: File,
     path: PathBuf,
     /// Length of the file as far as complete writes go (a failed write is cut back to it).
     len: u64,
-    /// Work not done yet, in order.
+    /// Work taken from the inbox and not done yet, in order.
     queue: VecDeque<Msg>,
+    /// An empty buffer with capacity, swapped for the inbox's bytes (so buffers circulate
+    /// between the keyspace's log, the inbox and the writer without allocations).
+    spare: Vec<u8>,
     written_end: u64,
     synced_end: u64,
     last_fsync: Instant,
+    /// This thread, for the event loop's idle hook to unpark.
+    thread: std::thread::Thread,
+    /// `EVENT_LOOP.parks` when the last cycle ended (see `gather`).
+    round_seen: u64,
 }
 
 impl Writer {
-    fn new(aof: Arc<Aof>, file: File, path: PathBuf, shared: Weak<Shared>) -> Writer {
+    fn new(aof: Arc<Aof>, link: Arc<Link>, file: File, path: PathBuf) -> Writer {
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let start = *aof.durable.borrow();
+        let start = aof.durable.load(Ordering::Acquire);
         Writer {
             aof,
-            shared,
+            link,
             file,
             path,
             len,
             queue: VecDeque::new(),
+            spare: Vec::new(),
             written_end: start,
             synced_end: start,
             last_fsync: Instant::now(),
+            // Replaced by the writer thread's own handle when it starts running.
+            thread: std::thread::current(),
+            round_seen: 0,
         }
     }
 
-    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+    fn run(mut self) {
+        self.thread = std::thread::current();
         loop {
-            let wait = if self.aof.failing.load(Ordering::Relaxed) && !self.queue.is_empty() {
+            let retrying = self.aof.failing.load(Ordering::Relaxed) && !self.queue.is_empty();
+            let wait = if retrying {
                 RETRY_INTERVAL
             } else if self.synced_end < self.written_end
                 && self.aof.fsync_policy() == AppendFsync::EverySec
@@ -323,55 +608,83 @@ impl Writer {
             } else {
                 IDLE_POLL
             };
-            match rx.recv_timeout(wait) {
-                Ok(Msg::Wake) => {}
-                Ok(msg) => self.queue.push_back(msg),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let _ = self.drain();
-                    let _ = self.fsync();
-                    return;
-                }
-            }
-            self.collect(&rx);
+            self.receive(wait, retrying);
             if self.drain() == Drained::Stopped {
                 return;
             }
         }
     }
 
-    /// Queues, in execution order, the messages sent so far and then what the keyspace logged
-    /// since. Both happen under one keyspace lock: bytes handed over with a message (before a
-    /// switch) were taken under that lock earlier, so they are already in the channel and go
-    /// first; anything logged later is taken here, after them.
-    fn collect(&mut self, rx: &mpsc::Receiver<Msg>) {
-        let shared = self.shared.upgrade();
-        let store = shared.as_ref().map(|s| s.store.lock());
-        // Under the keyspace lock nothing can be logged: everything logged so far is taken below,
-        // and whatever is logged after the lock is released sends a new wake-up.
-        self.aof.wake_pending.store(false, Ordering::Release);
-        while let Ok(msg) = rx.try_recv() {
-            if !matches!(msg, Msg::Wake) {
-                self.queue.push_back(msg);
+    /// Takes everything handed over so far, waiting up to `wait` for something first if there
+    /// is nothing (or always, while retrying a failed write).
+    fn receive(&mut self, wait: Duration, retrying: bool) {
+        let mut inbox = self.link.inbox.lock();
+        if retrying || inbox.is_empty() {
+            inbox.idle = true;
+            drop(inbox);
+            // An unpark that comes before this park makes it return at once: no lost wake-up.
+            std::thread::park_timeout(wait);
+            inbox = self.link.inbox.lock();
+            inbox.idle = false;
+        }
+        if !retrying && inbox.queue.is_empty() && !inbox.tail.is_empty() && self.gathers() {
+            inbox = Self::gather(&self.link, &self.thread, self.round_seen, inbox);
+        }
+        self.queue.extend(inbox.queue.drain(..));
+        if !inbox.tail.is_empty() {
+            std::mem::swap(&mut inbox.tail, &mut self.spare);
+            let end = inbox.tail_end;
+            drop(inbox);
+            let bytes = std::mem::take(&mut self.spare);
+            self.queue.push_back(Msg::Data { bytes, end });
+        }
+    }
+
+    /// Whether this cycle waits for the event loop to go idle before taking the data (`always`,
+    /// fsyncs on, and a runtime that reports its idle waits).
+    fn gathers(&self) -> bool {
+        self.aof.fsync_policy() == AppendFsync::Always
+            && !self.aof.skip_fsync.load(Ordering::Relaxed)
+            && EVENT_LOOP.hooked.load(Ordering::Relaxed)
+    }
+
+    /// Group commit boundary: waits (at most `GATHER_LIMIT`) for the end of the event loop's
+    /// current round (a runtime thread going idle) since the last cycle ended, so that one fsync
+    /// covers every batch of that round: the replies released by the last fsync have gone out
+    /// and the requests that were ready have run. Starting a cycle as soon as the previous one
+    /// ends instead takes only what arrived during its fsync: measured with 50 clients at
+    /// pipeline 1 (`redis-benchmark -t set -P 1`), 60-90% more fsyncs for the same writes (each
+    /// one costs the writer thread some 60 µs of CPU on a VM), 10-20% less throughput and two to
+    /// four times the p99. Returns at once when a switch or a stop arrives.
+    fn gather<'a>(
+        link: &'a Link,
+        thread: &std::thread::Thread,
+        since: u64,
+        mut inbox: parking_lot::MutexGuard<'a, Inbox>,
+    ) -> parking_lot::MutexGuard<'a, Inbox> {
+        let deadline = Instant::now() + GATHER_LIMIT;
+        while inbox.queue.is_empty() && EVENT_LOOP.parks.load(Ordering::SeqCst) == since {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
             }
+            if let Ok(mut w) = EVENT_LOOP.writer.lock() {
+                *w = Some(thread.clone());
+            }
+            // SeqCst pairs with `event_loop_parking`: either it sees the kick or this sees the
+            // park.
+            EVENT_LOOP.kick.store(true, Ordering::SeqCst);
+            if EVENT_LOOP.parks.load(Ordering::SeqCst) != since {
+                break;
+            }
+            inbox.idle = true;
+            drop(inbox);
+            std::thread::park_timeout(deadline - now);
+            inbox = link.inbox.lock();
+            inbox.idle = false;
         }
-        // After a stop nothing more is written.
-        if self.queue.iter().any(|m| matches!(m, Msg::Stop(_))) {
-            return;
-        }
-        let Some(mut guard) = store else {
-            return;
-        };
-        let log = &mut guard.common.oplog;
-        if log.pending() == 0 {
-            return;
-        }
-        let (bytes, end) = (log.take(), log.offset());
-        drop(guard);
-        self.aof
-            .queued
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        self.queue.push_back(Msg::Data { bytes, end });
+        EVENT_LOOP.kick.store(false, Ordering::SeqCst);
+        inbox
     }
 
     /// Applies queued work in order until done or a failure. Then fsyncs per policy.
@@ -379,7 +692,6 @@ impl Writer {
         let mut pending_data = Vec::new();
         while let Some(msg) = self.queue.pop_front() {
             match msg {
-                Msg::Wake => {}
                 Msg::Data { bytes, end } => {
                     pending_data.push((bytes, end));
                     // Coalesce consecutive data into one write.
@@ -389,15 +701,19 @@ impl Writer {
                     if let Err(e) = self.write(&pending_data) {
                         self.fail(e);
                         // Put the data back in front, in order.
-                        for d in pending_data.into_iter().rev() {
-                            self.queue.push_front(Msg::Data {
-                                bytes: d.0,
-                                end: d.1,
-                            });
+                        for (bytes, end) in pending_data.into_iter().rev() {
+                            self.queue.push_front(Msg::Data { bytes, end });
                         }
                         return Drained::Failed;
                     }
-                    pending_data.clear();
+                    for (mut bytes, _) in pending_data.drain(..) {
+                        if bytes.capacity() <= KEEP_BUFFER_BYTES
+                            && bytes.capacity() > self.spare.capacity()
+                        {
+                            bytes.clear();
+                            self.spare = bytes;
+                        }
+                    }
                 }
                 Msg::Switch(path) => {
                     if let Err(e) = self.fsync() {
@@ -440,6 +756,7 @@ impl Writer {
             }
         }
         self.publish();
+        self.round_seen = EVENT_LOOP.parks.load(Ordering::SeqCst);
         Drained::Done
     }
 
@@ -501,14 +818,7 @@ impl Writer {
             AppendFsync::Always if !self.aof.skip_fsync.load(Ordering::Relaxed) => self.synced_end,
             _ => self.written_end,
         };
-        self.aof.durable.send_if_modified(|d| {
-            if *d < durable {
-                *d = durable;
-                true
-            } else {
-                false
-            }
-        });
+        self.aof.advance_durable(durable);
     }
 
     fn fail(&self, error: String) {
@@ -531,4 +841,125 @@ enum Drained {
     Done,
     Failed,
     Stopped,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct CountWakes(AtomicU64);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn waiters_register_once_are_released_by_their_offset_and_leave_when_dropped() {
+        let aof = Aof::default();
+        aof.set_fsync(AppendFsync::Always);
+        let wakes = Arc::new(CountWakes(AtomicU64::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut early = aof.wait_durable(10);
+        let mut late = aof.wait_durable(20);
+        assert!(Pin::new(&mut early).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut early).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut late).poll(&mut cx).is_pending());
+        assert_eq!(
+            aof.waiters.lock().list.len(),
+            2,
+            "a second poll registers nothing"
+        );
+        // Without a dispatcher the publisher wakes the waiters itself: only those it covers.
+        aof.advance_durable(15);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert!(Pin::new(&mut early).poll(&mut cx).is_ready());
+        assert_eq!(aof.waiters.lock().list.len(), 1);
+        assert!(!aof.must_wait(15));
+        assert!(aof.must_wait(16));
+        // A wait abandoned before its offset is durable (the connection closed) unregisters.
+        drop(late);
+        assert!(aof.waiters.lock().list.is_empty());
+        aof.advance_durable(30);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        // Under everysec nobody waits.
+        aof.set_fsync(AppendFsync::EverySec);
+        assert!(!aof.must_wait(100));
+    }
+
+    /// 200 batches from 20 tasks under `always`: every wait resolves once its bytes are written
+    /// and fsynced, and the file holds every command in execution order.
+    fn always_round(runtime: tokio::runtime::Runtime) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("appendonly.aof.1.incr.aof");
+        runtime.block_on(async {
+            let aof = Arc::new(Aof::default());
+            aof.set_fsync(AppendFsync::Always);
+            aof.start(path.clone()).unwrap();
+            let store = Arc::new(Mutex::new(Store::new(1, 1)));
+            store.lock().common.oplog.set_enabled(true);
+            let tasks: Vec<_> = (0..20)
+                .map(|t| {
+                    let (aof, store) = (aof.clone(), store.clone());
+                    tokio::spawn(async move {
+                        for i in 0..10 {
+                            let offset = {
+                                let mut store = store.lock();
+                                let key = format!("k{t}-{i}");
+                                store
+                                    .common
+                                    .oplog
+                                    .append(0, [&b"SET"[..], key.as_bytes(), b"v"]);
+                                flush_oplog(&mut store, &aof).unwrap()
+                            };
+                            aof.wait_durable(offset).await;
+                            assert!(aof.durable.load(Ordering::SeqCst) >= offset);
+                            assert!(aof.stats.fsyncs.load(Ordering::SeqCst) >= 1);
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                tokio::time::timeout(Duration::from_secs(20), t)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            let fsyncs = aof.stats.fsyncs.load(Ordering::SeqCst);
+            assert!((1..=200).contains(&fsyncs), "{fsyncs} fsyncs");
+            assert!(aof.waiters.lock().list.is_empty());
+            let done = aof.stop(&mut store.lock());
+            wait_stopped(done, Duration::from_secs(10)).unwrap();
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        for t in 0..20 {
+            let mut last = 0;
+            for i in 0..10 {
+                let at = text.find(&format!("k{t}-{i}\r\n")).unwrap();
+                assert!(at > last, "task {t}'s writes are in order");
+                last = at;
+            }
+        }
+    }
+
+    #[test]
+    fn always_waits_resolve_after_their_fsync_and_the_file_has_every_write() {
+        always_round(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        );
+        // Also with the event loop's idle hooks, where the writer waits for the end of a round.
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        always_round(
+            install_event_loop_hooks(&mut builder)
+                .enable_all()
+                .build()
+                .unwrap(),
+        );
+    }
 }

@@ -114,7 +114,7 @@ pub fn load_at_startup(shared: &Arc<Shared>, mut store: Store) -> Result<(), Str
         if let Some((path, needs_base)) = aof_path {
             let aof = &shared.persistence.aof;
             aof.set_fsync(shared.config.read().appendfsync);
-            aof.start(path, Arc::downgrade(shared))?;
+            aof.start(path)?;
             live.common.oplog.set_enabled(true);
             if needs_base {
                 crate::persistence::start_rewrite(&mut live, shared)?;

@@ -15,10 +15,10 @@ use crate::shared::Shared;
 use crate::table::{flags, CommandSpec};
 use parking_lot::Mutex;
 use ringkv_engine::Store;
-use ringkv_persist::{Manifest, SnapshotHeader};
+use ringkv_persist::{Manifest, RewritePlan, SnapshotHeader};
 use ringkv_protocol::Args;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,6 +38,9 @@ pub struct Persistence {
     pub loading: AtomicBool,
     /// The last background save failed and `stop-writes-on-bgsave-error` applies.
     bgsave_failing: AtomicBool,
+    /// Keys the running job has written (INFO current_save_keys_processed), updated by the job
+    /// thread without a lock the event loop takes.
+    pub(crate) job_keys: AtomicU64,
 }
 
 impl Persistence {
@@ -49,6 +52,7 @@ impl Persistence {
             jobs: Jobs::default(),
             loading: AtomicBool::new(false),
             bgsave_failing: AtomicBool::new(false),
+            job_keys: AtomicU64::new(0),
         }
     }
 
@@ -79,8 +83,6 @@ impl Persistence {
 pub struct RunningJob {
     pub rewrite: bool,
     pub started: Instant,
-    pub keys: u64,
-    pub bytes: u64,
 }
 
 /// Start-up loading progress (INFO loading_*).
@@ -115,6 +117,8 @@ pub struct PersistState {
     pub rewrites: u64,
     /// Entries writers preserved for the last capture (its copy-on-write cost).
     pub last_preserved: u64,
+    /// The longest the last capture held the keyspace in one slice (what a client could wait).
+    pub last_max_slice_us: u64,
     pub loading: Option<LoadingProgress>,
     /// SHUTDOWN already saved (or was told NOSAVE): the exit path must not save again.
     pub shutdown_save_done: bool,
@@ -138,15 +142,9 @@ impl PersistState {
             last_rewrite_secs: -1,
             rewrites: 0,
             last_preserved: 0,
+            last_max_slice_us: 0,
             loading: None,
             shutdown_save_done: false,
-        }
-    }
-
-    pub(crate) fn job_progress(&mut self, keys: u64, bytes: u64) {
-        if let Some(j) = self.job.as_mut() {
-            j.keys = keys;
-            j.bytes = bytes;
         }
     }
 
@@ -231,40 +229,38 @@ pub(crate) fn begin_capture(
 
 /// Marks a job as running (INFO, and no second job until it ends). False if one already is.
 fn claim_job(shared: &Shared, rewrite: bool) -> bool {
-    let mut st = shared.persistence.state.lock();
+    let p = &shared.persistence;
+    let mut st = p.state.lock();
     if st.job.is_some() {
         return false;
     }
     st.job = Some(RunningJob {
         rewrite,
         started: Instant::now(),
-        keys: 0,
-        bytes: 0,
     });
+    p.job_keys.store(0, Ordering::Relaxed);
     true
 }
 
-/// BGSAVE (and the `save` rules): the capture begins now, between two commands; the job thread
-/// writes it.
+/// BGSAVE (and the `save` rules): the capture begins now, between two commands; the event loop
+/// walks it and the job thread writes it (see `bgsave`).
 pub fn start_bgsave(store: &mut Store, shared: &Shared) -> Result<(), String> {
     shared.persistence.state.lock().last_bgsave_try_ms = shared.now_ms();
     if store.capture_active() || !claim_job(shared, false) {
         return Err("a background save is already in progress".into());
     }
-    let job = begin_capture(
+    let started = begin_capture(
         store,
         shared,
         JobKind::Snapshot {
             path: snapshot_path(shared),
         },
-    );
-    let submitted = job.map(|job| shared.persistence.jobs.submit(JobRequest::Run(job)));
-    if !matches!(submitted, Ok(true)) {
+    )
+    .and_then(|job| shared.persistence.jobs.run_begun(shared, job));
+    if let Err(e) = started {
         abandon_capture(store);
         shared.persistence.state.lock().job = None;
-        return Err(submitted
-            .err()
-            .unwrap_or_else(|| "the background save thread is not running".into()));
+        return Err(e);
     }
     Ok(())
 }
@@ -278,8 +274,8 @@ fn abandon_capture(store: &mut Store) {
 }
 
 /// BGREWRITEAOF (and the automatic rewrite): the job thread lists a new incr file (file I/O,
-/// away from the keyspace lock), then switches the writer to it and begins the capture of the
-/// new base in one critical section ([`prepare_rewrite`]).
+/// away from the keyspace lock, `plan_rewrite`), then the event loop switches the writer to it
+/// and begins the capture of the new base in one critical section (`begin_rewrite`).
 pub fn start_rewrite(store: &mut Store, shared: &Shared) -> Result<(), String> {
     if store.capture_active() || !claim_job(shared, true) {
         return Err("a background save is already in progress".into());
@@ -292,30 +288,35 @@ pub fn start_rewrite(store: &mut Store, shared: &Shared) -> Result<(), String> {
     Ok(())
 }
 
-/// The job thread's first step of a rewrite: plan it in the manifest, then (under the keyspace
-/// lock) hand the log so far to the old incr file, switch the writer, and begin the capture.
-pub(crate) fn prepare_rewrite(shared: &Shared) -> Result<Job, String> {
+/// The job thread's first step of a rewrite: plan it in the manifest (a new incr file, listed).
+pub(crate) fn plan_rewrite(shared: &Shared) -> Result<RewritePlan, String> {
     let (dir, name) = aof_location(shared);
-    let plan = {
-        let mut slot = shared.persistence.manifest.lock();
-        if slot.is_none() {
-            *slot = Some(Manifest::load_or_new(&dir, &name).map_err(|e| e.to_string())?);
-        }
-        match slot.as_mut() {
-            Some(m) => m.start_rewrite().map_err(|e| e.to_string())?,
-            None => return Err("no AOF manifest".into()),
-        }
-    };
-    let mut store = shared.store.lock();
+    let mut slot = shared.persistence.manifest.lock();
+    if slot.is_none() {
+        *slot = Some(Manifest::load_or_new(&dir, &name).map_err(|e| e.to_string())?);
+    }
+    match slot.as_mut() {
+        Some(m) => m.start_rewrite().map_err(|e| e.to_string()),
+        None => Err("no AOF manifest".into()),
+    }
+}
+
+/// The event loop's first step of a rewrite (under the keyspace lock): hand the log so far to the
+/// old incr file, switch the writer to the planned one, and begin the capture.
+pub(crate) fn begin_rewrite(
+    store: &mut Store,
+    shared: &Shared,
+    plan: RewritePlan,
+) -> Result<Job, String> {
     let aof = &shared.persistence.aof;
     if aof.is_running() {
-        aof.switch_to(&mut store, plan.incr_path.clone());
+        aof.switch_to(store, plan.incr_path.clone());
         store.common.oplog.force_select();
         if shared.config.read().no_appendfsync_on_rewrite {
             aof.set_skip_fsync(true);
         }
     }
-    begin_capture(&mut store, shared, JobKind::Rewrite { plan })
+    begin_capture(store, shared, JobKind::Rewrite { plan })
 }
 
 /// A rewrite that could not start.
@@ -331,8 +332,10 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
     let secs = job.started.elapsed().as_secs() as i64;
     let ms = job.started.elapsed().as_millis() as u64;
     let p = &shared.persistence;
+    let capture = outcome.capture;
     let mut st = p.state.lock();
-    st.last_preserved = outcome.preserved;
+    st.last_preserved = capture.preserved;
+    st.last_max_slice_us = capture.max_slice_us;
     match job.kind {
         JobKind::Snapshot { path } => {
             st.job = None;
@@ -346,8 +349,8 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
                     st.saves += 1;
                     p.bgsave_failing.store(false, Ordering::Relaxed);
                     tracing::info!(path = %path.display(), keys = outcome.keys, bytes = outcome.bytes,
-                        ms, preserved = outcome.preserved, slices = outcome.slices,
-                        max_slice_us = outcome.max_slice_us, "Background saving terminated with success");
+                        ms, preserved = capture.preserved, slices = capture.slices,
+                        max_slice_us = capture.max_slice_us, "Background saving terminated with success");
                 }
                 Err(e) => {
                     st.last_bgsave_ok = false;
@@ -366,25 +369,29 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
             let finished = outcome
                 .result
                 .and_then(|()| match p.manifest.lock().as_mut() {
-                    Some(m) => m.finish_rewrite(&plan).map_err(|e| e.to_string()),
+                    Some(m) => m
+                        .finish_rewrite_keeping_history(&plan)
+                        .map_err(|e| e.to_string()),
                     None => Err("the AOF manifest is gone (appendonly turned off?)".into()),
                 });
+            if let Ok(superseded) = &finished {
+                // Deleted a step at a time in the background (see `bgsave::Jobs::retire`).
+                p.jobs.retire(shared, superseded.clone());
+            }
+            // Sizes first: no file-system call under the state lock, which the event loop takes.
+            let base = std::fs::metadata(&plan.base_path).map_or(0, |m| m.len());
+            let incr = std::fs::metadata(&plan.incr_path).map_or(0, |m| m.len());
             let mut st = p.state.lock();
             st.job = None;
             st.last_rewrite_secs = secs;
             match finished {
-                Ok(done) => {
+                Ok(_) => {
                     st.last_rewrite_ok = true;
                     st.rewrites += 1;
-                    let base = std::fs::metadata(&plan.base_path).map_or(0, |m| m.len());
-                    let incr = std::fs::metadata(&plan.incr_path).map_or(0, |m| m.len());
                     p.aof.set_sizes(base + incr, base + incr);
-                    for (path, e) in &done.kept {
-                        tracing::warn!(path = %path.display(), error = %e, "cannot delete an old AOF file");
-                    }
                     tracing::info!(base = %plan.base_path.display(), keys = outcome.keys, bytes = outcome.bytes,
-                        ms, preserved = outcome.preserved, slices = outcome.slices,
-                        max_slice_us = outcome.max_slice_us, "Background AOF rewrite finished successfully");
+                        ms, preserved = capture.preserved, slices = capture.slices,
+                        max_slice_us = capture.max_slice_us, "Background AOF rewrite finished successfully");
                 }
                 Err(e) => {
                     st.last_rewrite_ok = false;
@@ -411,7 +418,7 @@ fn enable_aof(store: &mut Store, shared: &Shared) -> Result<(), String> {
     };
     let aof = &shared.persistence.aof;
     aof.set_fsync(shared.config.read().appendfsync);
-    aof.start(path, shared.weak())?;
+    aof.start(path)?;
     store.common.oplog.set_enabled(true);
     start_rewrite(store, shared)
 }
@@ -615,7 +622,10 @@ pub fn info_section(store: &Store, shared: &Shared, out: &mut String) {
     };
     let ok = |b: bool| if b { "ok" } else { "err" };
     let (job_keys, job_total) = match &st.job {
-        Some(j) => (j.keys, store.total_keys() as u64),
+        Some(_) => (
+            p.job_keys.load(Ordering::Relaxed),
+            store.total_keys() as u64,
+        ),
         None => (0, 0),
     };
     let mut lines: Vec<(&str, String)> = vec![("loading", u8::from(p.is_loading()).to_string())];
@@ -627,6 +637,10 @@ pub fn info_section(store: &Store, shared: &Shared, out: &mut String) {
         store.common.capture.preserved_total().to_string(),
     ));
     lines.push(("last_capture_preserved_keys", st.last_preserved.to_string()));
+    lines.push((
+        "last_capture_max_slice_us",
+        st.last_max_slice_us.to_string(),
+    ));
     lines.push(("rdb_changes_since_last_save", changes.to_string()));
     lines.push((
         "rdb_bgsave_in_progress",

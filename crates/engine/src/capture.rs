@@ -6,24 +6,30 @@
 //! - `Store::begin_capture` fixes the moment (under the keyspace lock, so it falls between two
 //!   commands) by flipping the store's capture *parity*. Every entry carries a one-bit mark; at
 //!   rest all marks equal the parity, so after the flip every existing entry is "not yet seen".
-//! - The background job calls `Store::capture_step` in short slices (the lock is held for one
-//!   slice only). It walks each database with the SCAN cursor, which visits every entry present
-//!   for the whole walk at least once despite rehashing; entries not yet seen are handed to the
-//!   job and marked.
+//! - The server calls `Store::capture_step` in short slices (the lock is held for one slice only;
+//!   ringkv runs them on its event loop, between batches of clients' commands). It walks each
+//!   database with the SCAN cursor, which visits every entry present for the whole walk at least
+//!   once despite rehashing; entries not yet seen are handed to the caller and marked. The walk
+//!   prefetches buckets and entries ahead (`Dict::scan_mut_batch`): SCAN's order jumps around
+//!   memory, and the cache misses are most of its cost.
 //! - Before any write changes or deletes an entry that is not yet seen, `DbRef` *preserves* it:
 //!   a deleted or replaced entry is moved (no copy), an entry about to change in place is
-//!   duplicated. FLUSHDB hands over the whole detached dict. The job drains these with
-//!   `Store::take_preserved` and writes them outside the lock.
+//!   duplicated. FLUSHDB hands over the whole detached dict. The server drains these with
+//!   `Store::take_preserved` and writes (and frees) them outside the lock.
 //! - Entries created after the moment are marked seen at birth, so they are not in the image.
 //!
 //! So the image is exactly the keyspace at the moment of `begin_capture`, the extra memory is
 //! only the pre-images of keys written during the capture (usually a small fraction), and the
-//! keyspace lock is held for one slice at a time. A capture must always run to its end (the job
-//! keeps stepping even if its file failed), because the marks are only consistent again once
+//! keyspace lock is held for one slice at a time. A capture must always run to its end (the
+//! walk goes on even if its file failed), because the marks are only consistent again once
 //! every entry has been seen.
 
 use crate::dict::Dict;
 use crate::entry::Entry;
+
+/// SCAN steps (buckets) walked per batch, between two checks of `max_entries` (long enough for
+/// the batch's prefetching to pay off).
+const SCAN_BATCH_STEPS: usize = 128;
 
 /// The capture state kept in `Common`.
 #[derive(Default)]
@@ -46,6 +52,11 @@ impl Capture {
     /// Entries copied or moved aside by writers since the capture began.
     pub fn preserved_total(&self) -> u64 {
         self.preserved_total
+    }
+
+    /// Pre-images (entries and detached tables) waiting for `Store::take_preserved`.
+    pub fn preserved_pending(&self) -> usize {
+        self.preserved.len() + self.detached.len()
     }
 
     /// Whether an entry still belongs to the running capture and has not been seen yet.
@@ -144,15 +155,17 @@ impl crate::store::Store {
                 if visited >= max_entries {
                     return false;
                 }
-                let next = db.dict.scan_mut(db.capture.cursor, |e| {
-                    visited += 1;
-                    if e.capture_mark() != parity {
-                        e.set_capture_mark(parity);
-                        if !expired_at_start(e, started) {
-                            f(origin, e);
+                let next = db
+                    .dict
+                    .scan_mut_batch(db.capture.cursor, SCAN_BATCH_STEPS, |e| {
+                        visited += 1;
+                        if e.capture_mark() != parity {
+                            e.set_capture_mark(parity);
+                            if !expired_at_start(e, started) {
+                                f(origin, e);
+                            }
                         }
-                    }
-                });
+                    });
                 db.capture.cursor = next;
                 db.capture.done = next == 0;
             }

@@ -31,6 +31,8 @@ const FLAG_OBJECT: u8 = 1;
 const FLAG_EXPIRE: u8 = 2;
 const FLAG_CAPTURE: u8 = 4;
 const ENTRY_ALIGN: usize = 8;
+/// The allocation of a small key with a short inline string: what a prefetch of an entry covers.
+pub(crate) const TYPICAL_ENTRY_BYTES: usize = 48;
 
 /// Strings up to this many bytes are stored inside the entry; longer ones (and strings that are
 /// appended to or modified in place) live in a `Value::Str` so that APPEND stays amortised O(1).

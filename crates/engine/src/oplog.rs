@@ -185,9 +185,16 @@ impl OpLog {
         self.buf.splice(mark..mark, cmd);
     }
 
-    /// Takes the buffered bytes (the writer's next chunk), leaving the buffer empty.
-    pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buf)
+    /// Moves the buffered bytes to the end of `out` (the AOF writer's inbox). When `out` is empty
+    /// the two buffers are swapped, so nothing is copied and both keep their capacity: the writer
+    /// hands its written buffers back this way, and the log does not reallocate in steady state.
+    pub fn move_into(&mut self, out: &mut Vec<u8>) {
+        if out.is_empty() {
+            std::mem::swap(&mut self.buf, out);
+        } else {
+            out.extend_from_slice(&self.buf);
+            self.buf.clear();
+        }
     }
 }
 
@@ -204,7 +211,10 @@ mod tests {
         log.append(0, [&b"SET"[..], b"k", b"v"]);
         log.append(0, [&b"DEL"[..], b"k"]);
         log.append(12, [&b"DEL"[..], b"k"]);
-        let text = String::from_utf8(log.take()).unwrap();
+        let mut out = Vec::new();
+        log.move_into(&mut out);
+        assert_eq!(log.pending(), 0);
+        let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
             "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n\
@@ -215,7 +225,11 @@ mod tests {
         log.append(12, [&b"INCR"[..], b"a"]);
         log.insert_at(mark, [&b"MULTI"[..]]);
         log.append(12, [&b"EXEC"[..]]);
-        let text = String::from_utf8(log.take()).unwrap();
+        // Appended after bytes still waiting in `out`.
+        let mut out = b"head".to_vec();
+        log.move_into(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        let text = text.strip_prefix("head").unwrap();
         assert!(text.starts_with("*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR"));
         assert!(text.ends_with("$4\r\nEXEC\r\n"));
     }

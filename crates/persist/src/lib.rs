@@ -80,7 +80,7 @@ pub use recovery::{
 };
 pub use snapshot::{
     decode_value, encode_value, is_snapshot_file, load_snapshot, load_snapshot_from,
-    read_snapshot_header, save_store, write_snapshot_file, write_store, LoadReport, SnapshotError,
-    SnapshotHeader, SnapshotReader, SnapshotRecord, SnapshotSummary, SnapshotTrailer,
-    SnapshotWriter, TypeTag,
+    read_snapshot_header, save_store, write_snapshot_file, write_store, EncodedEntries,
+    EntryEncoder, LoadReport, SnapshotError, SnapshotHeader, SnapshotReader, SnapshotRecord,
+    SnapshotSummary, SnapshotTrailer, SnapshotWriter, TypeTag,
 };

@@ -471,6 +471,18 @@ impl Manifest {
     /// Makes it the base, turns the old base and every incr file before `plan`'s into history,
     /// saves, deletes the history files, and saves again.
     pub fn finish_rewrite(&mut self, plan: &RewritePlan) -> Result<RewriteOutcome, ManifestError> {
+        self.finish_rewrite_keeping_history(plan)?;
+        self.delete_history()
+    }
+
+    /// [`Manifest::finish_rewrite`] without the deletion: the superseded files stay on disk,
+    /// listed as history (never loaded), and their paths are returned, for the caller to delete
+    /// at its own pace before calling [`Manifest::delete_history`]. (Deleting a big file at once
+    /// can stall a whole VM while its disk discards the blocks.)
+    pub fn finish_rewrite_keeping_history(
+        &mut self,
+        plan: &RewritePlan,
+    ) -> Result<Vec<PathBuf>, ManifestError> {
         if plan.base_seq <= self.base_seq {
             return Err(ManifestError::Rewrite(format!(
                 "base seq {} is stale (current {})",
@@ -521,7 +533,7 @@ impl Manifest {
             *self = before;
             return Err(e);
         }
-        self.delete_history()
+        Ok(self.history.iter().map(|f| self.path_of(f)).collect())
     }
 
     /// Deletes every history file and saves the manifest without them (files that cannot be
@@ -658,6 +670,24 @@ mod tests {
         let reloaded = Manifest::load(&dir, "appendonly.aof").unwrap();
         assert_eq!(reloaded.base().unwrap().file, "appendonly.aof.2.base.snap");
         assert_eq!(reloaded.incrs()[0].file, "appendonly.aof.3.incr.aof");
+
+        // Third cycle, keeping the superseded files: listed as history (saved), still on disk,
+        // returned for the caller to delete; delete_history finishes the job.
+        let plan3 = m.start_rewrite().unwrap();
+        fs::write(&plan3.base_path, b"base3").unwrap();
+        let kept = m.finish_rewrite_keeping_history(&plan3).unwrap();
+        assert_eq!(kept, vec![plan2.base_path.clone(), plan2.incr_path.clone()]);
+        assert!(kept.iter().all(|p| p.exists()));
+        let saved = Manifest::load(&dir, "appendonly.aof").unwrap();
+        assert_eq!(saved.history().len(), 2);
+        assert_eq!(saved.base().unwrap().seq, 3);
+        assert_eq!(saved.load_order().len(), 2);
+        let outcome = m.delete_history().unwrap();
+        assert_eq!(outcome.deleted, kept);
+        assert!(Manifest::load(&dir, "appendonly.aof")
+            .unwrap()
+            .history()
+            .is_empty());
     }
 
     #[test]

@@ -313,85 +313,30 @@ impl<W: Write> SnapshotWriter<W> {
         value: ValueRef<'_>,
         expire: Option<i64>,
     ) -> io::Result<bool> {
-        if db >= self.db_count {
-            return Err(invalid_input(format!(
-                "database {db} is out of range: the snapshot header declares {} databases",
-                self.db_count
-            )));
-        }
-        if let ValueRef::Obj(v) = value {
-            if v.is_empty_collection() {
-                return Ok(false);
-            }
-        }
-        if self.current_db != Some(db) {
-            self.out.put_u8(OP_DB_SECTION)?;
-            self.out.put_varint(db as u64)?;
-            self.current_db = Some(db);
-        }
-        let tag = TypeTag::of(value);
-        let b = self.out.buf();
-        b.push(tag as u8);
-        match expire {
-            Some(at) => {
-                b.push(FLAG_HAS_EXPIRY);
-                b.extend_from_slice(&at.to_le_bytes());
-            }
-            None => b.push(0),
-        }
-        self.out.put_bytes(key)?;
-        match value {
-            ValueRef::Str(s) => self.out.put_bytes(s)?,
-            ValueRef::Obj(Value::Str(s)) => self.out.put_bytes(s)?,
-            ValueRef::Obj(Value::List(l)) => {
-                self.out.put_varint(l.len() as u64)?;
-                let mut n = 0usize;
-                for item in l.iter() {
-                    self.out.put_bytes(item)?;
-                    n += 1;
-                }
-                check_count("list", l.len(), n)?;
-            }
-            ValueRef::Obj(Value::Set(s)) => {
-                self.out.put_varint(s.len() as u64)?;
-                let mut n = 0usize;
-                for m in s.iter() {
-                    m.with_bytes(|b| self.out.put_bytes(b))?;
-                    n += 1;
-                }
-                check_count("set", s.len(), n)?;
-            }
-            ValueRef::Obj(Value::ZSet(z)) => {
-                self.out.put_varint(z.len() as u64)?;
-                let mut n = 0usize;
-                let mut result = Ok(());
-                z.for_each(|m, score| {
-                    if result.is_ok() {
-                        result = self.put_zset_item(m, score);
-                        n += 1;
-                    }
-                });
-                result?;
-                check_count("zset", z.len(), n)?;
-            }
-            ValueRef::Obj(Value::Hash(h)) => {
-                self.out.put_varint(h.len() as u64)?;
-                let mut n = 0usize;
-                for (f, v) in h.iter() {
-                    self.out.put_bytes(f)?;
-                    self.out.put_bytes(v)?;
-                    n += 1;
-                }
-                check_count("hash", h.len(), n)?;
-            }
-        }
-        self.keys += 1;
-        Ok(true)
+        let written = encode_entry(
+            &mut self.out,
+            &mut self.current_db,
+            self.db_count,
+            (db, key, value, expire),
+        )?;
+        self.keys += u64::from(written);
+        Ok(written)
     }
 
-    fn put_zset_item(&mut self, member: &[u8], score: f64) -> io::Result<()> {
-        self.out.put_bytes(member)?;
-        self.out.put(&score.to_bits().to_le_bytes())
+    /// Appends records encoded elsewhere by an [`EntryEncoder`] for this snapshot's databases
+    /// (they are checksummed here, as if written one by one).
+    pub fn write_encoded(&mut self, entries: &EncodedEntries) -> io::Result<()> {
+        if entries.db_count != self.db_count {
+            return Err(invalid_input(format!(
+                "records encoded for {} databases appended to a snapshot of {}",
+                entries.db_count, self.db_count
+            )));
+        }
+        self.out.put(&entries.bytes)?;
+        self.keys += entries.keys;
+        // The records may have switched databases: the next record states its own.
+        self.current_db = None;
+        Ok(())
     }
 
     /// Writes one key given an owned value (e.g. a copy taken under the store lock).
@@ -448,6 +393,236 @@ fn check_count(what: &str, declared: usize, iterated: usize) -> io::Result<()> {
         Err(io::Error::other(format!(
             "{what} reported {declared} elements but iterated {iterated}"
         )))
+    }
+}
+
+/// Where records are encoded to: the snapshot's checksumming output, or the plain buffer of an
+/// [`EntryEncoder`].
+trait RecordOut {
+    /// A scratch buffer for small items; a `put*` call follows before anything is flushed.
+    fn scratch(&mut self) -> &mut Vec<u8>;
+    fn put(&mut self, data: &[u8]) -> io::Result<()>;
+    fn put_u8(&mut self, v: u8) -> io::Result<()>;
+    fn put_varint(&mut self, v: u64) -> io::Result<()>;
+
+    fn put_bytes(&mut self, data: &[u8]) -> io::Result<()> {
+        self.put_varint(data.len() as u64)?;
+        self.put(data)
+    }
+}
+
+impl<W: Write> RecordOut for Output<W> {
+    fn scratch(&mut self) -> &mut Vec<u8> {
+        self.buf()
+    }
+    fn put(&mut self, data: &[u8]) -> io::Result<()> {
+        Output::put(self, data)
+    }
+    fn put_u8(&mut self, v: u8) -> io::Result<()> {
+        Output::put_u8(self, v)
+    }
+    fn put_varint(&mut self, v: u64) -> io::Result<()> {
+        Output::put_varint(self, v)
+    }
+}
+
+impl RecordOut for Vec<u8> {
+    fn scratch(&mut self) -> &mut Vec<u8> {
+        self
+    }
+    fn put(&mut self, data: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(data);
+        Ok(())
+    }
+    fn put_u8(&mut self, v: u8) -> io::Result<()> {
+        self.push(v);
+        Ok(())
+    }
+    fn put_varint(&mut self, v: u64) -> io::Result<()> {
+        crate::codec::put_varint(self, v);
+        Ok(())
+    }
+}
+
+/// Encodes one key record (preceded by a database section when `db` differs from
+/// `current_db`); `Ok(false)` for an empty collection, which is skipped.
+fn encode_entry<O: RecordOut>(
+    out: &mut O,
+    current_db: &mut Option<usize>,
+    db_count: usize,
+    (db, key, value, expire): (usize, &[u8], ValueRef<'_>, Option<i64>),
+) -> io::Result<bool> {
+    if db >= db_count {
+        return Err(invalid_input(format!(
+            "database {db} is out of range: the snapshot header declares {db_count} databases"
+        )));
+    }
+    if let ValueRef::Obj(v) = value {
+        if v.is_empty_collection() {
+            return Ok(false);
+        }
+    }
+    if *current_db != Some(db) {
+        out.put_u8(OP_DB_SECTION)?;
+        out.put_varint(db as u64)?;
+        *current_db = Some(db);
+    }
+    let tag = TypeTag::of(value);
+    let b = out.scratch();
+    b.push(tag as u8);
+    match expire {
+        Some(at) => {
+            b.push(FLAG_HAS_EXPIRY);
+            b.extend_from_slice(&at.to_le_bytes());
+        }
+        None => b.push(0),
+    }
+    out.put_bytes(key)?;
+    match value {
+        ValueRef::Str(s) => out.put_bytes(s)?,
+        ValueRef::Obj(Value::Str(s)) => out.put_bytes(s)?,
+        ValueRef::Obj(Value::List(l)) => {
+            out.put_varint(l.len() as u64)?;
+            let mut n = 0usize;
+            for item in l.iter() {
+                out.put_bytes(item)?;
+                n += 1;
+            }
+            check_count("list", l.len(), n)?;
+        }
+        ValueRef::Obj(Value::Set(s)) => {
+            out.put_varint(s.len() as u64)?;
+            let mut n = 0usize;
+            for m in s.iter() {
+                m.with_bytes(|b| out.put_bytes(b))?;
+                n += 1;
+            }
+            check_count("set", s.len(), n)?;
+        }
+        ValueRef::Obj(Value::ZSet(z)) => {
+            out.put_varint(z.len() as u64)?;
+            let mut n = 0usize;
+            let mut result = Ok(());
+            z.for_each(|m, score| {
+                if result.is_ok() {
+                    result = out
+                        .put_bytes(m)
+                        .and_then(|()| out.put(&score.to_bits().to_le_bytes()));
+                    n += 1;
+                }
+            });
+            result?;
+            check_count("zset", z.len(), n)?;
+        }
+        ValueRef::Obj(Value::Hash(h)) => {
+            out.put_varint(h.len() as u64)?;
+            let mut n = 0usize;
+            for (f, v) in h.iter() {
+                out.put_bytes(f)?;
+                out.put_bytes(v)?;
+                n += 1;
+            }
+            check_count("hash", h.len(), n)?;
+        }
+    }
+    Ok(true)
+}
+
+/// Encodes key records into memory, with no checksum and no I/O, for a [`SnapshotWriter`]
+/// elsewhere to append ([`SnapshotWriter::write_encoded`]). This splits the work of a background
+/// save: a server encodes entries where it can read them (under its keyspace lock, on the
+/// thread that serves clients, so no other thread ever holds that lock), and another thread does
+/// the checksum and the file I/O.
+pub struct EntryEncoder {
+    buf: Vec<u8>,
+    db_count: usize,
+    current_db: Option<usize>,
+    keys: u64,
+}
+
+/// Records encoded by an [`EntryEncoder`], each chunk starting with its database section.
+pub struct EncodedEntries {
+    bytes: Vec<u8>,
+    keys: u64,
+    db_count: usize,
+}
+
+impl EncodedEntries {
+    /// Key records in the chunk.
+    pub fn keys(&self) -> u64 {
+        self.keys
+    }
+
+    /// Encoded bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl EntryEncoder {
+    /// An encoder for a snapshot whose header declares `header.db_count` databases.
+    pub fn new(header: &SnapshotHeader) -> EntryEncoder {
+        EntryEncoder {
+            buf: Vec::new(),
+            db_count: header.db_count as usize,
+            current_db: None,
+            keys: 0,
+        }
+    }
+
+    /// Encodes one key, as [`SnapshotWriter::write_entry`] would write it. On an error nothing
+    /// of the key is kept.
+    pub fn write_entry(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: ValueRef<'_>,
+        expire: Option<i64>,
+    ) -> io::Result<bool> {
+        let (len_before, db_before) = (self.buf.len(), self.current_db);
+        match encode_entry(
+            &mut self.buf,
+            &mut self.current_db,
+            self.db_count,
+            (db, key, value, expire),
+        ) {
+            Ok(written) => {
+                self.keys += u64::from(written);
+                Ok(written)
+            }
+            Err(e) => {
+                self.buf.truncate(len_before);
+                self.current_db = db_before;
+                Err(e)
+            }
+        }
+    }
+
+    /// Bytes encoded since the last [`EntryEncoder::take`].
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The records encoded so far; the encoder starts a new chunk (with a fresh buffer of the
+    /// same capacity).
+    pub fn take(&mut self) -> EncodedEntries {
+        let capacity = self.buf.capacity();
+        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
+        let keys = std::mem::take(&mut self.keys);
+        self.current_db = None;
+        EncodedEntries {
+            bytes,
+            keys,
+            db_count: self.db_count,
+        }
     }
 }
 

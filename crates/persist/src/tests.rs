@@ -286,6 +286,52 @@ fn streaming_writer_accepts_interleaved_databases_and_owned_values() {
 }
 
 #[test]
+fn records_encoded_elsewhere_load_like_records_written_directly() {
+    // Every other key goes through an EntryEncoder in small chunks (the event loop's part of a
+    // background save), the rest straight to the writer (the job thread's pre-images): the file
+    // loads to the same data and its checksum holds.
+    let mut src = rich_store(300, true);
+    let expected = dump(&mut src);
+    let header = SnapshotHeader::for_store(&src, NOW_MS);
+    let mut w = SnapshotWriter::new(Vec::new(), &header).unwrap();
+    let mut enc = EntryEncoder::new(&header);
+    let mut i = 0;
+    for db in 0..src.db_count() {
+        src.db(db).for_each_live(|e| {
+            if i % 2 == 0 {
+                enc.write_entry(db, e.key(), e.value(), e.expire()).unwrap();
+            } else {
+                w.write_entry(db, e.key(), e.value(), e.expire()).unwrap();
+            }
+            if i % 3 == 2 {
+                w.write_encoded(&enc.take()).unwrap();
+            }
+            i += 1;
+        });
+    }
+    let last = enc.take();
+    assert!(!last.is_empty() || i % 3 == 0);
+    w.write_encoded(&last).unwrap();
+    // A failed encode leaves nothing behind; a chunk for another layout is refused.
+    assert!(enc.write_entry(9, b"k", ValueRef::Str(b"v"), None).is_err());
+    assert!(enc.is_empty());
+    let other = SnapshotHeader {
+        db_count: 1,
+        ..header.clone()
+    };
+    let mut stray = EntryEncoder::new(&other);
+    stray
+        .write_entry(0, b"k", ValueRef::Str(b"v"), None)
+        .unwrap();
+    assert!(w.write_encoded(&stray.take()).is_err());
+    let (bytes, summary) = w.finish().unwrap();
+    assert_eq!(summary.keys, expected.len() as u64);
+    let (mut dst, report) = load_bytes(&bytes, 4, NOW_MS);
+    assert_eq!(report.unwrap().keys_loaded, expected.len() as u64);
+    assert_eq!(dump(&mut dst), expected);
+}
+
+#[test]
 fn expired_keys_are_skipped_on_load() {
     let mut src = new_store(2);
     {

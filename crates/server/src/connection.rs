@@ -247,10 +247,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         if let Some(offset) = logged_to {
             let aof = &shared.persistence.aof;
             if aof.must_wait(offset) {
+                // The stop signal is polled second: it is only looked at (a lock in the
+                // notifier) when the wait is not over at once, not on every reply.
                 tokio::select! {
                     biased;
-                    _ = &mut stop => break 'conn,
                     _ = aof.wait_durable(offset) => {}
+                    _ = &mut stop => break 'conn,
                 }
             }
         }
@@ -262,10 +264,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 .fetch_add(commands, Ordering::Relaxed);
         }
         if !out.is_empty() {
+            // A write that completes at once (the usual case) never polls the stop signal; a
+            // client that stopped reading still notices it (the loop checks again before reading).
             let written = tokio::select! {
                 biased;
-                _ = &mut stop => break,
                 w = stream.write_all(out.as_bytes()) => w,
+                _ = &mut stop => break,
             };
             if written.is_err() {
                 break;
