@@ -5,6 +5,7 @@
 //! lengths by the parser's limits, and a protocol error gets `-ERR Protocol error: ...` and closes
 //! the connection, touching nothing else.
 
+use crate::cluster::coordinator::Prepared;
 use bytes::{Buf, BytesMut};
 use ringkv_commands::blocking::{self, BlockWait};
 use ringkv_commands::clients::ClientHandle;
@@ -154,8 +155,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     Ok(Some(n)) => {
                         let args = parser.args(&rbuf[consumed..]);
                         if !args.is_empty() {
-                            match cluster.detach(&client, out.protocol(), args) {
-                                Some(d) => {
+                            match cluster.prepare(&client, out.protocol(), args) {
+                                Prepared::Detached(d) => {
                                     if in_flight.len() >= MAX_OVERLAP
                                         || in_flight.iter().any(|(p, _)| *p == d.partition)
                                     {
@@ -163,9 +164,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                                     }
                                     in_flight.push((d.partition, tokio::spawn(d.reply)));
                                 }
-                                None => {
+                                Prepared::Inline(inline) => {
                                     collect_replies(&mut in_flight, &mut out).await;
-                                    cluster.execute(&mut client, &mut out, args).await;
+                                    cluster
+                                        .run_inline(&mut client, &mut out, args, inline)
+                                        .await;
                                 }
                             }
                             commands += 1;

@@ -461,6 +461,22 @@ fn watch_aborts_a_transaction_when_any_node_changed_a_watched_key() {
     assert_eq!(run(&mut a, &["MULTI"]), "+OK");
     assert_eq!(run(&mut a, &["SET", "{w}k", "5"]), "+QUEUED");
     assert_eq!(run(&mut a, &["EXEC"]), "[+OK]");
+    // A transaction without keys is guarded by its watched keys, whichever node coordinates.
+    for i in 0..3 {
+        let mut r = c.raw(i);
+        assert_eq!(run(&mut r, &["WATCH", "{w}k"]), "+OK");
+        assert_eq!(run(&mut r, &["MULTI"]), "+OK");
+        assert_eq!(run(&mut r, &["PING"]), "+QUEUED");
+        assert_eq!(run(&mut r, &["EXEC"]), "[+PONG]", "through node {i}");
+        assert_eq!(run(&mut r, &["WATCH", "{w}k"]), "+OK");
+        assert_eq!(
+            run(&mut c.raw((i + 1) % 3), &["SET", "{w}k", &i.to_string()]),
+            "+OK"
+        );
+        assert_eq!(run(&mut r, &["MULTI"]), "+OK");
+        assert_eq!(run(&mut r, &["PING"]), "+QUEUED");
+        assert_eq!(run(&mut r, &["EXEC"]), "(nil)", "through node {i}");
+    }
     // Watched keys and the transaction must share a partition.
     let (k1, k2) = (0..)
         .map(|i| (format!("a{i}"), format!("b{i}")))

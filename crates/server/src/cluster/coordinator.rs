@@ -41,11 +41,9 @@ const MAX_HOPS: u8 = 2;
 const VIEW_CATCH_UP: Duration = Duration::from_secs(1);
 /// Entries visited per lock hold when KEYS or DBSIZE walk this node's keyspace.
 const WALK_SLICE_ENTRIES: usize = 1000;
-/// First command of a transaction batch that carries WATCHed keys and their contexts; the
-/// primary runs the transaction only if its versions of the keys are still exactly these.
-/// (Not a command name a client can reach: only batches built by `exec_transaction` start
-/// with it.)
-const WATCH_CHECK: &[u8] = b"cluster-watch-check";
+/// WATCHed keys of a transaction with their causal contexts as the primary saw them: the
+/// primary runs the transaction only if its contexts are still exactly these.
+pub type Watched = Vec<(Bytes, Bytes)>;
 /// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
 const FORWARD_SLACK: Duration = Duration::from_millis(500);
 
@@ -67,6 +65,14 @@ pub struct Session {
 }
 
 impl Session {
+    /// For work a node does on its own behalf (a peer's request to flush or publish here).
+    const INTERNAL: Session = Session {
+        resp3: false,
+        read_quorum: None,
+        write_quorum: None,
+        hops: 0,
+    };
+
     fn proto(&self) -> Protocol {
         if self.resp3 {
             Protocol::Resp3
@@ -110,7 +116,7 @@ fn no_quorum(needed: usize, of: usize, answered: usize) -> String {
     format!("NOQUORUM needed {needed} of {of} replicas, {answered} answered")
 }
 
-/// A keyed command detached from its connection (see `Cluster::detach`).
+/// A keyed command detached from its connection (see `Cluster::prepare`).
 pub struct Detached {
     /// Commands of one connection on one partition run in order; on different partitions
     /// they may overlap.
@@ -118,53 +124,35 @@ pub struct Detached {
     pub reply: std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send + 'static>>,
 }
 
-impl Cluster {
-    /// A command on the keys of one partition that needs nothing of its connection but the
-    /// consistency levels and protocol, as a future that coordinates it and yields its reply;
-    /// `None` for every other command (run those with `execute`, in order). This lets a
-    /// connection overlap the replica round trips of pipelined commands on different
-    /// partitions, as pipelining to different Redis Cluster nodes does.
-    pub fn detach(
-        self: &Arc<Self>,
-        client: &Client,
-        proto: Protocol,
-        args: Args<'_>,
-    ) -> Option<Detached> {
-        let spec = self.shared.commands.lookup(args.arg(0))?;
-        if !spec.arity_ok(args.len()) || !client.authenticated || client.multi.is_some() {
-            return None;
-        }
-        let view = self.view();
-        let Route::Keyed { write, keys } = route(spec, args, &view.ring) else {
-            return None;
-        };
-        let partition = view.ring.partition_of(keys.first()?);
-        let settings = self.settings();
-        let session = Session {
-            resp3: proto == Protocol::Resp3,
-            read_quorum: client.read_quorum.or(Some(settings.read_quorum)),
-            write_quorum: client.write_quorum.or(Some(settings.write_quorum)),
-            hops: 0,
-        };
-        let this = self.clone();
-        let name = spec.name;
-        let args = owned(args);
-        Some(Detached {
-            partition,
-            reply: Box::pin(async move {
-                this.run_route(session, &view, Route::Keyed { write, keys }, name, args)
-                    .await
-            }),
-        })
-    }
+/// How a client command runs in cluster mode.
+pub enum Prepared {
+    /// On the keys of one partition, needing nothing of its connection but the consistency
+    /// levels and protocol: a future that coordinates it and yields its reply. A connection may
+    /// overlap the replica round trips of such pipelined commands on different partitions, as
+    /// pipelining to different Redis Cluster nodes does.
+    Detached(Detached),
+    /// Runs in order with the connection's own state: pass it to `Cluster::run_inline`.
+    Inline(Inline),
+}
 
-    /// Runs one client command in cluster mode and appends its reply to `out`.
-    pub async fn execute(
-        self: &Arc<Self>,
-        client: &mut Client,
-        out: &mut ReplyWriter,
-        args: Args<'_>,
-    ) {
+/// A command that runs in order on its connection (see `Prepared`).
+pub enum Inline {
+    /// Refused by the gate (arity, authentication) or queued in MULTI: the ordinary
+    /// single-node path answers.
+    Here,
+    Routed {
+        name: &'static str,
+        session: Session,
+        route: Route,
+        /// The view the route was computed with.
+        view: Arc<View>,
+    },
+}
+
+impl Cluster {
+    /// Decides how a client command runs (the gate's checks, its consistency levels, its
+    /// route), once per command.
+    pub fn prepare(self: &Arc<Self>, client: &Client, proto: Protocol, args: Args<'_>) -> Prepared {
         let spec = self.shared.commands.lookup(args.arg(0));
         // The gate's own checks (arity, authentication) and transactions being queued happen
         // on this node (loading is over before the cluster starts).
@@ -177,18 +165,60 @@ impl Cluster {
             {
                 s
             }
-            _ => return self.run_here(client, out, args),
+            _ => return Prepared::Inline(Inline::Here),
         };
         // The quorums of the node the client talks to travel with a forwarded request, so a
         // client sees the consistency its own node is configured for.
         let settings = self.settings();
         let session = Session {
-            resp3: out.protocol() == Protocol::Resp3,
+            resp3: proto == Protocol::Resp3,
             read_quorum: client.read_quorum.or(Some(settings.read_quorum)),
             write_quorum: client.write_quorum.or(Some(settings.write_quorum)),
             hops: 0,
         };
-        match spec.name {
+        let view = self.view();
+        let route = route(spec, args, &view.ring);
+        let name = spec.name;
+        match route {
+            Route::Keyed { write, keys } => {
+                let partition = keys.first().map_or(0, |k| view.ring.partition_of(k));
+                let this = self.clone();
+                let args = owned(args);
+                Prepared::Detached(Detached {
+                    partition,
+                    reply: Box::pin(async move {
+                        this.run_route(session, &view, Route::Keyed { write, keys }, name, args)
+                            .await
+                    }),
+                })
+            }
+            route => Prepared::Inline(Inline::Routed {
+                name,
+                session,
+                route,
+                view,
+            }),
+        }
+    }
+
+    /// Runs a command `prepare` kept inline and appends its reply to `out`.
+    pub async fn run_inline(
+        self: &Arc<Self>,
+        client: &mut Client,
+        out: &mut ReplyWriter,
+        args: Args<'_>,
+        inline: Inline,
+    ) {
+        let Inline::Routed {
+            name,
+            session,
+            route,
+            view,
+        } = inline
+        else {
+            return self.run_here(client, out, args);
+        };
+        match name {
             "exec" if client.multi.is_some() => {
                 return self.exec_transaction(client, out, session).await
             }
@@ -199,16 +229,15 @@ impl Cluster {
             "unwatch" | "discard" | "reset" => client.cluster_watch.clear(),
             _ => {}
         }
-        let view = self.view();
-        match route(spec, args, &view.ring) {
+        match route {
             Route::Local => self.run_here(client, out, args),
             Route::Blocking { keys } => {
-                self.block(client, out, session, spec.name, owned(args), keys)
+                self.block(client, out, session, name, owned(args), keys)
                     .await
             }
             planned => {
                 let reply = self
-                    .run_route(session, &view, planned, spec.name, owned(args))
+                    .run_route(session, &view, planned, name, owned(args))
                     .await;
                 out.buffer_mut().extend_from_slice(&reply);
             }
@@ -305,7 +334,7 @@ impl Cluster {
             Place::There(to) => return self.forward_one(session, view, to, args).await,
             Place::Down(msg) => return error_reply(session.proto(), msg),
         };
-        self.write_as_primary(session, view, &keys[0], vec![args])
+        self.write_as_primary(session, view, &keys[0], vec![args], &[])
             .await
             .pop()
             .unwrap_or_default()
@@ -366,7 +395,7 @@ impl Cluster {
         to: NodeId,
         args: Vec<Bytes>,
     ) -> Vec<u8> {
-        self.forward(session, view, to, vec![args])
+        self.forward(session, view, to, vec![args], Watched::new())
             .await
             .pop()
             .unwrap_or_default()
@@ -381,6 +410,7 @@ impl Cluster {
         view: &View,
         key: &[u8],
         commands: Vec<Vec<Bytes>>,
+        watched: &[(Bytes, Bytes)],
     ) -> Vec<Vec<u8>> {
         let settings = self.settings();
         let proto = session.proto();
@@ -391,7 +421,7 @@ impl Cluster {
             .as_ref()
             .map(|t| t.owners_of_key(key))
             .filter(|t| *t != owners);
-        let (mut replies, states, logged_to) = self.exec_local(session, &commands, true);
+        let (mut replies, states, logged_to) = self.exec_batch(session, &commands, true, watched);
         self.stats
             .coordinated_writes
             .fetch_add(1, Ordering::Relaxed);
@@ -452,6 +482,18 @@ impl Cluster {
         commands: &[Vec<Bytes>],
         stamp: bool,
     ) -> (Vec<Vec<u8>>, Vec<KeyState>, Option<u64>) {
+        self.exec_batch(session, commands, stamp, &[])
+    }
+
+    /// `exec_local` of a transaction guarded by WATCH: when a watched key's context changed,
+    /// nothing runs and the last reply (EXEC's) is a null array, as Redis answers.
+    fn exec_batch(
+        &self,
+        session: Session,
+        commands: &[Vec<Bytes>],
+        stamp: bool,
+        watched: &[(Bytes, Bytes)],
+    ) -> (Vec<Vec<u8>>, Vec<KeyState>, Option<u64>) {
         let shared = &self.shared;
         let cfg = self.settings().state;
         let mut replies = Vec::with_capacity(commands.len());
@@ -463,21 +505,15 @@ impl Cluster {
             store.common.changes.start();
         }
         let mut commands = commands;
-        if let [check, rest @ ..] = commands {
-            if !rest.is_empty() && check.first().is_some_and(|n| n[..] == *WATCH_CHECK) {
-                let mut ok = ReplyWriter::new(session.proto());
-                ok.ok();
-                replies.push(std::mem::take(ok.buffer_mut()));
-                commands = rest;
-                if !self.watch_holds(&mut store, &cfg, check) {
-                    // A watched key changed: nothing runs, EXEC answers a null array.
-                    replies.extend(std::iter::repeat_n(Vec::new(), rest.len() - 1));
-                    let mut null = ReplyWriter::new(session.proto());
-                    null.null_array();
-                    replies.push(std::mem::take(null.buffer_mut()));
-                    commands = &[];
-                }
-            }
+        if !watched.is_empty() && !watch_holds(&mut store, &cfg, watched) {
+            replies.extend(std::iter::repeat_n(
+                Vec::new(),
+                commands.len().saturating_sub(1),
+            ));
+            let mut null = ReplyWriter::new(session.proto());
+            null.null_array();
+            replies.push(std::mem::take(null.buffer_mut()));
+            commands = &[];
         }
         for cmd in commands {
             let args = OwnedArgs::from_slices(cmd.iter());
@@ -582,6 +618,7 @@ impl Cluster {
         view: &View,
         to: NodeId,
         commands: Vec<Vec<Bytes>>,
+        watched: Watched,
     ) -> Vec<Vec<u8>> {
         let proto = session.proto();
         let n = commands.len();
@@ -595,6 +632,7 @@ impl Cluster {
             read_quorum: quorum_code(session.read_quorum),
             write_quorum: quorum_code(session.write_quorum),
             hops: session.hops + 1,
+            watched,
             commands,
         });
         let timeout = self.settings().timeout * 2 + FORWARD_SLACK;
@@ -910,27 +948,6 @@ impl Cluster {
         out.ok();
     }
 
-    /// Whether the primary's contexts of the keys in a `WATCH_CHECK` command are unchanged.
-    fn watch_holds(
-        &self,
-        store: &mut ringkv_engine::Store,
-        cfg: &state::StateConfig,
-        check: &[Bytes],
-    ) -> bool {
-        let pairs: Vec<(&Bytes, &Bytes)> = check
-            .get(1..)
-            .unwrap_or_default()
-            .chunks_exact(2)
-            .map(|kv| (&kv[0], &kv[1]))
-            .collect();
-        let keys: Vec<Bytes> = pairs.iter().map(|(k, _)| (*k).clone()).collect();
-        let now = state::contexts(store, cfg, &keys);
-        pairs
-            .iter()
-            .zip(&now)
-            .all(|((_, want), ctx)| ringkv_cluster::encode_context(ctx)[..] == want[..])
-    }
-
     /// EXEC in cluster mode: the queued commands run together at the primary of their (single)
     /// partition; keyless transactions run here.
     async fn exec_transaction(
@@ -966,37 +983,38 @@ impl Cluster {
             }
         };
         let queued = client.multi.take().map(|m| m.queued).unwrap_or_default();
-        let mut commands: Vec<Vec<Bytes>> = Vec::with_capacity(queued.len() + 3);
-        if !watched.is_empty() {
-            let mut check = vec![Bytes::from_static(WATCH_CHECK)];
-            for (k, ctx) in watched {
-                check.push(Bytes::from(k));
-                check.push(Bytes::from(ctx));
-            }
-            commands.push(check);
-        }
+        let mut commands: Vec<Vec<Bytes>> = Vec::with_capacity(queued.len() + 2);
         commands.push(vec![Bytes::from_static(b"MULTI")]);
         commands.extend(queued.iter().map(|q| owned(q.args())));
         commands.push(vec![Bytes::from_static(b"EXEC")]);
+        let watched: Watched = watched
+            .into_iter()
+            .map(|(k, c)| (Bytes::from(k), Bytes::from(c)))
+            .collect();
         let replies = self
-            .run_at_primary(session, &view, &first_key, commands)
+            .run_at_primary(session, &view, &first_key, commands, watched)
             .await;
         if let Some(last) = replies.last() {
             out.buffer_mut().extend_from_slice(last);
         }
     }
 
-    /// Runs a batch of commands (a transaction) at the primary of `key`'s partition.
+    /// Runs a batch of commands (a transaction, guarded by `watched`) at the primary of `key`'s
+    /// partition.
     async fn run_at_primary(
         self: &Arc<Self>,
         session: Session,
         view: &View,
         key: &[u8],
         commands: Vec<Vec<Bytes>>,
+        watched: Watched,
     ) -> Vec<Vec<u8>> {
         match view.primary(key) {
-            Some(p) if p == self.node => self.write_as_primary(session, view, key, commands).await,
-            Some(p) => self.forward(session, view, p, commands).await,
+            Some(p) if p == self.node => {
+                self.write_as_primary(session, view, key, commands, &watched)
+                    .await
+            }
+            Some(p) => self.forward(session, view, p, commands, watched).await,
             None => vec![error_reply(
                 session.proto(),
                 "CLUSTERDOWN no live replica for this key",
@@ -1083,7 +1101,9 @@ impl Cluster {
             vec![Bytes::from_static(b"EXEC")],
         ];
         let view = self.view();
-        let replies = self.run_at_primary(session, &view, key, commands).await;
+        let replies = self
+            .run_at_primary(session, &view, key, commands, Watched::new())
+            .await;
         let exec = replies.last()?;
         let Some(mut items) = split_array(exec) else {
             // An error for the whole transaction (no quorum, node down ...).
@@ -1302,10 +1322,6 @@ impl Cluster {
     /// subscribers), answering the total number of receivers. A node that does not answer in
     /// time is left out of the count, not an error: delivery is at most once, as in Redis.
     async fn publish(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>) -> Vec<u8> {
-        let local = Session {
-            resp3: false,
-            ..session
-        };
         let msg = rpc::encode(&ClusterRpc::Publish { args: args.clone() });
         let others = view
             .members
@@ -1314,21 +1330,27 @@ impl Cluster {
             .filter(|id| *id != self.node);
         let timeout = self.settings().timeout;
         let (mut remote, sent) = self.fan_out(view, others, msg, timeout);
-        let here = self.exec_local(local, &[args], false).0;
-        let mut total = here.first().and_then(|r| parse_integer(r)).unwrap_or(0);
+        let mut total = self.publish_here(args);
         let deadline = tokio::time::Instant::now() + timeout;
         for _ in 0..sent {
             match tokio::time::timeout_at(deadline, remote.recv()).await {
-                Ok(Some((_, Some(ClusterReply::Replies(r))))) => {
-                    total += r.first().and_then(|b| parse_integer(b)).unwrap_or(0);
-                }
+                Ok(Some((_, Some(ClusterReply::Count(n))))) => total += n,
                 Ok(Some(_)) => {}
                 _ => break,
             }
         }
         let mut w = ReplyWriter::new(session.proto());
-        w.integer(total);
+        w.integer(total as i64);
         std::mem::take(w.buffer_mut())
+    }
+
+    /// PUBLISH to this node's subscribers only; the number of receivers.
+    fn publish_here(&self, args: Vec<Bytes>) -> u64 {
+        let replies = self.exec_local(Session::INTERNAL, &[args], false).0;
+        replies
+            .first()
+            .and_then(|r| parse_integer(r))
+            .map_or(0, |n| n.max(0) as u64)
     }
 
     /// SCAN across the cluster: the cursor carries the member's position (high 16 bits) and
@@ -1430,6 +1452,7 @@ impl Cluster {
                 read_quorum,
                 write_quorum,
                 hops,
+                watched,
                 commands,
             } => {
                 let session = Session {
@@ -1446,12 +1469,18 @@ impl Cluster {
                         .map(|c| OwnedArgs::from_slices(c.iter()))
                         .collect();
                     let first = self.batch_partition(&view, owned_cmds.iter().map(|c| c.args()));
-                    let Ok(Some(key)) = first else {
-                        return ClusterReply::Error(
-                            "transaction without keys in one partition".into(),
-                        );
+                    let key = match (first, watched.first()) {
+                        (Ok(Some(key)), _) => key,
+                        (Ok(None), Some((key, _))) => key.clone(),
+                        _ => {
+                            return ClusterReply::Error(
+                                "transaction without keys in one partition".into(),
+                            )
+                        }
                     };
-                    let replies = self.write_as_primary(session, &view, &key, commands).await;
+                    let replies = self
+                        .write_as_primary(session, &view, &key, commands, &watched)
+                        .await;
                     return ClusterReply::Replies(replies.into_iter().map(Bytes::from).collect());
                 }
                 let Some(cmd) = commands.into_iter().next() else {
@@ -1461,16 +1490,7 @@ impl Cluster {
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
             ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => self.serve_here(msg).await,
-            ClusterRpc::Publish { args } => {
-                let session = Session {
-                    resp3: false,
-                    read_quorum: None,
-                    write_quorum: None,
-                    hops: 0,
-                };
-                let replies = self.exec_local(session, &[args], false).0;
-                ClusterReply::Replies(replies.into_iter().map(Bytes::from).collect())
-            }
+            ClusterRpc::Publish { args } => ClusterReply::Count(self.publish_here(args)),
             ClusterRpc::Handoff { partitions } => {
                 match super::handoff::pull(self, &partitions).await {
                     Ok(moved) => ClusterReply::Count(moved),
@@ -1486,13 +1506,7 @@ impl Cluster {
     async fn serve_here(&self, msg: ClusterRpc) -> ClusterReply {
         match msg {
             ClusterRpc::Flush { args } => {
-                let session = Session {
-                    resp3: false,
-                    read_quorum: None,
-                    write_quorum: None,
-                    hops: 0,
-                };
-                let (r, _, logged) = self.exec_local(session, &[args], false);
+                let (r, _, logged) = self.exec_local(Session::INTERNAL, &[args], false);
                 self.wait_durable(logged).await;
                 ClusterReply::Replies(r.into_iter().map(Bytes::from).collect())
             }
@@ -1607,6 +1621,20 @@ impl Cluster {
             }
         }
     }
+}
+
+/// Whether this replica's contexts of the watched keys are still the recorded ones.
+fn watch_holds(
+    store: &mut ringkv_engine::Store,
+    cfg: &state::StateConfig,
+    watched: &[(Bytes, Bytes)],
+) -> bool {
+    let keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
+    let now = state::contexts(store, cfg, &keys);
+    watched
+        .iter()
+        .zip(&now)
+        .all(|((_, want), ctx)| ringkv_cluster::encode_context(ctx)[..] == want[..])
 }
 
 /// `:n\r\n` → n.

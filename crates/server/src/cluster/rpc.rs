@@ -25,6 +25,8 @@ pub enum ClusterRpc {
         /// Times this request was already forwarded (bounded so views that disagree for a
         /// moment cannot bounce it around).
         hops: u8,
+        /// A transaction's WATCHed keys with the contexts they must still have.
+        watched: Vec<(Bytes, Bytes)>,
         /// One command, or a whole MULTI ... EXEC transaction.
         commands: Vec<Vec<Bytes>>,
     },
@@ -53,7 +55,8 @@ pub enum ClusterRpc {
     /// One page of the versioned states of the keys in `partitions` held here, from a SCAN
     /// cursor of the metadata database (a gainer pulling partitions; `StatePage`).
     PartitionStates { partitions: Vec<u32>, cursor: u64 },
-    /// PUBLISH with its arguments, delivered to this node's subscribers only (`Replies`).
+    /// PUBLISH with its arguments, delivered to this node's subscribers only (`Count` of
+    /// receivers).
     Publish { args: Vec<Bytes> },
     /// Pull these partitions from their current owners (sent by a leaving node to the nodes
     /// that inherit its partitions); answered with the keys moved (`Count`) when done.
