@@ -5,7 +5,7 @@
 //! lengths by the parser's limits, and a protocol error gets `-ERR Protocol error: ...` and closes
 //! the connection, touching nothing else.
 
-use crate::cluster::coordinator::Prepared;
+use crate::cluster::coordinator::{Detached, Prepared};
 use bytes::{Buf, BytesMut};
 use ringkv_commands::blocking::{self, BlockWait};
 use ringkv_commands::clients::ClientHandle;
@@ -149,7 +149,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             // partitions overlap (at most MAX_OVERLAP); anything else, or a second command on
             // a partition already in flight, first waits for those in flight. Replies go out
             // in request order.
-            let mut in_flight: Vec<(u32, tokio::task::JoinHandle<Vec<u8>>)> = Vec::new();
+            let mut in_flight = InFlight::default();
             loop {
                 match next {
                     Ok(Some(n)) => {
@@ -157,15 +157,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         if !args.is_empty() {
                             match cluster.prepare(&client, out.protocol(), args) {
                                 Prepared::Detached(d) => {
-                                    if in_flight.len() >= MAX_OVERLAP
-                                        || in_flight.iter().any(|(p, _)| *p == d.partition)
-                                    {
-                                        collect_replies(&mut in_flight, &mut out).await;
+                                    if in_flight.must_wait_before(d.partition) {
+                                        in_flight.collect(&mut out).await;
                                     }
-                                    in_flight.push((d.partition, tokio::spawn(d.reply)));
+                                    in_flight.push(d);
                                 }
                                 Prepared::Inline(inline) => {
-                                    collect_replies(&mut in_flight, &mut out).await;
+                                    in_flight.collect(&mut out).await;
                                     cluster
                                         .run_inline(&mut client, &mut out, args, inline)
                                         .await;
@@ -181,7 +179,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        collect_replies(&mut in_flight, &mut out).await;
+                        in_flight.collect(&mut out).await;
                         protocol_error(&shared, &handle, &mut out, &e);
                         close = true;
                         break;
@@ -189,7 +187,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 }
                 next = parser.parse(&rbuf[consumed..]);
             }
-            collect_replies(&mut in_flight, &mut out).await;
+            in_flight.collect(&mut out).await;
             publish_state(
                 &handle,
                 &client,
@@ -342,15 +340,52 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
 
 /// A malformed request: counted, logged, answered with `-ERR Protocol error: ...` (the caller
 /// then closes the connection).
-/// Appends the replies of the detached cluster commands in flight, in request order.
-async fn collect_replies(
-    in_flight: &mut Vec<(u32, tokio::task::JoinHandle<Vec<u8>>)>,
-    out: &mut ReplyWriter,
-) {
-    for (_, task) in in_flight.drain(..) {
-        match task.await {
-            Ok(reply) => out.buffer_mut().extend_from_slice(&reply),
-            Err(_) => out.error(b"ERR internal error while coordinating the command"),
+/// The detached cluster commands of one connection in flight (see `Cluster::prepare`). A lone
+/// command is awaited in place; only when a second one joins do they run as tasks, so a
+/// command that is not pipelined costs no task.
+#[derive(Default)]
+struct InFlight {
+    commands: Vec<(u32, Flight)>,
+}
+
+enum Flight {
+    Waiting(std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>),
+    Running(tokio::task::JoinHandle<Vec<u8>>),
+}
+
+impl InFlight {
+    /// Whether a command on `partition` must wait for those in flight (one on the same
+    /// partition, or too many).
+    fn must_wait_before(&self, partition: u32) -> bool {
+        self.commands.len() >= MAX_OVERLAP || self.commands.iter().any(|(p, _)| *p == partition)
+    }
+
+    fn push(&mut self, d: Detached) {
+        // A second command joins: the first one runs as a task too, so they overlap.
+        if let [(_, Flight::Waiting(_))] = self.commands.as_slice() {
+            if let Some((p, Flight::Waiting(f))) = self.commands.pop() {
+                self.commands.push((p, Flight::Running(tokio::spawn(f))));
+            }
+        }
+        let flight = if self.commands.is_empty() {
+            Flight::Waiting(d.reply)
+        } else {
+            Flight::Running(tokio::spawn(d.reply))
+        };
+        self.commands.push((d.partition, flight));
+    }
+
+    /// Appends their replies, in request order.
+    async fn collect(&mut self, out: &mut ReplyWriter) {
+        for (_, flight) in self.commands.drain(..) {
+            let reply = match flight {
+                Flight::Waiting(f) => Ok(f.await),
+                Flight::Running(task) => task.await,
+            };
+            match reply {
+                Ok(reply) => out.buffer_mut().extend_from_slice(&reply),
+                Err(_) => out.error(b"ERR internal error while coordinating the command"),
+            }
         }
     }
 }
