@@ -39,8 +39,6 @@ const MAX_HOPS: u8 = 2;
 /// How long a forwarded request that cannot be placed here waits for this node's view to catch
 /// up with the sender's (a join or leave seen there first).
 const VIEW_CATCH_UP: Duration = Duration::from_secs(1);
-/// Entries visited per lock hold when KEYS or DBSIZE walk this node's keyspace.
-const WALK_SLICE_ENTRIES: usize = 1000;
 /// WATCHed keys of a transaction with their causal contexts as the primary saw them: the
 /// primary runs the transaction only if its contexts are still exactly these.
 pub type Watched = Vec<(Bytes, Bytes)>;
@@ -1522,27 +1520,19 @@ impl Cluster {
     }
 
     /// Calls `f` for every key this node is the first live owner of (so that across the
-    /// cluster each key is seen once). Walks the keyspace in slices of `WALK_SLICE_ENTRIES`,
-    /// releasing the lock between slices so clients are served meanwhile (keys changed during
-    /// the walk may or may not be seen, as with SCAN).
+    /// cluster each key is seen once), walking the keyspace in lock slices.
     fn for_each_primary_key(&self, mut f: impl FnMut(&[u8])) {
         let view = self.view();
-        let mut cursor = 0;
-        loop {
-            let mut store = self.lock_store();
-            let mut visited = 0;
-            while visited < WALK_SLICE_ENTRIES {
-                cursor = store.db(DATA_DB).scan(cursor, |k, _| {
-                    visited += 1;
-                    if view.primary(k) == Some(self.node) {
-                        f(k);
-                    }
-                });
-                if cursor == 0 {
-                    return;
+        self.walk_keys(
+            DATA_DB,
+            |k| {
+                if view.primary(k) == Some(self.node) {
+                    f(k);
                 }
-            }
-        }
+                false
+            },
+            |_, _| true,
+        );
     }
 
     /// The synchronous requests: answered from the local keyspace under its lock.

@@ -51,8 +51,6 @@ const PAGE_KEYS: usize = 512;
 const PAGE_BYTES: usize = 4 << 20;
 /// Entries a source visits for one page at most (bounds the lock hold when few keys match).
 const PAGE_VISITS: usize = 8192;
-/// Entries visited per lock hold by the cleanup walk.
-const CLEANUP_SLICE: usize = 1000;
 /// Pause between two agreement checks.
 const AGREEMENT_POLL: Duration = Duration::from_millis(200);
 /// Added to the request timeout when draining writes coordinated with an older view.
@@ -78,8 +76,8 @@ pub struct Handoff {
     /// A join or leave task is running on this node.
     running: AtomicBool,
     status: Mutex<Status>,
-    /// Partitions this node pulls (as a gainer) in the current or last transition, and how
-    /// many are complete.
+    /// Partitions of this node's current or last pull (as a gainer; a retry starts over), and
+    /// how many are complete.
     pub partitions_total: AtomicU64,
     pub partitions_done: AtomicU64,
     /// Key states received while pulling, and those that changed this replica.
@@ -149,15 +147,6 @@ impl Handoff {
     }
 }
 
-fn state_name(state: NodeState) -> &'static str {
-    match state {
-        NodeState::Joining => "joining",
-        NodeState::Up => "up",
-        NodeState::Leaving => "leaving",
-        NodeState::Left => "left",
-    }
-}
-
 /// The state kept in `dir` (None before the first start).
 pub fn read_state(dir: &Path) -> Result<Option<NodeState>, String> {
     let path = dir.join(STATE_FILE);
@@ -181,7 +170,7 @@ pub fn read_state(dir: &Path) -> Result<Option<NodeState>, String> {
 pub fn write_state(dir: &Path, state: NodeState) -> Result<(), String> {
     let path = dir.join(STATE_FILE);
     ringkv_persist::write_atomically(&path, |f| {
-        std::io::Write::write_all(f, format!("{}\n", state_name(state)).as_bytes())
+        std::io::Write::write_all(f, format!("{state}\n").as_bytes())
     })
     .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
@@ -191,7 +180,7 @@ fn declare(c: &Cluster, state: NodeState) -> Result<(), String> {
     write_state(&c.dir, state)?;
     c.membership.update_local(|m| m.state = state);
     c.rebuild_view();
-    tracing::info!(state = state_name(state), "declared node state");
+    tracing::info!(state = %state, "declared node state");
     Ok(())
 }
 
@@ -236,13 +225,9 @@ pub fn start_leave(c: &Arc<Cluster>) -> Result<(), String> {
 pub fn resume(c: &Arc<Cluster>, state: NodeState) {
     let result = match state {
         NodeState::Joining => start_join(c),
-        NodeState::Leaving => {
-            if c.handoff.running.swap(true, Ordering::AcqRel) {
-                return;
-            }
+        NodeState::Leaving => begin(c, NodeState::Leaving).map(|()| {
             tokio::spawn(leave(c.clone()));
-            Ok(())
-        }
+        }),
         _ => Ok(()),
     };
     if let Err(e) = result {
@@ -433,7 +418,7 @@ async fn wait_for_agreement(c: &Arc<Cluster>, state: NodeState) -> bool {
                     nodes = view.members.len(),
                     waited_ms = started.elapsed().as_millis() as u64,
                     "every live node sees this node {}",
-                    state_name(state)
+                    state
                 );
                 return true;
             }
@@ -442,7 +427,7 @@ async fn wait_for_agreement(c: &Arc<Cluster>, state: NodeState) -> bool {
             tracing::info!(
                 waited_s = started.elapsed().as_secs(),
                 "waiting for every live node to see this node {}",
-                state_name(state)
+                state
             );
             last_log = Instant::now();
         }
@@ -484,8 +469,8 @@ pub async fn pull(c: &Arc<Cluster>, partitions: &[u32]) -> Result<u64, String> {
         );
     }
     h.partitions_total
-        .fetch_add(partitions.len() as u64, Ordering::Relaxed);
-    h.partitions_done.fetch_add(
+        .store(partitions.len() as u64, Ordering::Relaxed);
+    h.partitions_done.store(
         sources_left.values().filter(|n| **n == 0).count() as u64,
         Ordering::Relaxed,
     );
@@ -588,27 +573,16 @@ impl<'a> PartitionSet<'a> {
 /// How many versioned keys of `partitions` this node holds (walked in lock slices).
 fn count_keys_in(c: &Cluster, view: &View, partitions: &[u32]) -> u64 {
     let wanted = PartitionSet::new(view, partitions);
-    let meta_db = c.meta_db;
-    let (mut cursor, mut n) = (0u64, 0u64);
-    loop {
-        let mut store = c.lock_store();
-        let mut visited = 0usize;
-        loop {
-            cursor = store.db(meta_db).scan(cursor, |k, _| {
-                visited += 1;
-                if wanted.holds(k) {
-                    n += 1;
-                }
-            });
-            if cursor == 0 || visited >= CLEANUP_SLICE {
-                break;
-            }
-        }
-        drop(store);
-        if cursor == 0 {
-            return n;
-        }
-    }
+    let mut n = 0u64;
+    c.walk_keys(
+        c.meta_db,
+        |k| {
+            n += u64::from(wanted.holds(k));
+            false
+        },
+        |_, _| true,
+    );
+    n
 }
 
 /// A source's side of a pull: the next page of versioned key states in `partitions`, from
@@ -691,34 +665,24 @@ fn drop_unowned(c: &Cluster, view: &View) -> u64 {
     let cfg = c.settings().state;
     let mut dropped = 0u64;
     for db in [DATA_DB, cfg.meta_db] {
-        let mut cursor = 0u64;
-        loop {
-            if c.view().fingerprint != view.fingerprint {
-                return dropped;
-            }
-            let mut store = c.lock_store();
-            let mut doomed: Vec<Bytes> = Vec::new();
-            let mut visited = 0usize;
-            loop {
-                cursor = store.db(db).scan(cursor, |k, _| {
-                    visited += 1;
-                    if !view.ring.owners_of_key(k).contains(&c.node) {
-                        doomed.push(Bytes::copy_from_slice(k));
+        let mut same_view = true;
+        c.walk_keys(
+            db,
+            |k| !view.ring.owners_of_key(k).contains(&c.node),
+            |store, doomed| {
+                same_view = c.view().fingerprint == view.fingerprint;
+                if same_view {
+                    for k in &doomed {
+                        state::forget(store, &cfg, k);
                     }
-                });
-                if cursor == 0 || visited >= CLEANUP_SLICE {
-                    break;
+                    dropped += doomed.len() as u64;
+                    ringkv_commands::aof::flush_oplog(store, &c.shared.persistence.aof);
                 }
-            }
-            for k in &doomed {
-                state::forget(&mut store, &cfg, k);
-            }
-            dropped += doomed.len() as u64;
-            ringkv_commands::aof::flush_oplog(&mut store, &c.shared.persistence.aof);
-            drop(store);
-            if cursor == 0 {
-                break;
-            }
+                same_view
+            },
+        );
+        if !same_view {
+            break;
         }
     }
     c.handoff.keys_dropped.fetch_add(dropped, Ordering::Relaxed);

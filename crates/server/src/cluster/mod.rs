@@ -43,6 +43,8 @@ use std::time::Duration;
 const NODE_ID_FILE: &str = "cluster-node-id";
 /// Partition count exponent (see bench/RING.md for the balance it gives).
 pub const PARTITION_BITS: u32 = ringkv_cluster::DEFAULT_PARTITION_BITS;
+/// Entries visited per keyspace lock hold when a cluster task walks the keyspace.
+const WALK_SLICE_ENTRIES: usize = 1000;
 /// How often the settings are checked for a changed replica count.
 const VIEW_REFRESH_PERIOD: Duration = Duration::from_millis(200);
 
@@ -367,6 +369,37 @@ impl Cluster {
             *cached = (epoch, read_settings(&self.shared, self.node, self.meta_db));
         }
         cached.1
+    }
+
+    /// Walks database `db` in slices of `WALK_SLICE_ENTRIES` entries, releasing the keyspace
+    /// lock between slices so clients are served meanwhile (keys changed during the walk may or
+    /// may not be seen, as with SCAN). `pick` sees every key; after each slice, `slice` gets
+    /// the store, still locked, with the keys `pick` chose in it, and says whether to go on.
+    pub(crate) fn walk_keys(
+        &self,
+        db: usize,
+        mut pick: impl FnMut(&[u8]) -> bool,
+        mut slice: impl FnMut(&mut ringkv_engine::Store, Vec<bytes::Bytes>) -> bool,
+    ) {
+        let mut cursor = 0u64;
+        loop {
+            let mut store = self.lock_store();
+            let (mut visited, mut picked) = (0usize, Vec::new());
+            loop {
+                cursor = store.db(db).scan(cursor, |k, _| {
+                    visited += 1;
+                    if pick(k) {
+                        picked.push(bytes::Bytes::copy_from_slice(k));
+                    }
+                });
+                if cursor == 0 || visited >= WALK_SLICE_ENTRIES {
+                    break;
+                }
+            }
+            if !slice(&mut store, picked) || cursor == 0 {
+                return;
+            }
+        }
     }
 
     /// Rebuilds the ring from the current membership (every node computes the same ring from
