@@ -313,31 +313,53 @@ fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let mut cursor = parse_cursor(args.arg(1)).ok_or(INVALID_CURSOR)?;
-    let mut count = SCAN_DEFAULT_COUNT;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
+/// SCAN's cursor and options (`SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`).
+pub struct ScanArgs<'a> {
+    pub cursor: u64,
+    /// At least 1.
+    pub count: i64,
+    /// None when absent or exactly "*" (matches everything).
+    pub pattern: Option<&'a [u8]>,
+    pub type_name: Option<&'a [u8]>,
+}
+
+/// Parses SCAN's arguments as Redis does (also used by the cluster's SCAN).
+pub fn parse_scan(args: Args<'_>) -> Result<ScanArgs<'_>, CmdError> {
+    let mut parsed = ScanArgs {
+        cursor: parse_cursor(args.arg(1)).ok_or(INVALID_CURSOR)?,
+        count: SCAN_DEFAULT_COUNT,
+        pattern: None,
+        type_name: None,
+    };
     let mut i = 2;
     while i < args.len() {
         let opt = args.arg(i);
         let has_value = i + 1 < args.len();
         if is(opt, "count") && has_value {
-            count = int_arg(args.arg(i + 1))?;
-            if count < 1 {
+            parsed.count = int_arg(args.arg(i + 1))?;
+            if parsed.count < 1 {
                 return Err(SYNTAX);
             }
         } else if is(opt, "match") && has_value {
             let p = args.arg(i + 1);
-            // Exactly "*" always matches: equivalent to no pattern.
-            pattern = if p == b"*" { None } else { Some(p) };
+            parsed.pattern = if p == b"*" { None } else { Some(p) };
         } else if is(opt, "type") && has_value {
-            type_name = Some(args.arg(i + 1));
+            parsed.type_name = Some(args.arg(i + 1));
         } else {
             return Err(SYNTAX);
         }
         i += 2;
     }
+    Ok(parsed)
+}
+
+fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let ScanArgs {
+        mut cursor,
+        count,
+        pattern,
+        type_name,
+    } = parse_scan(args)?;
 
     let mut db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();

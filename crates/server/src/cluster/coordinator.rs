@@ -1157,12 +1157,14 @@ impl Cluster {
         }
         // Group argument positions by partition, keeping order.
         let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<u32, usize> = HashMap::new();
         for i in (1..args.len()).step_by(step) {
             let p = view.ring.partition_of(&args[i]);
-            match groups.iter_mut().find(|(gp, _)| *gp == p) {
-                Some((_, v)) => v.push(i),
-                None => groups.push((p, vec![i])),
-            }
+            let g = *group_of.entry(p).or_insert_with(|| {
+                groups.push((p, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(i);
         }
         let write = kind != Split::Mget && !matches!(name, "exists");
         let futures = groups.iter().map(|(_, idx)| {
@@ -1204,19 +1206,20 @@ impl Cluster {
                 w.integer(total);
             }
             Split::Mget => {
-                let mut items: HashMap<usize, Vec<u8>> = HashMap::new();
+                // Element of argument position i (1-based) at items[i - 1].
+                let mut items: Vec<Option<Vec<u8>>> = vec![None; args.len() - 1];
                 for ((_, idx), r) in groups.iter().zip(&replies) {
                     if r.first() == Some(&b'-') {
                         return r.clone();
                     }
                     let elems = split_array(r).unwrap_or_default();
                     for (i, e) in idx.iter().zip(elems) {
-                        items.insert(*i, e);
+                        items[i - 1] = Some(e);
                     }
                 }
-                w.array(args.len() - 1);
-                for i in 1..args.len() {
-                    match items.get(&i) {
+                w.array(items.len());
+                for item in &items {
+                    match item {
                         Some(e) => w.buffer_mut().extend_from_slice(e),
                         None => w.null(),
                     }
@@ -1355,33 +1358,18 @@ impl Cluster {
     /// that member's own cursor; each member returns the keys it is the first live owner of.
     async fn scan(self: &Arc<Self>, session: Session, view: &View, args: Vec<Bytes>) -> Vec<u8> {
         let proto = session.proto();
-        let Some(cursor) = args
-            .get(1)
-            .and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok())
-        else {
-            return error_reply(proto, "ERR invalid cursor");
-        };
-        let (mut pattern, mut count, mut type_name) = (None, 10u64, None);
-        let mut i = 2;
-        while i + 1 < args.len() {
-            let opt = args[i].to_ascii_lowercase();
-            match opt.as_slice() {
-                b"match" => pattern = Some(args[i + 1].clone()),
-                b"count" => match std::str::from_utf8(&args[i + 1])
-                    .ok()
-                    .and_then(|c| c.parse::<u64>().ok())
-                {
-                    Some(c) if c > 0 => count = c,
-                    _ => return error_reply(proto, "ERR value is not an integer or out of range"),
-                },
-                b"type" => type_name = Some(args[i + 1].clone()),
-                _ => return error_reply(proto, "ERR syntax error"),
+        let (cursor, pattern, count, type_name) = {
+            let owned_args = OwnedArgs::from_slices(args.iter());
+            match ringkv_commands::keys::parse_scan(owned_args.args()) {
+                Ok(a) => (
+                    a.cursor,
+                    a.pattern.map(Bytes::copy_from_slice),
+                    a.count as u64,
+                    a.type_name.map(Bytes::copy_from_slice),
+                ),
+                Err(e) => return error_reply(proto, &e.to_string()),
             }
-            i += 2;
-        }
-        if i != args.len() {
-            return error_reply(proto, "ERR syntax error");
-        }
+        };
         let members: Vec<_> = view.members.iter().collect();
         let mut idx = (cursor >> 48) as usize;
         let mut local = cursor & ((1 << 48) - 1);
