@@ -400,7 +400,8 @@ impl Drop for Inner {
 }
 
 /// A running membership node. Cheap to clone; dropping the last clone stops
-/// it abruptly (no leave), [`Membership::shutdown`] stops it gracefully.
+/// it abruptly (peers notice only by failure detection), while
+/// [`Membership::shutdown`] and [`Membership::leave`] tell the peers first.
 #[derive(Clone)]
 pub struct Membership {
     inner: Arc<Inner>,
