@@ -121,34 +121,13 @@ impl VersionVector {
         dot.counter != 0 && self.get(dot.node) >= dot.counter
     }
 
-    /// Pointwise maximum, in place.
+    /// Pointwise maximum, in place. Vectors hold one entry per replica node,
+    /// so advancing entry by entry is cheap and allocates only for a node
+    /// `self` has not seen.
     pub fn merge(&mut self, other: &VersionVector) {
-        let mut out = Vec::with_capacity(self.entries.len().max(other.entries.len()));
-        let (mut a, mut b) = (
-            self.entries.iter().peekable(),
-            other.entries.iter().peekable(),
-        );
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) => match x.0.cmp(&y.0) {
-                    Ordering::Less => a.next().copied(),
-                    Ordering::Greater => b.next().copied(),
-                    Ordering::Equal => {
-                        a.next();
-                        b.next();
-                        Some((x.0, x.1.max(y.1)))
-                    }
-                },
-                (Some(_), None) => a.next().copied(),
-                (None, Some(_)) => b.next().copied(),
-                (None, None) => None,
-            };
-            match next {
-                Some(e) => out.push(e),
-                None => break,
-            }
+        for &(node, counter) in &other.entries {
+            self.advance(node, counter);
         }
-        self.entries = out;
     }
 
     /// Pointwise maximum of two vectors.
