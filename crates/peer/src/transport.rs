@@ -308,7 +308,8 @@ impl Drop for AbortOnDrop {
 /// own but their responses are discarded.
 pub struct PeerServer {
     local_addr: SocketAddr,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// The accept loop; `None` only once `shutdown_and_wait` took it.
+    task: Option<JoinHandle<()>>,
 }
 
 impl PeerServer {
@@ -338,7 +339,7 @@ impl PeerServer {
         let task = runtime.spawn(accept_loop(listener, handler, config));
         Ok(PeerServer {
             local_addr,
-            task: Mutex::new(Some(task)),
+            task: Some(task),
         })
     }
 
@@ -351,16 +352,15 @@ impl PeerServer {
     /// released shortly after; use [`PeerServer::shutdown_and_wait`] to know
     /// when.
     pub fn shutdown(&self) {
-        if let Some(task) = self.task.lock().as_ref() {
+        if let Some(task) = &self.task {
             task.abort();
         }
     }
 
     /// Like [`PeerServer::shutdown`], returning once the listener and all
     /// connections are closed, so the port can be bound again.
-    pub async fn shutdown_and_wait(self) {
-        let task = self.task.lock().take();
-        if let Some(task) = task {
+    pub async fn shutdown_and_wait(mut self) {
+        if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
         }
