@@ -591,14 +591,19 @@ impl Drop for InFlightGuard<'_> {
 
 /// Removes a request's waiter when the caller stops waiting (timeout or
 /// cancellation), so the table only holds requests someone still awaits.
+/// Disarmed once the request is answered: whoever answered it already took
+/// the waiter out of the table.
 struct PendingGuard<'a> {
     shared: &'a ConnShared,
     id: u64,
+    armed: bool,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.shared.pending.lock().waiters.remove(&self.id);
+        if self.armed {
+            self.shared.pending.lock().waiters.remove(&self.id);
+        }
     }
 }
 
@@ -721,9 +726,10 @@ impl PeerClient {
             }
             p.waiters.insert(id, tx);
         }
-        let _pending = PendingGuard {
+        let mut pending = PendingGuard {
             shared: &conn.shared,
             id,
+            armed: true,
         };
         let frame = OutFrame {
             id,
@@ -733,7 +739,10 @@ impl PeerClient {
         if conn.tx.send(frame).is_err() {
             return Err(PeerError::Closed);
         }
-        match tokio::time::timeout_at(deadline, rx).await {
+        let answer = tokio::time::timeout_at(deadline, rx).await;
+        // Answered (or failed by `fail_all`): the waiter is out of the table.
+        pending.armed = answer.is_err();
+        match answer {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(PeerError::Closed),
             Err(_) => Err(PeerError::Timeout),
