@@ -656,23 +656,6 @@ impl PeerClient {
         }
     }
 
-    /// The configuration this client was built with.
-    pub fn config(&self) -> &PeerConfig {
-        &self.inner.config
-    }
-
-    /// Closes the connection to `to`, if any, failing its pending requests
-    /// with `Closed`. The next request reconnects.
-    pub fn disconnect(&self, to: SocketAddr) {
-        let endpoint = self.inner.peers.lock().get(&to).cloned();
-        if let Some(ep) = endpoint {
-            let conn = ep.conn.lock().take();
-            if let Some(conn) = conn {
-                conn.shared.fail_all();
-            }
-        }
-    }
-
     fn endpoint(&self, to: SocketAddr) -> Arc<Endpoint> {
         self.inner
             .peers
