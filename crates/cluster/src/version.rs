@@ -625,6 +625,10 @@ mod tests {
         v.siblings().iter().map(|s| s.value.clone()).collect()
     }
 
+    fn dot(node: NodeId, counter: u64) -> Dot {
+        Dot { node, counter }
+    }
+
     fn vv(pairs: &[(NodeId, u64)]) -> VersionVector {
         pairs.iter().copied().collect()
     }
@@ -632,35 +636,14 @@ mod tests {
     #[test]
     fn vector_basics() {
         let mut x = VersionVector::new();
-        assert_eq!(
-            x.increment(A),
-            Dot {
-                node: A,
-                counter: 1
-            }
-        );
-        assert_eq!(
-            x.increment(A),
-            Dot {
-                node: A,
-                counter: 2
-            }
-        );
+        assert_eq!(x.increment(A), dot(A, 1));
+        assert_eq!(x.increment(A), dot(A, 2));
         x.advance(B, 5);
         x.advance(B, 3);
         assert_eq!(x, vv(&[(B, 5), (A, 2)]));
-        assert!(x.contains(Dot {
-            node: B,
-            counter: 5
-        }));
-        assert!(!x.contains(Dot {
-            node: B,
-            counter: 6
-        }));
-        assert!(!x.contains(Dot {
-            node: C,
-            counter: 0
-        }));
+        assert!(x.contains(dot(B, 5)));
+        assert!(!x.contains(dot(B, 6)));
+        assert!(!x.contains(dot(C, 0)));
         let y = vv(&[(A, 3), (C, 1)]);
         assert_eq!(x.compare(&y), Causality::Concurrent);
         let m = x.merged(&y);
@@ -678,14 +661,8 @@ mod tests {
         let ctx = v.context().clone();
         v.update(&ctx, A, 1, val("one"));
         let ctx = v.context().clone();
-        let dot = v.update(&ctx, A, 2, val("two"));
-        assert_eq!(
-            dot,
-            Dot {
-                node: A,
-                counter: 2
-            }
-        );
+        let written = v.update(&ctx, A, 2, val("two"));
+        assert_eq!(written, dot(A, 2));
         assert_eq!(values(&v), vec![val("two")]);
         assert_eq!(v.context(), &vv(&[(A, 2)]));
     }
