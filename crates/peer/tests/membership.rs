@@ -255,7 +255,7 @@ async fn leaving_removes_the_node_shutdown_marks_it_down_and_forget_drops_it() {
     })
     .await;
     eprintln!(
-        "gracefully left node gone in {took:?} (shutdown returned after {:?})",
+        "gracefully left node gone in {took:?} (leave returned after {:?})",
         started.elapsed() - took
     );
     assert!(took < Duration::from_secs(3));
