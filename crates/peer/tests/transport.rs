@@ -367,11 +367,16 @@ async fn garbage_closes_only_that_connection() {
         .await
         .is_ok());
 
-    // Not our magic at all.
+    // Not our magic at all: closed without a handshake answer.
     let mut raw = TcpStream::connect(addr).await.unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
+    let mut answer = [0u8; 16];
+    let first = tokio::time::timeout(Duration::from_secs(3), raw.read(&mut answer))
+        .await
+        .expect("bad magic closes the connection");
+    assert!(matches!(first, Ok(0) | Err(_)), "answered: {first:?}");
     assert!(closed_within(&mut raw, Duration::from_secs(3)).await);
 
     // Valid handshake, then a response-kind frame from a client and noise.
