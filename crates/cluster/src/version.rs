@@ -121,34 +121,13 @@ impl VersionVector {
         dot.counter != 0 && self.get(dot.node) >= dot.counter
     }
 
-    /// Pointwise maximum, in place.
+    /// Pointwise maximum, in place. Vectors hold one entry per replica node,
+    /// so advancing entry by entry is cheap and allocates only for a node
+    /// `self` has not seen.
     pub fn merge(&mut self, other: &VersionVector) {
-        let mut out = Vec::with_capacity(self.entries.len().max(other.entries.len()));
-        let (mut a, mut b) = (
-            self.entries.iter().peekable(),
-            other.entries.iter().peekable(),
-        );
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) => match x.0.cmp(&y.0) {
-                    Ordering::Less => a.next().copied(),
-                    Ordering::Greater => b.next().copied(),
-                    Ordering::Equal => {
-                        a.next();
-                        b.next();
-                        Some((x.0, x.1.max(y.1)))
-                    }
-                },
-                (Some(_), None) => a.next().copied(),
-                (None, Some(_)) => b.next().copied(),
-                (None, None) => None,
-            };
-            match next {
-                Some(e) => out.push(e),
-                None => break,
-            }
+        for &(node, counter) in &other.entries {
+            self.advance(node, counter);
         }
-        self.entries = out;
     }
 
     /// Pointwise maximum of two vectors.
@@ -646,6 +625,10 @@ mod tests {
         v.siblings().iter().map(|s| s.value.clone()).collect()
     }
 
+    fn dot(node: NodeId, counter: u64) -> Dot {
+        Dot { node, counter }
+    }
+
     fn vv(pairs: &[(NodeId, u64)]) -> VersionVector {
         pairs.iter().copied().collect()
     }
@@ -653,35 +636,14 @@ mod tests {
     #[test]
     fn vector_basics() {
         let mut x = VersionVector::new();
-        assert_eq!(
-            x.increment(A),
-            Dot {
-                node: A,
-                counter: 1
-            }
-        );
-        assert_eq!(
-            x.increment(A),
-            Dot {
-                node: A,
-                counter: 2
-            }
-        );
+        assert_eq!(x.increment(A), dot(A, 1));
+        assert_eq!(x.increment(A), dot(A, 2));
         x.advance(B, 5);
         x.advance(B, 3);
         assert_eq!(x, vv(&[(B, 5), (A, 2)]));
-        assert!(x.contains(Dot {
-            node: B,
-            counter: 5
-        }));
-        assert!(!x.contains(Dot {
-            node: B,
-            counter: 6
-        }));
-        assert!(!x.contains(Dot {
-            node: C,
-            counter: 0
-        }));
+        assert!(x.contains(dot(B, 5)));
+        assert!(!x.contains(dot(B, 6)));
+        assert!(!x.contains(dot(C, 0)));
         let y = vv(&[(A, 3), (C, 1)]);
         assert_eq!(x.compare(&y), Causality::Concurrent);
         let m = x.merged(&y);
@@ -699,14 +661,8 @@ mod tests {
         let ctx = v.context().clone();
         v.update(&ctx, A, 1, val("one"));
         let ctx = v.context().clone();
-        let dot = v.update(&ctx, A, 2, val("two"));
-        assert_eq!(
-            dot,
-            Dot {
-                node: A,
-                counter: 2
-            }
-        );
+        let written = v.update(&ctx, A, 2, val("two"));
+        assert_eq!(written, dot(A, 2));
         assert_eq!(values(&v), vec![val("two")]);
         assert_eq!(v.context(), &vv(&[(A, 2)]));
     }

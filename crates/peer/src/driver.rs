@@ -22,7 +22,7 @@ use foca::{
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 
-use crate::membership::NodeIdentity;
+use crate::membership::{NodeIdentity, NodeMeta};
 
 /// Effects of a driver step, in the order foca produced them.
 #[derive(Debug, Default)]
@@ -126,9 +126,13 @@ impl Driver {
         self.collect(now, fx);
     }
 
-    /// Switches to `identity` (metadata change) and tells every active
+    /// Switches to `meta` under the next generation and tells every active
     /// member directly, so the change does not wait for dissemination.
-    pub fn change_identity(&mut self, now: Instant, identity: NodeIdentity, fx: &mut Effects) {
+    pub fn change_meta(&mut self, now: Instant, meta: NodeMeta, fx: &mut Effects) {
+        let identity = NodeIdentity {
+            meta,
+            generation: self.identity().generation.wrapping_add(1),
+        };
         let peers = self.active_peer_addrs();
         if let Err(e) = self.foca.change_identity(identity, &mut self.runtime) {
             tracing::debug!(error = %e, "membership identity change");
@@ -180,7 +184,7 @@ mod tests {
     //! simulator takes.
 
     use super::*;
-    use crate::membership::{MembershipConfig, NodeMeta, NodeState};
+    use crate::membership::{MembershipConfig, NodeState};
 
     const STEP: Duration = Duration::from_millis(10);
 

@@ -44,9 +44,10 @@
 //! [`Membership::members`] is keyed by node id; the newest generation wins.
 //! Nodes periodically re-announce themselves to seeds that are not current
 //! members, so nodes started in any order find each other and a healed
-//! partition re-merges. A graceful [`Membership::shutdown`] first announces
-//! the state `left`, then leaves, so the others drop the node instead of
-//! marking it down.
+//! partition re-merges. [`Membership::shutdown`] stops gossiping: the others
+//! mark the node down and keep it, so a restart comes back as the same
+//! member. [`Membership::leave`] first announces the state `left`, so the
+//! others drop the node instead of marking it down.
 //!
 //! The SWIM state machine is [foca](https://docs.rs/foca), which is sans-IO:
 //! it never reads a clock, never touches a socket and takes its random number

@@ -358,13 +358,15 @@ impl Table {
 }
 
 enum Command {
-    ChangeIdentity(NodeMeta),
+    /// Announce new local metadata under the next generation.
+    ChangeMeta(NodeMeta),
     /// Announce to an address and keep re-announcing to it until it is a member (a seed
     /// given at run time).
     AddSeed(SocketAddr),
-    /// Stop; with `left`, announce the state `Left` first so peers drop the node.
+    /// Stop; with `leaving` (the local metadata in state `Left`), announce it
+    /// first so peers drop the node.
     Shutdown {
-        left: bool,
+        leaving: Option<NodeMeta>,
         ack: oneshot::Sender<()>,
     },
 }
@@ -400,7 +402,8 @@ impl Drop for Inner {
 }
 
 /// A running membership node. Cheap to clone; dropping the last clone stops
-/// it abruptly (no leave), [`Membership::shutdown`] stops it gracefully.
+/// it abruptly (peers notice only by failure detection), while
+/// [`Membership::shutdown`] and [`Membership::leave`] tell the peers first.
 #[derive(Clone)]
 pub struct Membership {
     inner: Arc<Inner>,
@@ -506,7 +509,7 @@ impl Membership {
             local.clone()
         };
         shared.bump();
-        let _ = self.inner.commands.send(Command::ChangeIdentity(meta));
+        let _ = self.inner.commands.send(Command::ChangeMeta(meta));
     }
 
     /// Drops a node that is down from the table. Alive nodes are kept.
@@ -555,22 +558,26 @@ impl Membership {
     /// Stops gossiping. Peers see the node go down (as after a crash, but at once) and keep
     /// it in their tables: a node that is restarted is the same member, still owning its data.
     pub async fn shutdown(&self) {
-        self.stop(false).await;
+        self.stop(None).await;
     }
 
     /// Announces `Left`, leaves the cluster and stops: peers drop the node from their tables
     /// instead of marking it down. For a node that handed its data off for good.
     pub async fn leave(&self) {
-        self.inner.shared.local.lock().state = NodeState::Left;
-        self.stop(true).await;
+        let leaving = {
+            let mut local = self.inner.shared.local.lock();
+            local.state = NodeState::Left;
+            local.clone()
+        };
+        self.stop(Some(leaving)).await;
     }
 
-    async fn stop(&self, left: bool) {
+    async fn stop(&self, leaving: Option<NodeMeta>) {
         let (ack, done) = oneshot::channel();
         if self
             .inner
             .commands
-            .send(Command::Shutdown { left, ack })
+            .send(Command::Shutdown { leaving, ack })
             .is_ok()
         {
             let _ = tokio::time::timeout(SHUTDOWN_WAIT, done).await;
@@ -648,28 +655,16 @@ async fn run(
                 }
             }
             command = commands.recv() => match command {
-                Some(Command::ChangeIdentity(meta)) => {
-                    let next = NodeIdentity {
-                        meta,
-                        generation: driver.identity().generation.wrapping_add(1),
-                    };
-                    driver.change_identity(now(), next, &mut fx);
-                }
+                Some(Command::ChangeMeta(meta)) => driver.change_meta(now(), meta, &mut fx),
                 Some(Command::AddSeed(seed)) => {
                     if !seeds.contains(&seed) {
                         seeds.push(seed);
                     }
                     driver.announce(now(), seed, &mut fx);
                 }
-                Some(Command::Shutdown { left, ack }) => {
-                    if left {
-                        let mut meta = shared.local.lock().clone();
-                        meta.state = NodeState::Left;
-                        let next = NodeIdentity {
-                            meta,
-                            generation: driver.identity().generation.wrapping_add(1),
-                        };
-                        driver.change_identity(now(), next, &mut fx);
+                Some(Command::Shutdown { leaving, ack }) => {
+                    if let Some(meta) = leaving {
+                        driver.change_meta(now(), meta, &mut fx);
                     }
                     driver.leave(now(), &mut fx);
                     apply(&socket, &shared, &mut fx).await;

@@ -308,7 +308,8 @@ impl Drop for AbortOnDrop {
 /// own but their responses are discarded.
 pub struct PeerServer {
     local_addr: SocketAddr,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// The accept loop; `None` only once `shutdown_and_wait` took it.
+    task: Option<JoinHandle<()>>,
 }
 
 impl PeerServer {
@@ -338,7 +339,7 @@ impl PeerServer {
         let task = runtime.spawn(accept_loop(listener, handler, config));
         Ok(PeerServer {
             local_addr,
-            task: Mutex::new(Some(task)),
+            task: Some(task),
         })
     }
 
@@ -351,16 +352,15 @@ impl PeerServer {
     /// released shortly after; use [`PeerServer::shutdown_and_wait`] to know
     /// when.
     pub fn shutdown(&self) {
-        if let Some(task) = self.task.lock().as_ref() {
+        if let Some(task) = &self.task {
             task.abort();
         }
     }
 
     /// Like [`PeerServer::shutdown`], returning once the listener and all
     /// connections are closed, so the port can be bound again.
-    pub async fn shutdown_and_wait(self) {
-        let task = self.task.lock().take();
-        if let Some(task) = task {
+    pub async fn shutdown_and_wait(mut self) {
+        if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
         }
@@ -591,14 +591,19 @@ impl Drop for InFlightGuard<'_> {
 
 /// Removes a request's waiter when the caller stops waiting (timeout or
 /// cancellation), so the table only holds requests someone still awaits.
+/// Disarmed once the request is answered: whoever answered it already took
+/// the waiter out of the table.
 struct PendingGuard<'a> {
     shared: &'a ConnShared,
     id: u64,
+    armed: bool,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.shared.pending.lock().waiters.remove(&self.id);
+        if self.armed {
+            self.shared.pending.lock().waiters.remove(&self.id);
+        }
     }
 }
 
@@ -648,23 +653,6 @@ impl PeerClient {
             bytes_out: c.bytes_out.load(Ordering::Relaxed),
             open_connections: c.open_connections.load(Ordering::Relaxed),
             in_flight: c.in_flight.load(Ordering::Relaxed),
-        }
-    }
-
-    /// The configuration this client was built with.
-    pub fn config(&self) -> &PeerConfig {
-        &self.inner.config
-    }
-
-    /// Closes the connection to `to`, if any, failing its pending requests
-    /// with `Closed`. The next request reconnects.
-    pub fn disconnect(&self, to: SocketAddr) {
-        let endpoint = self.inner.peers.lock().get(&to).cloned();
-        if let Some(ep) = endpoint {
-            let conn = ep.conn.lock().take();
-            if let Some(conn) = conn {
-                conn.shared.fail_all();
-            }
         }
     }
 
@@ -721,9 +709,10 @@ impl PeerClient {
             }
             p.waiters.insert(id, tx);
         }
-        let _pending = PendingGuard {
+        let mut pending = PendingGuard {
             shared: &conn.shared,
             id,
+            armed: true,
         };
         let frame = OutFrame {
             id,
@@ -733,7 +722,10 @@ impl PeerClient {
         if conn.tx.send(frame).is_err() {
             return Err(PeerError::Closed);
         }
-        match tokio::time::timeout_at(deadline, rx).await {
+        let answer = tokio::time::timeout_at(deadline, rx).await;
+        // Answered (or failed by `fail_all`): the waiter is out of the table.
+        pending.armed = answer.is_err();
+        match answer {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(PeerError::Closed),
             Err(_) => Err(PeerError::Timeout),

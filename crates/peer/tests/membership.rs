@@ -81,6 +81,12 @@ fn alive_ids(node: &Membership) -> Vec<u64> {
         .collect()
 }
 
+async fn shutdown_all(nodes: impl IntoIterator<Item = Membership>) {
+    for n in nodes {
+        n.shutdown().await;
+    }
+}
+
 async fn three_nodes() -> (Membership, Membership, Membership, Duration) {
     let a = start(1, vec![]).await;
     let seed = a.local().peer_addr;
@@ -159,9 +165,7 @@ async fn nodes_converge_and_see_metadata_changes() {
     assert_eq!(stats.members_up, 2);
     assert_eq!(stats.members_down, 0);
     assert!(stats.packets_sent > 0 && stats.packets_received > 0);
-    for n in [a, b, c] {
-        n.shutdown().await;
-    }
+    shutdown_all([a, b, c]).await;
 }
 
 #[tokio::test]
@@ -197,9 +201,7 @@ async fn crashed_node_is_marked_down_and_comes_back_on_restart() {
     // Still one entry for it.
     assert_eq!(a.members().len(), 3);
 
-    for n in [a, b, c] {
-        n.shutdown().await;
-    }
+    shutdown_all([a, b, c]).await;
 }
 
 #[tokio::test]
@@ -226,9 +228,7 @@ async fn restart_on_another_port_replaces_the_old_incarnation() {
         assert!(m.alive && m.meta.peer_addr == new_addr, "{m:?}");
         assert_eq!(n.members().len(), 3);
     }
-    for n in [a, b, c] {
-        n.shutdown().await;
-    }
+    shutdown_all([a, b, c]).await;
 }
 
 #[tokio::test]
@@ -255,7 +255,7 @@ async fn leaving_removes_the_node_shutdown_marks_it_down_and_forget_drops_it() {
     })
     .await;
     eprintln!(
-        "gracefully left node gone in {took:?} (shutdown returned after {:?})",
+        "gracefully left node gone in {took:?} (leave returned after {:?})",
         started.elapsed() - took
     );
     assert!(took < Duration::from_secs(3));
@@ -296,9 +296,7 @@ async fn nodes_started_in_any_order_find_each_other() {
     })
     .await;
     eprintln!("late seed converged in {took:?}");
-    for n in [a, b, c] {
-        n.shutdown().await;
-    }
+    shutdown_all([a, b, c]).await;
 }
 
 #[test]

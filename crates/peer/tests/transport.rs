@@ -9,6 +9,7 @@ use bytes::Bytes;
 use ringkv_peer::{Handler, PeerClient, PeerConfig, PeerError, PeerServer, PROTOCOL_VERSION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 const TEST_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -50,6 +51,34 @@ fn handshake(version: u16) -> Vec<u8> {
     let mut hs = b"RKVP".to_vec();
     hs.extend_from_slice(&version.to_be_bytes());
     hs
+}
+
+/// A raw connection to `addr` past a successful handshake.
+async fn handshaken(addr: SocketAddr) -> TcpStream {
+    let mut raw = TcpStream::connect(addr).await.unwrap();
+    raw.write_all(&handshake(PROTOCOL_VERSION)).await.unwrap();
+    let mut hs = [0u8; 6];
+    raw.read_exact(&mut hs).await.unwrap();
+    raw
+}
+
+/// Starts `n` concurrent requests of `payload` to `addr`.
+fn spawn_requests(
+    client: &PeerClient,
+    addr: SocketAddr,
+    n: usize,
+    payload: &'static [u8],
+) -> Vec<JoinHandle<Result<Bytes, PeerError>>> {
+    (0..n)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .request(addr, Bytes::from_static(payload), TEST_DEADLINE)
+                    .await
+            })
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,16 +217,7 @@ async fn killed_server_fails_pending_with_closed_and_restart_reconnects() {
         .await
         .is_ok());
 
-    let pending: Vec<_> = (0..10)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                client
-                    .request(addr, Bytes::from_static(b"sleep:5000"), TEST_DEADLINE)
-                    .await
-            })
-        })
-        .collect();
+    let pending = spawn_requests(&client, addr, 10, b"sleep:5000");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let killed = Instant::now();
     server.shutdown_and_wait().await;
@@ -271,10 +291,7 @@ async fn frames_over_the_limit_are_rejected() {
 
     // A raw peer announcing a 1 GiB frame is cut off without the server
     // allocating it; other connections keep working.
-    let mut raw = TcpStream::connect(addr).await.unwrap();
-    raw.write_all(&handshake(PROTOCOL_VERSION)).await.unwrap();
-    let mut hs = [0u8; 6];
-    raw.read_exact(&mut hs).await.unwrap();
+    let mut raw = handshaken(addr).await;
     let mut frame = (1u32 << 30).to_be_bytes().to_vec();
     frame.extend_from_slice(&42u64.to_be_bytes());
     frame.push(0);
@@ -282,9 +299,7 @@ async fn frames_over_the_limit_are_rejected() {
     assert!(closed_within(&mut raw, Duration::from_secs(3)).await);
 
     // A frame too short to hold its id and kind is a protocol error as well.
-    let mut raw = TcpStream::connect(addr).await.unwrap();
-    raw.write_all(&handshake(PROTOCOL_VERSION)).await.unwrap();
-    raw.read_exact(&mut hs).await.unwrap();
+    let mut raw = handshaken(addr).await;
     raw.write_all(&3u32.to_be_bytes()).await.unwrap();
     assert!(closed_within(&mut raw, Duration::from_secs(3)).await);
 
@@ -352,18 +367,20 @@ async fn garbage_closes_only_that_connection() {
         .await
         .is_ok());
 
-    // Not our magic at all.
+    // Not our magic at all: closed without a handshake answer.
     let mut raw = TcpStream::connect(addr).await.unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
+    let mut answer = [0u8; 16];
+    let first = tokio::time::timeout(Duration::from_secs(3), raw.read(&mut answer))
+        .await
+        .expect("bad magic closes the connection");
+    assert!(matches!(first, Ok(0) | Err(_)), "answered: {first:?}");
     assert!(closed_within(&mut raw, Duration::from_secs(3)).await);
 
     // Valid handshake, then a response-kind frame from a client and noise.
-    let mut raw = TcpStream::connect(addr).await.unwrap();
-    raw.write_all(&handshake(PROTOCOL_VERSION)).await.unwrap();
-    let mut hs = [0u8; 6];
-    raw.read_exact(&mut hs).await.unwrap();
+    let mut raw = handshaken(addr).await;
     let mut junk = 9u32.to_be_bytes().to_vec();
     junk.extend_from_slice(&1u64.to_be_bytes());
     junk.push(7);
@@ -386,16 +403,7 @@ async fn requests_beyond_the_in_flight_bound_fail_fast() {
         max_in_flight_per_peer: 4,
         ..PeerConfig::default()
     });
-    let busy: Vec<_> = (0..4)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                client
-                    .request(addr, Bytes::from_static(b"sleep:500"), TEST_DEADLINE)
-                    .await
-            })
-        })
-        .collect();
+    let busy = spawn_requests(&client, addr, 4, b"sleep:500");
     let deadline = Instant::now() + Duration::from_secs(3);
     while client.stats().in_flight < 4 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
