@@ -1215,15 +1215,11 @@ pub fn is_snapshot_file(path: &Path) -> io::Result<bool> {
 /// key's state between replicas and keeps non-winning siblings. Empty collections encode as such
 /// produce no record at all, so callers never encode them (Redis never keeps empty collections).
 pub fn encode_value(value: ValueRef<'_>, expire: Option<i64>) -> Vec<u8> {
-    let mut w = SnapshotWriter {
-        out: Output::new(Vec::new()),
-        db_count: 1,
-        current_db: Some(0),
-        keys: 0,
-    };
-    // Writing into a Vec cannot fail, and db 0 is in range.
-    let _ = w.write_entry(0, b"", value, expire);
-    w.out.into_inner().unwrap_or_default()
+    let mut out = Vec::new();
+    // Straight into the Vec: no file buffer, no checksum. Writing into a Vec cannot fail, and
+    // db 0 is in range and current (no database section).
+    let _ = encode_entry(&mut out, &mut Some(0), 1, (0, b"", value, expire));
+    out
 }
 
 /// Decodes what [`encode_value`] produced; rejects truncated or trailing bytes.
