@@ -9,6 +9,7 @@
 //! command crate needs no libc binding.
 
 use crate::ctx::Ctx;
+use crate::shared::Shared;
 use ringkv_engine::lru;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +36,12 @@ const SECTIONS: &[&str] = &[
     "cpu",
     "cluster",
     "keyspace",
+];
+
+/// Sections that, like a Redis module's, are outside the default set: produced only when named.
+const NAMED_ONLY: &[(&str, fn(&Shared) -> String)] = &[
+    ("ratelimit", crate::ratelimit::info_section),
+    ("ids", crate::ids::info_section),
 ];
 
 /// The INFO reply text for the requested section names (`INFO` arguments; empty = default).
@@ -87,21 +94,16 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
             _ => {}
         }
     }
-    // Like a Redis module's sections, and outside the default set: only when named.
-    if requested
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(b"ratelimit"))
-    {
-        if !out.is_empty() {
-            out.push_str("\r\n");
+    for (name, section) in NAMED_ONLY {
+        if requested
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            out.push_str(&section(ctx.shared));
         }
-        out.push_str(&crate::ratelimit::info_section(ctx.shared));
-    }
-    if requested.iter().any(|r| r.eq_ignore_ascii_case(b"ids")) {
-        if !out.is_empty() {
-            out.push_str("\r\n");
-        }
-        out.push_str(&crate::ids::info_section(ctx.shared));
     }
     out
 }

@@ -190,11 +190,14 @@ impl Claimer {
         self.held.filter(|h| h.settled).map(|h| h.worker)
     }
 
-    fn suspend(&mut self, reason: String, fx: &mut Vec<Effect>) {
-        if self.suspended.as_ref() != Some(&reason) {
-            self.suspended = Some(reason.clone());
-            fx.push(Effect::Suspend(reason));
+    /// Asks for a suspension with `reason` unless it is the one in force; whether it is new.
+    fn suspend(&mut self, reason: String, fx: &mut Vec<Effect>) -> bool {
+        if self.suspended.as_ref() == Some(&reason) {
+            return false;
         }
+        self.suspended = Some(reason.clone());
+        fx.push(Effect::Suspend(reason));
+        true
     }
 
     /// Re-examines the claim against the other nodes' claims at `now`.
@@ -209,13 +212,6 @@ impl Claimer {
                         h.since = now;
                     }
                     if self.configured.is_some() {
-                        tracing::error!(
-                            worker = mine.worker,
-                            datacenter = mine.datacenter,
-                            holder = %NodeId(holder),
-                            "the configured id-worker is also held by another cluster node; \
-                             snowflake IDs are suspended until it is not"
-                        );
                         let reason = format!(
                             "ERR snowflake IDs are suspended: id-worker {} (id-datacenter {}) is \
                              also held by cluster node {}",
@@ -223,7 +219,15 @@ impl Claimer {
                             mine.datacenter,
                             NodeId(holder)
                         );
-                        self.suspend(reason, &mut fx);
+                        if self.suspend(reason, &mut fx) {
+                            tracing::error!(
+                                worker = mine.worker,
+                                datacenter = mine.datacenter,
+                                holder = %NodeId(holder),
+                                "the configured id-worker is also held by another cluster node; \
+                                 snowflake IDs are suspended until it is not"
+                            );
+                        }
                     } else {
                         tracing::warn!(
                             worker = mine.worker,
@@ -291,10 +295,10 @@ impl Claimer {
                         u128::from(self.max_worker) + 1,
                         self.datacenter
                     );
-                    if self.suspended.as_ref() != Some(&reason) {
-                        tracing::error!("{}", reason.strip_prefix("ERR ").unwrap_or(&reason));
+                    let text = reason.strip_prefix("ERR ").unwrap_or(&reason).to_string();
+                    if self.suspend(reason, &mut fx) {
+                        tracing::error!("{text}");
                     }
-                    self.suspend(reason, &mut fx);
                 }
             }
         }
@@ -693,18 +697,18 @@ mod tests {
         assert_eq!(auto.claim().map(|c| c.worker), Some(0));
         // Two configured claims on one worker: the lower node id keeps it, the other suspends.
         let mut other_configured = Claimer::new(3, 0, 31, Some(4), None, t0);
-        let fx = configured.step(
-            t0 + SETTLE,
-            &[Other {
-                node: 3,
-                claim: other_configured.claim().unwrap(),
-                alive: true,
-            }],
-        );
+        let holder = Other {
+            node: 3,
+            claim: other_configured.claim().unwrap(),
+            alive: true,
+        };
+        let fx = configured.step(t0 + SETTLE, &[holder]);
         assert!(
             matches!(&fx[..], [Effect::Suspend(e)] if e.contains("also held by cluster node")),
             "{fx:?}"
         );
+        // While the conflict lasts the suspension (and its log line) is not repeated.
+        assert!(configured.step(t0 + SETTLE * 2, &[holder]).is_empty());
         assert_eq!(configured.claim().map(|c| c.worker), Some(4));
         // The winner cannot settle while the loser, which cannot move either, is there.
         let fx = other_configured.step(t0 + SETTLE, &[rival]);
