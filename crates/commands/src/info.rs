@@ -38,8 +38,11 @@ const SECTIONS: &[&str] = &[
     "keyspace",
 ];
 
+/// Renders one INFO section from the server's shared state.
+type SectionFn = fn(&Shared) -> String;
+
 /// Sections that, like a Redis module's, are outside the default set: produced only when named.
-const NAMED_ONLY: &[(&str, fn(&Shared) -> String)] = &[
+const NAMED_ONLY: &[(&str, SectionFn)] = &[
     ("ratelimit", crate::ratelimit::info_section),
     ("ids", crate::ids::info_section),
 ];
