@@ -60,11 +60,13 @@
 
 mod driver;
 pub mod membership;
+pub mod net;
 pub mod transport;
 
 pub use membership::{
     Member, Membership, MembershipConfig, MembershipStats, NodeMeta, NodeState, WorkerClaim,
 };
+pub use net::Net;
 pub use transport::{
     Handler, PeerClient, PeerConfig, PeerError, PeerServer, PeerStats, PROTOCOL_VERSION,
 };

@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 use foca::{Identity, OwnedNotification, PeriodicParams};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::driver::{self, Driver, Effects};
+use crate::net::{Datagrams, Net};
 
 /// Default interval between probes of a random member.
 pub const DEFAULT_PROBE_PERIOD: Duration = Duration::from_millis(500);
@@ -183,6 +183,8 @@ pub struct MembershipConfig {
     pub max_transmissions: u8,
     /// RNG seed; mixed with the node id so nodes sharing a config diverge.
     pub seed: u64,
+    /// The network the UDP socket lives on: the OS's, or a simulator's.
+    pub net: Net,
 }
 
 impl Default for MembershipConfig {
@@ -196,6 +198,7 @@ impl Default for MembershipConfig {
             max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
             max_transmissions: 8,
             seed: 0x5157_494d_5249_4e47,
+            net: Net::Os,
         }
     }
 }
@@ -426,7 +429,7 @@ impl Membership {
             ));
         }
         let foca_config = config.to_foca()?;
-        let socket = UdpSocket::bind(bind).await?;
+        let socket = config.net.bind_udp(bind).await?;
         let bound = socket.local_addr()?;
         if local.peer_addr.port() == 0 {
             local.peer_addr = bound;
@@ -441,7 +444,7 @@ impl Membership {
         let (generation, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
             local: Mutex::new(local.clone()),
-            started: Instant::now(),
+            started: tokio::time::Instant::now().into_std(),
             table: Mutex::new(Table::default()),
             generation,
             counters: Counters::default(),
@@ -604,7 +607,7 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
 /// The membership task: the only owner of the socket and the driver.
 async fn run(
     mut driver: Driver,
-    socket: UdpSocket,
+    socket: Datagrams,
     mut seeds: Vec<SocketAddr>,
     config: MembershipConfig,
     shared: Arc<Shared>,
@@ -631,28 +634,14 @@ async fn run(
             .next_deadline()
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + far);
+        // `biased`: branches are polled in this order rather than at random,
+        // so a simulated run is reproducible from its seed; timers come
+        // first and commands second so a flood of datagrams cannot starve failure
+        // detection or a shutdown.
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                // Errors here are per-datagram (e.g. ICMP reports); keep going.
-                if let Ok((n, _from)) = received {
-                    let c = &shared.counters;
-                    c.packets_received.fetch_add(1, Ordering::Relaxed);
-                    c.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
-                    let data = buf.get(..n).unwrap_or_default();
-                    if let Err(e) = driver.handle_data(now(), data, &mut fx) {
-                        c.packets_rejected.fetch_add(1, Ordering::Relaxed);
-                        tracing::trace!(error = %e, "membership packet refused");
-                    }
-                }
-            }
+            biased;
             _ = tokio::time::sleep_until(deadline) => {
                 driver.fire_due(now(), &mut fx);
-            }
-            _ = seed_tick.tick() => {
-                let members = driver.active_peer_addrs();
-                for seed in seeds.iter().filter(|s| !members.contains(s)) {
-                    driver.announce(now(), *seed, &mut fx);
-                }
             }
             command = commands.recv() => match command {
                 Some(Command::ChangeMeta(meta)) => driver.change_meta(now(), meta, &mut fx),
@@ -673,13 +662,32 @@ async fn run(
                 }
                 None => return,
             },
+            _ = seed_tick.tick() => {
+                let members = driver.active_peer_addrs();
+                for seed in seeds.iter().filter(|s| !members.contains(s)) {
+                    driver.announce(now(), *seed, &mut fx);
+                }
+            }
+            received = socket.recv_from(&mut buf) => {
+                // Errors here are per-datagram (e.g. ICMP reports); keep going.
+                if let Ok((n, _from)) = received {
+                    let c = &shared.counters;
+                    c.packets_received.fetch_add(1, Ordering::Relaxed);
+                    c.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+                    let data = buf.get(..n).unwrap_or_default();
+                    if let Err(e) = driver.handle_data(now(), data, &mut fx) {
+                        c.packets_rejected.fetch_add(1, Ordering::Relaxed);
+                        tracing::trace!(error = %e, "membership packet refused");
+                    }
+                }
+            }
         }
         apply(&socket, &shared, &mut fx).await;
     }
 }
 
 /// Sends the driver's packets and folds its notifications into the table.
-async fn apply(socket: &UdpSocket, shared: &Shared, fx: &mut Effects) {
+async fn apply(socket: &Datagrams, shared: &Shared, fx: &mut Effects) {
     let c = &shared.counters;
     c.probes
         .fetch_add(std::mem::take(&mut fx.probes), Ordering::Relaxed);
@@ -689,7 +697,7 @@ async fn apply(socket: &UdpSocket, shared: &Shared, fx: &mut Effects) {
         .fetch_add(std::mem::take(&mut fx.suspicions), Ordering::Relaxed);
 
     if !fx.notifications.is_empty() {
-        let now = Instant::now();
+        let now = tokio::time::Instant::now().into_std();
         let local_id = shared.local.lock().id;
         let changed = {
             let mut table = shared.table.lock();

@@ -27,11 +27,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::net::{Listener, Net, ReadHalf, Stream};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -114,6 +113,8 @@ pub struct PeerConfig {
     pub connect_timeout: Duration,
     /// Bound on one frame's payload, in both directions.
     pub max_frame_bytes: usize,
+    /// The network the sockets live on: the OS's, or a simulator's.
+    pub net: Net,
 }
 
 impl Default for PeerConfig {
@@ -122,6 +123,7 @@ impl Default for PeerConfig {
             max_in_flight_per_peer: DEFAULT_MAX_IN_FLIGHT_PER_PEER,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            net: Net::Os,
         }
     }
 }
@@ -141,6 +143,9 @@ pub struct PeerStats {
     pub requests_sent: u64,
     pub requests_failed: u64,
     pub requests_timed_out: u64,
+    /// Connections dropped because a request timed out on them while
+    /// nothing at all arrived (see [`PeerClient::request`]).
+    pub connections_stalled: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub open_connections: usize,
@@ -152,6 +157,7 @@ struct Counters {
     requests_sent: AtomicU64,
     requests_failed: AtomicU64,
     requests_timed_out: AtomicU64,
+    connections_stalled: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     open_connections: AtomicUsize,
@@ -219,7 +225,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 
 /// Incremental frame decoder over the read half of a connection.
 struct FrameReader {
-    r: OwnedReadHalf,
+    r: ReadHalf,
     buf: BytesMut,
     max_payload: usize,
 }
@@ -231,7 +237,7 @@ struct InFrame {
 }
 
 impl FrameReader {
-    fn new(r: OwnedReadHalf, max_payload: usize) -> Self {
+    fn new(r: ReadHalf, max_payload: usize) -> Self {
         Self {
             r,
             buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
@@ -328,13 +334,8 @@ impl PeerServer {
     ) -> io::Result<PeerServer> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| io::Error::other(format!("PeerServer needs a Tokio runtime: {e}")))?;
-        // std's bind is synchronous and sets SO_REUSEADDR on Unix, so a
-        // restarted server can take its port back while old connections sit
-        // in TIME_WAIT.
-        let std_listener = std::net::TcpListener::bind(addr)?;
-        std_listener.set_nonblocking(true)?;
         let _guard = runtime.enter();
-        let listener = TcpListener::from_std(std_listener)?;
+        let listener = config.net.listen(addr)?;
         let local_addr = listener.local_addr()?;
         let task = runtime.spawn(accept_loop(listener, handler, config));
         Ok(PeerServer {
@@ -373,7 +374,7 @@ impl Drop for PeerServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, handler: Handler, config: PeerConfig) {
+async fn accept_loop(listener: Listener, handler: Handler, config: PeerConfig) {
     // Owning the connection tasks here means aborting this task aborts them.
     let mut conns = JoinSet::new();
     loop {
@@ -395,24 +396,18 @@ async fn accept_loop(listener: TcpListener, handler: Handler, config: PeerConfig
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    handler: Handler,
-    config: PeerConfig,
-) {
+async fn serve_connection(stream: Stream, peer: SocketAddr, handler: Handler, config: PeerConfig) {
     if let Err(e) = serve_connection_inner(stream, peer, handler, config).await {
         tracing::debug!(%peer, error = %e, "peer connection closed");
     }
 }
 
 async fn serve_connection_inner(
-    mut stream: TcpStream,
+    mut stream: Stream,
     peer: SocketAddr,
     handler: Handler,
     config: PeerConfig,
 ) -> Result<(), PeerError> {
-    let _ = stream.set_nodelay(true);
     let mut hs = [0u8; HANDSHAKE_BYTES];
     match tokio::time::timeout(SERVER_HANDSHAKE_TIMEOUT, stream.read_exact(&mut hs)).await {
         Ok(Ok(_)) => {}
@@ -532,9 +527,32 @@ impl Drop for Conn {
     }
 }
 
+impl Conn {
+    /// Gives up on a connection that let a whole request timeout pass
+    /// without delivering a single frame. Across a cut link TCP keeps such a
+    /// connection open and retransmits with growing back-off, for many
+    /// minutes by default; every request on it would time out long after
+    /// the link is back. Closing it makes the next request reconnect, which
+    /// succeeds as soon as the peer is reachable. A healthy but slow peer
+    /// costs one reconnect at worst.
+    fn stalled(&self, peer: SocketAddr) {
+        if !self.shared.is_closed() {
+            tracing::debug!(%peer, "peer connection stalled; reconnecting on the next request");
+            self.shared
+                .counters
+                .connections_stalled
+                .fetch_add(1, Ordering::Relaxed);
+            self.shared.fail_all();
+        }
+    }
+}
+
 struct ConnShared {
     pending: Mutex<Pending>,
     counters: Arc<Counters>,
+    /// Frames read so far; a request that times out while this stands still
+    /// reveals a stalled connection.
+    frames_received: AtomicU64,
 }
 
 #[derive(Default)]
@@ -649,6 +667,7 @@ impl PeerClient {
             requests_sent: c.requests_sent.load(Ordering::Relaxed),
             requests_failed: c.requests_failed.load(Ordering::Relaxed),
             requests_timed_out: c.requests_timed_out.load(Ordering::Relaxed),
+            connections_stalled: c.connections_stalled.load(Ordering::Relaxed),
             bytes_in: c.bytes_in.load(Ordering::Relaxed),
             bytes_out: c.bytes_out.load(Ordering::Relaxed),
             open_connections: c.open_connections.load(Ordering::Relaxed),
@@ -719,6 +738,7 @@ impl PeerClient {
             kind: KIND_REQUEST,
             payload,
         };
+        let received_before = conn.shared.frames_received.load(Ordering::Relaxed);
         if conn.tx.send(frame).is_err() {
             return Err(PeerError::Closed);
         }
@@ -728,7 +748,13 @@ impl PeerClient {
         match answer {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(PeerError::Closed),
-            Err(_) => Err(PeerError::Timeout),
+            Err(_) => {
+                if conn.shared.frames_received.load(Ordering::Relaxed) == received_before {
+                    drop(pending);
+                    conn.stalled(to);
+                }
+                Err(PeerError::Timeout)
+            }
         }
     }
 
@@ -750,10 +776,11 @@ impl PeerClient {
     async fn connect(&self, addr: SocketAddr) -> Result<Conn, PeerError> {
         let config = &self.inner.config;
         let stream = tokio::time::timeout(config.connect_timeout, async {
-            let mut stream = TcpStream::connect(addr)
+            let mut stream = config
+                .net
+                .connect(addr)
                 .await
                 .map_err(|e| PeerError::Connect(e.to_string()))?;
-            let _ = stream.set_nodelay(true);
             stream
                 .write_all(&handshake_bytes(PROTOCOL_VERSION))
                 .await
@@ -780,6 +807,7 @@ impl PeerClient {
         let shared = Arc::new(ConnShared {
             pending: Mutex::new(Pending::default()),
             counters: counters.clone(),
+            frames_received: AtomicU64::new(0),
         });
         let (r, w) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -799,6 +827,9 @@ impl PeerClient {
             loop {
                 match frames.next().await {
                     Ok(Some(frame)) => {
+                        reader_shared
+                            .frames_received
+                            .fetch_add(1, Ordering::Relaxed);
                         reader_shared.counters.bytes_in.fetch_add(
                             (FRAME_HEADER_BYTES + frame.payload.len()) as u64,
                             Ordering::Relaxed,

@@ -41,7 +41,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The node's declared state, kept in the data dir (see the module doc).
 pub const STATE_FILE: &str = "cluster-state";

@@ -77,6 +77,10 @@ impl ClusterHooks for Hooks {
             ),
             ("cluster_peer_requests_sent", peers.requests_sent),
             ("cluster_peer_requests_timed_out", peers.requests_timed_out),
+            (
+                "cluster_peer_connections_stalled",
+                peers.connections_stalled,
+            ),
             ("cluster_gossip_packets_sent", gossip.packets_sent),
             ("cluster_gossip_packets_received", gossip.packets_received),
             ("cluster_gossip_suspicions", gossip.suspicions),

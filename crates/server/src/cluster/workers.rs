@@ -447,13 +447,13 @@ pub async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
         layout.max_worker(),
         configured,
         stored,
-        Instant::now(),
+        tokio::time::Instant::now().into_std(),
     );
     if let Some(claim) = claimer.claim() {
         // A configured claim is announced before the first step.
         membership.update_local(|m| m.id_worker = Some(claim));
     }
-    let fx = claimer.step(Instant::now(), &seen);
+    let fx = claimer.step(tokio::time::Instant::now().into_std(), &seen);
     apply(cluster, &claimer, &dir, fx);
     if let Some(c) = claimer.claim() {
         tracing::info!(
@@ -521,7 +521,10 @@ async fn keep_claim(cluster: Arc<Cluster>, mut claimer: Claimer, dir: std::path:
             _ = tick.tick() => {}
             _ = shutdown.changed() => break,
         }
-        let fx = claimer.step(Instant::now(), &others(&cluster.membership, cluster.node.0));
+        let fx = claimer.step(
+            tokio::time::Instant::now().into_std(),
+            &others(&cluster.membership, cluster.node.0),
+        );
         apply(&cluster, &claimer, &dir, fx);
     }
 }
