@@ -125,6 +125,13 @@ pub const WORKER_NOT_SETTLED: &str = "ERR this node has no snowflake worker yet:
      claimed through the cluster membership; retry shortly, or use FORMAT ulid or uuidv7";
 
 impl IdService {
+    /// Drops the generator and its lock on `idgen.lock`, as the end of the process does. A
+    /// process releases both by exiting; a node hosted in a simulator, restarted on the same
+    /// directory within one process, releases its crashed incarnation's through this.
+    pub fn release(&self) {
+        *self.inner.lock() = None;
+    }
+
     /// The worker snowflake IDs use, once [`start`] has run.
     pub fn worker_status(&self) -> Option<WorkerStatus> {
         self.inner.lock().as_ref().map(|s| WorkerStatus {

@@ -631,8 +631,9 @@ pub async fn cleanup_task(c: Arc<Cluster>) {
     let mut stable: Option<(u64, Instant)> = None;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(CLEANUP_POLL) => {}
+            biased;
             _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(CLEANUP_POLL) => {}
         }
         let view = c.view();
         if view.target.is_some() || view.state_of(c.node) != Some(NodeState::Up) {

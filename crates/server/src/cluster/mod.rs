@@ -31,7 +31,7 @@ use ringkv_cluster::{NodeId, Ring, RingNode};
 use ringkv_commands::Shared;
 use ringkv_config::Quorum;
 use ringkv_peer::{
-    Membership, MembershipConfig, NodeMeta, NodeState, PeerClient, PeerConfig, PeerServer,
+    Membership, MembershipConfig, Net, NodeMeta, NodeState, PeerClient, PeerConfig, PeerServer,
 };
 use state::StateConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -236,6 +236,17 @@ impl Cluster {
         client_port: u16,
         seed: u64,
     ) -> Result<Arc<Cluster>, String> {
+        Self::start_on(shared, client_port, seed, Net::Os).await
+    }
+
+    /// [`Cluster::start`] with its peer traffic (RPC and gossip) on `net`. On a simulated
+    /// network the sockets bind the unspecified address, as a simulated host has one address.
+    pub async fn start_on(
+        shared: Arc<Shared>,
+        client_port: u16,
+        seed: u64,
+        net: Net,
+    ) -> Result<Arc<Cluster>, String> {
         let cfg = shared.config.read().clone();
         let ip = if !cfg.cluster_announce_ip.is_empty() {
             cfg.cluster_announce_ip.clone()
@@ -257,6 +268,11 @@ impl Cluster {
         let client_addr = resolve(&format!("{ip}:{client_port}"))
             .ok_or_else(|| format!("cannot resolve cluster-announce-ip {ip}"))?;
         let peer_addr = SocketAddr::new(client_addr.ip(), peer_port);
+        let bind_addr = if net == Net::Os {
+            peer_addr
+        } else {
+            SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), peer_port)
+        };
         let dir = std::path::PathBuf::from(&cfg.dir);
         let (node, new_node) = node_id(&cfg.dir, seed)?;
         let seeds: Vec<SocketAddr> = cfg
@@ -298,10 +314,11 @@ impl Cluster {
         };
         let membership = Membership::start(
             meta,
-            peer_addr,
+            bind_addr,
             seeds.clone(),
             MembershipConfig {
                 seed: seed ^ node.0,
+                net,
                 ..MembershipConfig::default()
             },
         )
@@ -314,7 +331,10 @@ impl Cluster {
             client_addr,
             peer_addr,
             membership,
-            peers: PeerClient::new(PeerConfig::default()),
+            peers: PeerClient::new(PeerConfig {
+                net,
+                ..PeerConfig::default()
+            }),
             view: RwLock::new(Arc::new(View {
                 generation: 0,
                 members: Vec::new(),
@@ -332,7 +352,11 @@ impl Cluster {
         });
         cluster.rebuild_view();
         let handler = coordinator::rpc_handler(cluster.clone());
-        let server = PeerServer::bind(peer_addr, handler)
+        let peer_config = PeerConfig {
+            net,
+            ..PeerConfig::default()
+        };
+        let server = PeerServer::bind_with_config(bind_addr, handler, peer_config)
             .map_err(|e| format!("cannot listen on cluster port {peer_addr}: {e}"))?;
         *cluster.server.lock() = Some(server);
         let _ = shared.cluster.set(Arc::new(hooks::Hooks(cluster.clone())));
@@ -519,6 +543,8 @@ async fn keep_view_current(cluster: Arc<Cluster>) {
         .load(std::sync::atomic::Ordering::Acquire);
     loop {
         tokio::select! {
+            // A fixed polling order keeps simulated runs reproducible (see `crate::sim`).
+            biased;
             _ = changes.changed() => {}
             _ = tick.tick() => {
                 // Only a CONFIG SET (cluster-replicas) can change the ring between gossip events.

@@ -379,6 +379,7 @@ async fn learn(membership: &Membership, node: u64, seeds: &[SocketAddr]) {
             deadline
         };
         tokio::select! {
+            biased;
             changed = changes.changed() => {
                 if changed.is_err() {
                     return;
@@ -513,6 +514,7 @@ async fn keep_claim(cluster: Arc<Cluster>, mut claimer: Claimer, dir: std::path:
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            biased;
             changed = changes.changed() => {
                 if changed.is_err() {
                     break;
