@@ -53,7 +53,8 @@
 //! it never reads a clock, never touches a socket and takes its random number
 //! generator from the caller. All of its time and randomness flow through
 //! one small module (`driver`), seeded from [`MembershipConfig::seed`], so a
-//! deterministic simulator can drive it later. foca builds quickly with no C
+//! deterministic simulator can drive it: with [`Net::Sim`] (feature `sim`)
+//! every socket of this crate is turmoil's, see [`net`]. foca builds quickly with no C
 //! dependencies and lets a custom identity type carry zone, weight and state.
 //! chitchat was the alternative; it needs a zstd C build and draws from an
 //! unseeded RNG, which rules out reproducible simulation.
