@@ -171,9 +171,15 @@ impl Shared {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
-    /// A receiver that changes to true when shutdown starts.
+    /// A receiver that changes to true when shutdown starts. Subscribing after shutdown began
+    /// still sees a change: a task that starts late (e.g. not yet polled when start-up fails)
+    /// must not wait forever for a signal sent before it subscribed.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.shutdown_tx.subscribe()
+        let mut rx = self.shutdown_tx.subscribe();
+        if *rx.borrow() {
+            rx.mark_changed();
+        }
+        rx
     }
 
     /// Updates the peak memory gauge; returns current used memory.
