@@ -61,6 +61,11 @@ impl Db {
         self.dict.is_empty()
     }
 
+    /// Bucket slots of the key table (memory accounting, tests).
+    pub fn bucket_count(&self) -> usize {
+        self.dict.bucket_count()
+    }
+
     pub fn expires_len(&self) -> usize {
         self.expires.len()
     }
@@ -106,6 +111,17 @@ pub struct DbRef<'a> {
 impl<'a> DbRef<'a> {
     pub fn now_ms(&self) -> i64 {
         self.c.now_ms
+    }
+
+    /// Sizes the key table for `additional` more keys at once (bulk loading; see
+    /// `Dict::reserve`).
+    pub fn reserve(&mut self, additional: usize) {
+        self.db.dict.reserve(additional);
+    }
+
+    /// Gives back a key table reserved for more keys than came (see `Dict::shrink_to_fit`).
+    pub fn shrink_to_fit(&mut self) {
+        self.db.dict.shrink_to_fit();
     }
 
     /// This database's index.

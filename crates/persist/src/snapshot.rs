@@ -75,6 +75,8 @@ const KNOWN_FLAGS: u8 = FLAG_HAS_EXPIRY;
 const TRAILER_FIELDS_BYTES: u64 = 16;
 /// Smallest possible file: header without aux fields plus the trailer.
 const MIN_FILE_BYTES: u64 = 11 + 2 + 8 + 4 + 1 + 1 + TRAILER_FIELDS_BYTES;
+/// Smallest possible key record: type tag, flags, key length 0, string length 0.
+const MIN_RECORD_BYTES: u64 = 4;
 /// Chunk size of the checksum pre-pass of [`load_snapshot`].
 const VERIFY_CHUNK_BYTES: usize = 1024 * 1024;
 /// [`load_snapshot`] reports progress at most once per this many bytes.
@@ -1121,20 +1123,34 @@ pub fn load_snapshot_from<R: Read + Seek>(
         });
     }
 
+    // The verified trailer's key count sizes the key tables before the first insert (at most
+    // one key per smallest possible record, whatever a crafted trailer says).
+    let mut count = [0u8; 8];
+    file.seek(SeekFrom::Start(len - TRAILER_FIELDS_BYTES))
+        .and_then(|_| file.read_exact(&mut count))
+        .and_then(|_| file.seek(SeekFrom::Start(0)))
+        .map_err(SnapshotError::io_at(len - TRAILER_FIELDS_BYTES))?;
+    let expected_keys = u64::from_le_bytes(count).min(len / MIN_RECORD_BYTES);
+
     // Pass 2: decode and insert.
     let dirty_before = store.common.dirty;
-    let result = insert_records(&mut file, len, store, now_ms, &mut progress);
+    let result = insert_records(&mut file, len, store, now_ms, expected_keys, &mut progress);
     store.common.dirty = dirty_before;
     let report = result?;
     progress(len, len);
     Ok(report)
 }
 
+/// Inserts the records of a verified file. `expected_keys` (the trailer's count) sizes each
+/// database's key table at its first record: the database gets room for every record not read
+/// yet, and any database left mostly empty that way is shrunk at the end (records of several
+/// databases may come in any order, so their split is not known in advance).
 fn insert_records<R: Read>(
     file: &mut R,
     len: u64,
     store: &mut Store,
     now_ms: i64,
+    expected_keys: u64,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<LoadReport, SnapshotError> {
     let mut reader = SnapshotReader::with_len(file, len)?;
@@ -1147,44 +1163,60 @@ fn insert_records<R: Read>(
     };
     let half = len / 2;
     let mut last_report = 0u64;
-    while let Some(rec) = reader.next_record()? {
-        let at = reader.offset();
-        if at - last_report >= PROGRESS_INTERVAL_BYTES {
-            last_report = at;
-            progress(half + at / 2, len);
+    let mut reserved = vec![false; store.db_count()];
+    let mut records = 0u64;
+    let result = (|| {
+        while let Some(rec) = reader.next_record()? {
+            records += 1;
+            let at = reader.offset();
+            if at - last_report >= PROGRESS_INTERVAL_BYTES {
+                last_report = at;
+                progress(half + at / 2, len);
+            }
+            if rec.db >= store.db_count() {
+                return Err(SnapshotError::DbOutOfRange {
+                    db: rec.db,
+                    offset: rec.offset,
+                    available: store.db_count(),
+                });
+            }
+            if matches!(rec.expire, Some(t) if t <= now_ms) {
+                report.expired_skipped += 1;
+                continue;
+            }
+            if rec.value.is_empty_collection() {
+                report.empty_skipped += 1;
+                continue;
+            }
+            let ttl = match rec.expire {
+                Some(t) => Ttl::At(t),
+                None => Ttl::Persist,
+            };
+            let mut db = store.db(rec.db);
+            if !reserved[rec.db] {
+                reserved[rec.db] = true;
+                let left = expected_keys.saturating_sub(records - 1);
+                db.reserve(usize::try_from(left).unwrap_or(0));
+            }
+            let before = db.len();
+            db.set_value(&rec.key, rec.value, ttl);
+            if db.len() != before + 1 {
+                return Err(SnapshotError::DuplicateKey {
+                    db: rec.db,
+                    key: String::from_utf8_lossy(&rec.key).into_owned(),
+                    offset: rec.offset,
+                });
+            }
+            report.keys_loaded += 1;
         }
-        if rec.db >= store.db_count() {
-            return Err(SnapshotError::DbOutOfRange {
-                db: rec.db,
-                offset: rec.offset,
-                available: store.db_count(),
-            });
+        Ok(())
+    })();
+    for (db, was_reserved) in reserved.into_iter().enumerate() {
+        if was_reserved {
+            store.db(db).shrink_to_fit();
         }
-        if matches!(rec.expire, Some(t) if t <= now_ms) {
-            report.expired_skipped += 1;
-            continue;
-        }
-        if rec.value.is_empty_collection() {
-            report.empty_skipped += 1;
-            continue;
-        }
-        let ttl = match rec.expire {
-            Some(t) => Ttl::At(t),
-            None => Ttl::Persist,
-        };
-        let mut db = store.db(rec.db);
-        let before = db.len();
-        db.set_value(&rec.key, rec.value, ttl);
-        if db.len() != before + 1 {
-            return Err(SnapshotError::DuplicateKey {
-                db: rec.db,
-                key: String::from_utf8_lossy(&rec.key).into_owned(),
-                offset: rec.offset,
-            });
-        }
-        report.keys_loaded += 1;
     }
-    Ok(report)
+    result.map(|()| report)
 }
 
 /// Reads just the header of the snapshot at `path` (INFO, DEBUG, tooling).

@@ -286,6 +286,35 @@ fn streaming_writer_accepts_interleaved_databases_and_owned_values() {
 }
 
 #[test]
+fn loading_sizes_each_key_table_once_and_shrinks_those_given_too_much() {
+    // db 0's first record comes first, so it is sized for every key of the file; db 1 holds
+    // nearly all of them, interleaved with db 0's.
+    let header = SnapshotHeader {
+        created_ms: 5,
+        db_count: 2,
+        aux: Vec::new(),
+    };
+    let mut w = SnapshotWriter::new(Vec::new(), &header).unwrap();
+    for i in 0..3000 {
+        let db = usize::from(i % 1000 != 0);
+        let key = format!("k{i}");
+        w.write_entry(db, key.as_bytes(), ValueRef::Str(b"v"), None)
+            .unwrap();
+    }
+    let (bytes, _) = w.finish().unwrap();
+    let (s, rep) = load_bytes(&bytes, 2, NOW_MS);
+    assert_eq!(rep.unwrap().keys_loaded, 3000);
+    assert_eq!(s.db_ref(0).len(), 3);
+    assert_eq!(s.db_ref(1).len(), 2997);
+    assert!(
+        s.db_ref(0).bucket_count() <= 8,
+        "{}",
+        s.db_ref(0).bucket_count()
+    );
+    assert_eq!(s.db_ref(1).bucket_count(), 4096);
+}
+
+#[test]
 fn records_encoded_elsewhere_load_like_records_written_directly() {
     // Every other key goes through an EntryEncoder in small chunks (the event loop's part of a
     // background save), the rest straight to the writer (the job thread's pre-images): the file
