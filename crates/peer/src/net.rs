@@ -100,7 +100,7 @@ impl Net {
                 )?))
             }
             #[cfg(feature = "sim")]
-            Net::Sim => ready_now(turmoil::net::TcpListener::bind(addr))
+            Net::Sim => ready_now(turmoil::net::TcpListener::bind(sim_bind_addr(addr)))
                 .ok_or_else(|| io::Error::other("simulated bind did not complete at once"))?
                 .map(Listener::Sim),
         }
@@ -111,9 +111,27 @@ impl Net {
         match self {
             Net::Os => Ok(Datagrams::Os(tokio::net::UdpSocket::bind(addr).await?)),
             #[cfg(feature = "sim")]
-            Net::Sim => Ok(Datagrams::Sim(turmoil::net::UdpSocket::bind(addr).await?)),
+            Net::Sim => Ok(Datagrams::Sim(
+                turmoil::net::UdpSocket::bind(sim_bind_addr(addr)).await?,
+            )),
         }
     }
+}
+
+/// A simulated host has exactly one address, and turmoil binds only the
+/// unspecified address (or loopback): binding the host's own address is
+/// binding the unspecified one, so callers bind the address they announce
+/// on either network.
+#[cfg(feature = "sim")]
+fn sim_bind_addr(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        return addr;
+    }
+    let any: std::net::IpAddr = match addr {
+        SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+    };
+    SocketAddr::new(any, addr.port())
 }
 
 /// Polls `f` once; turmoil's binds finish without waiting on anything.

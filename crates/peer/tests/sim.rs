@@ -63,8 +63,7 @@ fn add_member(sim: &mut Sim<'static>, nodes: &Nodes, i: u64) {
                 net: Net::Sim,
                 ..MembershipConfig::default()
             };
-            let bind = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), PORT);
-            let node = Membership::start(meta, bind, vec![seed], config).await?;
+            let node = Membership::start(meta, me, vec![seed], config).await?;
             nodes.lock().unwrap().insert(name(i), node);
             std::future::pending::<()>().await;
             Ok(())

@@ -239,8 +239,7 @@ impl Cluster {
         Self::start_on(shared, client_port, seed, Net::Os).await
     }
 
-    /// [`Cluster::start`] with its peer traffic (RPC and gossip) on `net`. On a simulated
-    /// network the sockets bind the unspecified address, as a simulated host has one address.
+    /// [`Cluster::start`] with its peer traffic (RPC and gossip) on `net`.
     pub async fn start_on(
         shared: Arc<Shared>,
         client_port: u16,
@@ -268,11 +267,6 @@ impl Cluster {
         let client_addr = resolve(&format!("{ip}:{client_port}"))
             .ok_or_else(|| format!("cannot resolve cluster-announce-ip {ip}"))?;
         let peer_addr = SocketAddr::new(client_addr.ip(), peer_port);
-        let bind_addr = if net == Net::Os {
-            peer_addr
-        } else {
-            SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), peer_port)
-        };
         let dir = std::path::PathBuf::from(&cfg.dir);
         let (node, new_node) = node_id(&cfg.dir, seed)?;
         let seeds: Vec<SocketAddr> = cfg
@@ -314,7 +308,7 @@ impl Cluster {
         };
         let membership = Membership::start(
             meta,
-            bind_addr,
+            peer_addr,
             seeds.clone(),
             MembershipConfig {
                 seed: seed ^ node.0,
@@ -325,16 +319,17 @@ impl Cluster {
         .await
         .map_err(|e| format!("cannot start gossip on {peer_addr}: {e}"))?;
         let meta_db = cfg.databases as usize;
+        let peer_config = PeerConfig {
+            net,
+            ..PeerConfig::default()
+        };
         let cluster = Arc::new(Cluster {
             shared: shared.clone(),
             node,
             client_addr,
             peer_addr,
             membership,
-            peers: PeerClient::new(PeerConfig {
-                net,
-                ..PeerConfig::default()
-            }),
+            peers: PeerClient::new(peer_config.clone()),
             view: RwLock::new(Arc::new(View {
                 generation: 0,
                 members: Vec::new(),
@@ -352,11 +347,7 @@ impl Cluster {
         });
         cluster.rebuild_view();
         let handler = coordinator::rpc_handler(cluster.clone());
-        let peer_config = PeerConfig {
-            net,
-            ..PeerConfig::default()
-        };
-        let server = PeerServer::bind_with_config(bind_addr, handler, peer_config)
+        let server = PeerServer::bind_with_config(peer_addr, handler, peer_config)
             .map_err(|e| format!("cannot listen on cluster port {peer_addr}: {e}"))?;
         *cluster.server.lock() = Some(server);
         let _ = shared.cluster.set(Arc::new(hooks::Hooks(cluster.clone())));
