@@ -536,13 +536,12 @@ impl Conn {
     /// succeeds as soon as the peer is reachable. A healthy but slow peer
     /// costs one reconnect at worst.
     fn stalled(&self, peer: SocketAddr) {
-        if !self.shared.is_closed() {
+        if self.shared.fail_all() {
             tracing::debug!(%peer, "peer connection stalled; reconnecting on the next request");
             self.shared
                 .counters
                 .connections_stalled
                 .fetch_add(1, Ordering::Relaxed);
-            self.shared.fail_all();
         }
     }
 }
@@ -567,12 +566,12 @@ impl ConnShared {
     }
 
     /// Marks the connection broken and fails every pending request with
-    /// `Closed`. Idempotent.
-    fn fail_all(&self) {
+    /// `Closed`. Idempotent: whether this call was the one that closed it.
+    fn fail_all(&self) -> bool {
         let waiters = {
             let mut p = self.pending.lock();
             if p.closed {
-                return;
+                return false;
             }
             p.closed = true;
             std::mem::take(&mut p.waiters)
@@ -583,6 +582,7 @@ impl ConnShared {
         for (_, w) in waiters {
             let _ = w.send(Err(PeerError::Closed));
         }
+        true
     }
 
     fn resolve(&self, id: u64, result: Result<Bytes, PeerError>) {
