@@ -444,7 +444,7 @@ impl Membership {
         let (generation, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
             local: Mutex::new(local.clone()),
-            started: tokio::time::Instant::now().into_std(),
+            started: now(),
             table: Mutex::new(Table::default()),
             generation,
             counters: Counters::default(),
@@ -604,6 +604,11 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// The membership clock: Tokio's, so paused-time tests and a network simulator drive it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// The membership task: the only owner of the socket and the driver.
 async fn run(
     mut driver: Driver,
@@ -617,8 +622,6 @@ async fn run(
     // (and refused by foca) rather than silently truncated into a valid one.
     let mut buf = vec![0u8; config.max_packet_bytes + 1];
     let mut fx = Effects::default();
-    // The task's clock; tokio's, so tests may pause time.
-    let now = || tokio::time::Instant::now().into_std();
     let far = Duration::from_secs(3600);
 
     for seed in &seeds {
@@ -697,7 +700,7 @@ async fn apply(socket: &Datagrams, shared: &Shared, fx: &mut Effects) {
         .fetch_add(std::mem::take(&mut fx.suspicions), Ordering::Relaxed);
 
     if !fx.notifications.is_empty() {
-        let now = tokio::time::Instant::now().into_std();
+        let now = now();
         let local_id = shared.local.lock().id;
         let changed = {
             let mut table = shared.table.lock();
