@@ -72,7 +72,8 @@ fn databases(config: &Config) -> usize {
 }
 
 /// The server's state before anything listens or loads: an empty keyspace seeded with `seed`,
-/// the configuration and the identity INFO reports.
+/// the configuration and the identity INFO reports. It starts out loading: until
+/// [`load_data`] is done, only `loading`-flagged commands (INFO, PING ...) run.
 pub fn new_shared(config: Config, tcp_port: u16, seed: u64) -> Arc<Shared> {
     let clock = Arc::new(SystemClock);
     let mut store = Store::new(databases(&config), seed);
@@ -94,7 +95,15 @@ pub fn new_shared(config: Config, tcp_port: u16, seed: u64) -> Arc<Shared> {
     };
     let shared = Arc::new(Shared::new(store, config, info, clock));
     shared.set_self();
+    shared.persistence.loading.store(true, Ordering::SeqCst);
     shared
+}
+
+/// Loads the data set from the data directory (blocking; see
+/// `ringkv_commands::loading::load_at_startup`) into a fresh keyspace seeded from `seed`.
+pub fn load_data(shared: &Arc<Shared>, seed: u64) -> Result<(), String> {
+    let store = Store::new(databases(&shared.config.read()), seed.rotate_left(29));
+    ringkv_commands::loading::load_at_startup(shared, store)
 }
 
 pub async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), String> {
@@ -125,14 +134,11 @@ pub async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(),
             .unwrap_or(0);
         t ^ ((std::process::id() as u64) << 32)
     };
-    let databases = databases(&config);
     let cluster_enabled = config.cluster_enabled;
     let pidfile = config.pidfile.clone();
     let shared = new_shared(config, tcp_port, seed);
     let pid = shared.info.pid;
     let config_file = shared.info.config_file.clone();
-    // Until the data set is loaded, only `loading`-flagged commands (INFO, PING ...) run.
-    shared.persistence.loading.store(true, Ordering::SeqCst);
     ringkv_commands::ids::start(&shared)?;
     ringkv_commands::bgsave::Jobs::start(&shared)?;
     tracing::info!(
@@ -152,10 +158,7 @@ pub async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(),
     tasks.extend(http::spawn(shared.clone()).await?);
     let loader = {
         let shared = shared.clone();
-        let store = Store::new(databases, seed.rotate_left(29));
-        tokio::task::spawn_blocking(move || {
-            ringkv_commands::loading::load_at_startup(&shared, store)
-        })
+        tokio::task::spawn_blocking(move || load_data(&shared, seed))
     };
     let mut shutdown = shared.shutdown_signal();
     let loaded = tokio::select! {

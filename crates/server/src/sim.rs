@@ -16,12 +16,10 @@ use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::Client;
 use ringkv_commands::Shared;
 use ringkv_config::{Config, StartupArgs};
-use ringkv_engine::Store;
 use ringkv_peer::Net;
 use ringkv_protocol::{OwnedArgs, Protocol, ReplyWriter};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -67,7 +65,6 @@ pub async fn run_node(
     std::fs::create_dir_all(&config.dir)
         .map_err(|e| format!("cannot create dir '{}': {e}", config.dir))?;
     let port = config.port;
-    let databases = super::databases(&config);
     let dir = PathBuf::from(&config.dir);
     let shared = super::new_shared(config, port, seed);
     let previous = INCARNATIONS
@@ -78,12 +75,8 @@ pub async fn run_node(
     if let Some(previous) = previous {
         previous.ids.release();
     }
-    shared.persistence.loading.store(true, Ordering::SeqCst);
     ringkv_commands::ids::start(&shared)?;
-    ringkv_commands::loading::load_at_startup(
-        &shared,
-        Store::new(databases, seed.rotate_left(29)),
-    )?;
+    super::load_data(&shared, seed)?;
     let cluster = Cluster::start_on(shared.clone(), port, seed, Net::Sim).await?;
 
     let handle = shared
