@@ -73,20 +73,20 @@ fn exec(sim: &mut Sim<'static>, nodes: &Nodes, i: usize, args: &[&str]) -> Strin
     let mut rx = handle
         .unwrap_or_else(|| panic!("{} is not serving", name(i)))
         .submit(args);
-    let start = sim.elapsed();
-    loop {
-        match rx.try_recv() {
-            Ok(bytes) => return String::from_utf8_lossy(&bytes).into_owned(),
-            Err(oneshot::error::TryRecvError::Empty) => {}
-            Err(oneshot::error::TryRecvError::Closed) => panic!("{} dropped {args:?}", name(i)),
-        }
-        assert!(
-            sim.elapsed() - start < WAIT_LIMIT,
-            "no answer to {args:?} from {}",
-            name(i)
-        );
-        sim.step().expect("simulation step");
-    }
+    let mut reply = None;
+    run_until(
+        sim,
+        &format!("an answer to {args:?} from {}", name(i)),
+        |_| {
+            match rx.try_recv() {
+                Ok(bytes) => reply = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Closed) => panic!("{} dropped {args:?}", name(i)),
+            }
+            reply.is_some()
+        },
+    );
+    reply.unwrap_or_default()
 }
 
 /// Steps `sim` until `cond` holds; returns the simulated time that took.
