@@ -947,7 +947,7 @@ impl Cluster {
     }
 
     /// EXEC in cluster mode: the queued commands run together at the primary of their (single)
-    /// partition; keyless transactions run here.
+    /// partition (see `batch_partition`); keyless transactions without watched keys run here.
     async fn exec_transaction(
         self: &Arc<Self>,
         client: &mut Client,
@@ -959,16 +959,11 @@ impl Cluster {
         };
         let watched = std::mem::take(&mut client.cluster_watch);
         let view = self.view();
-        let batch = self.batch_partition(&view, multi.queued.iter().map(|q| q.args()));
-        let batch = match (batch, watched.first()) {
-            (Ok(None), Some((k, _))) => Ok(Some(Bytes::copy_from_slice(k))),
-            (Ok(Some(k)), Some((w, _)))
-                if view.ring.partition_of(&k) != view.ring.partition_of(w) =>
-            {
-                Err(())
-            }
-            (other, _) => other,
-        };
+        let batch = self.batch_partition(
+            &view,
+            multi.queued.iter().map(|q| q.args()),
+            watched.iter().map(|(k, _)| &k[..]),
+        );
         let first_key = match batch {
             Ok(Some(k)) if !multi.aborted => k,
             // Aborted or keyless: the ordinary EXEC answers (EXECABORT, or runs it here).
@@ -1112,26 +1107,36 @@ impl Cluster {
         (!nothing).then_some(reply)
     }
 
-    /// The first key of a batch of commands, if any; `Err` when their keys span partitions.
-    fn batch_partition<'a>(
+    /// The key that places a batch of commands: their first key, else the first of the keys
+    /// WATCHed for them (a keyless transaction is guarded by, and so runs at the primary of,
+    /// its watched keys), if any; `Err` when these keys span partitions.
+    fn batch_partition<'a, 'w>(
         &self,
         view: &View,
         commands: impl Iterator<Item = Args<'a>>,
+        watched: impl Iterator<Item = &'w [u8]>,
     ) -> Result<Option<Bytes>, ()> {
         let mut first: Option<(Bytes, u32)> = None;
+        let mut note = |key: &[u8]| {
+            let part = view.ring.partition_of(key);
+            match &first {
+                None => first = Some((Bytes::copy_from_slice(key), part)),
+                Some((_, fp)) if *fp != part => return Err(()),
+                Some(_) => {}
+            }
+            Ok(())
+        };
         for a in commands {
             let Some(spec) = self.shared.commands.lookup(a.arg(0)) else {
                 continue;
             };
             let all: Vec<&[u8]> = a.iter().collect();
             for p in spec.keys_of(&all) {
-                let part = view.ring.partition_of(all[p]);
-                match &first {
-                    None => first = Some((Bytes::copy_from_slice(all[p]), part)),
-                    Some((_, fp)) if *fp != part => return Err(()),
-                    Some(_) => {}
-                }
+                note(all[p])?;
             }
+        }
+        for k in watched {
+            note(k)?;
         }
         Ok(first.map(|(k, _)| k))
     }
@@ -1454,15 +1459,15 @@ impl Cluster {
                         .iter()
                         .map(|c| OwnedArgs::from_slices(c.iter()))
                         .collect();
-                    let first = self.batch_partition(&view, owned_cmds.iter().map(|c| c.args()));
-                    let key = match (first, watched.first()) {
-                        (Ok(Some(key)), _) => key,
-                        (Ok(None), Some((key, _))) => key.clone(),
-                        _ => {
-                            return ClusterReply::Error(
-                                "transaction without keys in one partition".into(),
-                            )
-                        }
+                    let first = self.batch_partition(
+                        &view,
+                        owned_cmds.iter().map(|c| c.args()),
+                        watched.iter().map(|(k, _)| &k[..]),
+                    );
+                    let Ok(Some(key)) = first else {
+                        return ClusterReply::Error(
+                            "transaction without keys in one partition".into(),
+                        );
                     };
                     let replies = self
                         .write_as_primary(session, &view, &key, commands, &watched)
