@@ -910,9 +910,8 @@ impl Cluster {
             Some(p) if p == self.node => {
                 let cfg = self.settings().state;
                 let mut store = self.lock_store();
-                state::contexts(&mut store, &cfg, &keys)
-                    .iter()
-                    .map(|c| Bytes::from(ringkv_cluster::encode_context(c)))
+                keys.iter()
+                    .map(|k| state::encoded_context(&mut store, &cfg, k))
                     .collect()
             }
             Some(p) => {
@@ -1543,10 +1542,9 @@ impl Cluster {
             }
             ClusterRpc::Digest { keys } => {
                 let mut store = self.lock_store();
-                let ctxs = state::contexts(&mut store, &cfg, &keys);
                 ClusterReply::Contexts(
-                    ctxs.iter()
-                        .map(|c| Bytes::from(ringkv_cluster::encode_context(c)))
+                    keys.iter()
+                        .map(|k| state::encoded_context(&mut store, &cfg, k))
                         .collect(),
                 )
             }
@@ -1612,12 +1610,9 @@ fn watch_holds(
     cfg: &state::StateConfig,
     watched: &[(Bytes, Bytes)],
 ) -> bool {
-    let keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
-    let now = state::contexts(store, cfg, &keys);
     watched
         .iter()
-        .zip(&now)
-        .all(|((_, want), ctx)| ringkv_cluster::encode_context(ctx)[..] == want[..])
+        .all(|(key, want)| state::encoded_context(store, cfg, key) == want)
 }
 
 /// `:n\r\n` → n.
