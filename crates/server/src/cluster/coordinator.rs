@@ -110,6 +110,13 @@ fn error_reply(proto: Protocol, msg: &str) -> Vec<u8> {
     std::mem::take(w.buffer_mut())
 }
 
+/// A null array: EXEC's reply when WATCH aborted it, a blocking command's on timeout.
+fn null_array_reply(proto: Protocol) -> Vec<u8> {
+    let mut w = ReplyWriter::new(proto);
+    w.null_array();
+    std::mem::take(w.buffer_mut())
+}
+
 fn no_quorum(needed: usize, of: usize, answered: usize) -> String {
     format!("NOQUORUM needed {needed} of {of} replicas, {answered} answered")
 }
@@ -503,14 +510,9 @@ impl Cluster {
             store.common.changes.start();
         }
         let mut commands = commands;
-        if !watched.is_empty() && !watch_holds(&mut store, &cfg, watched) {
-            replies.extend(std::iter::repeat_n(
-                Vec::new(),
-                commands.len().saturating_sub(1),
-            ));
-            let mut null = ReplyWriter::new(session.proto());
-            null.null_array();
-            replies.push(std::mem::take(null.buffer_mut()));
+        if !watch_holds(&mut store, &cfg, watched) {
+            replies.resize(commands.len().saturating_sub(1), Vec::new());
+            replies.push(null_array_reply(session.proto()));
             commands = &[];
         }
         for cmd in commands {
@@ -1060,9 +1062,7 @@ impl Cluster {
                     return;
                 }
                 if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                    let mut w = ReplyWriter::new(proto);
-                    w.null_array();
-                    break std::mem::take(w.buffer_mut());
+                    break null_array_reply(proto);
                 }
                 if let Some(reply) = this.try_unblocked(session, &keys[0], &args).await {
                     break reply;
@@ -1604,7 +1604,8 @@ impl Cluster {
     }
 }
 
-/// Whether this replica's contexts of the watched keys are still the recorded ones.
+/// Whether this replica's contexts of the watched keys are still the recorded ones (true when
+/// nothing is watched).
 fn watch_holds(
     store: &mut ringkv_engine::Store,
     cfg: &state::StateConfig,
