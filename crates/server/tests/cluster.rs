@@ -335,8 +335,7 @@ fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
         redis::cmd("VGET").arg("plain").query(&mut conn).unwrap()
     };
     let before = versions(&c, 0);
-    let dead = c.kill(2);
-    c.restart(2, dead);
+    c.restart_node(2);
     c.wait_converged(3);
     // Read with R = 1 at node 2: only its own data (loaded from its AOF) answers.
     let mut r2 = c.raw(2);
