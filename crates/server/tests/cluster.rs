@@ -1,10 +1,10 @@
-//! Cluster mode with real processes: three nodes on loopback, each with its own client and
-//! peer ports, talking through their gossip and RPC ports. Commands go through random nodes;
-//! nodes are killed with SIGKILL and restarted.
+//! Cluster mode with real processes: nodes on loopback, each on its own address with its own
+//! client and peer ports, talking through their gossip and RPC ports. Commands go through
+//! random nodes; nodes are killed with SIGKILL and restarted.
 
 mod common;
 use common::cluster::Cluster;
-use common::{run, wait_until, Server};
+use common::{run, wait_until, Raw, Server};
 use std::time::Duration;
 
 #[test]
@@ -15,6 +15,16 @@ fn every_family_through_random_nodes_of_three_matches_a_single_node() {
 #[test]
 fn every_family_through_random_nodes_of_five_matches_a_single_node() {
     families_match_a_single_node(5);
+}
+
+/// Sets the connection's read and write quorums (`CLIENT CONSISTENCY level`) and checks the
+/// reply names both.
+fn consistency(r: &mut Raw, level: &str) {
+    let l = level.to_lowercase();
+    assert_eq!(
+        run(r, &["CLIENT", "CONSISTENCY", level]),
+        format!("[r,{l},w,{l}]")
+    );
 }
 
 fn families_match_a_single_node(n: usize) {
@@ -243,18 +253,12 @@ fn with_one_node_down_quorum_writes_succeed_and_all_writes_fail_clearly() {
     }
     // W=3 cannot be met: a clear error, per connection or for the node.
     let mut r1 = c.raw(1);
-    assert_eq!(
-        run(&mut r1, &["CLIENT", "CONSISTENCY", "ALL"]),
-        "[r,all,w,all]"
-    );
+    consistency(&mut r1, "ALL");
     assert_eq!(
         run(&mut r1, &["SET", "q1", "x"]),
         "-NOQUORUM needed 3 of 3 replicas, 2 answered"
     );
-    assert_eq!(
-        run(&mut r1, &["CLIENT", "CONSISTENCY", "DEFAULT"]),
-        "[r,default,w,default]"
-    );
+    consistency(&mut r1, "DEFAULT");
     assert_eq!(
         run(
             &mut c.raw(0),
@@ -316,10 +320,7 @@ fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
     let mut r0 = c.raw(0);
     // W = all: a write is acknowledged only once every replica has it in its own log, so a
     // replica can be killed the moment the last reply arrives.
-    assert_eq!(
-        run(&mut r0, &["CLIENT", "CONSISTENCY", "ALL"]),
-        "[r,all,w,all]"
-    );
+    consistency(&mut r0, "ALL");
     assert_eq!(run(&mut r0, &["SET", "plain", "v"]), "+OK");
     assert_eq!(run(&mut r0, &["HSET", "h", "f", "1", "g", "2"]), ":2");
     assert_eq!(run(&mut r0, &["SET", "ttl", "t", "EX", "1000"]), "+OK");
@@ -335,15 +336,11 @@ fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
         redis::cmd("VGET").arg("plain").query(&mut conn).unwrap()
     };
     let before = versions(&c, 0);
-    let dead = c.kill(2);
-    c.restart(2, dead);
+    c.restart_node(2);
     c.wait_converged(3);
     // Read with R = 1 at node 2: only its own data (loaded from its AOF) answers.
     let mut r2 = c.raw(2);
-    assert_eq!(
-        run(&mut r2, &["CLIENT", "CONSISTENCY", "ONE"]),
-        "[r,one,w,one]"
-    );
+    consistency(&mut r2, "ONE");
     assert_eq!(versions(&c, 2), before);
     assert_eq!(run(&mut r2, &["HGET", "h", "g"]), "2");
     let ttl = common::int(&mut r2, &["TTL", "ttl"]);
@@ -355,17 +352,11 @@ fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
 fn a_stale_replica_cannot_bring_a_deleted_key_back_and_is_repaired_on_read() {
     let mut c = Cluster::start(3, &["--appendonly", "yes", "--appendfsync", "always"]);
     let mut r0 = c.raw(0);
-    assert_eq!(
-        run(&mut r0, &["CLIENT", "CONSISTENCY", "ALL"]),
-        "[r,all,w,all]"
-    );
+    consistency(&mut r0, "ALL");
     assert_eq!(run(&mut r0, &["SET", "zombie", "alive"]), "+OK");
     let dead = c.kill(2);
     c.wait_converged(2);
-    assert_eq!(
-        run(&mut r0, &["CLIENT", "CONSISTENCY", "DEFAULT"]),
-        "[r,default,w,default]"
-    );
+    consistency(&mut r0, "DEFAULT");
     assert_eq!(run(&mut r0, &["DEL", "zombie"]), ":1");
     c.restart(2, dead);
     c.wait_converged(3);
@@ -377,10 +368,7 @@ fn a_stale_replica_cannot_bring_a_deleted_key_back_and_is_repaired_on_read() {
     };
     assert_eq!(local(&c), "alive");
     // ... but a quorum read sees the tombstone dominate it, and repairs node 2.
-    assert_eq!(
-        run(&mut r0, &["CLIENT", "CONSISTENCY", "ALL"]),
-        "[r,all,w,all]"
-    );
+    consistency(&mut r0, "ALL");
     assert_eq!(run(&mut r0, &["GET", "zombie"]), "(nil)");
     let info = run(&mut r0, &["INFO", "cluster"]);
     let repairs: u64 = common::info_value(&info, "cluster_read_repairs").unwrap();

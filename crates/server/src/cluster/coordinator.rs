@@ -110,6 +110,13 @@ fn error_reply(proto: Protocol, msg: &str) -> Vec<u8> {
     std::mem::take(w.buffer_mut())
 }
 
+/// A null array: EXEC's reply when WATCH aborted it, a blocking command's on timeout.
+fn null_array_reply(proto: Protocol) -> Vec<u8> {
+    let mut w = ReplyWriter::new(proto);
+    w.null_array();
+    std::mem::take(w.buffer_mut())
+}
+
 fn no_quorum(needed: usize, of: usize, answered: usize) -> String {
     format!("NOQUORUM needed {needed} of {of} replicas, {answered} answered")
 }
@@ -503,14 +510,9 @@ impl Cluster {
             store.common.changes.start();
         }
         let mut commands = commands;
-        if !watched.is_empty() && !watch_holds(&mut store, &cfg, watched) {
-            replies.extend(std::iter::repeat_n(
-                Vec::new(),
-                commands.len().saturating_sub(1),
-            ));
-            let mut null = ReplyWriter::new(session.proto());
-            null.null_array();
-            replies.push(std::mem::take(null.buffer_mut()));
+        if !watch_holds(&mut store, &cfg, watched) {
+            replies.resize(commands.len().saturating_sub(1), Vec::new());
+            replies.push(null_array_reply(session.proto()));
             commands = &[];
         }
         for cmd in commands {
@@ -910,9 +912,8 @@ impl Cluster {
             Some(p) if p == self.node => {
                 let cfg = self.settings().state;
                 let mut store = self.lock_store();
-                state::contexts(&mut store, &cfg, &keys)
-                    .iter()
-                    .map(|c| Bytes::from(ringkv_cluster::encode_context(c)))
+                keys.iter()
+                    .map(|k| state::encoded_context(&mut store, &cfg, k))
                     .collect()
             }
             Some(p) => {
@@ -947,7 +948,7 @@ impl Cluster {
     }
 
     /// EXEC in cluster mode: the queued commands run together at the primary of their (single)
-    /// partition; keyless transactions run here.
+    /// partition (see `batch_partition`); keyless transactions without watched keys run here.
     async fn exec_transaction(
         self: &Arc<Self>,
         client: &mut Client,
@@ -959,16 +960,11 @@ impl Cluster {
         };
         let watched = std::mem::take(&mut client.cluster_watch);
         let view = self.view();
-        let batch = self.batch_partition(&view, multi.queued.iter().map(|q| q.args()));
-        let batch = match (batch, watched.first()) {
-            (Ok(None), Some((k, _))) => Ok(Some(Bytes::copy_from_slice(k))),
-            (Ok(Some(k)), Some((w, _)))
-                if view.ring.partition_of(&k) != view.ring.partition_of(w) =>
-            {
-                Err(())
-            }
-            (other, _) => other,
-        };
+        let batch = self.batch_partition(
+            &view,
+            multi.queued.iter().map(|q| q.args()),
+            watched.iter().map(|(k, _)| &k[..]),
+        );
         let first_key = match batch {
             Ok(Some(k)) if !multi.aborted => k,
             // Aborted or keyless: the ordinary EXEC answers (EXECABORT, or runs it here).
@@ -1066,9 +1062,7 @@ impl Cluster {
                     return;
                 }
                 if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                    let mut w = ReplyWriter::new(proto);
-                    w.null_array();
-                    break std::mem::take(w.buffer_mut());
+                    break null_array_reply(proto);
                 }
                 if let Some(reply) = this.try_unblocked(session, &keys[0], &args).await {
                     break reply;
@@ -1112,26 +1106,36 @@ impl Cluster {
         (!nothing).then_some(reply)
     }
 
-    /// The first key of a batch of commands, if any; `Err` when their keys span partitions.
-    fn batch_partition<'a>(
+    /// The key that places a batch of commands: their first key, else the first of the keys
+    /// WATCHed for them (a keyless transaction is guarded by, and so runs at the primary of,
+    /// its watched keys), if any; `Err` when these keys span partitions.
+    fn batch_partition<'a, 'w>(
         &self,
         view: &View,
         commands: impl Iterator<Item = Args<'a>>,
+        watched: impl Iterator<Item = &'w [u8]>,
     ) -> Result<Option<Bytes>, ()> {
         let mut first: Option<(Bytes, u32)> = None;
+        let mut note = |key: &[u8]| {
+            let part = view.ring.partition_of(key);
+            match &first {
+                None => first = Some((Bytes::copy_from_slice(key), part)),
+                Some((_, fp)) if *fp != part => return Err(()),
+                Some(_) => {}
+            }
+            Ok(())
+        };
         for a in commands {
             let Some(spec) = self.shared.commands.lookup(a.arg(0)) else {
                 continue;
             };
             let all: Vec<&[u8]> = a.iter().collect();
             for p in spec.keys_of(&all) {
-                let part = view.ring.partition_of(all[p]);
-                match &first {
-                    None => first = Some((Bytes::copy_from_slice(all[p]), part)),
-                    Some((_, fp)) if *fp != part => return Err(()),
-                    Some(_) => {}
-                }
+                note(all[p])?;
             }
+        }
+        for k in watched {
+            note(k)?;
         }
         Ok(first.map(|(k, _)| k))
     }
@@ -1454,15 +1458,15 @@ impl Cluster {
                         .iter()
                         .map(|c| OwnedArgs::from_slices(c.iter()))
                         .collect();
-                    let first = self.batch_partition(&view, owned_cmds.iter().map(|c| c.args()));
-                    let key = match (first, watched.first()) {
-                        (Ok(Some(key)), _) => key,
-                        (Ok(None), Some((key, _))) => key.clone(),
-                        _ => {
-                            return ClusterReply::Error(
-                                "transaction without keys in one partition".into(),
-                            )
-                        }
+                    let first = self.batch_partition(
+                        &view,
+                        owned_cmds.iter().map(|c| c.args()),
+                        watched.iter().map(|(k, _)| &k[..]),
+                    );
+                    let Ok(Some(key)) = first else {
+                        return ClusterReply::Error(
+                            "transaction without keys in one partition".into(),
+                        );
                     };
                     let replies = self
                         .write_as_primary(session, &view, &key, commands, &watched)
@@ -1538,10 +1542,9 @@ impl Cluster {
             }
             ClusterRpc::Digest { keys } => {
                 let mut store = self.lock_store();
-                let ctxs = state::contexts(&mut store, &cfg, &keys);
                 ClusterReply::Contexts(
-                    ctxs.iter()
-                        .map(|c| Bytes::from(ringkv_cluster::encode_context(c)))
+                    keys.iter()
+                        .map(|k| state::encoded_context(&mut store, &cfg, k))
                         .collect(),
                 )
             }
@@ -1601,18 +1604,16 @@ impl Cluster {
     }
 }
 
-/// Whether this replica's contexts of the watched keys are still the recorded ones.
+/// Whether this replica's contexts of the watched keys are still the recorded ones (true when
+/// nothing is watched).
 fn watch_holds(
     store: &mut ringkv_engine::Store,
     cfg: &state::StateConfig,
     watched: &[(Bytes, Bytes)],
 ) -> bool {
-    let keys: Vec<Bytes> = watched.iter().map(|(k, _)| k.clone()).collect();
-    let now = state::contexts(store, cfg, &keys);
     watched
         .iter()
-        .zip(&now)
-        .all(|((_, want), ctx)| ringkv_cluster::encode_context(ctx)[..] == want[..])
+        .all(|(key, want)| state::encoded_context(store, cfg, key) == want)
 }
 
 /// `:n\r\n` → n.

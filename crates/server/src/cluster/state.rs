@@ -79,11 +79,19 @@ pub fn load(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> Local {
     }
 }
 
-/// The causal context of each key (what a digest request answers).
+/// The causal context of each key.
 pub fn contexts(store: &mut Store, cfg: &StateConfig, keys: &[Bytes]) -> Vec<VersionVector> {
     keys.iter()
         .map(|k| load(store, cfg, k).context().clone())
         .collect()
+}
+
+/// The key's causal context, encoded: what a digest request answers for it and what WATCH
+/// records and later compares.
+pub fn encoded_context(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> Bytes {
+    Bytes::from(ringkv_cluster::encode_context(
+        load(store, cfg, key).context(),
+    ))
 }
 
 /// The encoded value of database 0's `key`, expiry included (None when absent).
