@@ -268,48 +268,28 @@ fn hammer(c: &Cluster, args: &[&str], per_thread: usize, allowed: fn(&str) -> bo
 fn rate_limits_through_different_nodes_share_one_state() {
     let c = Cluster::start(3, &[]);
     // Burst of 10, then one per hour: exactly 10 of 120 attempts pass, wherever they arrive.
-    let passed = hammer(&c, &["CL.THROTTLE", "user:1", "9", "1", "3600"], 20, |r| {
-        r.starts_with("[:0,")
-    });
+    let throttle = ["CL.THROTTLE", "user:1", "9", "1", "3600"];
+    let passed = hammer(&c, &throttle, 20, |r| r.starts_with("[:0,"));
     assert_eq!(passed, 10, "CL.THROTTLE allowed across nodes");
     for i in 0..3 {
-        let reply = run(
-            &mut c.raw(i),
-            &["CL.THROTTLE", "user:1", "9", "1", "3600", "0"],
-        );
+        let reply = run(&mut c.raw(i), &[&throttle[..], &["0"]].concat());
         // limit 10, remaining 0 on every node.
         assert_eq!(items(&reply)[1..3], [":10", ":0"], "node {i}: {reply}");
     }
     // An exact sliding log: 50 per hour.
-    let passed = hammer(
-        &c,
-        &[
-            "RL.LIMIT",
-            "api:1",
-            "sliding-log",
-            "LIMIT",
-            "50",
-            "WINDOW",
-            "3600000",
-        ],
-        20,
-        |r| r.starts_with("[:1,"),
-    );
+    let limit = [
+        "RL.LIMIT",
+        "api:1",
+        "sliding-log",
+        "LIMIT",
+        "50",
+        "WINDOW",
+        "3600000",
+    ];
+    let passed = hammer(&c, &limit, 20, |r| r.starts_with("[:1,"));
     assert_eq!(passed, 50, "RL.LIMIT allowed across nodes");
     for i in 0..3 {
-        let reply = run(
-            &mut c.raw(i),
-            &[
-                "RL.LIMIT",
-                "api:1",
-                "sliding-log",
-                "LIMIT",
-                "50",
-                "WINDOW",
-                "3600000",
-                "PEEK",
-            ],
-        );
+        let reply = run(&mut c.raw(i), &[&limit[..], &["PEEK"]].concat());
         // Refused, limit 50, remaining 0 on every node.
         assert_eq!(items(&reply)[..3], [":0", ":50", ":0"], "node {i}: {reply}");
     }
