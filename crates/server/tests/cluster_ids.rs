@@ -241,27 +241,24 @@ fn a_configured_worker_a_live_node_holds_is_refused_at_start_up() {
 /// Sends `args` through every node in turn from several threads; returns how many were allowed
 /// according to `allowed` applied to the reply.
 fn hammer(c: &Cluster, args: &[&str], per_thread: usize, allowed: fn(&str) -> bool) -> usize {
-    let threads: Vec<_> = (0..6)
-        .map(|t| {
-            let addrs: Vec<String> = (0..3).map(|i| c.node(i).addr()).collect();
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            std::thread::spawn(move || {
-                let mut n = 0;
-                for k in 0..per_thread {
-                    let addr = &addrs[(t + k) % 3];
-                    let mut r = Raw::connect(addr);
-                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                    let reply = run(&mut r, &refs);
-                    assert!(reply.starts_with('['), "{reply}");
-                    if allowed(&reply) {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        })
-        .collect();
-    threads.into_iter().map(|t| t.join().unwrap()).sum()
+    let addrs: Vec<String> = (0..3).map(|i| c.node(i).addr()).collect();
+    let allowed_in_thread = |t: usize| {
+        let mut n = 0;
+        for k in 0..per_thread {
+            let reply = run(&mut Raw::connect(&addrs[(t + k) % 3]), args);
+            assert!(reply.starts_with('['), "{reply}");
+            if allowed(&reply) {
+                n += 1;
+            }
+        }
+        n
+    };
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..6)
+            .map(|t| scope.spawn(move || allowed_in_thread(t)))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    })
 }
 
 #[test]
