@@ -3,10 +3,10 @@
 //! across kill -9, the clock-backwards refusal, and the data-directory lock.
 
 mod common;
-use common::{binary, free_port, run as cmd, split_items as items, Server};
+use common::{binary, free_port, run as cmd, split_items as items, wait_ready, Server};
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -311,28 +311,23 @@ fn spawn(dir: &Path, extra: &[&str]) -> (Child, u16) {
     (child, port)
 }
 
-/// Starts a server on `dir` and waits until it answers.
+/// Starts a server on `dir` and waits until it answers (while it loads it answers -LOADING).
 fn launch(dir: &Path, extra: &[&str]) -> Proc {
     let (child, port) = spawn(dir, extra);
     let mut p = Proc { child, port };
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    if !wait_ready(
+        &mut p.child,
+        "127.0.0.1",
+        port,
+        Duration::from_secs(10),
+        false,
+    ) {
         if let Ok(Some(status)) = p.child.try_wait() {
             panic!("server exited: {status}: {}", stderr_of(&mut p.child));
         }
-        // Ready once it answers PONG (while it loads it answers -LOADING).
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", p.port)) {
-            let mut reply = [0u8; 7];
-            let ok = s.write_all(b"PING\r\n").is_ok()
-                && s.read_exact(&mut reply).is_ok()
-                && &reply == b"+PONG\r\n";
-            if ok {
-                return p;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        panic!("server did not start");
     }
-    panic!("server did not start");
+    p
 }
 
 /// Runs a server that must refuse to start; returns its exit code and stderr.

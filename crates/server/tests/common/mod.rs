@@ -199,7 +199,9 @@ impl Server {
     }
 }
 
-fn wait_ready(
+/// Waits until the server `child` started on `host:port` answers PING with anything but
+/// `-LOADING` (or anything at all with `loading_is_ready`); false if it exited or `timeout` passed.
+pub fn wait_ready(
     child: &mut Child,
     host: &str,
     port: u16,
