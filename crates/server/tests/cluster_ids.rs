@@ -4,9 +4,8 @@
 
 mod common;
 use common::cluster::{host, node_args, Cluster};
-use common::{free_port, items, run, wait_until, Raw, Server};
+use common::{free_port, items, refused, run, wait_until, Raw, Server};
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A claim is used only after it has been announced this long without conflict.
@@ -175,36 +174,14 @@ fn a_configured_worker_a_live_node_holds_is_refused_at_start_up() {
 
     // A fourth node configured with node 1's worker stops with a clear error.
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(common::binary())
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--loglevel", "warning"])
-        .args(node_args(
-            free_port(),
-            Some(c.peer_addr(0)),
-            &["--id-worker".to_string(), taken.to_string()],
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ringkv");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the node with a duplicate id-worker kept running");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).unwrap();
-    assert!(!status.success(), "{status:?}");
+    let args = node_args(
+        free_port(),
+        Some(c.peer_addr(0)),
+        &["--id-worker".to_string(), taken.to_string()],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stderr) = refused(dir.path(), &args);
+    assert_ne!(code, 0, "{stderr}");
     assert!(
         stderr.contains(&format!(
             "id-worker {taken} (id-datacenter 0) is already held by live cluster node"

@@ -6,7 +6,7 @@ pub mod cluster;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,56 @@ pub fn free_port() -> u16 {
 
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ringkv"))
+}
+
+/// Starts the binary with `--dir dir` on 127.0.0.1 and a free port (stderr piped) without
+/// waiting for it; returns the process and the port.
+pub fn spawn_in(dir: &Path, extra: &[&str]) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(binary())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--loglevel",
+            "warning",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ringkv");
+    (child, port)
+}
+
+/// Runs a server that must refuse to start; returns its exit code (-1 if a signal ended it) and
+/// its stderr. Panics if it is still running after 30 s.
+pub fn refused(dir: &Path, extra: &[&str]) -> (i32, String) {
+    let (mut child, _) = spawn_in(dir, extra);
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return (status.code().unwrap_or(-1), stderr_of(&mut child));
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server started although it should have refused");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What `child` wrote to its piped stderr (read to the end: call it once the process exited).
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut s = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut s);
+    }
+    s
 }
 
 impl Server {
@@ -191,11 +241,7 @@ impl Server {
     }
 
     pub fn stderr_text(&mut self) -> String {
-        let mut s = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
+        stderr_of(&mut self.child)
     }
 }
 
