@@ -91,13 +91,15 @@ impl Server {
         Server::start_in(tempfile::tempdir().expect("tempdir"), extra, config_text)
     }
 
-    /// Stops this server (SIGKILL if still running) and starts a new one on the same data
-    /// directory with `extra` arguments: what a restart after a crash or a shutdown looks like.
+    /// Stops this server (SIGKILL if still running) and starts a new one on the same address
+    /// and data directory with `extra` arguments: what a restart after a crash or a shutdown
+    /// looks like.
     pub fn restart(mut self, extra: &[&str]) -> Server {
         self.kill9();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let host = std::mem::take(&mut self.host);
         drop(self);
-        Server::start_in(dir, extra, None)
+        Self::spawn(&host, dir, extra, None, false)
     }
 
     /// Starts a server whose `--dir` is `dir`.
@@ -117,13 +119,9 @@ impl Server {
         )
     }
 
-    /// Like `restart`, keeping the address.
-    pub fn restart_on(mut self, extra: &[&str]) -> Server {
-        self.kill9();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        let host = self.host.clone();
-        drop(self);
-        Self::spawn(&host, dir, extra, None, false)
+    /// [`restart`](Self::restart), which keeps the address as well.
+    pub fn restart_on(self, extra: &[&str]) -> Server {
+        self.restart(extra)
     }
 
     /// Starts a server and returns as soon as it answers at all, even `-LOADING` (to watch
