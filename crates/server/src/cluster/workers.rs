@@ -184,6 +184,15 @@ impl Claimer {
         })
     }
 
+    /// Where the worker comes from, as `INFO ids` names it.
+    fn source(&self) -> WorkerSource {
+        if self.configured.is_some() {
+            WorkerSource::Configured
+        } else {
+            WorkerSource::Claimed
+        }
+    }
+
     /// The worker IDs are issued with, once settled.
     #[cfg(test)]
     pub fn serving(&self) -> Option<u64> {
@@ -460,11 +469,7 @@ pub async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
         tracing::info!(
             worker = c.worker,
             datacenter = c.datacenter,
-            source = if c.configured {
-                "configured"
-            } else {
-                "claimed"
-            },
+            source = claimer.source().name(),
             "claiming the snowflake worker"
         );
     }
@@ -473,11 +478,7 @@ pub async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
 }
 
 fn apply(cluster: &Cluster, claimer: &Claimer, dir: &Path, fx: Vec<Effect>) {
-    let source = if claimer.configured.is_some() {
-        WorkerSource::Configured
-    } else {
-        WorkerSource::Claimed
-    };
+    let source = claimer.source();
     for effect in fx {
         match effect {
             Effect::Announce(claim) => cluster.membership.update_local(|m| m.id_worker = claim),
