@@ -109,17 +109,6 @@ impl WorkerSource {
     }
 }
 
-/// What `INFO` shows of the snowflake worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerStatus {
-    pub datacenter: u64,
-    /// The worker snowflake IDs carry; meaningful only when `ready`.
-    pub worker: u64,
-    pub source: WorkerSource,
-    /// Snowflake IDs are being issued (not suspended).
-    pub ready: bool,
-}
-
 /// Why snowflake IDs are suspended when a cluster node starts, until its worker has settled.
 pub const WORKER_NOT_SETTLED: &str = "ERR this node has no snowflake worker yet: it is being \
      claimed through the cluster membership; retry shortly, or use FORMAT ulid or uuidv7";
@@ -130,16 +119,6 @@ impl IdService {
     /// directory within one process, releases its crashed incarnation's through this.
     pub fn release(&self) {
         *self.inner.lock() = None;
-    }
-
-    /// The worker snowflake IDs use, once [`start`] has run.
-    pub fn worker_status(&self) -> Option<WorkerStatus> {
-        self.inner.lock().as_ref().map(|s| WorkerStatus {
-            datacenter: s.generator.datacenter(),
-            worker: s.generator.worker(),
-            source: s.worker_source,
-            ready: s.suspended.is_none(),
-        })
     }
 
     /// Stops issuing snowflake IDs: `ID.NEXT` in that format answers `reason` (an error text,
@@ -305,26 +284,26 @@ pub fn start(shared: &Shared) -> Result<(), String> {
 pub fn info_section(shared: &Shared) -> String {
     let mut out = String::with_capacity(160);
     out.push_str("# Ids\r\n");
-    let layout = {
-        let c = shared.config.read();
-        let [t, d, w, s] = c.id_layout;
-        format!("{t} {d} {w} {s}")
-    };
-    if let Some(w) = shared.ids.worker_status() {
+    if let Some(s) = shared.ids.inner.lock().as_ref() {
+        // The worker is shown only once snowflake IDs are issued with it.
+        let ready = s.suspended.is_none();
         let _ = write!(
             out,
-            "id_datacenter:{}\r\nid_worker:{}\r\nid_worker_source:{}\r\nid_snowflake_ready:{}\r\n",
-            w.datacenter,
-            if w.ready {
-                w.worker.to_string()
-            } else {
-                String::new()
-            },
-            w.source.name(),
-            u8::from(w.ready),
+            "id_datacenter:{}\r\nid_worker:",
+            s.generator.datacenter()
+        );
+        if ready {
+            let _ = write!(out, "{}", s.generator.worker());
+        }
+        let _ = write!(
+            out,
+            "\r\nid_worker_source:{}\r\nid_snowflake_ready:{}\r\n",
+            s.worker_source.name(),
+            u8::from(ready),
         );
     }
-    let _ = write!(out, "id_layout:{layout}\r\n");
+    let [t, d, w, s] = shared.config.read().id_layout;
+    let _ = write!(out, "id_layout:{t} {d} {w} {s}\r\n");
     out
 }
 

@@ -4,9 +4,8 @@
 
 mod common;
 use common::cluster::{host, node_args, Cluster};
-use common::{free_port, items, run, wait_until, Raw, Server};
+use common::{free_port, items, refused, run, wait_until, Raw, Server};
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A claim is used only after it has been announced this long without conflict.
@@ -175,36 +174,14 @@ fn a_configured_worker_a_live_node_holds_is_refused_at_start_up() {
 
     // A fourth node configured with node 1's worker stops with a clear error.
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(common::binary())
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--loglevel", "warning"])
-        .args(node_args(
-            free_port(),
-            Some(c.peer_addr(0)),
-            &["--id-worker".to_string(), taken.to_string()],
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ringkv");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the node with a duplicate id-worker kept running");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).unwrap();
-    assert!(!status.success(), "{status:?}");
+    let args = node_args(
+        free_port(),
+        Some(c.peer_addr(0)),
+        &["--id-worker".to_string(), taken.to_string()],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stderr) = refused(dir.path(), &args);
+    assert_ne!(code, 0, "{stderr}");
     assert!(
         stderr.contains(&format!(
             "id-worker {taken} (id-datacenter 0) is already held by live cluster node"
@@ -241,75 +218,52 @@ fn a_configured_worker_a_live_node_holds_is_refused_at_start_up() {
 /// Sends `args` through every node in turn from several threads; returns how many were allowed
 /// according to `allowed` applied to the reply.
 fn hammer(c: &Cluster, args: &[&str], per_thread: usize, allowed: fn(&str) -> bool) -> usize {
-    let threads: Vec<_> = (0..6)
-        .map(|t| {
-            let addrs: Vec<String> = (0..3).map(|i| c.node(i).addr()).collect();
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            std::thread::spawn(move || {
-                let mut n = 0;
-                for k in 0..per_thread {
-                    let addr = &addrs[(t + k) % 3];
-                    let mut r = Raw::connect(addr);
-                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                    let reply = run(&mut r, &refs);
-                    assert!(reply.starts_with('['), "{reply}");
-                    if allowed(&reply) {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        })
-        .collect();
-    threads.into_iter().map(|t| t.join().unwrap()).sum()
+    let addrs: Vec<String> = (0..3).map(|i| c.node(i).addr()).collect();
+    let allowed_in_thread = |t: usize| {
+        let mut n = 0;
+        for k in 0..per_thread {
+            let reply = run(&mut Raw::connect(&addrs[(t + k) % 3]), args);
+            assert!(reply.starts_with('['), "{reply}");
+            if allowed(&reply) {
+                n += 1;
+            }
+        }
+        n
+    };
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..6)
+            .map(|t| scope.spawn(move || allowed_in_thread(t)))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    })
 }
 
 #[test]
 fn rate_limits_through_different_nodes_share_one_state() {
     let c = Cluster::start(3, &[]);
     // Burst of 10, then one per hour: exactly 10 of 120 attempts pass, wherever they arrive.
-    let passed = hammer(&c, &["CL.THROTTLE", "user:1", "9", "1", "3600"], 20, |r| {
-        r.starts_with("[:0,")
-    });
+    let throttle = ["CL.THROTTLE", "user:1", "9", "1", "3600"];
+    let passed = hammer(&c, &throttle, 20, |r| r.starts_with("[:0,"));
     assert_eq!(passed, 10, "CL.THROTTLE allowed across nodes");
     for i in 0..3 {
-        let reply = run(
-            &mut c.raw(i),
-            &["CL.THROTTLE", "user:1", "9", "1", "3600", "0"],
-        );
+        let reply = run(&mut c.raw(i), &[&throttle[..], &["0"]].concat());
         // limit 10, remaining 0 on every node.
         assert_eq!(items(&reply)[1..3], [":10", ":0"], "node {i}: {reply}");
     }
     // An exact sliding log: 50 per hour.
-    let passed = hammer(
-        &c,
-        &[
-            "RL.LIMIT",
-            "api:1",
-            "sliding-log",
-            "LIMIT",
-            "50",
-            "WINDOW",
-            "3600000",
-        ],
-        20,
-        |r| r.starts_with("[:1,"),
-    );
+    let limit = [
+        "RL.LIMIT",
+        "api:1",
+        "sliding-log",
+        "LIMIT",
+        "50",
+        "WINDOW",
+        "3600000",
+    ];
+    let passed = hammer(&c, &limit, 20, |r| r.starts_with("[:1,"));
     assert_eq!(passed, 50, "RL.LIMIT allowed across nodes");
     for i in 0..3 {
-        let reply = run(
-            &mut c.raw(i),
-            &[
-                "RL.LIMIT",
-                "api:1",
-                "sliding-log",
-                "LIMIT",
-                "50",
-                "WINDOW",
-                "3600000",
-                "PEEK",
-            ],
-        );
+        let reply = run(&mut c.raw(i), &[&limit[..], &["PEEK"]].concat());
         // Refused, limit 50, remaining 0 on every node.
         assert_eq!(items(&reply)[..3], [":0", ":50", ":0"], "node {i}: {reply}");
     }

@@ -3,13 +3,12 @@
 //! across kill -9, the clock-backwards refusal, and the data-directory lock.
 
 mod common;
-use common::{binary, free_port, run as cmd, split_items as items, Server};
+use common::{refused, run as cmd, spawn_in, split_items as items, stderr_of, wait_ready, Server};
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn now_ms() -> u64 {
@@ -290,73 +289,23 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(dir: &Path, extra: &[&str]) -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new(binary())
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--loglevel",
-            "warning",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ringkv");
-    (child, port)
-}
-
-/// Starts a server on `dir` and waits until it answers.
+/// Starts a server on `dir` and waits until it answers (while it loads it answers -LOADING).
 fn launch(dir: &Path, extra: &[&str]) -> Proc {
-    let (child, port) = spawn(dir, extra);
+    let (child, port) = spawn_in(dir, extra);
     let mut p = Proc { child, port };
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    if !wait_ready(
+        &mut p.child,
+        "127.0.0.1",
+        port,
+        Duration::from_secs(10),
+        false,
+    ) {
         if let Ok(Some(status)) = p.child.try_wait() {
             panic!("server exited: {status}: {}", stderr_of(&mut p.child));
         }
-        // Ready once it answers PONG (while it loads it answers -LOADING).
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", p.port)) {
-            let mut reply = [0u8; 7];
-            let ok = s.write_all(b"PING\r\n").is_ok()
-                && s.read_exact(&mut reply).is_ok()
-                && &reply == b"+PONG\r\n";
-            if ok {
-                return p;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        panic!("server did not start");
     }
-    panic!("server did not start");
-}
-
-/// Runs a server that must refuse to start; returns its exit code and stderr.
-fn refused(dir: &Path, extra: &[&str]) -> (i32, String) {
-    let (mut child, _) = spawn(dir, extra);
-    let start = Instant::now();
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return (status.code().unwrap_or(-1), stderr_of(&mut child));
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("server started although it should have refused");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn stderr_of(child: &mut Child) -> String {
-    let mut s = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut s);
-    }
-    s
+    p
 }
 
 fn conn(port: u16) -> redis::Connection {

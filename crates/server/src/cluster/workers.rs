@@ -52,6 +52,13 @@ pub struct Other {
     pub alive: bool,
 }
 
+impl Other {
+    /// Whether this node is live and claims `worker` in `datacenter`.
+    fn holds(&self, datacenter: u64, worker: u64) -> bool {
+        self.alive && self.claim.datacenter == datacenter && self.claim.worker == worker
+    }
+}
+
 /// Whether node `a`'s claim keeps a pair node `b` claims too. A total order, the same on every
 /// node: configured before claimed, settled before unsettled, then the lower node id.
 pub fn beats(a: WorkerClaim, a_node: u64, b: WorkerClaim, b_node: u64) -> bool {
@@ -68,13 +75,16 @@ pub fn choose_worker(
     preferred: Option<u64>,
     others: &[Other],
 ) -> Option<u64> {
-    let same_dc = || others.iter().filter(|o| o.claim.datacenter == datacenter);
     if let Some(p) = preferred.filter(|p| *p <= max_worker) {
-        if !same_dc().any(|o| o.alive && o.claim.worker == p) {
+        if !others.iter().any(|o| o.holds(datacenter, p)) {
             return Some(p);
         }
     }
-    let mut taken: Vec<u64> = same_dc().map(|o| o.claim.worker).collect();
+    let mut taken: Vec<u64> = others
+        .iter()
+        .filter(|o| o.claim.datacenter == datacenter)
+        .map(|o| o.claim.worker)
+        .collect();
     taken.sort_unstable();
     taken.dedup();
     let mut free = 0u64;
@@ -100,9 +110,10 @@ pub enum Verdict {
 
 pub fn verdict(node: u64, mine: WorkerClaim, others: &[Other]) -> Verdict {
     let mut v = Verdict::Clear;
-    for o in others.iter().filter(|o| {
-        o.alive && o.claim.datacenter == mine.datacenter && o.claim.worker == mine.worker
-    }) {
+    for o in others
+        .iter()
+        .filter(|o| o.holds(mine.datacenter, mine.worker))
+    {
         if beats(o.claim, o.node, mine, node) {
             return Verdict::Loses { holder: o.node };
         }
@@ -182,6 +193,15 @@ impl Claimer {
             configured: self.configured.is_some(),
             settled: h.settled,
         })
+    }
+
+    /// Where the worker comes from, as `INFO ids` names it.
+    fn source(&self) -> WorkerSource {
+        if self.configured.is_some() {
+            WorkerSource::Configured
+        } else {
+            WorkerSource::Claimed
+        }
     }
 
     /// The worker IDs are issued with, once settled.
@@ -417,10 +437,7 @@ pub async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
     learn(membership, node, &seeds).await;
     let seen = others(membership, node);
     if let Some(w) = configured {
-        let holder = seen
-            .iter()
-            .find(|o| o.alive && o.claim.datacenter == datacenter && o.claim.worker == w);
-        if let Some(holder) = holder {
+        if let Some(holder) = seen.iter().find(|o| o.holds(datacenter, w)) {
             let addr = membership
                 .members()
                 .into_iter()
@@ -460,11 +477,7 @@ pub async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
         tracing::info!(
             worker = c.worker,
             datacenter = c.datacenter,
-            source = if c.configured {
-                "configured"
-            } else {
-                "claimed"
-            },
+            source = claimer.source().name(),
             "claiming the snowflake worker"
         );
     }
@@ -473,11 +486,7 @@ pub async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
 }
 
 fn apply(cluster: &Cluster, claimer: &Claimer, dir: &Path, fx: Vec<Effect>) {
-    let source = if claimer.configured.is_some() {
-        WorkerSource::Configured
-    } else {
-        WorkerSource::Claimed
-    };
+    let source = claimer.source();
     for effect in fx {
         match effect {
             Effect::Announce(claim) => cluster.membership.update_local(|m| m.id_worker = claim),

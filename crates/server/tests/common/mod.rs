@@ -6,7 +6,7 @@ pub mod cluster;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,56 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ringkv"))
 }
 
+/// Starts the binary with `--dir dir` on 127.0.0.1 and a free port (stderr piped) without
+/// waiting for it; returns the process and the port.
+pub fn spawn_in(dir: &Path, extra: &[&str]) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(binary())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--loglevel",
+            "warning",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ringkv");
+    (child, port)
+}
+
+/// Runs a server that must refuse to start; returns its exit code (-1 if a signal ended it) and
+/// its stderr. Panics if it is still running after 30 s.
+pub fn refused(dir: &Path, extra: &[&str]) -> (i32, String) {
+    let (mut child, _) = spawn_in(dir, extra);
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return (status.code().unwrap_or(-1), stderr_of(&mut child));
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server started although it should have refused");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What `child` wrote to its piped stderr (read to the end: call it once the process exited).
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut s = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut s);
+    }
+    s
+}
+
 impl Server {
     /// Starts a server with extra `--name value` arguments.
     pub fn start(extra: &[&str]) -> Server {
@@ -41,13 +91,15 @@ impl Server {
         Server::start_in(tempfile::tempdir().expect("tempdir"), extra, config_text)
     }
 
-    /// Stops this server (SIGKILL if still running) and starts a new one on the same data
-    /// directory with `extra` arguments: what a restart after a crash or a shutdown looks like.
+    /// Stops this server (SIGKILL if still running) and starts a new one on the same address
+    /// and data directory with `extra` arguments: what a restart after a crash or a shutdown
+    /// looks like.
     pub fn restart(mut self, extra: &[&str]) -> Server {
         self.kill9();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let host = std::mem::take(&mut self.host);
         drop(self);
-        Server::start_in(dir, extra, None)
+        Self::spawn(&host, dir, extra, None, false)
     }
 
     /// Starts a server whose `--dir` is `dir`.
@@ -67,13 +119,9 @@ impl Server {
         )
     }
 
-    /// Like `restart`, keeping the address.
-    pub fn restart_on(mut self, extra: &[&str]) -> Server {
-        self.kill9();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        let host = self.host.clone();
-        drop(self);
-        Self::spawn(&host, dir, extra, None, false)
+    /// [`restart`](Self::restart), which keeps the address as well.
+    pub fn restart_on(self, extra: &[&str]) -> Server {
+        self.restart(extra)
     }
 
     /// Starts a server and returns as soon as it answers at all, even `-LOADING` (to watch
@@ -191,15 +239,13 @@ impl Server {
     }
 
     pub fn stderr_text(&mut self) -> String {
-        let mut s = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
+        stderr_of(&mut self.child)
     }
 }
 
-fn wait_ready(
+/// Waits until the server `child` started on `host:port` answers PING with anything but
+/// `-LOADING` (or anything at all with `loading_is_ready`); false if it exited or `timeout` passed.
+pub fn wait_ready(
     child: &mut Child,
     host: &str,
     port: u16,
