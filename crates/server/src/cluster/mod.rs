@@ -365,7 +365,7 @@ impl Cluster {
             state = %state,
             "cluster node started"
         );
-        workers::start(&cluster).await?;
+        workers::start(&cluster, &seeds).await?;
         Ok(cluster)
     }
 

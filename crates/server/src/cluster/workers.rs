@@ -411,30 +411,23 @@ async fn learn(membership: &Membership, node: u64, seeds: &[SocketAddr]) {
     }
 }
 
-/// Claims this node's snowflake worker at start-up (see the module doc) and keeps the claim
-/// current in the background. Errors are start-up failures: a configured worker a live node
+/// Claims this node's snowflake worker at start-up (see the module doc), after learning the
+/// cluster through `seeds` (the resolved `cluster-seeds`), and keeps the claim current in the
+/// background. Errors are start-up failures: a configured worker a live node
 /// already holds.
-pub async fn start(cluster: &Arc<Cluster>) -> Result<(), String> {
-    let (datacenter, configured, layout, dir, seeds) = {
+pub async fn start(cluster: &Arc<Cluster>, seeds: &[SocketAddr]) -> Result<(), String> {
+    let (datacenter, configured, layout, dir) = {
         let c = cluster.shared.config.read();
-        let seeds: Vec<SocketAddr> = c
-            .cluster_seeds
-            .split([',', ' '])
-            .filter(|s| !s.is_empty())
-            .filter_map(super::resolve)
-            .filter(|a| *a != cluster.peer_addr)
-            .collect();
         (
             c.id_datacenter,
             c.id_worker,
             ringkv_commands::ids::layout_of(&c),
             std::path::PathBuf::from(&c.dir),
-            seeds,
         )
     };
     let node = cluster.node.0;
     let membership = &cluster.membership;
-    learn(membership, node, &seeds).await;
+    learn(membership, node, seeds).await;
     let seen = others(membership, node);
     if let Some(w) = configured {
         if let Some(holder) = seen.iter().find(|o| o.holds(datacenter, w)) {
