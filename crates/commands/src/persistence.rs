@@ -363,8 +363,8 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
         }
         JobKind::Rewrite { plan } => {
             p.aof.set_skip_fsync(false);
-            // The manifest update (fsyncs, deleting the old files) runs without the state lock,
-            // which the event loop takes every cron tick.
+            // The manifest update (fsyncs) runs without the state lock, which the event loop takes
+            // every cron tick.
             drop(st);
             let finished = outcome
                 .result
