@@ -566,8 +566,6 @@ struct Writer {
     written_end: u64,
     synced_end: u64,
     last_fsync: Instant,
-    /// This thread, for the event loop's idle hook to unpark.
-    thread: std::thread::Thread,
     /// `EVENT_LOOP.parks` when the last cycle ended (see `gather`).
     round_seen: u64,
 }
@@ -587,14 +585,11 @@ impl Writer {
             written_end: start,
             synced_end: start,
             last_fsync: Instant::now(),
-            // Replaced by the writer thread's own handle when it starts running.
-            thread: std::thread::current(),
             round_seen: 0,
         }
     }
 
     fn run(mut self) {
-        self.thread = std::thread::current();
         loop {
             let retrying = self.aof.failing.load(Ordering::Relaxed) && !self.queue.is_empty();
             let wait = if retrying {
@@ -628,7 +623,7 @@ impl Writer {
             inbox.idle = false;
         }
         if !retrying && inbox.queue.is_empty() && !inbox.tail.is_empty() && self.gathers() {
-            inbox = Self::gather(&self.link, &self.thread, self.round_seen, inbox);
+            inbox = Self::gather(&self.link, self.round_seen, inbox);
         }
         self.queue.extend(inbox.queue.drain(..));
         if !inbox.tail.is_empty() {
@@ -658,7 +653,6 @@ impl Writer {
     /// four times the p99. Returns at once when a switch or a stop arrives.
     fn gather<'a>(
         link: &'a Link,
-        thread: &std::thread::Thread,
         since: u64,
         mut inbox: parking_lot::MutexGuard<'a, Inbox>,
     ) -> parking_lot::MutexGuard<'a, Inbox> {
@@ -668,8 +662,9 @@ impl Writer {
             if now >= deadline {
                 break;
             }
+            // The idle hook unparks the thread that parks below: this one.
             if let Ok(mut w) = EVENT_LOOP.writer.lock() {
-                *w = Some(thread.clone());
+                *w = Some(std::thread::current());
             }
             // SeqCst pairs with `event_loop_parking`: either it sees the kick or this sees the
             // park.

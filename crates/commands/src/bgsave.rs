@@ -11,7 +11,8 @@
 //! - The job thread (at nice 10) checksums and writes those bytes, encodes and frees the
 //!   pre-images, fsyncs every `SYNC_EVERY_BYTES`, paces its writes while clients are being
 //!   served (`BUSY_WRITE_BYTES_PER_SEC`), and at the end fsyncs, renames and updates the
-//!   manifest (which deletes the superseded files).
+//!   manifest (which lists the superseded files as history; the `ringkv-retire` thread deletes
+//!   them a step at a time, see `Jobs::retire`).
 //!
 //! Why the slices run on the event loop: a slice taken by another thread holds the lock that
 //! every client needs, and that thread can be descheduled in the middle (at nice 10 on a busy

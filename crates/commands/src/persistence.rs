@@ -363,8 +363,8 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
         }
         JobKind::Rewrite { plan } => {
             p.aof.set_skip_fsync(false);
-            // The manifest update (fsyncs, deleting the old files) runs without the state lock,
-            // which the event loop takes every cron tick.
+            // The manifest update (fsyncs) runs without the state lock, which the event loop takes
+            // every cron tick.
             drop(st);
             let finished = outcome
                 .result
@@ -373,11 +373,10 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
                         .finish_rewrite_keeping_history(&plan)
                         .map_err(|e| e.to_string()),
                     None => Err("the AOF manifest is gone (appendonly turned off?)".into()),
-                });
-            if let Ok(superseded) = &finished {
-                // Deleted a step at a time in the background (see `bgsave::Jobs::retire`).
-                p.jobs.retire(shared, superseded.clone());
-            }
+                })
+                // The superseded files are deleted a step at a time in the background (see
+                // `bgsave::Jobs::retire`).
+                .map(|superseded| p.jobs.retire(shared, superseded));
             // Sizes first: no file-system call under the state lock, which the event loop takes.
             let base = std::fs::metadata(&plan.base_path).map_or(0, |m| m.len());
             let incr = std::fs::metadata(&plan.incr_path).map_or(0, |m| m.len());
@@ -385,7 +384,7 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
             st.job = None;
             st.last_rewrite_secs = secs;
             match finished {
-                Ok(_) => {
+                Ok(()) => {
                     st.last_rewrite_ok = true;
                     st.rewrites += 1;
                     p.aof.set_sizes(base + incr, base + incr);

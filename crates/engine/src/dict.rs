@@ -283,22 +283,39 @@ impl Dict {
         let mut table = Table::with_size(size);
         let old = std::mem::replace(&mut self.tables[0], Table::empty());
         for &head in old.buckets.iter() {
-            let mut p = head;
-            while !p.is_null() {
-                // SAFETY: p is a live entry owned by the old chain; it is relinked into `table`.
-                let (next, h) = unsafe {
-                    let e = Entry::peek(p);
-                    (*Entry::next_slot(p), self.hasher.hash_one(e.key()))
-                };
-                let dst = h as usize & table.mask();
-                // SAFETY: as above.
-                unsafe { *Entry::next_slot(p) = table.buckets[dst] };
-                table.buckets[dst] = p;
-                table.used += 1;
-                p = next;
-            }
+            // SAFETY: the old table is no longer reachable from `self`; its chains move whole.
+            unsafe { Self::move_chain(&self.hasher, head, &mut table) };
         }
         self.tables[0] = table;
+    }
+
+    /// Relinks every entry of the chain starting at `head` into `dst` (by its hash), counting
+    /// them in `dst.used`; returns how many moved. The caller clears the cell `head` came from.
+    ///
+    /// # Safety
+    /// `head` is null or the head of a chain of live entries owned by this dict that no bucket
+    /// will reach after the move.
+    unsafe fn move_chain(
+        hasher: &foldhash::quality::FixedState,
+        head: *mut u8,
+        dst: &mut Table,
+    ) -> usize {
+        let mut moved = 0;
+        let mut p = head;
+        while !p.is_null() {
+            // SAFETY: p is a live entry of the chain (caller's contract); it is relinked into
+            // `dst` after its link to the rest of the chain has been read.
+            unsafe {
+                let next = *Entry::next_slot(p);
+                let slot = hasher.hash_one(Entry::peek(p).key()) as usize & dst.mask();
+                *Entry::next_slot(p) = dst.buckets[slot];
+                dst.buckets[slot] = p;
+                p = next;
+            }
+            moved += 1;
+        }
+        dst.used += moved;
+        moved
     }
 
     /// Shrinks a table left mostly empty (after [`Dict::reserve`] for more entries than came) to
@@ -340,21 +357,8 @@ impl Dict {
                     return true;
                 }
             }
-            let mut p = t0.buckets[idx];
-            while !p.is_null() {
-                // SAFETY: p is a live entry owned by the chain; we relink it into table 1.
-                let (next, h) = unsafe {
-                    let e = Entry::peek(p);
-                    (*Entry::next_slot(p), self.hasher.hash_one(e.key()))
-                };
-                let dst = h as usize & t1.mask();
-                // SAFETY: as above.
-                unsafe { *Entry::next_slot(p) = t1.buckets[dst] };
-                t1.buckets[dst] = p;
-                t0.used -= 1;
-                t1.used += 1;
-                p = next;
-            }
+            // SAFETY: the bucket's chain is live and owned; its cell is cleared just below.
+            t0.used -= unsafe { Self::move_chain(&self.hasher, t0.buckets[idx], t1) };
             t0.buckets[idx] = ptr::null_mut();
             idx += 1;
             moved += 1;

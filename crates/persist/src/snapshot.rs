@@ -254,9 +254,7 @@ pub struct SnapshotSummary {
 /// writing each database once, in order, gives the smallest file.
 pub struct SnapshotWriter<W: Write> {
     out: Output<W>,
-    db_count: usize,
-    current_db: Option<usize>,
-    keys: u64,
+    records: RecordStream,
 }
 
 fn invalid_input(msg: String) -> io::Error {
@@ -284,9 +282,7 @@ impl<W: Write> SnapshotWriter<W> {
         }
         Ok(SnapshotWriter {
             out,
-            db_count: header.db_count as usize,
-            current_db: None,
-            keys: 0,
+            records: RecordStream::new(header),
         })
     }
 
@@ -298,7 +294,7 @@ impl<W: Write> SnapshotWriter<W> {
 
     /// Key records written so far.
     pub fn keys_written(&self) -> u64 {
-        self.keys
+        self.records.keys
     }
 
     /// Bytes produced so far (written or buffered).
@@ -315,29 +311,22 @@ impl<W: Write> SnapshotWriter<W> {
         value: ValueRef<'_>,
         expire: Option<i64>,
     ) -> io::Result<bool> {
-        let written = encode_entry(
-            &mut self.out,
-            &mut self.current_db,
-            self.db_count,
-            (db, key, value, expire),
-        )?;
-        self.keys += u64::from(written);
-        Ok(written)
+        self.records.encode(&mut self.out, db, key, value, expire)
     }
 
     /// Appends records encoded elsewhere by an [`EntryEncoder`] for this snapshot's databases
     /// (they are checksummed here, as if written one by one).
     pub fn write_encoded(&mut self, entries: &EncodedEntries) -> io::Result<()> {
-        if entries.db_count != self.db_count {
+        if entries.db_count != self.records.db_count {
             return Err(invalid_input(format!(
                 "records encoded for {} databases appended to a snapshot of {}",
-                entries.db_count, self.db_count
+                entries.db_count, self.records.db_count
             )));
         }
         self.out.put(&entries.bytes)?;
-        self.keys += entries.keys;
+        self.records.keys += entries.keys;
         // The records may have switched databases: the next record states its own.
-        self.current_db = None;
+        self.records.current_db = None;
         Ok(())
     }
 
@@ -355,7 +344,7 @@ impl<W: Write> SnapshotWriter<W> {
     /// Writes every live key of database `db` of `store` (keys expired as of the store's clock
     /// are left out). Returns the number of keys written.
     pub fn write_db(&mut self, store: &mut Store, db: usize) -> io::Result<u64> {
-        let before = self.keys;
+        let before = self.records.keys;
         let mut result = Ok(());
         store.db(db).for_each_live(|e| {
             if result.is_ok() {
@@ -365,13 +354,13 @@ impl<W: Write> SnapshotWriter<W> {
             }
         });
         result?;
-        Ok(self.keys - before)
+        Ok(self.records.keys - before)
     }
 
     /// Writes the end marker and trailer, flushes, and returns the output.
     pub fn finish(mut self) -> io::Result<(W, SnapshotSummary)> {
         self.out.put_u8(OP_END)?;
-        self.out.put(&self.keys.to_le_bytes())?;
+        self.out.put(&self.records.keys.to_le_bytes())?;
         let checksum = self.out.checksum()?;
         self.out.write_unhashed(&checksum.to_le_bytes())?;
         let bytes = self.out.written();
@@ -379,7 +368,7 @@ impl<W: Write> SnapshotWriter<W> {
         Ok((
             out,
             SnapshotSummary {
-                keys: self.keys,
+                keys: self.records.keys,
                 bytes,
                 checksum,
             },
@@ -446,29 +435,66 @@ impl RecordOut for Vec<u8> {
     }
 }
 
-/// Encodes one key record (preceded by a database section when `db` differs from
-/// `current_db`); `Ok(false)` for an empty collection, which is skipped.
-fn encode_entry<O: RecordOut>(
-    out: &mut O,
-    current_db: &mut Option<usize>,
+/// Where a stream of key records stands, wherever it is encoded to ([`SnapshotWriter`],
+/// [`EntryEncoder`], [`encode_value`]).
+#[derive(Clone, Copy)]
+struct RecordStream {
+    /// Databases the snapshot header declares.
     db_count: usize,
-    (db, key, value, expire): (usize, &[u8], ValueRef<'_>, Option<i64>),
-) -> io::Result<bool> {
-    if db >= db_count {
-        return Err(invalid_input(format!(
-            "database {db} is out of range: the snapshot header declares {db_count} databases"
-        )));
-    }
-    if let ValueRef::Obj(v) = value {
-        if v.is_empty_collection() {
-            return Ok(false);
+    /// Database of the last record: a record of another one is preceded by a database section.
+    current_db: Option<usize>,
+    /// Key records encoded.
+    keys: u64,
+}
+
+impl RecordStream {
+    fn new(header: &SnapshotHeader) -> RecordStream {
+        RecordStream {
+            db_count: header.db_count as usize,
+            current_db: None,
+            keys: 0,
         }
     }
-    if *current_db != Some(db) {
-        out.put_u8(OP_DB_SECTION)?;
-        out.put_varint(db as u64)?;
-        *current_db = Some(db);
+
+    /// Encodes one key record (preceded by a database section when `db` is not the current
+    /// one) and counts it; `Ok(false)` for an empty collection, which is skipped.
+    fn encode<O: RecordOut>(
+        &mut self,
+        out: &mut O,
+        db: usize,
+        key: &[u8],
+        value: ValueRef<'_>,
+        expire: Option<i64>,
+    ) -> io::Result<bool> {
+        if db >= self.db_count {
+            return Err(invalid_input(format!(
+                "database {db} is out of range: the snapshot header declares {} databases",
+                self.db_count
+            )));
+        }
+        if let ValueRef::Obj(v) = value {
+            if v.is_empty_collection() {
+                return Ok(false);
+            }
+        }
+        if self.current_db != Some(db) {
+            out.put_u8(OP_DB_SECTION)?;
+            out.put_varint(db as u64)?;
+            self.current_db = Some(db);
+        }
+        encode_record(out, key, value, expire)?;
+        self.keys += 1;
+        Ok(true)
     }
+}
+
+/// Encodes one key record's type tag, flags, key and value.
+fn encode_record<O: RecordOut>(
+    out: &mut O,
+    key: &[u8],
+    value: ValueRef<'_>,
+    expire: Option<i64>,
+) -> io::Result<()> {
     let tag = TypeTag::of(value);
     let b = out.scratch();
     b.push(tag as u8);
@@ -527,7 +553,7 @@ fn encode_entry<O: RecordOut>(
             check_count("hash", h.len(), n)?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Encodes key records into memory, with no checksum and no I/O, for a [`SnapshotWriter`]
@@ -537,9 +563,7 @@ fn encode_entry<O: RecordOut>(
 /// the checksum and the file I/O.
 pub struct EntryEncoder {
     buf: Vec<u8>,
-    db_count: usize,
-    current_db: Option<usize>,
-    keys: u64,
+    records: RecordStream,
 }
 
 /// Records encoded by an [`EntryEncoder`], each chunk starting with its database section.
@@ -570,9 +594,7 @@ impl EntryEncoder {
     pub fn new(header: &SnapshotHeader) -> EntryEncoder {
         EntryEncoder {
             buf: Vec::new(),
-            db_count: header.db_count as usize,
-            current_db: None,
-            keys: 0,
+            records: RecordStream::new(header),
         }
     }
 
@@ -585,23 +607,13 @@ impl EntryEncoder {
         value: ValueRef<'_>,
         expire: Option<i64>,
     ) -> io::Result<bool> {
-        let (len_before, db_before) = (self.buf.len(), self.current_db);
-        match encode_entry(
-            &mut self.buf,
-            &mut self.current_db,
-            self.db_count,
-            (db, key, value, expire),
-        ) {
-            Ok(written) => {
-                self.keys += u64::from(written);
-                Ok(written)
-            }
-            Err(e) => {
-                self.buf.truncate(len_before);
-                self.current_db = db_before;
-                Err(e)
-            }
+        let (len_before, records_before) = (self.buf.len(), self.records);
+        let result = self.records.encode(&mut self.buf, db, key, value, expire);
+        if result.is_err() {
+            self.buf.truncate(len_before);
+            self.records = records_before;
         }
+        result
     }
 
     /// Bytes encoded since the last [`EntryEncoder::take`].
@@ -618,12 +630,12 @@ impl EntryEncoder {
     pub fn take(&mut self) -> EncodedEntries {
         let capacity = self.buf.capacity();
         let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
-        let keys = std::mem::take(&mut self.keys);
-        self.current_db = None;
+        let keys = std::mem::take(&mut self.records.keys);
+        self.records.current_db = None;
         EncodedEntries {
             bytes,
             keys,
-            db_count: self.db_count,
+            db_count: self.records.db_count,
         }
     }
 }
@@ -1250,7 +1262,12 @@ pub fn encode_value(value: ValueRef<'_>, expire: Option<i64>) -> Vec<u8> {
     let mut out = Vec::new();
     // Straight into the Vec: no file buffer, no checksum. Writing into a Vec cannot fail, and
     // db 0 is in range and current (no database section).
-    let _ = encode_entry(&mut out, &mut Some(0), 1, (0, b"", value, expire));
+    let mut records = RecordStream {
+        db_count: 1,
+        current_db: Some(0),
+        keys: 0,
+    };
+    let _ = records.encode(&mut out, 0, b"", value, expire);
     out
 }
 

@@ -312,6 +312,26 @@ fn loading_sizes_each_key_table_once_and_shrinks_those_given_too_much() {
         s.db_ref(0).bucket_count()
     );
     assert_eq!(s.db_ref(1).bucket_count(), 4096);
+
+    // The sizing itself: db 0 comes first with a third of the keys, so it is sized for all 3000
+    // and, not mostly empty, keeps that size (growing one key at a time would end at 1024).
+    let mut w = SnapshotWriter::new(Vec::new(), &header).unwrap();
+    for i in 0..3000 {
+        let key = format!("k{i}");
+        w.write_entry(
+            usize::from(i >= 1000),
+            key.as_bytes(),
+            ValueRef::Str(b"v"),
+            None,
+        )
+        .unwrap();
+    }
+    let (bytes, _) = w.finish().unwrap();
+    let (s, rep) = load_bytes(&bytes, 2, NOW_MS);
+    assert_eq!(rep.unwrap().keys_loaded, 3000);
+    assert_eq!(s.db_ref(0).len(), 1000);
+    assert_eq!(s.db_ref(0).bucket_count(), 4096);
+    assert_eq!(s.db_ref(1).bucket_count(), 2048);
 }
 
 #[test]
