@@ -166,11 +166,6 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
-    /// The underlying writer (bytes still buffered here are not in it yet).
-    pub(crate) fn inner_mut(&mut self) -> &mut W {
-        &mut self.inner
-    }
-
     pub(crate) fn into_inner(mut self) -> io::Result<W> {
         self.flush_buf()?;
         self.inner.flush()?;

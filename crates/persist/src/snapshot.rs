@@ -286,20 +286,9 @@ impl<W: Write> SnapshotWriter<W> {
         })
     }
 
-    /// The output the records go to (some of the latest may still be buffered here). A writer
-    /// over a `Vec<u8>` lets a caller encode under a lock and do the file I/O after releasing it.
-    pub fn output_mut(&mut self) -> &mut W {
-        self.out.inner_mut()
-    }
-
     /// Key records written so far.
     pub fn keys_written(&self) -> u64 {
         self.records.keys
-    }
-
-    /// Bytes produced so far (written or buffered).
-    pub fn bytes_written(&self) -> u64 {
-        self.out.written()
     }
 
     /// Writes one key. Empty collections are skipped (returns `Ok(false)`), as Redis never keeps
