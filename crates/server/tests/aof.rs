@@ -2,7 +2,8 @@
 //! (SIGKILL): replay reproduces every type and TTL (and never extends a TTL), non-deterministic
 //! and time-dependent commands replay to the same data, `appendfsync always` loses no
 //! acknowledged write, every run leaves a prefix of what was written, rewrites and background
-//! saves are point-in-time while writers keep going, and a torn tail is repaired at start-up.
+//! saves are point-in-time while writers keep going, a torn tail is repaired at start-up, and the
+//! files a rewrite supersedes are deleted a step at a time.
 
 mod common;
 use common::{persistence_field as info_field, wait_until, Server};
@@ -654,4 +655,119 @@ fn save_rules_trigger_background_saves() {
     });
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
     assert!(s.dir.path().join("dump.snap").exists());
+}
+
+/// Size of `path`, or None once it is gone.
+fn file_len(path: &std::path::Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+/// The base file the manifest lists (`type b`), and the lines listing history files (`type h`).
+fn manifest_base_and_history(dir: &std::path::Path) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    let name = |line: &str| line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let base = text
+        .lines()
+        .find(|l| l.ends_with("type b"))
+        .map(name)
+        .expect("the manifest lists a base");
+    let history = text
+        .lines()
+        .filter(|l| l.ends_with("type h"))
+        .map(name)
+        .collect();
+    (base, history)
+}
+
+/// The files a rewrite supersedes are deleted a step at a time (8 MB, then a pause), not at
+/// once, and only then dropped from the manifest; the data is whole before, during and after.
+#[test]
+fn superseded_aof_files_are_deleted_in_steps_then_forgotten() {
+    const STEP: u64 = 8 << 20;
+    let s = Server::start(&[
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ]);
+    let mut c = s.conn();
+    // About 30 MB of values in few keys, so a debug build writes the base quickly.
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(3_000)
+        .arg("big")
+        .arg(10_000)
+        .query(&mut c)
+        .unwrap();
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    wait_jobs_done(&mut c);
+    let dir = s.dir.path().to_path_buf();
+    let (old_base, _) = manifest_base_and_history(&dir);
+    let old_path = dir.join("appendonlydir").join(&old_base);
+    let full = file_len(&old_path).expect("the first rewrite's base exists");
+    assert!(full > 3 * STEP, "the base holds the 30 MB: {full} bytes");
+    wait_until(
+        "old files of the first rewrite gone",
+        Duration::from_secs(20),
+        || manifest_base_and_history(&dir).1.is_empty(),
+    );
+
+    // The second rewrite supersedes that base; watch it shrink.
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sizes = vec![full];
+    let mut listed_while_shrinking = false;
+    while let Some(len) = file_len(&old_path) {
+        assert!(Instant::now() < deadline, "the old base is never deleted");
+        if len != *sizes.last().unwrap_or(&0) {
+            sizes.push(len);
+            if len < full && len > 0 {
+                let (_, history) = manifest_base_and_history(&dir);
+                listed_while_shrinking |= history.contains(&old_base);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let partial: Vec<u64> = sizes
+        .iter()
+        .copied()
+        .filter(|&l| l > 0 && l < full)
+        .collect();
+    assert!(
+        partial.len() >= 2,
+        "seen shrinking a step at a time, not deleted at once: sizes {sizes:?}"
+    );
+    for l in &partial {
+        assert_eq!((full - l) % STEP, 0, "steps of 8 MB: sizes {sizes:?}");
+    }
+    assert!(
+        listed_while_shrinking,
+        "the manifest keeps the file as history while it shrinks"
+    );
+    wait_jobs_done(&mut c);
+    wait_until(
+        "manifest forgets the old files",
+        Duration::from_secs(20),
+        || manifest_base_and_history(&dir).1.is_empty(),
+    );
+    let (new_base, _) = manifest_base_and_history(&dir);
+    assert_ne!(new_base, old_base);
+    let names: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.contains(&old_base), "files left: {names:?}");
+
+    let live = dump_all(&mut c);
+    assert_eq!(live.len(), 3_000);
+    wait_log_written(&mut c);
+    let s = s.restart(&["--appendonly", "yes"]);
+    let mut c = s.conn();
+    assert_same(
+        &dump_all(&mut c),
+        &live,
+        "restart after the old files are gone",
+    );
 }
