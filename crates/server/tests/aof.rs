@@ -35,6 +35,16 @@ fn assert_same(
     }
 }
 
+/// AOF on, no snapshots, and rewrites only when a test asks for one.
+const AOF_REWRITES_BY_HAND: &[&str] = &[
+    "--appendonly",
+    "yes",
+    "--save",
+    "",
+    "--auto-aof-rewrite-percentage",
+    "0",
+];
+
 fn wait_jobs_done(c: &mut redis::Connection) {
     wait_until("background jobs", Duration::from_secs(60), || {
         info_field(c, "aof_rewrite_in_progress") == "0"
@@ -366,14 +376,7 @@ fn rewrite_and_bgsave_are_point_in_time_while_writers_change_everything() {
 
 #[test]
 fn rewrite_during_writes_keeps_everything_and_shrinks_the_log() {
-    let s = Server::start(&[
-        "--appendonly",
-        "yes",
-        "--save",
-        "",
-        "--auto-aof-rewrite-percentage",
-        "0",
-    ]);
+    let s = Server::start(AOF_REWRITES_BY_HAND);
     let mut c = s.conn();
     for round in 0..20 {
         let mut p = redis::pipe();
@@ -684,14 +687,7 @@ fn manifest_base_and_history(dir: &std::path::Path) -> (String, Vec<String>) {
 #[test]
 fn superseded_aof_files_are_deleted_in_steps_then_forgotten() {
     const STEP: u64 = 8 << 20;
-    let s = Server::start(&[
-        "--appendonly",
-        "yes",
-        "--save",
-        "",
-        "--auto-aof-rewrite-percentage",
-        "0",
-    ]);
+    let s = Server::start(AOF_REWRITES_BY_HAND);
     let mut c = s.conn();
     // About 30 MB of values in few keys, so a debug build writes the base quickly.
     let _: () = redis::cmd("DEBUG")
