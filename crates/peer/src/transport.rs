@@ -527,18 +527,22 @@ impl Drop for Conn {
     }
 }
 
-impl Conn {
-    /// Gives up on a connection that let a whole request timeout pass
-    /// without delivering a single frame. Across a cut link TCP keeps such a
-    /// connection open and retransmits with growing back-off, for many
-    /// minutes by default; every request on it would time out long after
-    /// the link is back. Closing it makes the next request reconnect, which
-    /// succeeds as soon as the peer is reachable. A healthy but slow peer
-    /// costs one reconnect at worst.
-    fn stalled(&self, peer: SocketAddr) {
-        if self.shared.fail_all() {
-            tracing::debug!(%peer, "peer connection stalled; reconnecting on the next request");
-            self.shared
+impl Endpoint {
+    /// Stops using a connection that let a whole request timeout pass without delivering a
+    /// single frame. Across a cut link TCP keeps such a connection open and retransmits with
+    /// growing back-off, for many minutes by default; every request on it would time out long
+    /// after the link is back. Dropping it from the endpoint makes the next request reconnect,
+    /// which succeeds as soon as the peer is reachable. Requests already waiting on it keep
+    /// their own deadlines (a long one, such as a handoff, is not cut short by a short one's),
+    /// and the connection closes when the last of them is done. A healthy but slow peer costs
+    /// one reconnect at worst.
+    fn drop_stalled(&self, conn: &Arc<Conn>) {
+        let mut slot = self.conn.lock();
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+            *slot = None;
+            drop(slot);
+            tracing::debug!(peer = %self.addr, "peer connection stalled; reconnecting on the next request");
+            conn.shared
                 .counters
                 .connections_stalled
                 .fetch_add(1, Ordering::Relaxed);
@@ -566,12 +570,12 @@ impl ConnShared {
     }
 
     /// Marks the connection broken and fails every pending request with
-    /// `Closed`. Idempotent: whether this call was the one that closed it.
-    fn fail_all(&self) -> bool {
+    /// `Closed`. Idempotent.
+    fn fail_all(&self) {
         let waiters = {
             let mut p = self.pending.lock();
             if p.closed {
-                return false;
+                return;
             }
             p.closed = true;
             std::mem::take(&mut p.waiters)
@@ -582,7 +586,6 @@ impl ConnShared {
         for (_, w) in waiters {
             let _ = w.send(Err(PeerError::Closed));
         }
-        true
     }
 
     fn resolve(&self, id: u64, result: Result<Bytes, PeerError>) {
@@ -750,8 +753,7 @@ impl PeerClient {
             Ok(Err(_)) => Err(PeerError::Closed),
             Err(_) => {
                 if conn.shared.frames_received.load(Ordering::Relaxed) == received_before {
-                    drop(pending);
-                    conn.stalled(to);
+                    endpoint.drop_stalled(&conn);
                 }
                 Err(PeerError::Timeout)
             }

@@ -338,8 +338,6 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     shared.clients.unregister(handle.id);
 }
 
-/// A malformed request: counted, logged, answered with `-ERR Protocol error: ...` (the caller
-/// then closes the connection).
 /// The detached cluster commands of one connection in flight (see `Cluster::prepare`). A lone
 /// command is awaited in place; only when a second one joins do they run as tasks, so a
 /// command that is not pipelined costs no task.
@@ -390,6 +388,8 @@ impl InFlight {
     }
 }
 
+/// A malformed request: counted, logged, answered with `-ERR Protocol error: ...` (the caller
+/// then closes the connection).
 fn protocol_error(
     shared: &Shared,
     handle: &ClientHandle,
