@@ -15,7 +15,7 @@ use crate::error::{CmdError, CmdResult, NOT_FLOAT, OVERFLOW, WRONG_TYPE};
 use crate::parse::{int_arg, parse_i64};
 use crate::shared_args::{
     empty_scan, parse_cursor, parse_random_count, parse_random_flag, parse_scan_opts,
-    scan_reply_header, write_random_sample, RandomSample, INVALID_CURSOR,
+    scan_reply_header, write_random_sample, RandomSample, ScanOf, INVALID_CURSOR,
 };
 use crate::strings::{ld, max_string_len};
 use crate::table::{flags, CommandSpec};
@@ -480,7 +480,7 @@ fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         empty_scan(out);
         return Ok(());
     };
-    let opts = parse_scan_opts(args, true)?;
+    let opts = parse_scan_opts(args, 3, ScanOf::Hash)?;
     let mut items: Vec<(&[u8], &[u8])> = Vec::new();
     let next = h.scan(cursor, opts.count, |f, v| {
         if opts.pattern.is_none_or(|p| glob_match(p, f, false)) {

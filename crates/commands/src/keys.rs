@@ -12,7 +12,7 @@
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, DB_OUT_OF_RANGE, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
 use crate::parse::{int_arg, is, parse_i64};
-use crate::shared_args::{parse_cursor, INVALID_CURSOR};
+use crate::shared_args::{parse_cursor, parse_scan_opts, ScanOf, INVALID_CURSOR};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::lru::{idle_ms, lfu_decayed_counter, ClockKind};
@@ -31,8 +31,6 @@ const EXPIRE_NX_CONFLICT: CmdError =
 const EXPIRE_GT_LT_CONFLICT: CmdError =
     CmdError::Static("ERR GT and LT options at the same time are not compatible");
 
-/// SCAN's default COUNT (Redis scanGenericCommand).
-const SCAN_DEFAULT_COUNT: i64 = 10;
 /// Longest string Redis stores as "embstr" (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 const EMBSTR_SIZE_LIMIT: usize = 44;
 /// Redis keeps the integers below this as shared objects (OBJ_SHARED_INTEGERS).
@@ -317,7 +315,7 @@ fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 pub struct ScanArgs<'a> {
     pub cursor: u64,
     /// At least 1.
-    pub count: i64,
+    pub count: usize,
     /// None when absent or exactly "*" (matches everything).
     pub pattern: Option<&'a [u8]>,
     pub type_name: Option<&'a [u8]>,
@@ -325,32 +323,14 @@ pub struct ScanArgs<'a> {
 
 /// Parses SCAN's arguments as Redis does (also used by the cluster's SCAN).
 pub fn parse_scan(args: Args<'_>) -> Result<ScanArgs<'_>, CmdError> {
-    let mut parsed = ScanArgs {
-        cursor: parse_cursor(args.arg(1)).ok_or(INVALID_CURSOR)?,
-        count: SCAN_DEFAULT_COUNT,
-        pattern: None,
-        type_name: None,
-    };
-    let mut i = 2;
-    while i < args.len() {
-        let opt = args.arg(i);
-        let has_value = i + 1 < args.len();
-        if is(opt, "count") && has_value {
-            parsed.count = int_arg(args.arg(i + 1))?;
-            if parsed.count < 1 {
-                return Err(SYNTAX);
-            }
-        } else if is(opt, "match") && has_value {
-            let p = args.arg(i + 1);
-            parsed.pattern = if p == b"*" { None } else { Some(p) };
-        } else if is(opt, "type") && has_value {
-            parsed.type_name = Some(args.arg(i + 1));
-        } else {
-            return Err(SYNTAX);
-        }
-        i += 2;
-    }
-    Ok(parsed)
+    let cursor = parse_cursor(args.arg(1)).ok_or(INVALID_CURSOR)?;
+    let o = parse_scan_opts(args, 2, ScanOf::Keyspace)?;
+    Ok(ScanArgs {
+        cursor,
+        count: o.count,
+        pattern: o.pattern,
+        type_name: o.type_name,
+    })
 }
 
 fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -363,7 +343,7 @@ fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
     let mut db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();
-    let mut visited: i64 = 0;
+    let mut visited = 0usize;
     // Like Redis, stop after COUNT*10 bucket visits so a sparse table cannot stall the server.
     let mut iterations_left = count.saturating_mul(10);
     loop {

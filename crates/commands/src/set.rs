@@ -17,7 +17,7 @@ use crate::hash::db_and_out;
 use crate::parse::{is, parse_i64};
 use crate::shared_args::{
     empty_scan, parse_cursor, parse_numkeys, parse_random_count, parse_scan_opts,
-    scan_reply_header, store_result, write_random_sample, RandomSample, INVALID_CURSOR,
+    scan_reply_header, store_result, write_random_sample, RandomSample, ScanOf, INVALID_CURSOR,
 };
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
@@ -709,7 +709,7 @@ fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         empty_scan(out);
         return Ok(());
     };
-    let opts = parse_scan_opts(args, false)?;
+    let opts = parse_scan_opts(args, 3, ScanOf::Collection)?;
     let mut items: Vec<Member<'_>> = Vec::new();
     let next = s.scan(cursor, opts.count, |m| {
         let keep = match opts.pattern {

@@ -47,25 +47,42 @@ pub(crate) fn parse_cursor(s: &[u8]) -> Option<u64> {
 
 pub(crate) const INVALID_CURSOR: CmdError = CmdError::Static("ERR invalid cursor");
 
-/// Options of HSCAN/SSCAN/ZSCAN after the cursor.
-pub(crate) struct ScanOpts<'a> {
-    pub pattern: Option<&'a [u8]>,
-    pub count: usize,
-    pub novalues: bool,
+/// What a SCAN-family command iterates: it decides the options allowed besides MATCH and COUNT.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanOf {
+    /// SCAN: the keyspace (`TYPE type`).
+    Keyspace,
+    /// HSCAN: a hash (`NOVALUES`).
+    Hash,
+    /// SSCAN, ZSCAN.
+    Collection,
 }
 
-/// Parses `[MATCH pattern] [COUNT count] [NOVALUES]` from argument 3 on. NOVALUES is accepted only
-/// for HSCAN (Redis 7.4's error text otherwise).
+/// Options of SCAN, HSCAN, SSCAN and ZSCAN after the cursor.
+pub(crate) struct ScanOpts<'a> {
+    /// None when absent or exactly "*" (matches everything).
+    pub pattern: Option<&'a [u8]>,
+    /// At least 1.
+    pub count: usize,
+    pub novalues: bool,
+    pub type_name: Option<&'a [u8]>,
+}
+
+/// Parses `[MATCH pattern] [COUNT count]`, plus `[TYPE type]` for SCAN and `[NOVALUES]` for HSCAN,
+/// from argument `from` on (Redis 7.4's error text for NOVALUES elsewhere).
 pub(crate) fn parse_scan_opts(
     args: Args<'_>,
-    allow_novalues: bool,
+    from: usize,
+    of: ScanOf,
 ) -> Result<ScanOpts<'_>, CmdError> {
     let mut o = ScanOpts {
         pattern: None,
+        // Redis's default COUNT (scanGenericCommand).
         count: 10,
         novalues: false,
+        type_name: None,
     };
-    let mut i = 3;
+    let mut i = from;
     while i < args.len() {
         let opt = args.arg(i);
         let has_value = i + 1 < args.len();
@@ -81,8 +98,11 @@ pub(crate) fn parse_scan_opts(
             // "*" matches everything: skip the matching work.
             o.pattern = if p == b"*" { None } else { Some(p) };
             i += 2;
+        } else if is(opt, "type") && has_value && of == ScanOf::Keyspace {
+            o.type_name = Some(args.arg(i + 1));
+            i += 2;
         } else if is(opt, "novalues") {
-            if !allow_novalues {
+            if of != ScanOf::Hash {
                 return Err(CmdError::Static(
                     "ERR NOVALUES option can only be used in HSCAN",
                 ));

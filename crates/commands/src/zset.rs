@@ -20,7 +20,8 @@ use crate::hash::db_and_out;
 use crate::parse::{int_arg, is, parse_f64, parse_i64};
 use crate::shared_args::{
     self, empty_scan, parse_cursor, parse_mpop, parse_random_count, parse_random_flag,
-    parse_scan_opts, scan_reply_header, write_random_sample, Mpop, RandomSample, INVALID_CURSOR,
+    parse_scan_opts, scan_reply_header, write_random_sample, Mpop, RandomSample, ScanOf,
+    INVALID_CURSOR,
 };
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
@@ -1466,7 +1467,7 @@ fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         empty_scan(out);
         return Ok(());
     };
-    let opts = parse_scan_opts(args, false)?;
+    let opts = parse_scan_opts(args, 3, ScanOf::Collection)?;
     let mut items: Vec<(&[u8], f64)> = Vec::new();
     let next = zset.scan(cursor, opts.count, |m, s| {
         if opts.pattern.is_none_or(|p| glob_match(p, m, false)) {

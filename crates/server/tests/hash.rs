@@ -478,6 +478,8 @@ fn hscan_options_and_errors() {
     assert_eq!(run(&mut r, &["HSCAN", "h", "0", "COUNT"]), SYNTAX);
     assert_eq!(run(&mut r, &["HSCAN", "h", "0", "MATCH"]), SYNTAX);
     assert_eq!(run(&mut r, &["HSCAN", "h", "0", "bogus"]), SYNTAX);
+    // TYPE is SCAN's alone.
+    assert_eq!(run(&mut r, &["HSCAN", "h", "0", "TYPE", "string"]), SYNTAX);
     assert_eq!(
         run(&mut r, &["HSCAN", "h", "0", "NOVALUES", "extra"]),
         SYNTAX

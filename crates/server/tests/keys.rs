@@ -227,6 +227,11 @@ fn scan_options_and_errors() {
     assert_eq!(run(&mut r, &["SCAN", "0", "COUNT"]), "-ERR syntax error");
     assert_eq!(run(&mut r, &["SCAN", "0", "MATCH"]), "-ERR syntax error");
     assert_eq!(run(&mut r, &["SCAN", "0", "TYPE"]), "-ERR syntax error");
+    // Redis 7.4: NOVALUES belongs to HSCAN alone.
+    assert_eq!(
+        run(&mut r, &["SCAN", "0", "NOVALUES"]),
+        "-ERR NOVALUES option can only be used in HSCAN"
+    );
     assert_eq!(
         run(&mut r, &["SCAN", "0", "FOO", "bar"]),
         "-ERR syntax error"
