@@ -16,7 +16,7 @@ Servers listen on 127.0.0.1 on a free port, run in a fresh temporary directory, 
 by PID (SIGTERM, then SIGKILL) in `finally` blocks; every wait has a deadline.
 Usage: python3 bench/persistence.py --ringkv target/release/ringkv [--quick] [--out FILE]
 """
-import argparse, csv, io, os, platform, re, shlex, shutil, signal, socket, statistics, subprocess, sys
+import argparse, csv, io, os, platform, re, resource, shlex, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -341,6 +341,22 @@ def parse_verbose(out):
 # ---------------------------------------------------------------------------------------------
 # Section 1: SET throughput with the AOF
 
+def loop_sleeps(pid):
+    """Voluntary context switches of the main thread, the event loop of both servers: how often
+    it went to sleep waiting for work (or for a disk)."""
+    with open(f"/proc/{pid}/task/{pid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
+
+
+def children_cpu():
+    """CPU seconds of the waited-for child processes so far (redis-benchmark, once it ended)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def throughput_cell(ctx, kind, label, fsync, pipeline, n):
     """One redis-benchmark SET run on a fresh server: the parsed figures, or {"error": ...}."""
     with Workdir(ctx.base, f"tput-{kind}") as d:
@@ -349,13 +365,15 @@ def throughput_cell(ctx, kind, label, fsync, pipeline, n):
         tag = f"throughput appendfsync={fsync}" if fsync else "throughput appendonly=no"
         try:
             s = ctx.start(kind, d, settings, tag)
-            c0 = cpu_seconds(s.pid)
+            c0, sleeps0, client0 = cpu_seconds(s.pid), loop_sleeps(s.pid), children_cpu()
             out = run_benchmark(s.port, ["-t", "set", "-n", n, "-c", 50, "-P", pipeline,
                                          "-r", 100000, "-d", 16, "--csv"],
                                 timeout=600, label=f"SET throughput -P {pipeline}")
             cpu = cpu_seconds(s.pid) - c0
             r = parse_csv(out)
             r["cpu_us"] = cpu * 1e6 / n
+            r["client_cpu_us"] = (children_cpu() - client0) * 1e6 / n
+            r["sleeps_per_1k"] = (loop_sleeps(s.pid) - sleeps0) * 1000 / n
             # Give an everysec writer its second before sizing the log.
             time.sleep(1.2 if fsync else 0)
             r["aof_bytes"] = dir_bytes(d) if fsync else None
@@ -365,7 +383,8 @@ def throughput_cell(ctx, kind, label, fsync, pipeline, n):
             return {"error": str(e).splitlines()[0][:200]}
     log(f"{kind:6} SET appendfsync={label:13} -P {pipeline:2} n={n}: {r['rps']:>9.0f} req/s "
         f"p50 {r['p50']:.3f} p99 {r['p99']:.3f} max {r['max']:.3f} ms, "
-        f"cpu {r['cpu_us']:.2f} us/req")
+        f"cpu {r['cpu_us']:.2f} us/req, client cpu {r['client_cpu_us']:.2f} us/req, "
+        f"loop sleeps {r['sleeps_per_1k']:.0f} per 1k req")
     return r
 
 
@@ -736,13 +755,14 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, ga
             "",
             "| appendfsync | -P | redis req/s | ringkv req/s | ratio (higher better) | redis p50 / p99 / max ms | "
             "ringkv p50 / p99 / max ms | p99 ratio (lower better) | redis CPU µs/req | ringkv CPU µs/req | "
-            "CPU ratio (lower better) | redis / ringkv AOF MB | ratio per round |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "CPU ratio (lower better) | redis / ringkv client CPU µs/req | redis / ringkv loop sleeps per 1k req | "
+            "redis / ringkv AOF MB | ratio per round |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in tput:
             a, b = row["redis"], row["ringkv"]
             if "error" in a or "error" in b:
-                L.append(failed_row(f"{row['fsync']} | {row['P']}", a, b, "%.0f", "rps", " | ".join("–" * 9)))
+                L.append(failed_row(f"{row['fsync']} | {row['P']}", a, b, "%.0f", "rps", " | ".join("–" * 11)))
                 continue
             disk = ("–" if a["aof_bytes"] is None else
                     f"{a['aof_bytes'] / 1e6:.1f} / {b['aof_bytes'] / 1e6:.1f}")
@@ -750,7 +770,8 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, ga
                 f"| {row['fsync']} | {row['P']} | {a['rps']:.0f} | {b['rps']:.0f} | {ratio(a['rps'], b['rps'])} | "
                 f"{f3(a['p50'])} / {f3(a['p99'])} / {f3(a['max'])} | {f3(b['p50'])} / {f3(b['p99'])} / {f3(b['max'])} | "
                 f"{ratio(a['p99'], b['p99'])} | {a['cpu_us']:.2f} | {b['cpu_us']:.2f} | "
-                f"{ratio(a['cpu_us'], b['cpu_us'])} | {disk} | "
+                f"{ratio(a['cpu_us'], b['cpu_us'])} | {a['client_cpu_us']:.2f} / {b['client_cpu_us']:.2f} | "
+                f"{a['sleeps_per_1k']:.0f} / {b['sleeps_per_1k']:.0f} | {disk} | "
                 f"{', '.join(f'{x:.2f}' for x in row['rounds'])} |")
         L.append("")
     if restart is not None:
