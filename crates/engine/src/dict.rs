@@ -760,6 +760,9 @@ mod tests {
         for i in 0..3000 {
             d.insert_new(e(&format!("k{i}")));
         }
+        // Not resizing: the prefetching walk of a single table.
+        while d.rehash(REHASH_BATCH) {}
+        assert!(d.rehash_idx.is_none());
         for resizing in [false, true] {
             if resizing {
                 // Mid-resize: both tables hold entries.
