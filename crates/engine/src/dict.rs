@@ -543,7 +543,7 @@ impl Dict {
                 ring[produced % RING] = next;
                 prefetch(&buckets[next & m0] as *const *mut u8 as *const u8);
                 produced += 1;
-                next = (next | !m0).reverse_bits().wrapping_add(1).reverse_bits();
+                next = next_cursor(next, m0);
                 exhausted = next == 0;
             }
             if visited == produced {
@@ -575,8 +575,7 @@ impl Dict {
             let t0 = &self.tables[0];
             let m0 = t0.mask();
             Self::visit_cells(&t0.buckets[v & m0], &mut f);
-            v |= !m0;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+            v = next_cursor(v, m0);
         } else {
             let (small, large) = if self.tables[0].size() <= self.tables[1].size() {
                 (&self.tables[0], &self.tables[1])
@@ -588,8 +587,7 @@ impl Dict {
             Self::visit_cells(&small.buckets[v & m0], &mut f);
             loop {
                 Self::visit_cells(&large.buckets[v & m1], &mut f);
-                v |= !m1;
-                v = v.reverse_bits().wrapping_add(1).reverse_bits();
+                v = next_cursor(v, m1);
                 if v & (m0 ^ m1) == 0 {
                     break;
                 }
@@ -647,6 +645,14 @@ impl Drop for Dict {
             }
         }
     }
+}
+
+/// The SCAN cursor after `v` in a table of `mask + 1` buckets: the bucket index incremented in
+/// reverse-binary order (the bits outside the mask are set first, so the carry passes through
+/// them into the bucket bits).
+#[inline(always)]
+fn next_cursor(v: usize, mask: usize) -> usize {
+    (v | !mask).reverse_bits().wrapping_add(1).reverse_bits()
 }
 
 /// Prefetches an entry (null is ignored): its first line, and the next one when a typical entry
