@@ -1144,8 +1144,9 @@ pub fn load_snapshot_from<R: Read + Seek>(
 
 /// Inserts the records of a verified file. `expected_keys` (the trailer's count) sizes each
 /// database's key table at its first record: the database gets room for every record not read
-/// yet, and any database left mostly empty that way is shrunk at the end (records of several
-/// databases may come in any order, so their split is not known in advance).
+/// yet, and at the end any database given more room than its keys need is shrunk, at once, to
+/// the size growing one key at a time would have given it (records of several databases may
+/// come in any order, so their split is not known in advance).
 fn insert_records<R: Read>(
     file: &mut R,
     len: u64,
