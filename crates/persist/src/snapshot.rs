@@ -1167,58 +1167,57 @@ fn insert_records<R: Read>(
     let mut last_report = 0u64;
     let mut reserved = vec![false; store.db_count()];
     let mut records = 0u64;
-    let result = (|| {
-        while let Some(rec) = reader.next_record()? {
-            records += 1;
-            let at = reader.offset();
-            if at - last_report >= PROGRESS_INTERVAL_BYTES {
-                last_report = at;
-                progress(half + at / 2, len);
-            }
-            if rec.db >= store.db_count() {
-                return Err(SnapshotError::DbOutOfRange {
-                    db: rec.db,
-                    offset: rec.offset,
-                    available: store.db_count(),
-                });
-            }
-            if matches!(rec.expire, Some(t) if t <= now_ms) {
-                report.expired_skipped += 1;
-                continue;
-            }
-            if rec.value.is_empty_collection() {
-                report.empty_skipped += 1;
-                continue;
-            }
-            let ttl = match rec.expire {
-                Some(t) => Ttl::At(t),
-                None => Ttl::Persist,
-            };
-            let mut db = store.db(rec.db);
-            if !reserved[rec.db] {
-                reserved[rec.db] = true;
-                let left = expected_keys.saturating_sub(records - 1);
-                db.reserve(usize::try_from(left).unwrap_or(0));
-            }
-            let before = db.len();
-            db.set_value(&rec.key, rec.value, ttl);
-            if db.len() != before + 1 {
-                return Err(SnapshotError::DuplicateKey {
-                    db: rec.db,
-                    key: String::from_utf8_lossy(&rec.key).into_owned(),
-                    offset: rec.offset,
-                });
-            }
-            report.keys_loaded += 1;
+    while let Some(rec) = reader.next_record()? {
+        records += 1;
+        let at = reader.offset();
+        if at - last_report >= PROGRESS_INTERVAL_BYTES {
+            last_report = at;
+            progress(half + at / 2, len);
         }
-        Ok(())
-    })();
+        if rec.db >= store.db_count() {
+            return Err(SnapshotError::DbOutOfRange {
+                db: rec.db,
+                offset: rec.offset,
+                available: store.db_count(),
+            });
+        }
+        if matches!(rec.expire, Some(t) if t <= now_ms) {
+            report.expired_skipped += 1;
+            continue;
+        }
+        if rec.value.is_empty_collection() {
+            report.empty_skipped += 1;
+            continue;
+        }
+        let ttl = match rec.expire {
+            Some(t) => Ttl::At(t),
+            None => Ttl::Persist,
+        };
+        let mut db = store.db(rec.db);
+        if !reserved[rec.db] {
+            reserved[rec.db] = true;
+            let left = expected_keys.saturating_sub(records - 1);
+            db.reserve(usize::try_from(left).unwrap_or(0));
+        }
+        let before = db.len();
+        db.set_value(&rec.key, rec.value, ttl);
+        if db.len() != before + 1 {
+            return Err(SnapshotError::DuplicateKey {
+                db: rec.db,
+                key: String::from_utf8_lossy(&rec.key).into_owned(),
+                offset: rec.offset,
+            });
+        }
+        report.keys_loaded += 1;
+    }
+    // Only after a whole load: after an error the server discards the store (load errors are
+    // fatal), so its table sizes do not matter.
     for (db, was_reserved) in reserved.into_iter().enumerate() {
         if was_reserved {
             store.db(db).shrink_to_fit();
         }
     }
-    result.map(|()| report)
+    Ok(report)
 }
 
 /// Reads just the header of the snapshot at `path` (INFO, DEBUG, tooling).
