@@ -426,7 +426,6 @@ impl RecordOut for Vec<u8> {
 
 /// Where a stream of key records stands, wherever it is encoded to ([`SnapshotWriter`],
 /// [`EntryEncoder`], [`encode_value`]).
-#[derive(Clone, Copy)]
 struct RecordStream {
     /// Databases the snapshot header declares.
     db_count: usize,
@@ -587,8 +586,8 @@ impl EntryEncoder {
         }
     }
 
-    /// Encodes one key, as [`SnapshotWriter::write_entry`] would write it. On an error nothing
-    /// of the key is kept.
+    /// Encodes one key, as [`SnapshotWriter::write_entry`] would write it. After an error the
+    /// chunk may hold part of the key: the snapshot being encoded is to be abandoned.
     pub fn write_entry(
         &mut self,
         db: usize,
@@ -596,13 +595,7 @@ impl EntryEncoder {
         value: ValueRef<'_>,
         expire: Option<i64>,
     ) -> io::Result<bool> {
-        let (len_before, records_before) = (self.buf.len(), self.records);
-        let result = self.records.encode(&mut self.buf, db, key, value, expire);
-        if result.is_err() {
-            self.buf.truncate(len_before);
-            self.records = records_before;
-        }
-        result
+        self.records.encode(&mut self.buf, db, key, value, expire)
     }
 
     /// Bytes encoded since the last [`EntryEncoder::take`].
