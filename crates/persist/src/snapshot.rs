@@ -562,16 +562,6 @@ pub struct EncodedEntries {
 }
 
 impl EncodedEntries {
-    /// Key records in the chunk.
-    pub fn keys(&self) -> u64 {
-        self.keys
-    }
-
-    /// Encoded bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
