@@ -1020,19 +1020,20 @@ pub struct LoadReport {
     pub file_bytes: u64,
 }
 
-/// Computes the checksum of the whole file and compares it with the trailer, reporting progress.
-/// Returns Ok(true) if it matches.
-fn checksum_matches<R: Read>(
+/// Computes the checksum of the whole file (of `len >= TRAILER_FIELDS_BYTES` bytes) and compares
+/// it with the trailer, reporting progress. Returns the trailer's key count if it matches.
+fn verified_key_count<R: Read>(
     file: &mut R,
     len: u64,
     progress: &mut dyn FnMut(u64),
-) -> Result<bool, SnapshotError> {
-    let content_len = len - 8;
+) -> Result<Option<u64>, SnapshotError> {
+    // Everything before the trailer, then the trailer: its key count is checksummed too.
+    let body_len = len - TRAILER_FIELDS_BYTES;
     let mut digest = crate::codec::new_digest();
     let mut buf = vec![0u8; VERIFY_CHUNK_BYTES];
     let mut done = 0u64;
-    while done < content_len {
-        let want = usize::try_from((content_len - done).min(VERIFY_CHUNK_BYTES as u64))
+    while done < body_len {
+        let want = usize::try_from((body_len - done).min(VERIFY_CHUNK_BYTES as u64))
             .unwrap_or(VERIFY_CHUNK_BYTES);
         file.read_exact(&mut buf[..want])
             .map_err(SnapshotError::io_at(done))?;
@@ -1040,10 +1041,13 @@ fn checksum_matches<R: Read>(
         done += want as u64;
         progress(done);
     }
-    let mut stored = [0u8; 8];
-    file.read_exact(&mut stored)
+    let (mut count, mut stored) = ([0u8; 8], [0u8; 8]);
+    file.read_exact(&mut count)
+        .and_then(|()| file.read_exact(&mut stored))
         .map_err(SnapshotError::io_at(done))?;
-    Ok(u64::from_le_bytes(stored) == digest.finalize())
+    digest.update(&count);
+    progress(len - 8);
+    Ok((u64::from_le_bytes(stored) == digest.finalize()).then(|| u64::from_le_bytes(count)))
 }
 
 /// Loads the snapshot at `path` into `store` (which should be empty: a key that already exists
@@ -1086,18 +1090,20 @@ pub fn load_snapshot_from<R: Read + Seek>(
 
     // Pass 1: whole-file checksum. On a mismatch, walk the structure for the most precise error
     // (truncation, bad magic, unknown tag...), falling back to the checksum mismatch.
-    let verified = len >= MIN_FILE_BYTES && {
+    let verified = if len >= MIN_FILE_BYTES {
         let mut last = 0u64;
-        checksum_matches(&mut file, len, &mut |done| {
+        verified_key_count(&mut file, len, &mut |done| {
             if done - last >= PROGRESS_INTERVAL_BYTES {
                 last = done;
                 progress(done / 2, len);
             }
         })?
+    } else {
+        None
     };
     file.seek(SeekFrom::Start(0))
         .map_err(SnapshotError::io_at(0))?;
-    if !verified {
+    let Some(count) = verified else {
         let mut reader = SnapshotReader::with_len(&mut file, len)?;
         while reader.next_record()?.is_some() {}
         // The structure and trailer checked out this time: the file changed under us.
@@ -1105,16 +1111,11 @@ pub fn load_snapshot_from<R: Read + Seek>(
             offset: 0,
             reason: "the checksum did not match on the first read but did on the second (file modified during load?)".into(),
         });
-    }
+    };
 
     // The verified trailer's key count sizes the key tables before the first insert (at most
     // one key per smallest possible record, whatever a crafted trailer says).
-    let mut count = [0u8; 8];
-    file.seek(SeekFrom::Start(len - TRAILER_FIELDS_BYTES))
-        .and_then(|_| file.read_exact(&mut count))
-        .and_then(|_| file.seek(SeekFrom::Start(0)))
-        .map_err(SnapshotError::io_at(len - TRAILER_FIELDS_BYTES))?;
-    let expected_keys = u64::from_le_bytes(count).min(len / MIN_RECORD_BYTES);
+    let expected_keys = count.min(len / MIN_RECORD_BYTES);
 
     // Pass 2: decode and insert.
     let dirty_before = store.common.dirty;
