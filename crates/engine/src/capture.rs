@@ -27,8 +27,9 @@
 use crate::dict::Dict;
 use crate::entry::Entry;
 
-/// SCAN steps (buckets) walked per batch, between two checks of `max_entries` (long enough for
-/// the batch's prefetching to pay off).
+/// Most SCAN steps (buckets) walked per batch (long enough for the batch's prefetching to pay
+/// off). A batch takes no more steps than entries are left to visit in the slice, so a slice
+/// stays about `max_entries` long (a bucket holds about one entry).
 const SCAN_BATCH_STEPS: usize = 128;
 
 /// The capture state kept in `Common`.
@@ -155,17 +156,16 @@ impl crate::store::Store {
                 if visited >= max_entries {
                     return false;
                 }
-                let next = db
-                    .dict
-                    .scan_mut_batch(db.capture.cursor, SCAN_BATCH_STEPS, |e| {
-                        visited += 1;
-                        if e.capture_mark() != parity {
-                            e.set_capture_mark(parity);
-                            if !expired_at_start(e, started) {
-                                f(origin, e);
-                            }
+                let steps = SCAN_BATCH_STEPS.min(max_entries - visited);
+                let next = db.dict.scan_mut_batch(db.capture.cursor, steps, |e| {
+                    visited += 1;
+                    if e.capture_mark() != parity {
+                        e.set_capture_mark(parity);
+                        if !expired_at_start(e, started) {
+                            f(origin, e);
                         }
-                    });
+                    }
+                });
                 db.capture.cursor = next;
                 db.capture.done = next == 0;
             }
@@ -217,8 +217,13 @@ mod tests {
     }
 
     /// Runs a capture while `write` mutates the store between slices; returns what the capture
-    /// produced.
-    fn capture_with(store: &mut Store, mut write: impl FnMut(&mut Store, usize)) -> Image {
+    /// produced. At least `min_rounds` write rounds must run before the capture ends, so that
+    /// every round a test's `write` acts on happens while the capture is still going.
+    fn capture_with(
+        store: &mut Store,
+        min_rounds: usize,
+        mut write: impl FnMut(&mut Store, usize),
+    ) -> Image {
         assert!(store.begin_capture());
         let mut image = Image::new();
         let mut add = |db: usize, e: &crate::Entry| {
@@ -238,6 +243,10 @@ mod tests {
             round += 1;
         }
         store.end_capture().for_each(&mut add);
+        assert!(
+            round >= min_rounds,
+            "the capture ended after {round} write rounds, {min_rounds} wanted"
+        );
         image
     }
 
@@ -260,7 +269,8 @@ mod tests {
     fn image_is_the_state_at_the_start_whatever_writers_do() {
         let mut s = filled();
         let expected = image_now(&mut s);
-        let got = capture_with(&mut s, |s, round| {
+        // Rounds 0..=30: every kind of write, then SWAPDB (20) and FLUSHDB (30).
+        let got = capture_with(&mut s, 31, |s, round| {
             let i = round * 13 % 300;
             let db = i % 2;
             match round % 6 {
@@ -303,14 +313,14 @@ mod tests {
         assert_eq!(got, expected);
         // The marks are consistent again: a second capture with no writes sees everything live.
         let now = image_now(&mut s);
-        assert_eq!(capture_with(&mut s, |_, _| {}), now);
+        assert_eq!(capture_with(&mut s, 0, |_, _| {}), now);
     }
 
     #[test]
     fn expiry_changes_during_a_capture_keep_the_image() {
         let mut s = filled();
         let expected = image_now(&mut s);
-        let got = capture_with(&mut s, |s, round| {
+        let got = capture_with(&mut s, 3, |s, round| {
             let key = format!("k{}", round * 2 % 300);
             match round % 3 {
                 // No change (the key has no TTL): nothing to preserve.
@@ -331,7 +341,7 @@ mod tests {
         s.db(0).set_str(b"old", b"v", Ttl::At(1_500));
         s.db(0).set_str(b"live", b"v", Ttl::Persist);
         s.set_now(2_000);
-        let got = capture_with(&mut s, |_, _| {});
+        let got = capture_with(&mut s, 0, |_, _| {});
         assert_eq!(got.len(), 1);
         assert!(got.contains_key(&(0, b"live".to_vec())));
     }

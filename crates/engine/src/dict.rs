@@ -271,15 +271,17 @@ impl Dict {
     /// searches two tables.
     pub fn reserve(&mut self, additional: usize) {
         while self.rehash(REHASH_BATCH) {}
-        let wanted = self.len().saturating_add(additional);
-        // The table grows when an insert finds `used >= size`: `wanted` entries fit in a table of
-        // `wanted.next_power_of_two()` buckets.
-        let Some(size) = wanted.max(INITIAL_SIZE).checked_next_power_of_two() else {
+        let Some(size) = grown_size(self.len().saturating_add(additional)) else {
             return;
         };
-        if size <= self.tables[0].size() {
-            return;
+        if size > self.tables[0].size() {
+            self.resize_now(size);
         }
+    }
+
+    /// Moves every entry into a new table of `size` buckets at once. No rehash may be running.
+    fn resize_now(&mut self, size: usize) {
+        debug_assert!(self.rehash_idx.is_none());
         let mut table = Table::with_size(size);
         let old = std::mem::replace(&mut self.tables[0], Table::empty());
         for &head in old.buckets.iter() {
@@ -318,12 +320,17 @@ impl Dict {
         moved
     }
 
-    /// Shrinks a table left mostly empty (after [`Dict::reserve`] for more entries than came) to
-    /// the size the usual rules give, at once.
+    /// Gives back what a [`Dict::reserve`] for more entries than came left unused: the table gets
+    /// the size step-by-step growth would have given its entries, at once, if that is smaller.
+    /// (The rule for live traffic shrinks a table only under an eighth full, which would leave it
+    /// up to eight times that size.)
     pub fn shrink_to_fit(&mut self) {
         while self.rehash(REHASH_BATCH) {}
-        self.shrink_if_needed();
-        while self.rehash(REHASH_BATCH) {}
+        if let Some(size) = grown_size(self.len()) {
+            if size < self.tables[0].size() {
+                self.resize_now(size);
+            }
+        }
     }
 
     fn start_resize(&mut self, new_size: usize) {
@@ -543,7 +550,7 @@ impl Dict {
                 ring[produced % RING] = next;
                 prefetch(&buckets[next & m0] as *const *mut u8 as *const u8);
                 produced += 1;
-                next = (next | !m0).reverse_bits().wrapping_add(1).reverse_bits();
+                next = next_cursor(next, m0);
                 exhausted = next == 0;
             }
             if visited == produced {
@@ -575,8 +582,7 @@ impl Dict {
             let t0 = &self.tables[0];
             let m0 = t0.mask();
             Self::visit_cells(&t0.buckets[v & m0], &mut f);
-            v |= !m0;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+            v = next_cursor(v, m0);
         } else {
             let (small, large) = if self.tables[0].size() <= self.tables[1].size() {
                 (&self.tables[0], &self.tables[1])
@@ -588,8 +594,7 @@ impl Dict {
             Self::visit_cells(&small.buckets[v & m0], &mut f);
             loop {
                 Self::visit_cells(&large.buckets[v & m1], &mut f);
-                v |= !m1;
-                v = v.reverse_bits().wrapping_add(1).reverse_bits();
+                v = next_cursor(v, m1);
                 if v & (m0 ^ m1) == 0 {
                     break;
                 }
@@ -647,6 +652,21 @@ impl Drop for Dict {
             }
         }
     }
+}
+
+/// The table size step-by-step growth ends at for `entries` entries (None if too big): the table
+/// grows when an insert finds `used >= size`, so `n` entries fit in `n.next_power_of_two()`
+/// buckets.
+fn grown_size(entries: usize) -> Option<usize> {
+    entries.max(INITIAL_SIZE).checked_next_power_of_two()
+}
+
+/// The SCAN cursor after `v` in a table of `mask + 1` buckets: the bucket index incremented in
+/// reverse-binary order (the bits outside the mask are set first, so the carry passes through
+/// them into the bucket bits).
+#[inline(always)]
+fn next_cursor(v: usize, mask: usize) -> usize {
+    (v | !mask).reverse_bits().wrapping_add(1).reverse_bits()
 }
 
 /// Prefetches an entry (null is ignored): its first line, and the next one when a typical entry
@@ -714,6 +734,22 @@ mod tests {
         d.shrink_to_fit();
         assert!(d.bucket_count() <= 8, "{}", d.bucket_count());
         assert!(d.get(b"only").is_some());
+        // Reserved for 5x what came (more than an eighth full): the size growth would give.
+        let mut d = Dict::new(6);
+        d.reserve(1000);
+        for i in 0..200 {
+            d.insert_new(e(&format!("k{i}")));
+        }
+        d.shrink_to_fit();
+        assert!(d.rehash_idx.is_none());
+        assert_eq!(d.bucket_count(), 256);
+        assert_eq!(d.len(), 200);
+        for i in 0..200 {
+            assert!(d.get(format!("k{i}").as_bytes()).is_some(), "k{i}");
+        }
+        // Already the growth size: left alone.
+        d.shrink_to_fit();
+        assert_eq!(d.bucket_count(), 256);
     }
 
     #[test]
@@ -760,6 +796,9 @@ mod tests {
         for i in 0..3000 {
             d.insert_new(e(&format!("k{i}")));
         }
+        // Not resizing: the prefetching walk of a single table.
+        while d.rehash(REHASH_BATCH) {}
+        assert!(d.rehash_idx.is_none());
         for resizing in [false, true] {
             if resizing {
                 // Mid-resize: both tables hold entries.

@@ -43,8 +43,10 @@
 //! writer to `plan.incr_path` and call [`AofEncoder::force_select`]; take a point-in-time view of
 //! the data as of that switch and write it to `plan.base_path` with [`write_snapshot_file`]
 //! (feed it in chunks through [`SnapshotWriter::write_entry`] if the store lock cannot be held
-//! throughout); then `manifest.finish_rewrite(&plan)?`. If the snapshot fails, just drop the
-//! plan: the new incr file is already listed and holds every write since the switch.
+//! throughout); then `let superseded = manifest.finish_rewrite_keeping_history(&plan)?`, delete
+//! the `superseded` files (at your own pace: deleting a big file at once can stall the disk) and
+//! call [`Manifest::delete_history`]. If the snapshot fails, just drop the plan: the new incr
+//! file is already listed and holds every write since the switch.
 //!
 //! **SAVE / BGSAVE**: [`save_store`] or [`write_snapshot_file`] to `dir/dbfilename`. An error
 //! (the temp file is removed, the old snapshot stays in place) sets `rdb_last_bgsave_status:err`

@@ -22,9 +22,10 @@
 //! 2. The server writes the new base snapshot (a point-in-time image taken when it switched) to
 //!    [`RewritePlan::base_path`] with [`crate::write_snapshot_file`]. A crash now leaves an
 //!    unlisted file, which the next rewrite overwrites.
-//! 3. [`Manifest::finish_rewrite`] saves a manifest with the new base, the new incr file, and the
-//!    old base and older incr files as history; then deletes the history files and saves again.
-//!    A crash between the two saves leaves history entries, which the loader ignores and
+//! 3. [`Manifest::finish_rewrite_keeping_history`] saves a manifest with the new base, the new
+//!    incr file, and the old base and older incr files as history; then
+//!    [`Manifest::delete_history`] deletes the history files and saves again. A crash between
+//!    the two saves leaves history entries, which the loader ignores and
 //!    [`Manifest::delete_history`] cleans up at the next start.
 //!
 //! Every manifest save is temp file + fsync + rename + directory fsync. File names from a
@@ -142,7 +143,7 @@ pub struct RewritePlan {
     pub base_seq: u64,
 }
 
-/// What [`Manifest::finish_rewrite`] did.
+/// What [`Manifest::delete_history`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RewriteOutcome {
     /// Superseded files that were deleted.
@@ -469,16 +470,10 @@ impl Manifest {
 
     /// Step 3 of a rewrite: the new base at `plan.base_path` is complete (written and fsynced).
     /// Makes it the base, turns the old base and every incr file before `plan`'s into history,
-    /// saves, deletes the history files, and saves again.
-    pub fn finish_rewrite(&mut self, plan: &RewritePlan) -> Result<RewriteOutcome, ManifestError> {
-        self.finish_rewrite_keeping_history(plan)?;
-        self.delete_history()
-    }
-
-    /// [`Manifest::finish_rewrite`] without the deletion: the superseded files stay on disk,
-    /// listed as history (never loaded), and their paths are returned, for the caller to delete
-    /// at its own pace before calling [`Manifest::delete_history`]. (Deleting a big file at once
-    /// can stall a whole VM while its disk discards the blocks.)
+    /// and saves. The superseded files stay on disk, listed as history (never loaded), and their
+    /// paths are returned, for the caller to delete at its own pace before calling
+    /// [`Manifest::delete_history`] (or to call it at once). (Deleting a big file at once can
+    /// stall a whole VM while its disk discards the blocks.)
     pub fn finish_rewrite_keeping_history(
         &mut self,
         plan: &RewritePlan,
@@ -644,9 +639,10 @@ mod tests {
         assert_eq!(mid.incrs().len(), 2);
         assert!(mid.base().is_none());
         // Finishing without the base file is refused and changes nothing.
-        assert!(m.clone().finish_rewrite(&plan).is_err());
+        assert!(m.clone().finish_rewrite_keeping_history(&plan).is_err());
         fs::write(&plan.base_path, b"base").unwrap();
-        let outcome = m.finish_rewrite(&plan).unwrap();
+        m.finish_rewrite_keeping_history(&plan).unwrap();
+        let outcome = m.delete_history().unwrap();
         assert_eq!(outcome.deleted, vec![first.clone()]);
         assert!(!first.exists());
         let after = Manifest::load(&dir, "appendonly.aof").unwrap();
@@ -656,14 +652,15 @@ mod tests {
         assert_eq!(after.incrs()[0].seq, 2);
         assert!(after.history().is_empty());
         // A stale plan cannot be finished twice.
-        assert!(m.finish_rewrite(&plan).is_err());
+        assert!(m.finish_rewrite_keeping_history(&plan).is_err());
 
         // Second cycle: the old base goes to history and is deleted.
         let plan2 = m.start_rewrite().unwrap();
         assert_eq!(plan2.base_seq, 2);
         assert_eq!(plan2.incr_seq, 3);
         fs::write(&plan2.base_path, b"base2").unwrap();
-        let outcome = m.finish_rewrite(&plan2).unwrap();
+        m.finish_rewrite_keeping_history(&plan2).unwrap();
+        let outcome = m.delete_history().unwrap();
         assert_eq!(outcome.deleted.len(), 2);
         assert!(!plan.base_path.exists());
         assert!(!plan.incr_path.exists());

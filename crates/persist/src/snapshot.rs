@@ -426,7 +426,6 @@ impl RecordOut for Vec<u8> {
 
 /// Where a stream of key records stands, wherever it is encoded to ([`SnapshotWriter`],
 /// [`EntryEncoder`], [`encode_value`]).
-#[derive(Clone, Copy)]
 struct RecordStream {
     /// Databases the snapshot header declares.
     db_count: usize,
@@ -563,16 +562,6 @@ pub struct EncodedEntries {
 }
 
 impl EncodedEntries {
-    /// Key records in the chunk.
-    pub fn keys(&self) -> u64 {
-        self.keys
-    }
-
-    /// Encoded bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -587,8 +576,8 @@ impl EntryEncoder {
         }
     }
 
-    /// Encodes one key, as [`SnapshotWriter::write_entry`] would write it. On an error nothing
-    /// of the key is kept.
+    /// Encodes one key, as [`SnapshotWriter::write_entry`] would write it. After an error the
+    /// chunk may hold part of the key: the snapshot being encoded is to be abandoned.
     pub fn write_entry(
         &mut self,
         db: usize,
@@ -596,13 +585,7 @@ impl EntryEncoder {
         value: ValueRef<'_>,
         expire: Option<i64>,
     ) -> io::Result<bool> {
-        let (len_before, records_before) = (self.buf.len(), self.records);
-        let result = self.records.encode(&mut self.buf, db, key, value, expire);
-        if result.is_err() {
-            self.buf.truncate(len_before);
-            self.records = records_before;
-        }
-        result
+        self.records.encode(&mut self.buf, db, key, value, expire)
     }
 
     /// Bytes encoded since the last [`EntryEncoder::take`].
@@ -1037,19 +1020,20 @@ pub struct LoadReport {
     pub file_bytes: u64,
 }
 
-/// Computes the checksum of the whole file and compares it with the trailer, reporting progress.
-/// Returns Ok(true) if it matches.
-fn checksum_matches<R: Read>(
+/// Computes the checksum of the whole file (of `len >= TRAILER_FIELDS_BYTES` bytes) and compares
+/// it with the trailer, reporting progress. Returns the trailer's key count if it matches.
+fn verified_key_count<R: Read>(
     file: &mut R,
     len: u64,
     progress: &mut dyn FnMut(u64),
-) -> Result<bool, SnapshotError> {
-    let content_len = len - 8;
+) -> Result<Option<u64>, SnapshotError> {
+    // Everything before the trailer, then the trailer: its key count is checksummed too.
+    let body_len = len - TRAILER_FIELDS_BYTES;
     let mut digest = crate::codec::new_digest();
     let mut buf = vec![0u8; VERIFY_CHUNK_BYTES];
     let mut done = 0u64;
-    while done < content_len {
-        let want = usize::try_from((content_len - done).min(VERIFY_CHUNK_BYTES as u64))
+    while done < body_len {
+        let want = usize::try_from((body_len - done).min(VERIFY_CHUNK_BYTES as u64))
             .unwrap_or(VERIFY_CHUNK_BYTES);
         file.read_exact(&mut buf[..want])
             .map_err(SnapshotError::io_at(done))?;
@@ -1057,10 +1041,13 @@ fn checksum_matches<R: Read>(
         done += want as u64;
         progress(done);
     }
-    let mut stored = [0u8; 8];
-    file.read_exact(&mut stored)
+    let (mut count, mut stored) = ([0u8; 8], [0u8; 8]);
+    file.read_exact(&mut count)
+        .and_then(|()| file.read_exact(&mut stored))
         .map_err(SnapshotError::io_at(done))?;
-    Ok(u64::from_le_bytes(stored) == digest.finalize())
+    digest.update(&count);
+    progress(len - 8);
+    Ok((u64::from_le_bytes(stored) == digest.finalize()).then(|| u64::from_le_bytes(count)))
 }
 
 /// Loads the snapshot at `path` into `store` (which should be empty: a key that already exists
@@ -1103,18 +1090,20 @@ pub fn load_snapshot_from<R: Read + Seek>(
 
     // Pass 1: whole-file checksum. On a mismatch, walk the structure for the most precise error
     // (truncation, bad magic, unknown tag...), falling back to the checksum mismatch.
-    let verified = len >= MIN_FILE_BYTES && {
+    let verified = if len >= MIN_FILE_BYTES {
         let mut last = 0u64;
-        checksum_matches(&mut file, len, &mut |done| {
+        verified_key_count(&mut file, len, &mut |done| {
             if done - last >= PROGRESS_INTERVAL_BYTES {
                 last = done;
                 progress(done / 2, len);
             }
         })?
+    } else {
+        None
     };
     file.seek(SeekFrom::Start(0))
         .map_err(SnapshotError::io_at(0))?;
-    if !verified {
+    let Some(count) = verified else {
         let mut reader = SnapshotReader::with_len(&mut file, len)?;
         while reader.next_record()?.is_some() {}
         // The structure and trailer checked out this time: the file changed under us.
@@ -1122,16 +1111,11 @@ pub fn load_snapshot_from<R: Read + Seek>(
             offset: 0,
             reason: "the checksum did not match on the first read but did on the second (file modified during load?)".into(),
         });
-    }
+    };
 
     // The verified trailer's key count sizes the key tables before the first insert (at most
     // one key per smallest possible record, whatever a crafted trailer says).
-    let mut count = [0u8; 8];
-    file.seek(SeekFrom::Start(len - TRAILER_FIELDS_BYTES))
-        .and_then(|_| file.read_exact(&mut count))
-        .and_then(|_| file.seek(SeekFrom::Start(0)))
-        .map_err(SnapshotError::io_at(len - TRAILER_FIELDS_BYTES))?;
-    let expected_keys = u64::from_le_bytes(count).min(len / MIN_RECORD_BYTES);
+    let expected_keys = count.min(len / MIN_RECORD_BYTES);
 
     // Pass 2: decode and insert.
     let dirty_before = store.common.dirty;
@@ -1144,8 +1128,9 @@ pub fn load_snapshot_from<R: Read + Seek>(
 
 /// Inserts the records of a verified file. `expected_keys` (the trailer's count) sizes each
 /// database's key table at its first record: the database gets room for every record not read
-/// yet, and any database left mostly empty that way is shrunk at the end (records of several
-/// databases may come in any order, so their split is not known in advance).
+/// yet, and at the end any database given more room than its keys need is shrunk, at once, to
+/// the size growing one key at a time would have given it (records of several databases may
+/// come in any order, so their split is not known in advance).
 fn insert_records<R: Read>(
     file: &mut R,
     len: u64,
@@ -1166,58 +1151,57 @@ fn insert_records<R: Read>(
     let mut last_report = 0u64;
     let mut reserved = vec![false; store.db_count()];
     let mut records = 0u64;
-    let result = (|| {
-        while let Some(rec) = reader.next_record()? {
-            records += 1;
-            let at = reader.offset();
-            if at - last_report >= PROGRESS_INTERVAL_BYTES {
-                last_report = at;
-                progress(half + at / 2, len);
-            }
-            if rec.db >= store.db_count() {
-                return Err(SnapshotError::DbOutOfRange {
-                    db: rec.db,
-                    offset: rec.offset,
-                    available: store.db_count(),
-                });
-            }
-            if matches!(rec.expire, Some(t) if t <= now_ms) {
-                report.expired_skipped += 1;
-                continue;
-            }
-            if rec.value.is_empty_collection() {
-                report.empty_skipped += 1;
-                continue;
-            }
-            let ttl = match rec.expire {
-                Some(t) => Ttl::At(t),
-                None => Ttl::Persist,
-            };
-            let mut db = store.db(rec.db);
-            if !reserved[rec.db] {
-                reserved[rec.db] = true;
-                let left = expected_keys.saturating_sub(records - 1);
-                db.reserve(usize::try_from(left).unwrap_or(0));
-            }
-            let before = db.len();
-            db.set_value(&rec.key, rec.value, ttl);
-            if db.len() != before + 1 {
-                return Err(SnapshotError::DuplicateKey {
-                    db: rec.db,
-                    key: String::from_utf8_lossy(&rec.key).into_owned(),
-                    offset: rec.offset,
-                });
-            }
-            report.keys_loaded += 1;
+    while let Some(rec) = reader.next_record()? {
+        records += 1;
+        let at = reader.offset();
+        if at - last_report >= PROGRESS_INTERVAL_BYTES {
+            last_report = at;
+            progress(half + at / 2, len);
         }
-        Ok(())
-    })();
+        if rec.db >= store.db_count() {
+            return Err(SnapshotError::DbOutOfRange {
+                db: rec.db,
+                offset: rec.offset,
+                available: store.db_count(),
+            });
+        }
+        if matches!(rec.expire, Some(t) if t <= now_ms) {
+            report.expired_skipped += 1;
+            continue;
+        }
+        if rec.value.is_empty_collection() {
+            report.empty_skipped += 1;
+            continue;
+        }
+        let ttl = match rec.expire {
+            Some(t) => Ttl::At(t),
+            None => Ttl::Persist,
+        };
+        let mut db = store.db(rec.db);
+        if !reserved[rec.db] {
+            reserved[rec.db] = true;
+            let left = expected_keys.saturating_sub(records - 1);
+            db.reserve(usize::try_from(left).unwrap_or(0));
+        }
+        let before = db.len();
+        db.set_value(&rec.key, rec.value, ttl);
+        if db.len() != before + 1 {
+            return Err(SnapshotError::DuplicateKey {
+                db: rec.db,
+                key: String::from_utf8_lossy(&rec.key).into_owned(),
+                offset: rec.offset,
+            });
+        }
+        report.keys_loaded += 1;
+    }
+    // Only after a whole load: after an error the server discards the store (load errors are
+    // fatal), so its table sizes do not matter.
     for (db, was_reserved) in reserved.into_iter().enumerate() {
         if was_reserved {
             store.db(db).shrink_to_fit();
         }
     }
-    result.map(|()| report)
+    Ok(report)
 }
 
 /// Reads just the header of the snapshot at `path` (INFO, DEBUG, tooling).
