@@ -10,7 +10,6 @@
 //! test hands it commands through a [`NodeHandle`], and the node executes each one on its own
 //! host, exactly as for a client connected to it. Keyspace expiry still reads the system clock.
 
-use crate::cluster::coordinator::Prepared;
 use crate::cluster::Cluster;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::Client;
@@ -88,17 +87,9 @@ pub async fn run_node(
     publish(NodeHandle { jobs });
     // One command at a time, in submission order, like one client connection.
     while let Some((args, reply)) = queue.recv().await {
-        let bytes = match cluster.prepare(&client, Protocol::Resp2, args.args()) {
-            Prepared::Detached(d) => d.reply.await,
-            Prepared::Inline(inline) => {
-                let mut out = ReplyWriter::new(Protocol::Resp2);
-                cluster
-                    .run_inline(&mut client, &mut out, args.args(), inline)
-                    .await;
-                out.as_bytes().to_vec()
-            }
-        };
-        let _ = reply.send(bytes);
+        let mut out = ReplyWriter::new(Protocol::Resp2);
+        cluster.execute(&mut client, &mut out, args.args()).await;
+        let _ = reply.send(std::mem::take(out.buffer_mut()));
     }
     Ok(())
 }

@@ -249,6 +249,24 @@ impl Cluster {
         }
     }
 
+    /// Runs one client command to the end and appends its reply to `out`: `prepare`, then the
+    /// detached reply awaited in place or `run_inline`. A connection that pipelines overlaps
+    /// detached commands instead.
+    pub async fn execute(
+        self: &Arc<Self>,
+        client: &mut Client,
+        out: &mut ReplyWriter,
+        args: Args<'_>,
+    ) {
+        match self.prepare(client, out.protocol(), args) {
+            Prepared::Detached(d) => {
+                let reply = d.reply.await;
+                out.buffer_mut().extend_from_slice(&reply);
+            }
+            Prepared::Inline(inline) => self.run_inline(client, out, args, inline).await,
+        }
+    }
+
     /// The keyspace, locked, with its clock set.
     pub(super) fn lock_store(&self) -> parking_lot::MutexGuard<'_, ringkv_engine::Store> {
         let mut store = self.shared.store.lock();
