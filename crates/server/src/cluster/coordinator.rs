@@ -1533,16 +1533,11 @@ impl Cluster {
     /// cluster each key is seen once), walking the keyspace in lock slices.
     fn for_each_primary_key(&self, mut f: impl FnMut(&[u8])) {
         let view = self.view();
-        self.walk_keys(
-            DATA_DB,
-            |k| {
-                if view.primary(k) == Some(self.node) {
-                    f(k);
-                }
-                false
-            },
-            |_, _| true,
-        );
+        self.for_each_key(DATA_DB, |k| {
+            if view.primary(k) == Some(self.node) {
+                f(k);
+            }
+        });
     }
 
     /// The synchronous requests: answered from the local keyspace under its lock.

@@ -417,6 +417,18 @@ impl Cluster {
         }
     }
 
+    /// Calls `f` for every key of database `db`, walking it in lock slices as `walk_keys` does.
+    pub(crate) fn for_each_key(&self, db: usize, mut f: impl FnMut(&[u8])) {
+        self.walk_keys(
+            db,
+            |k| {
+                f(k);
+                false
+            },
+            |_, _| true,
+        );
+    }
+
     /// Rebuilds the ring from the current membership (every node computes the same ring from
     /// the same members, so no coordination is needed).
     pub(crate) fn rebuild_view(&self) {
