@@ -13,19 +13,10 @@
 use crate::cluster::Cluster;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::Client;
-use ringkv_commands::Shared;
 use ringkv_config::{Config, StartupArgs};
 use ringkv_peer::Net;
 use ringkv_protocol::{OwnedArgs, Protocol, ReplyWriter};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
-
-/// The latest incarnation started on each data directory. A crashed host's state is not
-/// dropped (the cluster and the server state refer to each other); a restart on the same
-/// directory first releases what the end of a process would, such as file locks.
-static INCARNATIONS: Mutex<Option<HashMap<PathBuf, Arc<Shared>>>> = Mutex::new(None);
 
 /// One command for a node and where its reply goes.
 type Job = (OwnedArgs, oneshot::Sender<Vec<u8>>);
@@ -64,16 +55,10 @@ pub async fn run_node(
     std::fs::create_dir_all(&config.dir)
         .map_err(|e| format!("cannot create dir '{}': {e}", config.dir))?;
     let port = config.port;
-    let dir = PathBuf::from(&config.dir);
+    // A crash drops the host's tasks and with them this node's state, releasing what the end
+    // of a process would (such as the lock on `idgen.lock`): a restart on the same directory
+    // finds it free.
     let shared = super::new_shared(config, port, seed);
-    let previous = INCARNATIONS
-        .lock()
-        .map_err(|_| "a simulated node panicked".to_string())?
-        .get_or_insert_with(HashMap::new)
-        .insert(dir, shared.clone());
-    if let Some(previous) = previous {
-        previous.ids.release();
-    }
     ringkv_commands::ids::start(&shared)?;
     super::load_data(&shared, seed)?;
     let cluster = Cluster::start_on(shared.clone(), port, seed, Net::Sim).await?;
