@@ -114,13 +114,6 @@ pub const WORKER_NOT_SETTLED: &str = "ERR this node has no snowflake worker yet:
      claimed through the cluster membership; retry shortly, or use FORMAT ulid or uuidv7";
 
 impl IdService {
-    /// Drops the generator and its lock on `idgen.lock`, as the end of the process does. A
-    /// process releases both by exiting; a node hosted in a simulator, restarted on the same
-    /// directory within one process, releases its crashed incarnation's through this.
-    pub fn release(&self) {
-        *self.inner.lock() = None;
-    }
-
     /// Stops issuing snowflake IDs: `ID.NEXT` in that format answers `reason` (an error text,
     /// `ERR ...`) until [`use_worker`](Self::use_worker). ULIDs and UUIDv7s need no worker and are
     /// unaffected.

@@ -36,21 +36,15 @@ pub enum Net {
     Sim,
 }
 
-/// One TCP connection.
-pub(crate) enum Stream {
-    Os(tokio::net::TcpStream),
-    #[cfg(feature = "sim")]
-    Sim(turmoil::net::TcpStream),
-}
-
-/// The read half of a [`Stream`], owned by a reader task.
+/// The read half of a TCP connection, owned by a reader task (after the
+/// handshake, which reads and writes on the halves too).
 pub(crate) enum ReadHalf {
     Os(tokio::net::tcp::OwnedReadHalf),
     #[cfg(feature = "sim")]
     Sim(turmoil::net::tcp::OwnedReadHalf),
 }
 
-/// The write half of a [`Stream`], owned by a writer task.
+/// The write half of a TCP connection, owned by a writer task.
 pub(crate) enum WriteHalf {
     Os(tokio::net::tcp::OwnedWriteHalf),
     #[cfg(feature = "sim")]
@@ -72,16 +66,13 @@ pub(crate) enum Datagrams {
 }
 
 impl Net {
-    /// Opens a TCP connection to `addr`, with Nagle's algorithm off.
-    pub(crate) async fn connect(self, addr: SocketAddr) -> io::Result<Stream> {
+    /// Opens a TCP connection to `addr`, with Nagle's algorithm off, split
+    /// into its owned halves.
+    pub(crate) async fn connect(self, addr: SocketAddr) -> io::Result<(ReadHalf, WriteHalf)> {
         match self {
-            Net::Os => {
-                let s = tokio::net::TcpStream::connect(addr).await?;
-                let _ = s.set_nodelay(true);
-                Ok(Stream::Os(s))
-            }
+            Net::Os => Ok(split_os(tokio::net::TcpStream::connect(addr).await?)),
             #[cfg(feature = "sim")]
-            Net::Sim => Ok(Stream::Sim(turmoil::net::TcpStream::connect(addr).await?)),
+            Net::Sim => Ok(split_sim(turmoil::net::TcpStream::connect(addr).await?)),
         }
     }
 
@@ -144,34 +135,31 @@ fn ready_now<F: std::future::Future>(f: F) -> Option<F::Output> {
     }
 }
 
-impl Stream {
-    pub(crate) fn into_split(self) -> (ReadHalf, WriteHalf) {
-        match self {
-            Stream::Os(s) => {
-                let (r, w) = s.into_split();
-                (ReadHalf::Os(r), WriteHalf::Os(w))
-            }
-            #[cfg(feature = "sim")]
-            Stream::Sim(s) => {
-                let (r, w) = s.into_split();
-                (ReadHalf::Sim(r), WriteHalf::Sim(w))
-            }
-        }
-    }
+/// Turns Nagle's algorithm off and splits an OS connection.
+fn split_os(s: tokio::net::TcpStream) -> (ReadHalf, WriteHalf) {
+    let _ = s.set_nodelay(true);
+    let (r, w) = s.into_split();
+    (ReadHalf::Os(r), WriteHalf::Os(w))
+}
+
+#[cfg(feature = "sim")]
+fn split_sim(s: turmoil::net::TcpStream) -> (ReadHalf, WriteHalf) {
+    let (r, w) = s.into_split();
+    (ReadHalf::Sim(r), WriteHalf::Sim(w))
 }
 
 impl Listener {
-    pub(crate) async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
+    /// Accepts one connection, split into its owned halves.
+    pub(crate) async fn accept(&self) -> io::Result<((ReadHalf, WriteHalf), SocketAddr)> {
         match self {
             Listener::Os(l) => {
                 let (s, peer) = l.accept().await?;
-                let _ = s.set_nodelay(true);
-                Ok((Stream::Os(s), peer))
+                Ok((split_os(s), peer))
             }
             #[cfg(feature = "sim")]
             Listener::Sim(l) => {
                 let (s, peer) = l.accept().await?;
-                Ok((Stream::Sim(s), peer))
+                Ok((split_sim(s), peer))
             }
         }
     }
@@ -222,16 +210,6 @@ macro_rules! each_variant {
     };
 }
 
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        each_variant!(Stream, self, s => Pin::new(s).poll_read(cx, buf))
-    }
-}
-
 impl AsyncRead for ReadHalf {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -239,24 +217,6 @@ impl AsyncRead for ReadHalf {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         each_variant!(ReadHalf, self, s => Pin::new(s).poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        each_variant!(Stream, self, s => Pin::new(s).poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_variant!(Stream, self, s => Pin::new(s).poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_variant!(Stream, self, s => Pin::new(s).poll_shutdown(cx))
     }
 }
 

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::net::{Listener, Net, ReadHalf, Stream};
+use crate::net::{Listener, Net, ReadHalf, WriteHalf};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -379,9 +379,9 @@ async fn accept_loop(listener: Listener, handler: Handler, config: PeerConfig) {
     let mut conns = JoinSet::new();
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
+            Ok((halves, peer)) => {
                 conns.spawn(serve_connection(
-                    stream,
+                    halves,
                     peer,
                     handler.clone(),
                     config.clone(),
@@ -396,20 +396,25 @@ async fn accept_loop(listener: Listener, handler: Handler, config: PeerConfig) {
     }
 }
 
-async fn serve_connection(stream: Stream, peer: SocketAddr, handler: Handler, config: PeerConfig) {
-    if let Err(e) = serve_connection_inner(stream, peer, handler, config).await {
+async fn serve_connection(
+    halves: (ReadHalf, WriteHalf),
+    peer: SocketAddr,
+    handler: Handler,
+    config: PeerConfig,
+) {
+    if let Err(e) = serve_connection_inner(halves, peer, handler, config).await {
         tracing::debug!(%peer, error = %e, "peer connection closed");
     }
 }
 
 async fn serve_connection_inner(
-    mut stream: Stream,
+    (mut r, mut w): (ReadHalf, WriteHalf),
     peer: SocketAddr,
     handler: Handler,
     config: PeerConfig,
 ) -> Result<(), PeerError> {
     let mut hs = [0u8; HANDSHAKE_BYTES];
-    match tokio::time::timeout(SERVER_HANDSHAKE_TIMEOUT, stream.read_exact(&mut hs)).await {
+    match tokio::time::timeout(SERVER_HANDSHAKE_TIMEOUT, r.read_exact(&mut hs)).await {
         Ok(Ok(_)) => {}
         Ok(Err(_)) => return Err(PeerError::Closed),
         Err(_) => return Err(PeerError::Timeout),
@@ -417,8 +422,7 @@ async fn serve_connection_inner(
     let theirs = parse_handshake(&hs)?;
     // Always answer with our version, even on a mismatch, so the client can
     // report which versions met.
-    stream
-        .write_all(&handshake_bytes(PROTOCOL_VERSION))
+    w.write_all(&handshake_bytes(PROTOCOL_VERSION))
         .await
         .map_err(|_| PeerError::Closed)?;
     if theirs != PROTOCOL_VERSION {
@@ -428,7 +432,6 @@ async fn serve_connection_inner(
         });
     }
 
-    let (r, w) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(async move {
         let _ = write_loop(w, rx, None).await;
@@ -777,19 +780,17 @@ impl PeerClient {
 
     async fn connect(&self, addr: SocketAddr) -> Result<Conn, PeerError> {
         let config = &self.inner.config;
-        let stream = tokio::time::timeout(config.connect_timeout, async {
-            let mut stream = config
+        let (r, w) = tokio::time::timeout(config.connect_timeout, async {
+            let (mut r, mut w) = config
                 .net
                 .connect(addr)
                 .await
                 .map_err(|e| PeerError::Connect(e.to_string()))?;
-            stream
-                .write_all(&handshake_bytes(PROTOCOL_VERSION))
+            w.write_all(&handshake_bytes(PROTOCOL_VERSION))
                 .await
                 .map_err(|e| PeerError::Connect(e.to_string()))?;
             let mut hs = [0u8; HANDSHAKE_BYTES];
-            stream
-                .read_exact(&mut hs)
+            r.read_exact(&mut hs)
                 .await
                 .map_err(|e| PeerError::Connect(format!("handshake: {e}")))?;
             let theirs = parse_handshake(&hs)?;
@@ -799,7 +800,7 @@ impl PeerClient {
                     theirs,
                 });
             }
-            Ok::<_, PeerError>(stream)
+            Ok::<_, PeerError>((r, w))
         })
         .await
         .map_err(|_| PeerError::Connect(format!("connect to {addr} timed out")))??;
@@ -811,7 +812,6 @@ impl PeerClient {
             counters: counters.clone(),
             frames_received: AtomicU64::new(0),
         });
-        let (r, w) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
 
         let writer_shared = shared.clone();

@@ -74,7 +74,7 @@ fn databases(config: &Config) -> usize {
 /// The server's state before anything listens or loads: an empty keyspace seeded with `seed`,
 /// the configuration and the identity INFO reports. It starts out loading: until
 /// [`load_data`] is done, only `loading`-flagged commands (INFO, PING ...) run.
-pub fn new_shared(config: Config, tcp_port: u16, seed: u64) -> Arc<Shared> {
+pub(crate) fn new_shared(config: Config, tcp_port: u16, seed: u64) -> Arc<Shared> {
     let clock = Arc::new(SystemClock);
     let mut store = Store::new(databases(&config), seed);
     store.set_memory_gauge(Arc::new(alloc::allocated_bytes));
@@ -101,7 +101,7 @@ pub fn new_shared(config: Config, tcp_port: u16, seed: u64) -> Arc<Shared> {
 
 /// Loads the data set from the data directory (blocking; see
 /// `ringkv_commands::loading::load_at_startup`) into a fresh keyspace seeded from `seed`.
-pub fn load_data(shared: &Arc<Shared>, seed: u64) -> Result<(), String> {
+pub(crate) fn load_data(shared: &Arc<Shared>, seed: u64) -> Result<(), String> {
     let store = Store::new(databases(&shared.config.read()), seed.rotate_left(29));
     ringkv_commands::loading::load_at_startup(shared, store)
 }

@@ -10,23 +10,13 @@
 //! test hands it commands through a [`NodeHandle`], and the node executes each one on its own
 //! host, exactly as for a client connected to it. Keyspace expiry still reads the system clock.
 
-use crate::cluster::coordinator::Prepared;
 use crate::cluster::Cluster;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::Client;
-use ringkv_commands::Shared;
 use ringkv_config::{Config, StartupArgs};
 use ringkv_peer::Net;
 use ringkv_protocol::{OwnedArgs, Protocol, ReplyWriter};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
-
-/// The latest incarnation started on each data directory. A crashed host's state is not
-/// dropped (the cluster and the server state refer to each other); a restart on the same
-/// directory first releases what the end of a process would, such as file locks.
-static INCARNATIONS: Mutex<Option<HashMap<PathBuf, Arc<Shared>>>> = Mutex::new(None);
 
 /// One command for a node and where its reply goes.
 type Job = (OwnedArgs, oneshot::Sender<Vec<u8>>);
@@ -65,16 +55,10 @@ pub async fn run_node(
     std::fs::create_dir_all(&config.dir)
         .map_err(|e| format!("cannot create dir '{}': {e}", config.dir))?;
     let port = config.port;
-    let dir = PathBuf::from(&config.dir);
+    // A crash drops the host's tasks and with them this node's state, releasing what the end
+    // of a process would (such as the lock on `idgen.lock`): a restart on the same directory
+    // finds it free.
     let shared = super::new_shared(config, port, seed);
-    let previous = INCARNATIONS
-        .lock()
-        .map_err(|_| "a simulated node panicked".to_string())?
-        .get_or_insert_with(HashMap::new)
-        .insert(dir, shared.clone());
-    if let Some(previous) = previous {
-        previous.ids.release();
-    }
     ringkv_commands::ids::start(&shared)?;
     super::load_data(&shared, seed)?;
     let cluster = Cluster::start_on(shared.clone(), port, seed, Net::Sim).await?;
@@ -88,17 +72,9 @@ pub async fn run_node(
     publish(NodeHandle { jobs });
     // One command at a time, in submission order, like one client connection.
     while let Some((args, reply)) = queue.recv().await {
-        let bytes = match cluster.prepare(&client, Protocol::Resp2, args.args()) {
-            Prepared::Detached(d) => d.reply.await,
-            Prepared::Inline(inline) => {
-                let mut out = ReplyWriter::new(Protocol::Resp2);
-                cluster
-                    .run_inline(&mut client, &mut out, args.args(), inline)
-                    .await;
-                out.as_bytes().to_vec()
-            }
-        };
-        let _ = reply.send(bytes);
+        let mut out = ReplyWriter::new(Protocol::Resp2);
+        cluster.execute(&mut client, &mut out, args.args()).await;
+        let _ = reply.send(std::mem::take(out.buffer_mut()));
     }
     Ok(())
 }

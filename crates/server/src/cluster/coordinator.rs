@@ -249,6 +249,24 @@ impl Cluster {
         }
     }
 
+    /// Runs one client command to the end and appends its reply to `out`: `prepare`, then the
+    /// detached reply awaited in place or `run_inline`. A connection that pipelines overlaps
+    /// detached commands instead.
+    pub async fn execute(
+        self: &Arc<Self>,
+        client: &mut Client,
+        out: &mut ReplyWriter,
+        args: Args<'_>,
+    ) {
+        match self.prepare(client, out.protocol(), args) {
+            Prepared::Detached(d) => {
+                let reply = d.reply.await;
+                out.buffer_mut().extend_from_slice(&reply);
+            }
+            Prepared::Inline(inline) => self.run_inline(client, out, args, inline).await,
+        }
+    }
+
     /// The keyspace, locked, with its clock set.
     pub(super) fn lock_store(&self) -> parking_lot::MutexGuard<'_, ringkv_engine::Store> {
         let mut store = self.shared.store.lock();
@@ -1515,16 +1533,11 @@ impl Cluster {
     /// cluster each key is seen once), walking the keyspace in lock slices.
     fn for_each_primary_key(&self, mut f: impl FnMut(&[u8])) {
         let view = self.view();
-        self.walk_keys(
-            DATA_DB,
-            |k| {
-                if view.primary(k) == Some(self.node) {
-                    f(k);
-                }
-                false
-            },
-            |_, _| true,
-        );
+        self.for_each_key(DATA_DB, |k| {
+            if view.primary(k) == Some(self.node) {
+                f(k);
+            }
+        });
     }
 
     /// The synchronous requests: answered from the local keyspace under its lock.

@@ -575,14 +575,7 @@ impl<'a> PartitionSet<'a> {
 fn count_keys_in(c: &Cluster, view: &View, partitions: &[u32]) -> u64 {
     let wanted = PartitionSet::new(view, partitions);
     let mut n = 0u64;
-    c.walk_keys(
-        c.meta_db,
-        |k| {
-            n += u64::from(wanted.holds(k));
-            false
-        },
-        |_, _| true,
-    );
+    c.for_each_key(c.meta_db, |k| n += u64::from(wanted.holds(k)));
     n
 }
 

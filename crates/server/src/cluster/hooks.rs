@@ -6,9 +6,15 @@ use ringkv_cluster::NodeId;
 use ringkv_commands::cluster::ClusterHooks;
 use ringkv_peer::NodeState;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::Weak;
 
-pub struct Hooks(pub Arc<Cluster>);
+/// Holds the cluster weakly: the cluster holds `Shared`, which holds these hooks, so a strong
+/// reference would keep both alive for good. A node hosted in a simulator is dropped (and its
+/// files unlocked) when its host crashes; a server process keeps its cluster until it exits.
+pub struct Hooks(pub Weak<Cluster>);
+
+/// What the hooks answer once the cluster is gone (only while a node is being torn down).
+const STOPPED: &str = "this cluster node has stopped";
 
 fn state_name(state: NodeState, alive: bool) -> String {
     if alive {
@@ -20,7 +26,9 @@ fn state_name(state: NodeState, alive: bool) -> String {
 
 impl ClusterHooks for Hooks {
     fn info(&self) -> String {
-        let c = &self.0;
+        let Some(c) = self.0.upgrade() else {
+            return "cluster_state:fail\r\n".into();
+        };
         let view = c.view();
         let settings = c.settings();
         let alive = view
@@ -65,7 +73,9 @@ impl ClusterHooks for Hooks {
     }
 
     fn info_section(&self) -> String {
-        let c = &self.0;
+        let Some(c) = self.0.upgrade() else {
+            return self.info();
+        };
         let view = c.view();
         let peers = c.peers.stats();
         let gossip = c.membership.stats();
@@ -114,7 +124,9 @@ impl ClusterHooks for Hooks {
     }
 
     fn nodes(&self) -> String {
-        let c = &self.0;
+        let Some(c) = self.0.upgrade() else {
+            return String::new();
+        };
         let view = c.view();
         let mut out = String::new();
         for m in &view.members {
@@ -135,11 +147,16 @@ impl ClusterHooks for Hooks {
     }
 
     fn myid(&self) -> String {
-        self.0.node.to_string()
+        self.0
+            .upgrade()
+            .map(|c| c.node.to_string())
+            .unwrap_or_default()
     }
 
     fn owners(&self, key: &[u8]) -> Vec<[String; 4]> {
-        let c = &self.0;
+        let Some(c) = self.0.upgrade() else {
+            return Vec::new();
+        };
         let view = c.view();
         let primary = view.primary(key);
         view.ring
@@ -163,27 +180,30 @@ impl ClusterHooks for Hooks {
     }
 
     fn partition(&self, key: &[u8]) -> u32 {
-        self.0.view().ring.partition_of(key)
+        self.0
+            .upgrade()
+            .map_or(0, |c| c.view().ring.partition_of(key))
     }
 
     fn forget(&self, id: &str) -> Result<(), String> {
+        let c = self.0.upgrade().ok_or(STOPPED)?;
         let id: NodeId = id.parse().map_err(|_| "Unknown node".to_string())?;
-        let view = self.0.view();
+        let view = c.view();
         match view.member(id) {
             None => Err(format!("Unknown node {id}")),
-            Some(_) if id == self.0.node => Err("I tried hard but I can't forget myself...".into()),
+            Some(_) if id == c.node => Err("I tried hard but I can't forget myself...".into()),
             Some(m) if m.alive => Err(format!(
                 "node {id} is alive; only down nodes can be forgotten"
             )),
             Some(_) => {
-                self.0.membership.forget(id.0);
+                c.membership.forget(id.0);
                 Ok(())
             }
         }
     }
 
     fn join(&self, peer: &str, keys: usize) -> Result<(), String> {
-        let c = &self.0;
+        let c = self.0.upgrade().ok_or(STOPPED)?;
         let view = c.view();
         if view.members.len() > 1 {
             return Err(format!(
@@ -203,12 +223,12 @@ impl ClusterHooks for Hooks {
         if addr == c.peer_addr {
             return Err("that is this node's own cluster port".into());
         }
-        super::handoff::start_join(c)?;
+        super::handoff::start_join(&c)?;
         c.membership.add_seed(addr);
         Ok(())
     }
 
     fn leave(&self) -> Result<(), String> {
-        super::handoff::start_leave(&self.0)
+        super::handoff::start_leave(&self.0.upgrade().ok_or(STOPPED)?)
     }
 }

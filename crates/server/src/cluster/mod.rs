@@ -50,7 +50,8 @@ const VIEW_REFRESH_PERIOD: Duration = Duration::from_millis(200);
 
 static CLUSTER: std::sync::OnceLock<Arc<Cluster>> = std::sync::OnceLock::new();
 
-/// This process's cluster node, once started (None in standalone mode and while loading).
+/// This process's cluster node, once started (None in standalone mode, while loading, and for
+/// nodes hosted in a simulator).
 pub fn get() -> Option<&'static Arc<Cluster>> {
     CLUSTER.get()
 }
@@ -350,10 +351,16 @@ impl Cluster {
         let server = PeerServer::bind_with_config(peer_addr, handler, peer_config)
             .map_err(|e| format!("cannot listen on cluster port {peer_addr}: {e}"))?;
         *cluster.server.lock() = Some(server);
-        let _ = shared.cluster.set(Arc::new(hooks::Hooks(cluster.clone())));
+        let _ = shared
+            .cluster
+            .set(Arc::new(hooks::Hooks(Arc::downgrade(&cluster))));
         tokio::spawn(keep_view_current(cluster.clone()));
         tokio::spawn(handoff::cleanup_task(cluster.clone()));
-        let _ = CLUSTER.set(cluster.clone());
+        if net == Net::Os {
+            // The process's one node. Nodes hosted in a simulator (several in one process, each
+            // dropped when its host crashes) are reached through their own handles instead.
+            let _ = CLUSTER.set(cluster.clone());
+        }
         handoff::resume(&cluster, state);
         tracing::info!(
             node = %node,
@@ -415,6 +422,18 @@ impl Cluster {
                 return;
             }
         }
+    }
+
+    /// Calls `f` for every key of database `db`, walking it in lock slices as `walk_keys` does.
+    pub(crate) fn for_each_key(&self, db: usize, mut f: impl FnMut(&[u8])) {
+        self.walk_keys(
+            db,
+            |k| {
+                f(k);
+                false
+            },
+            |_, _| true,
+        );
     }
 
     /// Rebuilds the ring from the current membership (every node computes the same ring from

@@ -458,13 +458,13 @@ pub async fn start(cluster: &Arc<Cluster>, seeds: &[SocketAddr]) -> Result<(), S
         layout.max_worker(),
         configured,
         stored,
-        tokio::time::Instant::now().into_std(),
+        clock_now(),
     );
     if let Some(claim) = claimer.claim() {
         // A configured claim is announced before the first step.
         membership.update_local(|m| m.id_worker = Some(claim));
     }
-    let fx = claimer.step(tokio::time::Instant::now().into_std(), &seen);
+    let fx = claimer.step(clock_now(), &seen);
     apply(cluster, &claimer, &dir, fx);
     if let Some(c) = claimer.claim() {
         tracing::info!(
@@ -476,6 +476,12 @@ pub async fn start(cluster: &Arc<Cluster>, seeds: &[SocketAddr]) -> Result<(), S
     }
     tokio::spawn(keep_claim(cluster.clone(), claimer, dir));
     Ok(())
+}
+
+/// Now on Tokio's clock (which the simulator and paused tests drive), as the std `Instant` that
+/// [`Claimer`] takes.
+fn clock_now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 fn apply(cluster: &Cluster, claimer: &Claimer, dir: &Path, fx: Vec<Effect>) {
@@ -525,10 +531,7 @@ async fn keep_claim(cluster: Arc<Cluster>, mut claimer: Claimer, dir: std::path:
             _ = tick.tick() => {}
             _ = shutdown.changed() => break,
         }
-        let fx = claimer.step(
-            tokio::time::Instant::now().into_std(),
-            &others(&cluster.membership, cluster.node.0),
-        );
+        let fx = claimer.step(clock_now(), &others(&cluster.membership, cluster.node.0));
         apply(&cluster, &claimer, &dir, fx);
     }
 }
