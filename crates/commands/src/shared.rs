@@ -201,3 +201,33 @@ pub fn apply_config_to_store(config: &Config, store: &mut Store) {
     e.lfu_decay_time = config.lfu_decay_time;
     store.common.notify_flags = config.notify_keyspace_events;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task spawned at start-up may first subscribe after start-up has already failed (the
+    /// loader can finish before the task is polled); it must still see the shutdown, or the
+    /// process waits for it forever instead of exiting.
+    #[test]
+    fn a_late_subscriber_still_sees_a_shutdown_that_already_began() {
+        let info = ServerInfo {
+            version: "test",
+            pid: 0,
+            tcp_port: 0,
+            run_id: String::new(),
+            executable: String::new(),
+            config_file: String::new(),
+            started_ms: 0,
+            started: Instant::now(),
+        };
+        let clock = Arc::new(ringkv_engine::ManualClock::new(0));
+        let shared = Shared::new(Store::new(1, 1), Config::default(), info, clock);
+        let early = shared.shutdown_signal();
+        assert!(!early.has_changed().unwrap_or(true));
+        shared.request_shutdown();
+        let late = shared.shutdown_signal();
+        assert!(matches!(late.has_changed(), Ok(true)));
+        assert!(matches!(early.has_changed(), Ok(true)));
+    }
+}

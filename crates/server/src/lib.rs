@@ -226,22 +226,3 @@ async fn signal_received() {
         _ => std::future::pending::<()>().await,
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A task spawned at start-up may first subscribe after start-up has already failed (the
-    /// loader can finish before the task is polled); it must still see the shutdown, or the
-    /// process waits for it forever instead of exiting.
-    #[test]
-    fn a_late_subscriber_still_sees_a_shutdown_that_already_began() {
-        let shared = new_shared(Config::default(), 0, 1);
-        let early = shared.shutdown_signal();
-        assert!(!early.has_changed().unwrap_or(true));
-        shared.request_shutdown();
-        let late = shared.shutdown_signal();
-        assert!(matches!(late.has_changed(), Ok(true)));
-        assert!(matches!(early.has_changed(), Ok(true)));
-    }
-}
