@@ -266,7 +266,7 @@ fn cluster_join_adds_an_empty_standalone_node_and_refuses_a_node_with_data() {
     // A lone cluster node with data cannot join.
     let lone = Server::start_on(
         &common::cluster::host(20),
-        &common::cluster::node_args(common::free_port(), None, &[])
+        &common::cluster::node_args(common::free_port_on(&common::cluster::host(20)), None, &[])
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
@@ -281,7 +281,7 @@ fn cluster_join_adds_an_empty_standalone_node_and_refuses_a_node_with_data() {
 
     let empty = Server::start_on(
         &common::cluster::host(21),
-        &common::cluster::node_args(common::free_port(), None, &[])
+        &common::cluster::node_args(common::free_port_on(&common::cluster::host(21)), None, &[])
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),

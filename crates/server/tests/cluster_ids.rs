@@ -4,7 +4,7 @@
 
 mod common;
 use common::cluster::{host, node_args, Cluster};
-use common::{free_port, items, refused, run, wait_until, Raw, Server};
+use common::{free_port, free_port_on, items, refused, run, wait_until, Raw, Server};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ const CLAIM_LIMIT: Duration = Duration::from_secs(30);
 /// Starts a node that joins `c` through node 0, on loopback address `host(n)`.
 fn start_node(c: &Cluster, n: usize, extra: &[&str]) -> Server {
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let args = node_args(free_port(), Some(c.peer_addr(0)), &extra);
+    let args = node_args(free_port_on(&host(n)), Some(c.peer_addr(0)), &extra);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     Server::start_on(&host(n), &refs)
 }

@@ -2,7 +2,7 @@
 //! (node i on 127.0.0.(10+i), as separate machines would be): node 0 starts alone, the others
 //! join through it.
 
-use super::{free_port, run, wait_until, Raw, Server};
+use super::{free_port_on, run, wait_until, Raw, Server};
 use std::time::Duration;
 
 pub struct Cluster {
@@ -37,7 +37,7 @@ pub fn node_args(peer_port: u16, seed: Option<String>, extra: &[String]) -> Vec<
 impl Cluster {
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let peer_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let peer_ports: Vec<u16> = (0..n).map(|i| free_port_on(&host(i))).collect();
         let mut nodes = Vec::new();
         for (i, &p) in peer_ports.iter().enumerate() {
             let seed = (i > 0).then(|| format!("{}:{}", host(0), peer_ports[0]));
@@ -70,8 +70,8 @@ impl Cluster {
     /// Starts one more node that joins through node 0 (it pulls its partitions, then is up);
     /// returns its index.
     pub fn add_node(&mut self) -> usize {
-        let p = free_port();
         let i = self.nodes.len();
+        let p = free_port_on(&host(i));
         let args = node_args(p, Some(self.peer_addr(0)), &self.extra);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         self.nodes.push(Some(Server::start_on(&host(i), &refs)));

@@ -20,10 +20,23 @@ pub struct Server {
 
 /// A free loopback port (bind to 0, read it back, release it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("ephemeral port")
+    free_port_on("127.0.0.1")
+}
+
+/// A port free on `host` for TCP and UDP both, as a cluster node's peer port (RPC and gossip)
+/// must be. Probing the address the node will bind matters: tests running at once give their
+/// nodes the same 127.0.0.x addresses, and a port free on 127.0.0.1 may be taken there.
+pub fn free_port_on(host: &str) -> u16 {
+    for _ in 0..100 {
+        let port = TcpListener::bind((host, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("ephemeral port");
+        if std::net::UdpSocket::bind((host, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both TCP and UDP on {host}");
 }
 
 pub fn binary() -> PathBuf {
@@ -138,8 +151,9 @@ impl Server {
         loading_is_ready: bool,
     ) -> Server {
         // The port is chosen before the server binds it; retry if another process raced us to it.
+        let mut last_stderr = String::new();
         for _attempt in 0..5 {
-            let port = free_port();
+            let port = free_port_on(host);
             let mut cmd = Command::new(binary());
             if let Some(text) = config_text {
                 let path = dir.path().join("ringkv.conf");
@@ -173,8 +187,9 @@ impl Server {
             }
             let _ = child.kill();
             let _ = child.wait();
+            last_stderr = stderr_of(&mut child);
         }
-        panic!("ringkv did not start");
+        panic!("ringkv did not start; the last attempt said:\n{last_stderr}");
     }
 
     pub fn addr(&self) -> String {
