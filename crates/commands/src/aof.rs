@@ -11,10 +11,9 @@
 //! - `always`: group commit, as Redis's one write + fsync per event-loop iteration, but with the
 //!   fsync off the event loop:
 //!   1. The first batch that finds the writer asleep wakes it (one wake-up per cycle, not per
-//!      write). The writer then waits until the event loop has run out of ready work (a runtime
-//!      thread about to park: the hook installed by [`install_event_loop_hooks`]; at most
-//!      `GATHER_LIMIT`), so a cycle takes every batch of that round rather than the first of
-//!      it (see `Writer::gather`).
+//!      write). The writer then waits until the event loop has run out of ready work (the end of
+//!      a round, reported by [`crate::event_loop`]; at most `GATHER_LIMIT`), so a cycle takes
+//!      every batch of that round rather than the first of it (see `Writer::gather`).
 //!   2. One `write` and one fsync cover everything taken; batches handed over meanwhile wait for
 //!      the next cycle, which starts at the end of the next round. Only after the fsync is the
 //!      new durable offset published: connections whose batch logged something wait for it
@@ -68,37 +67,23 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 /// anyway (a loop that never idles still gets an fsync at least this often after its data).
 const GATHER_LIMIT: Duration = Duration::from_micros(300);
 
-/// The event loop's side of the group commit (module docs): the server's runtime reports every
-/// idle wait of its threads through [`install_event_loop_hooks`].
+/// The event loop's side of the group commit (module docs): the end of each event-loop round
+/// ([`crate::event_loop::round_ended`]) unparks a writer waiting for it.
 struct EventLoop {
-    /// The hooks are installed: an `always` writer may wait for the loop to go idle.
-    hooked: AtomicBool,
-    /// Times a runtime thread went idle: the end of an event-loop round.
-    parks: AtomicU64,
-    /// A writer waits for the next park: the hook unparks `writer`.
+    /// A writer waits for the next round to end: [`round_ended`] unparks `writer`.
     kick: AtomicBool,
     writer: std::sync::Mutex<Option<std::thread::Thread>>,
 }
 
 static EVENT_LOOP: EventLoop = EventLoop {
-    hooked: AtomicBool::new(false),
-    parks: AtomicU64::new(0),
     kick: AtomicBool::new(false),
     writer: std::sync::Mutex::new(None),
 };
 
-/// Makes `builder`'s threads report when they go idle, which is where `always` batches end
-/// (the server binary calls this for its runtime).
-pub fn install_event_loop_hooks(
-    builder: &mut tokio::runtime::Builder,
-) -> &mut tokio::runtime::Builder {
-    EVENT_LOOP.hooked.store(true, Ordering::SeqCst);
-    builder.on_thread_park(event_loop_parking)
-}
-
-fn event_loop_parking() {
-    // SeqCst pairs with `Writer::gather` (which sets `kick`, then reads `parks`).
-    EVENT_LOOP.parks.fetch_add(1, Ordering::SeqCst);
+/// An event-loop round ended (called by [`crate::event_loop::round_ended`] after it counted the
+/// round).
+pub(crate) fn round_ended() {
+    // SeqCst pairs with `Writer::gather` (which sets `kick`, then reads the round count).
     if EVENT_LOOP.kick.swap(false, Ordering::SeqCst) {
         let waiting = EVENT_LOOP
             .writer
@@ -566,7 +551,7 @@ struct Writer {
     written_end: u64,
     synced_end: u64,
     last_fsync: Instant,
-    /// `EVENT_LOOP.parks` when the last cycle ended (see `gather`).
+    /// The event loop's round count when the last cycle ended (see `gather`).
     round_seen: u64,
 }
 
@@ -640,7 +625,7 @@ impl Writer {
     fn gathers(&self) -> bool {
         self.aof.fsync_policy() == AppendFsync::Always
             && !self.aof.skip_fsync.load(Ordering::Relaxed)
-            && EVENT_LOOP.hooked.load(Ordering::Relaxed)
+            && crate::event_loop::hooked()
     }
 
     /// Group commit boundary: waits (at most `GATHER_LIMIT`) for the end of the event loop's
@@ -657,7 +642,7 @@ impl Writer {
         mut inbox: parking_lot::MutexGuard<'a, Inbox>,
     ) -> parking_lot::MutexGuard<'a, Inbox> {
         let deadline = Instant::now() + GATHER_LIMIT;
-        while inbox.queue.is_empty() && EVENT_LOOP.parks.load(Ordering::SeqCst) == since {
+        while inbox.queue.is_empty() && crate::event_loop::rounds() == since {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -666,10 +651,10 @@ impl Writer {
             if let Ok(mut w) = EVENT_LOOP.writer.lock() {
                 *w = Some(std::thread::current());
             }
-            // SeqCst pairs with `event_loop_parking`: either it sees the kick or this sees the
-            // park.
+            // SeqCst pairs with `round_ended`: either it sees the kick or this sees the
+            // round end.
             EVENT_LOOP.kick.store(true, Ordering::SeqCst);
-            if EVENT_LOOP.parks.load(Ordering::SeqCst) != since {
+            if crate::event_loop::rounds() != since {
                 break;
             }
             inbox.idle = true;
@@ -751,7 +736,7 @@ impl Writer {
             }
         }
         self.publish();
-        self.round_seen = EVENT_LOOP.parks.load(Ordering::SeqCst);
+        self.round_seen = crate::event_loop::rounds();
         Drained::Done
     }
 
@@ -951,7 +936,7 @@ mod tests {
         // Also with the event loop's idle hooks, where the writer waits for the end of a round.
         let mut builder = tokio::runtime::Builder::new_current_thread();
         always_round(
-            install_event_loop_hooks(&mut builder)
+            crate::event_loop::install_hooks(&mut builder)
                 .enable_all()
                 .build()
                 .unwrap(),

@@ -112,7 +112,7 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
 }
 
 /// Appends one `field:value\r\n` line.
-fn field(out: &mut String, name: &str, value: impl std::fmt::Display) {
+pub(crate) fn field(out: &mut String, name: &str, value: impl std::fmt::Display) {
     let _ = write!(out, "{name}:{value}\r\n");
 }
 
@@ -265,6 +265,7 @@ fn stats(ctx: &mut Ctx<'_>, out: &mut String) {
         "timeout_disconnections",
         load(&s.timeout_disconnections),
     );
+    crate::event_loop::info(out);
 }
 
 fn cpu(out: &mut String) {

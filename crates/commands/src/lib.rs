@@ -18,6 +18,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod dump;
 pub mod error;
+pub mod event_loop;
 pub mod hash;
 pub mod ids;
 pub mod info;

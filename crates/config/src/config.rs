@@ -82,6 +82,12 @@ pub struct Config {
     pub hz: u32,
     /// `io-threads` (1..=128).
     pub io_threads: u32,
+    /// `busy-poll-us`: microseconds the event loop polls for events before it sleeps, while it
+    /// is busy enough (0 = never poll).
+    pub busy_poll_us: u32,
+    /// `busy-poll-min-load`: percent of the last 10 ms the event loop must have been working for
+    /// it to poll instead of sleeping.
+    pub busy_poll_min_load: u32,
     /// `pidfile`: path; empty = no pid file.
     pub pidfile: String,
     /// `daemonize`: always `false` (ringkv never daemonizes).
@@ -184,6 +190,8 @@ impl Config {
             client_query_buffer_limit: 0,
             hz: 0,
             io_threads: 0,
+            busy_poll_us: 0,
+            busy_poll_min_load: 0,
             pidfile: String::new(),
             daemonize: false,
             protected_mode: false,
@@ -397,7 +405,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 58);
+        assert_eq!(names.len(), 60);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -437,9 +445,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 59); // 58 params + 1 alias
+        assert_eq!(all.len(), 61); // 60 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 59);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 61);
     }
 
     #[test]
@@ -495,7 +503,7 @@ mod tests {
             vec![("lua-time-limit", "1234".to_string())]
         );
         assert_eq!(
-            get(&c, &["busy*", "lua-time-limit"]),
+            get(&c, &["busy-reply*", "lua-time-limit"]),
             vec![
                 ("busy-reply-threshold", "1234".to_string()),
                 ("lua-time-limit", "1234".to_string())

@@ -882,6 +882,32 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "busy-poll-us",
+        aliases: &[],
+        mutable: true,
+        default: "50",
+        kind: Kind::Int {
+            min: 0,
+            max: 10_000,
+            get: |c| c.busy_poll_us.into(),
+            set: |c, v| c.busy_poll_us = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "busy-poll-min-load",
+        aliases: &[],
+        mutable: true,
+        default: "50",
+        kind: Kind::Int {
+            min: 0,
+            max: 100,
+            get: |c| c.busy_poll_min_load.into(),
+            set: |c, v| c.busy_poll_min_load = v as u32,
+        },
+        check: None,
+    },
+    Spec {
         name: "pidfile",
         aliases: &[],
         mutable: false,

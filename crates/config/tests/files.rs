@@ -403,6 +403,8 @@ fn every_parameter_round_trips_through_rewrite() {
             ("proto-max-bulk-len", "3mb"),
             ("client-query-buffer-limit", "5000000"),
             ("hz", "500"),
+            ("busy-poll-us", "200"),
+            ("busy-poll-min-load", "80"),
             ("protected-mode", "no"),
             ("lazyfree-lazy-user-flush", "yes"),
             ("busy-reply-threshold", "0"),

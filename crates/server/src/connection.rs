@@ -263,6 +263,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 .stats
                 .total_commands_processed
                 .fetch_add(commands, Ordering::Relaxed);
+            crate::busy_poll::note_commands();
         }
         if !out.is_empty() {
             // A write that completes at once (the usual case) never polls the stop signal; a

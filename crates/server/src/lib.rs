@@ -4,6 +4,7 @@
 //! tests host cluster nodes inside a network simulator (feature `sim`, module [`sim`]).
 
 pub mod alloc;
+mod busy_poll;
 pub mod cluster;
 mod connection;
 pub mod cron;
@@ -135,6 +136,8 @@ pub async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(),
         t ^ ((std::process::id() as u64) << 32)
     };
     let cluster_enabled = config.cluster_enabled;
+    // Busy polling needs the single-threaded runtime and its idle accounting (main.rs).
+    let single_threaded = config.io_threads <= 1 && ringkv_commands::event_loop::hooked();
     let pidfile = config.pidfile.clone();
     let shared = new_shared(config, tcp_port, seed);
     let pid = shared.info.pid;
@@ -155,6 +158,9 @@ pub async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(),
         tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), l)));
     }
     tasks.push(tokio::spawn(cron::run(shared.clone(), log_handle)));
+    if single_threaded {
+        tasks.push(tokio::spawn(busy_poll::run(shared.clone())));
+    }
     tasks.extend(http::spawn(shared.clone()).await?);
     let loader = {
         let shared = shared.clone();

@@ -136,12 +136,12 @@ fn main() -> ExitCode {
     };
     let runtime = if config.io_threads <= 1 {
         let mut builder = tokio::runtime::Builder::new_current_thread();
-        ringkv_commands::aof::install_event_loop_hooks(&mut builder)
+        ringkv_commands::event_loop::install_hooks(&mut builder)
             .enable_all()
             .build()
     } else {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
-        ringkv_commands::aof::install_event_loop_hooks(&mut builder)
+        ringkv_commands::event_loop::install_hooks(&mut builder)
             .worker_threads(config.io_threads as usize)
             .enable_all()
             .build()
