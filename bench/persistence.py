@@ -10,7 +10,9 @@ Three sections, every figure measured in this run (nothing typed in):
    SIGKILL the server, start a new process on the same directory and time spawn -> +PONG
    (polled every 10 ms; -LOADING replies in between). DBSIZE after the restart must equal N.
 3. Latency while AOF rewrites run back to back under a GET/SET load, against the same load
-   without any rewrite; checks the 10 ms target (p99 and max).
+   without any rewrite; checks the 10 ms target (p99 and max). A stall observer (a separate
+   process that sleeps 1 ms at a time and records how late it wakes) runs alongside each load,
+   so a latency spike can be set against what the machine itself did meanwhile.
 
 Servers listen on 127.0.0.1 on a free port, run in a fresh temporary directory, and are stopped
 by PID (SIGTERM, then SIGKILL) in `finally` blocks; every wait has a deadline.
@@ -536,6 +538,52 @@ def section_restart(ctx, sizes):
 # ---------------------------------------------------------------------------------------------
 # Section 3: latency while AOF rewrites run back to back
 
+# The stall observer: wakes every millisecond and reports, when sent SIGTERM, its worst lateness
+# and how many wake-ups were over 5 and over 10 ms late. A thread that was runnable and not run
+# for that long (the whole VM paused, or no CPU given to it) shows here whatever the servers do.
+STALL_OBSERVER = r'''
+import signal, time
+stop = False
+def on_term(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+worst = 0.0
+over5 = over10 = 0
+t = time.monotonic()
+while not stop:
+    time.sleep(0.001)
+    now = time.monotonic()
+    late = (now - t - 0.001) * 1000
+    worst = max(worst, late)
+    over5 += late > 5
+    over10 += late > 10
+    t = now
+print(f"{worst:.3f} {over5} {over10}", flush=True)
+'''
+
+
+class StallObserver:
+    """Runs the stall observer for the duration of a `with` block; `.result` is then
+    {"worst": ms, "over5": n, "over10": n} (or None if it could not be read)."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", STALL_OBSERVER], stdout=subprocess.PIPE, text=True)
+        self.result = None
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+            out, _ = self.proc.communicate(timeout=10)
+            worst, over5, over10 = out.split()
+            self.result = {"worst": float(worst), "over5": int(over5), "over10": int(over10)}
+        except (subprocess.TimeoutExpired, ValueError):
+            self.proc.kill()
+            self.proc.wait(10)
+        return False
+
+
 def rewrite_bench_args(m, keys):
     return ["-t", "get,set", "-n", m, "-c", 50, "-P", 1, "-r", keys, "-d", 16, "--precision", 3]
 
@@ -585,15 +633,20 @@ def section_rewrite(ctx, keys, secs, m=None, gap=0.0):
             try:
                 # Baseline: the same load, no rewrite.
                 rw0 = int(c.info().get("aof_rewrites", 0))
-                out = run_benchmark(s.port, rewrite_bench_args(m, keys), timeout,
-                                    label="GET/SET latency (baseline and during rewrites)")
+                with StallObserver() as obs:
+                    out = run_benchmark(s.port, rewrite_bench_args(m, keys), timeout,
+                                        label="GET/SET latency (baseline and during rewrites)")
+                r["stalls_baseline"] = obs.result
                 r["baseline"] = parse_verbose(out)
                 r["baseline_rewrites"] = int(c.info().get("aof_rewrites", 0)) - rw0
-                log(f"{kind:6} baseline: " + fmt_lat(r["baseline"]))
+                log(f"{kind:6} baseline: " + fmt_lat(r["baseline"])
+                    + f"; stall observer {fmt_stalls(r['stalls_baseline'])}")
                 # The same load while BGREWRITEAOF is re-issued as soon as the previous one ended.
-                r.update(rewrite_loop(s, c, m, keys, timeout, gap))
+                with StallObserver() as obs:
+                    r.update(rewrite_loop(s, c, m, keys, timeout, gap))
+                r["stalls_during"] = obs.result
                 log(f"{kind:6} during rewrites ({r['completed']} completed, {r['failed']} failed): "
-                    + fmt_lat(r["during"]))
+                    + fmt_lat(r["during"]) + f"; stall observer {fmt_stalls(obs.result)}")
             except Exception as e:
                 log(f"{kind} rewrite latency FAILED: {e}")
                 r["error"] = str(e).splitlines()[0][:200]
@@ -660,6 +713,12 @@ def rewrite_loop(s, c, m, keys, timeout, gap=0.0):
     return {"during": parse_verbose(out), "completed": completed, "failed": failed, "triggered": triggered,
             "trigger_errors": errors, "run_s": run_s, "info_rewrites": int(c.info().get("aof_rewrites", 0)) - rw0,
             "rewrite_s": statistics.median(durations) if durations else None}
+
+
+def fmt_stalls(st):
+    if not st:
+        return "not read"
+    return f"worst {st['worst']:.1f} ms, {st['over5']} over 5 ms, {st['over10']} over 10 ms"
 
 
 def fmt_lat(tests):
@@ -855,6 +914,18 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, ga
                 L.append(f"| {test} | {'during rewrites' if run == 'during' else 'no rewrite'} | "
                          f"{a.get('rps', 0):.0f} | {b.get('rps', 0):.0f} | {lat(a)} | {lat(b)} | "
                          f"{ratio(a.get('p99'), b.get('p99'))} | {ratio(a.get('max'), b.get('max'))} |")
+        L += ["", "Stall observer (a separate process waking every 1 ms; how late it woke, whatever the servers "
+              "were doing): a latency above the observer's worst lateness in the same run is the server's own.", "",
+              "| server | run | observer worst lateness ms | wake-ups > 5 ms late | wake-ups > 10 ms late |",
+              "|---|---|---|---|---|"]
+        for kind in KINDS:
+            for run in ("baseline", "during"):
+                st = rw[kind].get(f"stalls_{run}")
+                name = "during rewrites" if run == "during" else "no rewrite"
+                if not st:
+                    L.append(f"| {kind} | {name} | – | – | – |")
+                    continue
+                L.append(f"| {kind} | {name} | {st['worst']:.1f} | {st['over5']} | {st['over10']} |")
         for kind in KINDS:
             if rw[kind].get("baseline_rewrites"):
                 L.append(f"\n**{kind} ran {rw[kind]['baseline_rewrites']} rewrite(s) during the baseline run "
@@ -874,6 +945,9 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, ga
                 parts.append(f"{test} p99 {v['p99']:.3f} ms {'under' if v['p99'] < TARGET_MS else '**OVER**'}, "
                              f"max {v['max']:.3f} ms {'under' if v['max'] < TARGET_MS else '**OVER**'}")
             extra = "" if rw[kind]["completed"] else " (**no rewrite completed during the run**)"
+            st = rw[kind].get("stalls_during")
+            if st:
+                extra += f" (stall observer in the same run: worst {st['worst']:.1f} ms late)"
             L.append(f"- {kind}: " + "; ".join(parts) + extra + ".")
         L.append("")
     L += ["## Commands", "", "`$PORT` is a free port picked per start, `$DIR` a fresh temporary directory "
