@@ -36,18 +36,26 @@ fn load(server: &Server, clients: usize, stop: &Arc<AtomicBool>) -> Vec<thread::
 /// Runs `clients` under load for about a second; returns whether INFO showed
 /// `busy_poll_active:1` meanwhile, and the commands the clients ran.
 fn watch_under_load(server: &Server, clients: usize) -> (bool, u64) {
+    let (active, done, _) = watch_load(server, clients);
+    (active, done)
+}
+
+/// [`watch_under_load`], also returning the highest `eventloop_load_perc` INFO showed.
+fn watch_load(server: &Server, clients: usize) -> (bool, u64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let workers = load(server, clients, &stop);
     let mut c = server.conn();
     let mut seen_active = false;
+    let mut max_load = 0;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(1) {
         seen_active |= info_field::<u64>(&mut c, "stats", "busy_poll_active") == 1;
+        max_load = max_load.max(info_field::<u64>(&mut c, "stats", "eventloop_load_perc"));
         thread::sleep(Duration::from_millis(20));
     }
     stop.store(true, Ordering::Relaxed);
     let done = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    (seen_active, done)
+    (seen_active, done, max_load)
 }
 
 /// Runs a load and checks that the loop never polled.
@@ -56,6 +64,17 @@ fn assert_no_polling_under_load(server: &Server, c: &mut redis::Connection) {
     assert!(done > 0);
     assert!(!active, "busy polling showed as active");
     assert_eq!(info_field::<u64>(c, "stats", "busy_poll_idle_usec"), 0);
+    // Without polling the loop parks between rounds.
+    assert!(info_field::<u64>(c, "stats", "eventloop_parks") > 0);
+}
+
+/// `CONFIG GET busy-poll-*`: names and values, in table order.
+fn busy_poll_settings(c: &mut redis::Connection) -> Vec<String> {
+    redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("busy-poll-*")
+        .query(c)
+        .unwrap()
 }
 
 fn config_set(c: &mut redis::Connection, name: &str, value: &str) {
@@ -94,9 +113,10 @@ fn the_loop_polls_under_load_and_sleeps_when_idle() {
     // min-load 0: poll whenever commands ran in the last sample period, whatever the load.
     let server = Server::start(&["--busy-poll-min-load", "0"]);
     let mut c = server.conn();
-    let (active, done) = watch_under_load(&server, 4);
+    let (active, done, max_load) = watch_load(&server, 4);
     assert!(done > 0);
     assert!(active, "busy polling never showed as active under load");
+    assert!(max_load > 0, "no event-loop load measured under load");
     let polled: u64 = info_field(&mut c, "stats", "busy_poll_idle_usec");
     assert!(polled > 0, "no polling time counted");
 
@@ -119,11 +139,7 @@ fn busy_poll_us_0_never_polls_and_can_be_set_at_run_time() {
     assert_no_polling_under_load(&server, &mut c);
 
     config_set(&mut c, "busy-poll-us", "50");
-    let got: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("busy-poll-*")
-        .query(&mut c)
-        .unwrap();
+    let got = busy_poll_settings(&mut c);
     assert_eq!(got, ["busy-poll-us", "50", "busy-poll-min-load", "0"]);
     let (active, _) = watch_under_load(&server, 4);
     assert!(
@@ -222,10 +238,6 @@ fn busy_poll_settings_are_validated() {
             "{name} {bad}: {err}"
         );
     }
-    let got: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("busy-poll-*")
-        .query(&mut c)
-        .unwrap();
+    let got = busy_poll_settings(&mut c);
     assert_eq!(got, ["busy-poll-us", "50", "busy-poll-min-load", "50"]);
 }
