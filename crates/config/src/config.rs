@@ -88,6 +88,8 @@ pub struct Config {
     /// `busy-poll-min-load`: percent of the last 10 ms the event loop must have been working for
     /// it to poll instead of sleeping.
     pub busy_poll_min_load: u32,
+    /// `disable-thp`: turn transparent huge pages off for the process at start-up (as Redis).
+    pub disable_thp: bool,
     /// `pidfile`: path; empty = no pid file.
     pub pidfile: String,
     /// `daemonize`: always `false` (ringkv never daemonizes).
@@ -192,6 +194,7 @@ impl Config {
             io_threads: 0,
             busy_poll_us: 0,
             busy_poll_min_load: 0,
+            disable_thp: false,
             pidfile: String::new(),
             daemonize: false,
             protected_mode: false,
@@ -399,13 +402,14 @@ mod tests {
         assert_eq!(c.cluster_write_quorum, "quorum");
         assert_eq!(c.cluster_zone, "default");
         assert_eq!(c.cluster_weight, 100);
+        assert!(c.disable_thp);
         assert_eq!(c.config_file(), None);
     }
 
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 60);
+        assert_eq!(names.len(), 61);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -445,9 +449,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 61); // 60 params + 1 alias
+        assert_eq!(all.len(), 62); // 61 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 61);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 62);
     }
 
     #[test]

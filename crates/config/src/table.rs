@@ -919,6 +919,17 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "disable-thp",
+        aliases: &[],
+        mutable: false,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.disable_thp,
+            set: |c, v| c.disable_thp = v,
+        },
+        check: None,
+    },
+    Spec {
         name: "daemonize",
         aliases: &[],
         mutable: false,

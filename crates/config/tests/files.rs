@@ -379,7 +379,7 @@ fn every_parameter_round_trips_through_rewrite() {
         dir.path(),
         "all.conf",
         "bind 0.0.0.0 \"::\"\nport 0\ndir \"/tmp/with space\"\nlogfile x.log\ndatabases 2\n\
-         tcp-backlog 10\nio-threads 4\npidfile \"/run/ringkv.pid\"\nhttp-port 8080\n\
+         tcp-backlog 10\nio-threads 4\ndisable-thp no\npidfile \"/run/ringkv.pid\"\nhttp-port 8080\n\
          http-bind 0.0.0.0\nid-datacenter 3\nid-worker 7\nid-epoch-ms 1600000000000\n\
          id-layout 40 6 5 12\nid-max-clock-backward-ms 50\n\
          appendfilename \"my aof\"\nappenddirname aof-dir\n\

@@ -565,6 +565,14 @@ impl EncodedEntries {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+
+    /// The buffer, emptied, for an encoder to reuse: memory that is already mapped, so the
+    /// encoding (on the event loop) does not page-fault its way through a fresh buffer.
+    pub fn into_buffer(self) -> Vec<u8> {
+        let mut bytes = self.bytes;
+        bytes.clear();
+        bytes
+    }
 }
 
 impl EntryEncoder {
@@ -597,11 +605,18 @@ impl EntryEncoder {
         self.buf.is_empty()
     }
 
-    /// The records encoded so far; the encoder starts a new chunk (with a fresh buffer of the
-    /// same capacity).
-    pub fn take(&mut self) -> EncodedEntries {
-        let capacity = self.buf.capacity();
-        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
+    /// The records encoded so far; the encoder starts a new chunk in `spare` (a buffer handed
+    /// back by [`EncodedEntries::into_buffer`]) or, without one, in a fresh buffer of the same
+    /// capacity.
+    pub fn take(&mut self, spare: Option<Vec<u8>>) -> EncodedEntries {
+        let next = match spare {
+            Some(mut buf) => {
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(self.buf.capacity()),
+        };
+        let bytes = std::mem::replace(&mut self.buf, next);
         let keys = std::mem::take(&mut self.records.keys);
         self.records.current_db = None;
         EncodedEntries {

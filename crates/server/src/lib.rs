@@ -12,6 +12,7 @@ mod http;
 mod listener;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod thp;
 
 use ringkv_commands::{ServerInfo, Shared};
 use ringkv_config::{Config, LogLevel};
@@ -108,6 +109,8 @@ pub(crate) fn load_data(shared: &Arc<Shared>, seed: u64) -> Result<(), String> {
 }
 
 pub async fn run(config: Config, log_handle: cron::LogLevelHandle) -> Result<(), String> {
+    // Before the keyspace exists, so all of it is in small pages.
+    thp::apply(config.disable_thp);
     std::fs::create_dir_all(&config.dir)
         .map_err(|e| format!("cannot create dir '{}': {e}", config.dir))?;
     let mut listeners = Vec::new();

@@ -1107,3 +1107,37 @@ fn redis_cli_compatibility() {
     assert!(out.status.success());
     assert!(text.contains("hz") && text.contains("10"), "{text}");
 }
+
+/// The `THP_enabled` flag of a process (0 once `PR_SET_THP_DISABLE` is set on it).
+fn thp_enabled(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no THP_enabled in /proc/{pid}/status"))
+}
+
+#[test]
+fn disable_thp_turns_huge_pages_off_for_the_process_by_default() {
+    let s = Server::start(&[]);
+    assert_eq!(thp_enabled(s.child.id()), "0");
+    let mut c = s.conn();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("disable-thp")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(got, ["disable-thp", "yes"]);
+    // Like Redis, it is a start-up setting.
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("disable-thp")
+        .arg("no")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(err.to_string().contains("immutable"), "{err}");
+
+    let s = Server::start(&["--disable-thp", "no"]);
+    assert_eq!(thp_enabled(s.child.id()), "1");
+}
