@@ -50,7 +50,7 @@ pub const SLICE_BUDGET: Duration = Duration::from_micros(100);
 pub const IDLE_SLICE_BUDGET: Duration = Duration::from_millis(1);
 /// Entries walked between two looks at the clock. Measured in isolation on a 2M-key table: about
 /// 4 µs when the walk can prefetch (60 ns per entry), and while the table is being resized (plain
-/// SCAN steps) 9 µs on average and 98 µs for the worst 64. With 256 the worst was 4x that, which
+/// SCAN steps) 9 µs on average and 98 µs for the worst 64, so 256 could take about 0.4 ms, which
 /// a 100 µs slice cannot afford; the resize lasts as long as the clients take to finish it.
 const CHECK_EVERY: usize = 64;
 /// Encoded bytes the event loop gathers before handing them to the job thread.
