@@ -6,7 +6,7 @@
 //! files a rewrite supersedes are deleted a step at a time.
 
 mod common;
-use common::{persistence_field as info_field, wait_until, Server};
+use common::{persistence_field as info_field, populate, wait_until, Server};
 use redis::Commands;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -239,11 +239,7 @@ fn crash_round(fsync: &str, during: Option<&str>) -> (u64, u64) {
     let mut c = s.conn();
     if during.is_some() {
         // Enough data for a rewrite/save to take a while.
-        let _: () = redis::cmd("DEBUG")
-            .arg("POPULATE")
-            .arg(300_000)
-            .query(&mut c)
-            .unwrap();
+        populate(&mut c, 300_000);
     }
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -566,11 +562,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn background_job_errors_and_scheduling_follow_redis() {
     let s = Server::start(&["--appendonly", "yes", "--save", ""]);
     let mut c = s.conn();
-    let _: () = redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(300_000)
-        .query(&mut c)
-        .unwrap();
+    populate(&mut c, 300_000);
     // One write is one batch, run under one keyspace lock: the rewrite claimed by the first
     // command is still running for the next three, so the answers are deterministic.
     let mut raw = s.raw();
@@ -602,11 +594,7 @@ fn background_job_errors_and_scheduling_follow_redis() {
 fn loading_is_visible_in_info_and_other_commands_wait_for_it() {
     let s = Server::start(&["--save", ""]);
     let mut c = s.conn();
-    let _: () = redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(1_500_000)
-        .query(&mut c)
-        .unwrap();
+    populate(&mut c, 1_500_000);
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
     let mut s = s;
     let data = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{info_field, Server};
+use common::{info_field, populate, Server};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -172,11 +172,7 @@ fn the_loop_does_not_poll_under_appendfsync_always() {
 fn the_loop_does_not_poll_while_a_background_save_runs() {
     let server = Server::start(&["--busy-poll-min-load", "0"]);
     let mut c = server.conn();
-    let _: () = redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(1_000_000)
-        .query(&mut c)
-        .unwrap();
+    populate(&mut c, 1_000_000);
     let stop = Arc::new(AtomicBool::new(false));
     let workers = load(&server, 4, &stop);
     assert!(

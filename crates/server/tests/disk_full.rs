@@ -4,7 +4,7 @@
 //! and service resumes by itself once the disk accepts writes again.
 
 mod common;
-use common::{persistence_field as info_field, wait_until, Server};
+use common::{persistence_field as info_field, populate, wait_until, Server};
 use redis::Commands;
 use std::time::Duration;
 
@@ -116,11 +116,7 @@ fn full_disk_refuses_writes_and_recovers_without_loss() {
 fn failed_background_save_refuses_writes_until_a_save_works() {
     let s = Server::start(&["--save", "3600 1"]);
     let mut c = s.conn();
-    let _: () = redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(50_000)
-        .query(&mut c)
-        .unwrap();
+    populate(&mut c, 50_000);
     set_file_size_limit(s.child.id(), 64 * 1024);
     let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     assert_eq!(r, "Background saving started");

@@ -540,6 +540,15 @@ pub fn persistence_field(c: &mut redis::Connection, field: &str) -> String {
     info_field(c, "persistence", field)
 }
 
+/// `DEBUG POPULATE keys`: that many keys `key:N` with the value `value:N`.
+pub fn populate(c: &mut redis::Connection, keys: u64) {
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(keys)
+        .query(c)
+        .unwrap();
+}
+
 /// Polls `f` every 20 ms until it holds; panics after `limit`.
 pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
