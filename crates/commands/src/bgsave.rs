@@ -8,9 +8,10 @@
 //!   keyspace one short slice at a time ([`SLICE_BUDGET`] of encoding under the lock, with a
 //!   yield to the clients between slices). It hands the encoded records, and the pre-images
 //!   writers preserved meanwhile, to the job thread.
-//! - The job thread (at nice 10) checksums and writes those bytes (handing the emptied buffers
-//!   back for the next chunks, see `SPARE_BUFFERS`), encodes and frees the pre-images, fsyncs every `SYNC_EVERY_BYTES`, paces its writes while clients are being
-//!   served (`BUSY_WRITE_BYTES_PER_SEC`), and at the end fsyncs, renames and updates the
+//! - The job thread (at nice 10) checksums and writes those bytes (handing the buffers back for
+//!   the next chunks, see `SPARE_BUFFERS`), encodes and frees the pre-images, fsyncs every
+//!   `SYNC_EVERY_BYTES`, paces its writes while clients are being served
+//!   (`BUSY_WRITE_BYTES_PER_SEC`), and at the end fsyncs, renames and updates the
 //!   manifest (which lists the superseded files as history; the `ringkv-retire` thread deletes
 //!   them a step at a time, see `Jobs::retire`).
 //!
@@ -60,7 +61,7 @@ const PRESERVED_BATCH: usize = 1024;
 /// Pieces in flight between the event loop and the job thread. When the disk is slower than
 /// the walk, the capture task waits (serving clients meanwhile) instead of buffering the data set.
 const PIECES_IN_FLIGHT: usize = 16;
-/// Emptied chunk buffers the job thread keeps for the event loop to encode into again (as many
+/// Written chunk buffers the job thread keeps for the event loop to encode into again (as many
 /// as can be in flight, so a loop that keeps up never needs a fresh one). A fresh buffer is
 /// mapped page by page as the loop fills it, a page fault each 4 KB on the loop (each 2 MB with
 /// huge pages, see `disable-thp`); the memory is freed when the job ends.

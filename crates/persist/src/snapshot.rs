@@ -566,12 +566,11 @@ impl EncodedEntries {
         self.bytes.is_empty()
     }
 
-    /// The buffer, emptied, for an encoder to reuse: memory that is already mapped, so the
-    /// encoding (on the event loop) does not page-fault its way through a fresh buffer.
+    /// The buffer, for an encoder to reuse ([`EntryEncoder::take`] empties it): memory that is
+    /// already mapped, so the encoding (on the event loop) does not page-fault its way through
+    /// a fresh buffer.
     pub fn into_buffer(self) -> Vec<u8> {
-        let mut bytes = self.bytes;
-        bytes.clear();
-        bytes
+        self.bytes
     }
 }
 
@@ -605,9 +604,9 @@ impl EntryEncoder {
         self.buf.is_empty()
     }
 
-    /// The records encoded so far; the encoder starts a new chunk in `spare` (a buffer handed
-    /// back by [`EncodedEntries::into_buffer`]) or, without one, in a fresh buffer of the same
-    /// capacity.
+    /// The records encoded so far; the encoder starts a new chunk in `spare` (emptied; a buffer
+    /// handed back by [`EncodedEntries::into_buffer`]) or, without one, in a fresh buffer of the
+    /// same capacity.
     pub fn take(&mut self, spare: Option<Vec<u8>>) -> EncodedEntries {
         let next = match spare {
             Some(mut buf) => {

@@ -15,22 +15,22 @@
 //! at least `busy-poll-min-load` percent busy (default 50) over the last 10 ms: it can then
 //! waste at most the rest of that core, and only while it serves near its capacity anyway. An
 //! idle or lightly loaded server never polls. A lower setting trades CPU for latency (with one
-//! client at pipeline 1, `busy-poll-min-load 0` measured 38-70% more throughput for a whole core);
-//! `busy-poll-us 0` turns polling off. Nor does the loop poll while one of the server's own
+//! client at pipeline 1, `busy-poll-min-load 0` measured 38-70% more throughput for a whole
+//! core); `busy-poll-us 0` turns polling off. Nor does the loop poll while one of the server's own
 //! threads needs a core: under `appendfsync always`, and while a background save or an AOF
 //! rewrite runs.
 //!
 //! How: one task on the event loop. At rest it waits for the first command. While commands run
 //! it samples the loop's load every 10 ms: the loop thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`,
 //! which counts the work of `epoll_wait` and of reads and writes too) minus the time polls found
-//! nothing, over the elapsed time. While polling, it
-//! yields after every look: tokio's current-thread scheduler polls the sockets with a zero
-//! timeout (`epoll_wait(…, 0)`) before it runs a yielded task again, so each yield is one
-//! non-blocking poll and whatever it found runs before the poller's next look. New work shows
-//! in the commands counter; a look that finds none ends a round (which the `always` group commit
-//! waits for, since the loop does not park) and counts as polling without work. After `busy-poll-us`
-//! without work the poller sleeps until the next command (or the end of the 10 ms), and the
-//! loop parks as usual. Only the single-threaded runtime (`io-threads 1`) polls.
+//! nothing, over the elapsed time. While polling, it yields after every look: tokio's
+//! current-thread scheduler polls the sockets with a zero timeout (`epoll_wait(…, 0)`) before it
+//! runs a yielded task again, so each yield is one non-blocking poll and whatever it found runs
+//! before the poller's next look. New work shows in the commands counter; a look that finds none
+//! ends a round (which the `always` group commit waits for, since the loop does not park) and
+//! counts as polling without work. After `busy-poll-us` without work the poller sleeps until the
+//! next command (or the end of the 10 ms), and the loop parks as usual. Only the single-threaded
+//! runtime (`io-threads 1`) polls.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
