@@ -646,7 +646,8 @@ def section_rewrite(ctx, keys, secs, m=None, gap=0.0):
                     r.update(rewrite_loop(s, c, m, keys, timeout, gap))
                 r["stalls_during"] = obs.result
                 log(f"{kind:6} during rewrites ({r['completed']} completed, {r['failed']} failed): "
-                    + fmt_lat(r["during"]) + f"; stall observer {fmt_stalls(obs.result)}")
+                    + fmt_lat(r["during"]) + f"; stall observer {fmt_stalls(obs.result)}"
+                    + (f"; longest slice per rewrite {r['slices_us']} µs" if r["slices_us"] else ""))
             except Exception as e:
                 log(f"{kind} rewrite latency FAILED: {e}")
                 r["error"] = str(e).splitlines()[0][:200]
@@ -665,6 +666,8 @@ def rewrite_loop(s, c, m, keys, timeout, gap=0.0):
     outf = tempfile.TemporaryFile()
     completed = failed = triggered = errors = 0
     durations = []
+    # ringkv: the longest capture slice of each completed rewrite (INFO; Redis forks instead).
+    slices_us = []
     pending = None  # (aof_rewrites when triggered, trigger time)
     last_end = 0.0
     rw0 = int(c.info().get("aof_rewrites", 0))
@@ -680,6 +683,8 @@ def rewrite_loop(s, c, m, keys, timeout, gap=0.0):
             started = int(i.get("aof_rewrites", 0))
             if pending is not None and idle and started > pending[0]:
                 durations.append(time.monotonic() - pending[1])
+                if "last_capture_max_slice_us" in i:
+                    slices_us.append(int(i["last_capture_max_slice_us"]))
                 if i.get("aof_last_bgrewrite_status", "ok") == "ok":
                     completed += 1
                 else:
@@ -712,7 +717,7 @@ def rewrite_loop(s, c, m, keys, timeout, gap=0.0):
         raise RuntimeError(f"redis-benchmark failed ({bench.returncode}): {out.strip()[-300:]}")
     return {"during": parse_verbose(out), "completed": completed, "failed": failed, "triggered": triggered,
             "trigger_errors": errors, "run_s": run_s, "info_rewrites": int(c.info().get("aof_rewrites", 0)) - rw0,
-            "rewrite_s": statistics.median(durations) if durations else None}
+            "rewrite_s": statistics.median(durations) if durations else None, "slices_us": slices_us}
 
 
 def fmt_stalls(st):
@@ -892,15 +897,18 @@ def report(args, ctx, sizes, n1, n16, tput, restart, rw, rw_keys, rw_m, secs, ga
             "",
         ]
         L += ["| server | rewrites completed during the run | failed | run length s | rewrites/s | "
-              "median rewrite time under load s | one rewrite at rest s |", "|---|---|---|---|---|---|---|"]
+              "median rewrite time under load s | one rewrite at rest s | longest event-loop slice per "
+              "rewrite, max / median ms (ringkv's capture; Redis forks) |", "|---|---|---|---|---|---|---|---|"]
         for kind in KINDS:
             r = rw[kind]
             if "during" not in r:
-                L.append(f"| {kind} | FAILED: {r.get('error', 'no data')} | – | – | – | – | – |")
+                L.append(f"| {kind} | FAILED: {r.get('error', 'no data')} | – | – | – | – | – | – |")
                 continue
+            sl = r.get("slices_us") or []
+            slices = f"{max(sl) / 1000:.2f} / {statistics.median(sl) / 1000:.2f}" if sl else "–"
             L.append(f"| {kind} | {r['completed']} | {r['failed']} (BGREWRITEAOF errors: {r['trigger_errors']}) | "
                      f"{r['run_s']:.1f} | {r['completed'] / r['run_s']:.2f} | "
-                     f"{f3(r['rewrite_s'])} | {f3(r.get('idle_rewrite_s'))} |")
+                     f"{f3(r['rewrite_s'])} | {f3(r.get('idle_rewrite_s'))} | {slices} |")
         L += ["", "| test | run | redis req/s | ringkv req/s | redis p50 / p99 / p99.9 / max ms | "
               "ringkv p50 / p99 / p99.9 / max ms | p99 ratio (lower better) | max ratio (lower better) |", "|---|---|---|---|---|---|---|---|"]
         for test in ("SET", "GET"):

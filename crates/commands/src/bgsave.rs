@@ -49,10 +49,12 @@ pub const SLICE_BUDGET: Duration = Duration::from_micros(100);
 /// Slice length when no command ran since the previous slice: an idle server walks in longer
 /// slices (fewer round trips through the scheduler), and a client that arrives waits at most this.
 pub const IDLE_SLICE_BUDGET: Duration = Duration::from_millis(1);
-/// Entries walked between two looks at the clock. Measured in isolation on a 2M-key table: about
-/// 4 µs when the walk can prefetch (60 ns per entry), and while the table is being resized (plain
-/// SCAN steps) 9 µs on average and 98 µs for the worst 64, so 256 could take about 0.4 ms, which
-/// a 100 µs slice cannot afford; the resize lasts as long as the clients take to finish it.
+/// Entries walked between two looks at the clock. Measured on a 2M-key table by the ignored test
+/// `scan_cost_per_64_entries_at_rest_and_while_resizing` (engine crate), per 64 entries: about
+/// 4 µs on average when the walk can prefetch, 5-6 µs while the table is being resized (plain
+/// SCAN steps), and a worst 64 of 76-282 µs over three runs. 256 entries between looks could
+/// therefore hold the loop for several times a 100 µs slice; a resize lasts as long as the
+/// clients take to finish it.
 const CHECK_EVERY: usize = 64;
 /// Encoded bytes the event loop gathers before handing them to the job thread.
 const CHUNK_BYTES: usize = 256 * 1024;

@@ -973,4 +973,63 @@ mod model_tests {
             assert_eq!(d.len(), model.len());
         }
     }
+
+    /// Measurement behind the capture's clock-check interval (`CHECK_EVERY` in the commands
+    /// crate): the cost of walking 2M small keys 64 entries at a time with `scan_mut_batch`, at
+    /// rest (prefetching) and half-way through a resize (plain SCAN steps). It prints, it does
+    /// not assert. Run: `cargo test --release -p ringkv-engine scan_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn scan_cost_per_64_entries_at_rest_and_while_resizing() {
+        use std::time::{Duration, Instant};
+        let entry = |i: usize| {
+            let key = format!("key:{i}");
+            Entry::new(
+                key.as_bytes(),
+                NewValue::Inline(b"0123456789abcdef"),
+                None,
+                0,
+            )
+        };
+        let n = 2_000_000;
+        let mut d = Dict::new(3);
+        d.reserve(n);
+        for i in 0..n {
+            d.insert_new(entry(i));
+        }
+        for resizing in [false, true] {
+            if resizing {
+                let mut i = n;
+                while d.rehash_idx.is_none() {
+                    d.insert_new(entry(i));
+                    i += 1;
+                }
+                d.rehash(d.bucket_count() / 4);
+            }
+            let (mut cursor, mut total, mut worst, mut batches) =
+                (0, Duration::ZERO, Duration::ZERO, 0);
+            loop {
+                let start = Instant::now();
+                let mut visited = 0;
+                while visited < 64 {
+                    cursor = d.scan_mut_batch(cursor, 64 - visited, |_| visited += 1);
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                let took = start.elapsed();
+                total += took;
+                worst = worst.max(took);
+                batches += 1;
+                if cursor == 0 {
+                    break;
+                }
+            }
+            eprintln!(
+                "resizing {resizing}: {batches} batches of 64, {:?} in all, {:?} on average, worst {worst:?}",
+                total,
+                total / batches
+            );
+        }
+    }
 }
