@@ -34,13 +34,8 @@ fn load(server: &Server, clients: usize, stop: &Arc<AtomicBool>) -> Vec<thread::
 }
 
 /// Runs `clients` under load for about a second; returns whether INFO showed
-/// `busy_poll_active:1` meanwhile, and the commands the clients ran.
-fn watch_under_load(server: &Server, clients: usize) -> (bool, u64) {
-    let (active, done, _) = watch_load(server, clients);
-    (active, done)
-}
-
-/// [`watch_under_load`], also returning the highest `eventloop_load_perc` INFO showed.
+/// `busy_poll_active:1` meanwhile, the commands the clients ran, and the highest
+/// `eventloop_load_perc` INFO showed.
 fn watch_load(server: &Server, clients: usize) -> (bool, u64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let workers = load(server, clients, &stop);
@@ -60,7 +55,7 @@ fn watch_load(server: &Server, clients: usize) -> (bool, u64, u64) {
 
 /// Runs a load and checks that the loop never polled.
 fn assert_no_polling_under_load(server: &Server, c: &mut redis::Connection) {
-    let (active, done) = watch_under_load(server, 4);
+    let (active, done, _) = watch_load(server, 4);
     assert!(done > 0);
     assert!(!active, "busy polling showed as active");
     assert_eq!(info_field::<u64>(c, "stats", "busy_poll_idle_usec"), 0);
@@ -141,7 +136,7 @@ fn busy_poll_us_0_never_polls_and_can_be_set_at_run_time() {
     config_set(&mut c, "busy-poll-us", "50");
     let got = busy_poll_settings(&mut c);
     assert_eq!(got, ["busy-poll-us", "50", "busy-poll-min-load", "0"]);
-    let (active, _) = watch_under_load(&server, 4);
+    let (active, _, _) = watch_load(&server, 4);
     assert!(
         active,
         "polling did not start after CONFIG SET busy-poll-us 50"
@@ -164,7 +159,7 @@ fn the_loop_does_not_poll_under_appendfsync_always() {
 
     // Under everysec it polls again.
     config_set(&mut c, "appendfsync", "everysec");
-    let (active, _) = watch_under_load(&server, 4);
+    let (active, _, _) = watch_load(&server, 4);
     assert!(active, "polling did not start after appendfsync everysec");
 }
 
