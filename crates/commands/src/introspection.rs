@@ -141,7 +141,7 @@ fn write_info(ctx: &mut Ctx<'_>, parent: &'static CommandSpec, sub: Option<&'sta
         .filter(|(bit, _)| spec.has(*bit))
         .map(|(_, n)| *n)
         .collect();
-    if spec.numkeys_at > 0 {
+    if spec.has_movable_keys() {
         names.push("movablekeys");
     }
     ctx.out.set(names.len());

@@ -34,6 +34,7 @@ pub mod server;
 pub mod set;
 pub mod shared;
 pub mod shared_args;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -59,6 +60,7 @@ pub fn command_table() -> CommandTable {
         set::COMMANDS,
         list::COMMANDS,
         zset::COMMANDS,
+        sort::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         ratelimit::COMMANDS,

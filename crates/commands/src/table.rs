@@ -12,6 +12,10 @@ use std::collections::HashMap;
 
 pub type Handler = fn(&mut Ctx<'_>, Args<'_>) -> CmdResult;
 
+/// Finds key arguments that only options reveal (SORT ... STORE destination): appends their
+/// positions in the full command line.
+pub type KeyFinder = fn(&[&[u8]], &mut Vec<usize>);
+
 /// Command flags (Redis COMMAND INFO flag names in `flag_names`).
 pub mod flags {
     pub const WRITE: u32 = 1 << 0;
@@ -64,6 +68,8 @@ pub struct CommandSpec {
     /// numkeys key..., LMPOP numkeys key..., SINTERCARD numkeys key...): the index of that
     /// argument; the keys follow it. 0 = none.
     pub numkeys_at: usize,
+    /// For commands with a key behind an option (SORT's STORE): finds it.
+    pub key_finder: Option<KeyFinder>,
     /// Docs group: "string", "generic", "connection", "server", "hash", ...
     pub group: &'static str,
     pub summary: &'static str,
@@ -85,6 +91,7 @@ impl CommandSpec {
             last_key: 0,
             key_step: 0,
             numkeys_at: 0,
+            key_finder: None,
             group: "generic",
             summary: "",
             since: "1.0.0",
@@ -106,6 +113,17 @@ impl CommandSpec {
     pub const fn numkeys_at(mut self, index: usize) -> CommandSpec {
         self.numkeys_at = index;
         self
+    }
+
+    /// Declares keys found by `finder` besides the fixed range (see `key_finder`).
+    pub const fn key_finder(mut self, finder: KeyFinder) -> CommandSpec {
+        self.key_finder = Some(finder);
+        self
+    }
+
+    /// Whether some key positions depend on the arguments (COMMAND INFO's `movablekeys`).
+    pub fn has_movable_keys(&self) -> bool {
+        self.numkeys_at > 0 || self.key_finder.is_some()
     }
 
     pub const fn group(mut self, group: &'static str) -> CommandSpec {
@@ -185,6 +203,9 @@ impl CommandSpec {
                 let end = start.saturating_add(n as usize).min(args.len());
                 keys.extend(start..end);
             }
+        }
+        if let Some(finder) = self.key_finder {
+            finder(args, &mut keys);
         }
         keys
     }

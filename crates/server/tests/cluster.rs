@@ -69,6 +69,13 @@ fn families_match_a_single_node(n: usize) {
         &["SADD", "{t}s2", "b", "c"],
         &["SINTERSTORE", "{t}dst", "{t}s1", "{t}s2"],
         &["SMEMBERS", "{t}dst"],
+        &["RPUSH", "{u}l", "3", "1", "2"],
+        &["SET", "{u}w_1", "30"],
+        &["SET", "{u}w_2", "10"],
+        &["SORT", "{u}l"],
+        &["SORT", "{u}l", "BY", "{u}w_*", "GET", "#", "GET", "{u}w_*"],
+        &["SORT", "{u}l", "DESC", "STORE", "{u}sorted"],
+        &["LRANGE", "{u}sorted", "0", "-1"],
         &["GET", "nokey"],
         &["INCR", "str"],
         &["LPUSH", "str", "x"],
@@ -92,6 +99,14 @@ fn families_match_a_single_node(n: usize) {
     assert_eq!(common::sorted(&keys), common::sorted(&want));
     // Keys in different partitions cannot be used together, except by the split commands.
     assert!(run(&mut r, &["RENAME", "a1", "b2"]).starts_with("-CROSSSLOT"));
+    assert!(run(&mut r, &["SORT", "a1", "STORE", "b2"]).starts_with("-CROSSSLOT"));
+    // SORT's patterns must stay in the sorted key's partition: a hash tag guarantees it.
+    for option in ["BY", "GET"] {
+        assert_eq!(
+            run(&mut r, &["SORT", "{u}l", option, "w_*"]),
+            format!("-ERR {option} option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots.")
+        );
+    }
     assert_eq!(
         run(&mut r, &["SELECT", "1"]),
         "-ERR SELECT is not allowed in cluster mode"
