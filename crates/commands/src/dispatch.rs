@@ -59,7 +59,8 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static CommandSpec
 
 /// Runs a handler and records its effect in the operation log (the AOF's source): a command
 /// that changed the data (bumped `dirty`) is logged as executed, with relative expiries made
-/// absolute, unless its handler logged a deterministic replacement itself.
+/// absolute, unless its handler logged a deterministic replacement itself. A command that took
+/// long enough goes to the slow log.
 fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: Args<'_>) {
     let logging = ctx.store.common.oplog.is_enabled();
     let dirty = ctx.store.common.dirty;
@@ -67,8 +68,12 @@ fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: Args<'_>) {
     if logging {
         ctx.store.common.oplog.begin_command();
     }
+    let started = ctx.shared.slowlog.start();
     if let Err(e) = (spec.handler)(ctx, args) {
         reply_error(ctx, &e);
+    }
+    if let Some(started) = started {
+        ctx.shared.slowlog.record(ctx, spec, args, started);
     }
     if logging && ctx.store.common.dirty != dirty && !ctx.store.common.oplog.replaced() {
         let now = ctx.store.now_ms();

@@ -34,6 +34,7 @@ pub mod server;
 pub mod set;
 pub mod shared;
 pub mod shared_args;
+pub mod slowlog;
 pub mod sort;
 pub mod strings;
 pub mod table;
@@ -52,6 +53,7 @@ pub fn command_table() -> CommandTable {
     CommandTable::new(&[
         connection::COMMANDS,
         server::COMMANDS,
+        slowlog::COMMANDS,
         keys::COMMANDS,
         dump::COMMANDS,
         strings::COMMANDS,

@@ -104,6 +104,8 @@ pub struct Shared {
     /// Parked blocking requests (lock after `store`).
     pub blocked: Mutex<crate::blocking::BlockedClients>,
     pub stats: ServerStats,
+    /// SLOWLOG: commands that ran at least `slowlog-log-slower-than`.
+    pub slowlog: crate::slowlog::SlowLog,
     pub info: ServerInfo,
     pub commands: CommandTable,
     pub clock: Arc<dyn Clock>,
@@ -124,6 +126,8 @@ impl Shared {
         let (shutdown_tx, _) = watch::channel(false);
         let mut store = store;
         apply_config_to_store(&config, &mut store);
+        let slowlog = crate::slowlog::SlowLog::default();
+        slowlog.configure(&config);
         Shared {
             store: Mutex::new(store),
             config: RwLock::new(config),
@@ -133,6 +137,7 @@ impl Shared {
             blocked: Mutex::new(crate::blocking::BlockedClients::default()),
             persistence: crate::persistence::Persistence::new(info.started_ms),
             stats: ServerStats::default(),
+            slowlog,
             info,
             commands: crate::command_table(),
             clock,

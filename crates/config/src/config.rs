@@ -88,6 +88,11 @@ pub struct Config {
     /// `busy-poll-min-load`: percent of the last 10 ms the event loop must have been working for
     /// it to poll instead of sleeping.
     pub busy_poll_min_load: u32,
+    /// `slowlog-log-slower-than`: commands that run at least this many microseconds are recorded
+    /// in the slow log (0 = every command, negative = none).
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`: entries the slow log keeps (the oldest go first).
+    pub slowlog_max_len: u64,
     /// `disable-thp`: turn transparent huge pages off for the process at start-up (as Redis).
     pub disable_thp: bool,
     /// `pidfile`: path; empty = no pid file.
@@ -194,6 +199,8 @@ impl Config {
             io_threads: 0,
             busy_poll_us: 0,
             busy_poll_min_load: 0,
+            slowlog_log_slower_than: 0,
+            slowlog_max_len: 0,
             disable_thp: false,
             pidfile: String::new(),
             daemonize: false,

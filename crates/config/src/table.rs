@@ -895,6 +895,32 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "slowlog-log-slower-than",
+        aliases: &[],
+        mutable: true,
+        default: "10000",
+        kind: Kind::Int {
+            min: -1,
+            max: i64::MAX,
+            get: |c| c.slowlog_log_slower_than,
+            set: |c, v| c.slowlog_log_slower_than = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "slowlog-max-len",
+        aliases: &[],
+        mutable: true,
+        default: "128",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| i64::try_from(c.slowlog_max_len).unwrap_or(i64::MAX),
+            set: |c, v| c.slowlog_max_len = u64::try_from(v).unwrap_or(0),
+        },
+        check: None,
+    },
+    Spec {
         name: "busy-poll-min-load",
         aliases: &[],
         mutable: true,
