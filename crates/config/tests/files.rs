@@ -405,6 +405,8 @@ fn every_parameter_round_trips_through_rewrite() {
             ("hz", "500"),
             ("busy-poll-us", "200"),
             ("busy-poll-min-load", "80"),
+            ("slowlog-log-slower-than", "-1"),
+            ("slowlog-max-len", "7"),
             ("protected-mode", "no"),
             ("lazyfree-lazy-user-flush", "yes"),
             ("busy-reply-threshold", "0"),
