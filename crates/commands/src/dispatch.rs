@@ -4,8 +4,9 @@
 use crate::ctx::Ctx;
 use crate::error::{CmdError, LOADING, NOAUTH, OOM};
 use crate::pubsub::allowed_when_subscribed;
-use crate::table::{find_subcommand, flags, CommandSpec};
+use crate::table::{find_subcommand, flags, CommandSpec, CommandTable};
 use crate::transactions::runs_inside_multi;
+use ringkv_engine::{CommandStat, ERROR_CODES_LIMIT};
 use ringkv_protocol::Args;
 use ringkv_protocol::Protocol;
 use std::sync::atomic::Ordering;
@@ -14,67 +15,96 @@ use std::sync::atomic::Ordering;
 /// single command stalls (Redis bounds this by time with maxmemory-eviction-tenacity).
 const MAX_EVICTIONS_PER_COMMAND: usize = 256;
 
-/// Executes one request and writes its reply. Returns the spec that ran (for per-batch bookkeeping).
+/// Executes one request and writes its reply. Returns the command that ran (for per-batch
+/// bookkeeping; a container command rather than its subcommand).
 pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static CommandSpec> {
     let name = args.arg(0);
-    let Some(spec) = ctx.shared.commands.lookup(name) else {
+    let Some((parent, parent_index)) = ctx.shared.commands.lookup_indexed(name) else {
         let err = unknown_command(args);
         reject(ctx, &err);
         return None;
     };
-    match check(ctx, spec, args) {
-        Err(e) => reject(ctx, &e),
-        Ok(spec)
-            if ctx.client.subs.count() > 0
-                && ctx.out.protocol() == Protocol::Resp2
-                && !allowed_when_subscribed(spec.name) =>
-        {
-            let e = CmdError::msg(format!(
-                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                spec.name
-            ));
-            reject(ctx, &e);
-        }
-        Ok(spec) => {
-            if ctx.client.multi.is_some() && !runs_inside_multi(spec.name) {
-                if let Some(m) = ctx.client.multi.as_mut() {
-                    m.queued.push(args.to_owned_args());
-                }
-                ctx.out.simple(b"QUEUED");
+    let spec = match check(ctx, parent, args) {
+        Err(e) => {
+            // Counted against the (sub)command refused; an unknown subcommand names none.
+            let refused = if parent.subcommands.is_empty() || args.len() < 2 {
+                Some(parent)
             } else {
-                run_logged(ctx, spec, args);
-                // Serve clients blocked on keys this command fed — after whole commands only:
-                // not between EXEC's queued commands, and not from inside a re-run itself.
-                if !ctx.client.in_exec && !ctx.client.serving_blocked {
-                    if ctx.store.common.blocking.has_ready() {
-                        crate::blocking::serve_blocked(ctx.store, ctx.shared);
-                    }
-                    crate::pubsub::publish_key_events(ctx.store, ctx.shared);
-                }
+                find_subcommand(parent, args.arg(1))
+            };
+            if let Some(refused) = refused {
+                stat_of(ctx, CommandTable::stat_index(parent, parent_index, refused)).rejected += 1;
             }
+            reject(ctx, &e);
+            return Some(parent);
+        }
+        Ok(spec) => spec,
+    };
+    let index = CommandTable::stat_index(parent, parent_index, spec);
+    if ctx.client.subs.count() > 0
+        && ctx.out.protocol() == Protocol::Resp2
+        && !allowed_when_subscribed(spec.name)
+    {
+        let e = CmdError::msg(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+        stat_of(ctx, index).rejected += 1;
+        reject(ctx, &e);
+    } else if ctx.client.multi.is_some() && !runs_inside_multi(spec.name) {
+        if let Some(m) = ctx.client.multi.as_mut() {
+            m.queued.push(args.to_owned_args());
+        }
+        ctx.out.simple(b"QUEUED");
+    } else {
+        run_logged(ctx, spec, index, args);
+        // Serve clients blocked on keys this command fed — after whole commands only:
+        // not between EXEC's queued commands, and not from inside a re-run itself.
+        if !ctx.client.in_exec && !ctx.client.serving_blocked {
+            if ctx.store.common.blocking.has_ready() {
+                crate::blocking::serve_blocked(ctx.store, ctx.shared);
+            }
+            crate::pubsub::publish_key_events(ctx.store, ctx.shared);
         }
     }
-    Some(spec)
+    Some(parent)
+}
+
+/// The INFO commandstats counters of the command with statistics index `index`.
+fn stat_of<'a>(ctx: &'a mut Ctx<'_>, index: usize) -> &'a mut CommandStat {
+    let stats = &mut ctx.store.common.command_stats;
+    if stats.len() <= index {
+        stats.resize(
+            ctx.shared.commands.stat_names().len().max(index + 1),
+            CommandStat::default(),
+        );
+    }
+    &mut stats[index]
 }
 
 /// Runs a handler and records its effect in the operation log (the AOF's source): a command
 /// that changed the data (bumped `dirty`) is logged as executed, with relative expiries made
 /// absolute, unless its handler logged a deterministic replacement itself. A command that took
 /// long enough goes to the slow log.
-fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: Args<'_>) {
+fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, index: usize, args: Args<'_>) {
     let logging = ctx.store.common.oplog.is_enabled();
     let dirty = ctx.store.common.dirty;
     let db = ctx.client.db;
     if logging {
         ctx.store.common.oplog.begin_command();
     }
-    let started = ctx.shared.slowlog.start();
-    if let Err(e) = (spec.handler)(ctx, args) {
+    let started = ctx.shared.slowlog.now();
+    let result = (spec.handler)(ctx, args);
+    let usec = ctx.shared.slowlog.micros_since(started);
+    let failed = result.is_err();
+    if let Err(e) = result {
         reply_error(ctx, &e);
     }
-    if let Some(started) = started {
-        ctx.shared.slowlog.record(ctx, spec, args, started);
-    }
+    let stat = stat_of(ctx, index);
+    stat.calls += 1;
+    stat.usec += usec;
+    stat.failed += u64::from(failed);
+    ctx.shared.slowlog.record(ctx, spec, args, usec);
     if logging && ctx.store.common.dirty != dirty && !ctx.store.common.oplog.replaced() {
         let now = ctx.store.now_ms();
         let log = &mut ctx.store.common.oplog;
@@ -98,8 +128,21 @@ fn reply_error(ctx: &mut Ctx<'_>, e: &CmdError) {
         .stats
         .total_error_replies
         .fetch_add(1, Ordering::Relaxed);
+    count_error_code(&mut ctx.store.common.error_stats, e.as_bytes());
     ctx.client.errors += 1;
     ctx.out.error(e.as_bytes());
+}
+
+/// INFO errorstats: one more error reply with this text's code (its first word), unless the
+/// table is full of other codes.
+fn count_error_code(stats: &mut std::collections::BTreeMap<String, u64>, text: &[u8]) {
+    let code = text.split(|&c| c == b' ').next().unwrap_or_default();
+    let code = String::from_utf8_lossy(code);
+    if let Some(n) = stats.get_mut(code.as_ref()) {
+        *n += 1;
+    } else if stats.len() < ERROR_CODES_LIMIT {
+        stats.insert(code.into_owned(), 1);
+    }
 }
 
 /// The checks every command passes before it runs or is queued; returns the spec to run

@@ -2,9 +2,10 @@
 //! redis-cli and client libraries that parse it (`field:value` lines under `# Section` headers,
 //! sections separated by a blank line, CRLF line ends) work unchanged.
 //!
-//! Only sections backed by real state are produced (server, clients, memory, stats, cpu,
-//! keyspace); a section ringkv does not have yet (persistence, replication, ...) is simply absent,
-//! as an unknown section is in Redis, rather than filled with made-up numbers. Process facts Redis
+//! Only sections backed by real state are produced; a section ringkv has no state for (modules,
+//! latencystats) is simply absent, as an unknown section is in Redis, rather than filled with
+//! made-up numbers. `replication` says what is true of every ringkv node: it takes writes and has
+//! no Redis-style replicas (cluster replication is reported under `cluster`). Process facts Redis
 //! reads with libc calls (RSS, CPU time, page size, clock ticks) come from /proc here, so the
 //! command crate needs no libc binding.
 
@@ -25,17 +26,20 @@ pub static LAZYFREE_PENDING_OBJECTS: AtomicU64 = AtomicU64::new(0);
 /// Keys freed by the background lazy-free thread since start (or CONFIG RESETSTAT).
 pub static LAZYFREED_OBJECTS: AtomicU64 = AtomicU64::new(0);
 
-/// Sections in report order. `default`, `all` and `everything` all mean every one of them, since
-/// ringkv has neither modules nor the per-command statistics `all` adds in Redis.
-const SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "cpu",
-    "cluster",
-    "keyspace",
+/// Sections in report order, and whether `INFO` / `INFO default` includes them (`all` and
+/// `everything` include every one: `commandstats` is only there, as in Redis).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("cluster", true),
+    ("keyspace", true),
 ];
 
 /// Renders one INFO section from the server's shared state.
@@ -50,24 +54,18 @@ const NAMED_ONLY: &[(&str, SectionFn)] = &[
 /// The INFO reply text for the requested section names (`INFO` arguments; empty = default).
 /// Unknown names select nothing, so `INFO nosuchsection` is an empty string, as in Redis.
 pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
-    let wanted: Vec<&str> = if requested.is_empty()
-        || requested.iter().any(|r| {
-            r.eq_ignore_ascii_case(b"default")
-                || r.eq_ignore_ascii_case(b"all")
-                || r.eq_ignore_ascii_case(b"everything")
-        }) {
-        SECTIONS.to_vec()
-    } else {
-        SECTIONS
+    let asked = |name: &str| {
+        requested
             .iter()
-            .copied()
-            .filter(|s| {
-                requested
-                    .iter()
-                    .any(|r| r.eq_ignore_ascii_case(s.as_bytes()))
-            })
-            .collect()
+            .any(|r| r.eq_ignore_ascii_case(name.as_bytes()))
     };
+    let all = asked("all") || asked("everything");
+    let default = requested.is_empty() || asked("default");
+    let wanted: Vec<&str> = SECTIONS
+        .iter()
+        .filter(|(name, in_default)| all || (default && *in_default) || asked(name))
+        .map(|(name, _)| *name)
+        .collect();
     let mut out = String::with_capacity(2048);
     for (i, section) in wanted.iter().enumerate() {
         if i > 0 {
@@ -94,6 +92,13 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
                 }
             }
             "keyspace" => keyspace(ctx, &mut out),
+            "replication" => {
+                out.push_str("# Replication\r\n");
+                field(&mut out, "role", "master");
+                field(&mut out, "connected_slaves", 0);
+            }
+            "commandstats" => commandstats(ctx, &mut out),
+            "errorstats" => errorstats(ctx, &mut out),
             _ => {}
         }
     }
@@ -109,6 +114,36 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
         }
     }
     out
+}
+
+/// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,failed_calls=…` for every
+/// command that ran or was refused since start (or CONFIG RESETSTAT).
+fn commandstats(ctx: &mut Ctx<'_>, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    let names = ctx.shared.commands.stat_names();
+    for (name, s) in names.iter().zip(&ctx.store.common.command_stats) {
+        if s.calls == 0 && s.rejected == 0 && s.failed == 0 {
+            continue;
+        }
+        let per_call = if s.calls == 0 {
+            0.0
+        } else {
+            s.usec as f64 / s.calls as f64
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+            s.calls, s.usec, s.rejected, s.failed
+        );
+    }
+}
+
+/// `errorstat_<CODE>:count=…` per error code replied since start (or CONFIG RESETSTAT).
+fn errorstats(ctx: &mut Ctx<'_>, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    for (code, count) in &ctx.store.common.error_stats {
+        let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+    }
 }
 
 /// Appends one `field:value\r\n` line.

@@ -91,6 +91,18 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Depends on subcommand.",
         )
         .subcommands(DEBUG_SUBCOMMANDS),
+    CommandSpec::new(
+        "role",
+        1,
+        flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
+        role,
+    )
+    .group("server")
+    .doc(
+        "Returns the replication role.",
+        "2.8.12",
+        "O(1)",
+    ),
     CommandSpec::new("memory", -2, 0, crate::dispatch::container)
         .group("server")
         .doc(
@@ -301,6 +313,16 @@ fn time(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// ROLE: every ringkv node takes writes and has no Redis-style replicas (the cluster's own
+/// replication is not master-replica): `master`, replication offset 0, no replicas.
+fn role(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.integer(0);
+    ctx.out.array(0);
+    Ok(())
+}
+
 fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let patterns: Vec<&[u8]> = args.iter().skip(2).collect();
     let found = ctx.shared.config.read().get(&patterns);
@@ -339,6 +361,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
     ctx.shared.stats.reset();
     ctx.shared.ratelimit.reset();
     ctx.store.common.stats = KeyspaceStats::default();
+    ctx.store.common.command_stats.clear();
+    ctx.store.common.error_stats.clear();
     LAZYFREED_OBJECTS.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())

@@ -8,13 +8,12 @@
 //! Redis: not the time it waited for the keyspace lock, the network, or (under `appendfsync
 //! always`) the disk.
 //!
-//! Cost: the dispatcher reads the threshold (one relaxed atomic load) and, unless it is
-//! negative, the clock twice per command. The clock is the CPU's time-stamp counter (`quanta`,
-//! calibrated once, falling back to the OS clock where the counter is not usable), as Redis's
-//! monotonic.c does: a pair of reads measured 20 ns on the benchmark VM against 50 ns for
-//! `std::time::Instant`, which at pipeline 16 (about 0.75 µs of server CPU per command) is the
-//! difference between about 3% and 7%. The log's lock is taken only to add a slow entry or to
-//! answer SLOWLOG. Entries are bounded as in Redis: at most 32 arguments (the last one then says
+//! Cost: the dispatcher reads the clock twice per command (the same measurement feeds INFO
+//! commandstats). The clock is the CPU's time-stamp counter (`quanta`, calibrated once, falling
+//! back to the OS clock where the counter is not usable), as Redis's monotonic.c does: a pair of
+//! reads measured 20 ns on the benchmark VM against 50 ns for `std::time::Instant`, which at
+//! pipeline 16 (about 0.75 µs of server CPU per command) is the difference between about 3% and
+//! 7%. The log's lock is taken only to add a slow entry or to answer SLOWLOG. Entries are bounded as in Redis: at most 32 arguments (the last one then says
 //! how many more there were) of at most 128 bytes each, and secrets (AUTH's arguments, HELLO's
 //! AUTH pair, CONFIG SET requirepass's value) are stored as "(redacted)".
 
@@ -79,17 +78,22 @@ impl SlowLog {
             .store(config.slowlog_max_len, Ordering::Relaxed);
     }
 
-    /// A start mark for [`record`](Self::record), or None when nothing is recorded.
+    /// A time mark (the time-stamp counter) for [`micros_since`](Self::micros_since).
     #[inline]
-    pub fn start(&self) -> Option<u64> {
-        (self.threshold_us.load(Ordering::Relaxed) >= 0).then(|| self.clock.raw())
+    pub fn now(&self) -> u64 {
+        self.clock.raw()
     }
 
-    /// Records the command that began at `started` if it took long enough (Redis: `duration >=
-    /// threshold`).
-    pub fn record(&self, ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, started: u64) {
+    /// Microseconds since the mark `started`.
+    #[inline]
+    pub fn micros_since(&self, started: u64) -> u64 {
+        self.clock.delta_as_nanos(started, self.clock.raw()) / 1000
+    }
+
+    /// Records the command if it took long enough (Redis: `duration >= threshold`).
+    #[inline]
+    pub fn record(&self, ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, duration_us: u64) {
         let threshold = self.threshold_us.load(Ordering::Relaxed);
-        let duration_us = self.clock.delta_as_nanos(started, self.clock.raw()) / 1000;
         if threshold < 0 || duration_us < threshold.unsigned_abs() || spec.has(flags::SKIP_SLOWLOG)
         {
             return;

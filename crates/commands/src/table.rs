@@ -258,27 +258,41 @@ impl CommandSpec {
 /// Name → spec, built once at start-up from the family modules.
 pub struct CommandTable {
     /// foldhash: the lookup runs for every command, and names are not attacker-chosen keys that
-    /// could be flooded (the table is fixed at start-up).
-    by_name: HashMap<Vec<u8>, &'static CommandSpec, foldhash::fast::RandomState>,
+    /// could be flooded (the table is fixed at start-up). With each command its statistics index.
+    by_name: HashMap<Vec<u8>, (&'static CommandSpec, usize), foldhash::fast::RandomState>,
     ordered: Vec<&'static CommandSpec>,
+    /// INFO commandstats names by statistics index: every command, each followed by its
+    /// subcommands (`client|list`), so a subcommand's index is its parent's + 1 + its position.
+    stat_names: Vec<String>,
 }
 
 impl CommandTable {
     pub fn new(families: &[&'static [CommandSpec]]) -> CommandTable {
         let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
         let mut ordered = Vec::new();
+        let mut stat_names = Vec::new();
         for family in families {
             for spec in family.iter() {
-                let prev = by_name.insert(spec.name.as_bytes().to_vec(), spec);
+                let prev = by_name.insert(spec.name.as_bytes().to_vec(), (spec, stat_names.len()));
                 assert!(prev.is_none(), "duplicate command {}", spec.name);
                 ordered.push(spec);
+                stat_names.push(spec.name.to_string());
+                stat_names.extend(
+                    spec.subcommands
+                        .iter()
+                        .map(|sub| format!("{}|{}", spec.name, sub.name)),
+                );
             }
         }
-        CommandTable { by_name, ordered }
+        CommandTable {
+            by_name,
+            ordered,
+            stat_names,
+        }
     }
 
-    /// Case-insensitive lookup without allocating for names up to 32 bytes.
-    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+    /// [`lookup`](Self::lookup) with the command's statistics index.
+    pub fn lookup_indexed(&self, name: &[u8]) -> Option<(&'static CommandSpec, usize)> {
         let mut buf = [0u8; 32];
         if name.len() <= buf.len() {
             let lower = &mut buf[..name.len()];
@@ -288,6 +302,29 @@ impl CommandTable {
         } else {
             None
         }
+    }
+
+    /// The statistics index of `spec`, given the command it was resolved from (itself or its
+    /// container).
+    pub fn stat_index(parent: &CommandSpec, parent_index: usize, spec: &CommandSpec) -> usize {
+        match parent
+            .subcommands
+            .iter()
+            .position(|sub| std::ptr::eq(sub, spec))
+        {
+            Some(pos) => parent_index + 1 + pos,
+            None => parent_index,
+        }
+    }
+
+    /// The INFO commandstats names, by statistics index.
+    pub fn stat_names(&self) -> &[String] {
+        &self.stat_names
+    }
+
+    /// Case-insensitive lookup without allocating for names up to 32 bytes.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.lookup_indexed(name).map(|(spec, _)| spec)
     }
 
     pub fn len(&self) -> usize {

@@ -38,8 +38,8 @@ pub use glob::glob_match;
 pub use oplog::{encode_command, CommandEncoder, OpLog};
 pub use rng::Rng;
 pub use store::{
-    Common, EvictionPolicy, EvictionSettings, KeyEvent, KeyspaceStats, MemoryGauge, PolicyClock,
-    Store,
+    CommandStat, Common, EvictionPolicy, EvictionSettings, KeyEvent, KeyspaceStats, MemoryGauge,
+    PolicyClock, Store, ERROR_CODES_LIMIT,
 };
 pub use types::{HashValue, ListValue, SetValue, ZSetValue};
 pub use value::Value;

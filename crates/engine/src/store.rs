@@ -63,6 +63,23 @@ pub struct KeyspaceStats {
     pub expire_cycles_budget_hit: u64,
 }
 
+/// One command's counters for INFO commandstats (Redis's `cmdstat_<name>` line).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommandStat {
+    /// Executions (a command queued by MULTI counts when EXEC runs it).
+    pub calls: u64,
+    /// Microseconds spent executing.
+    pub usec: u64,
+    /// Refused before running (arity, authentication, memory, MISCONF ...).
+    pub rejected: u64,
+    /// Ran and replied with an error.
+    pub failed: u64,
+}
+
+/// Distinct error codes INFO errorstats tracks (Redis's ERRORSTATS_LIMIT): clients choose error
+/// texts only indirectly, but the table must not grow without bound.
+pub const ERROR_CODES_LIMIT: usize = 128;
+
 /// State every database operation may touch.
 pub struct Common {
     /// Cached current time (unix ms), set once per command batch.
@@ -86,6 +103,12 @@ pub struct Common {
     pub oplog: crate::oplog::OpLog,
     /// The running point-in-time capture (BGSAVE, BGREWRITEAOF), if any.
     pub capture: crate::capture::Capture,
+    /// Per-command counters, indexed by the command layer's table index (kept here because
+    /// commands run under the keyspace lock: plain additions, no atomics).
+    pub command_stats: Vec<CommandStat>,
+    /// Error replies by code (the first word: `ERR`, `WRONGTYPE` ...), at most
+    /// `ERROR_CODES_LIMIT` codes.
+    pub error_stats: std::collections::BTreeMap<String, u64>,
 }
 
 /// A keyspace notification waiting to be published (`__keyspace@db__:key` / `__keyevent@db__:event`).
@@ -129,6 +152,8 @@ impl Store {
                 events: Vec::new(),
                 oplog: Default::default(),
                 capture: Default::default(),
+                command_stats: Vec::new(),
+                error_stats: Default::default(),
             },
             memory: Arc::new(|| 0),
             evict_pool: crate::evict::EvictionPool::default(),

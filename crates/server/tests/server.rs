@@ -50,7 +50,9 @@ fn info_default_reports_every_section_in_redis_format() {
             "# Memory",
             "# Persistence",
             "# Stats",
+            "# Replication",
             "# CPU",
+            "# Errorstats",
             "# Cluster",
             "# Keyspace"
         ]
@@ -62,8 +64,9 @@ fn info_default_reports_every_section_in_redis_format() {
         text.ends_with("# Keyspace\r\n"),
         "empty keyspace section last"
     );
-    // Persistence reports the snapshot state; replication does not exist yet.
-    assert!(text.contains("\r\nrdb_changes_since_last_save:") && !text.contains("Replication"));
+    // Persistence reports the snapshot state; replication what every node is.
+    assert!(text.contains("\r\nrdb_changes_since_last_save:"));
+    assert!(text.contains("\r\n# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"));
     for line in text
         .split("\r\n")
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -177,15 +180,30 @@ fn info_sections_are_selectable_and_keyspace_tracks_keys() {
     assert!(two.starts_with("# Clients\r\n"), "{two}");
     assert!(two.contains("\r\n\r\n# Keyspace\r\n"));
     assert_eq!(two.matches('#').count(), 2);
-    for all in ["all", "everything", "default", "ALL"] {
-        assert_eq!(info(&mut r, &[all]).matches("\r\n# ").count(), 7, "{all}");
+    // `all` adds commandstats to the default sections.
+    for (all, sections) in [
+        ("all", 11),
+        ("everything", 11),
+        ("default", 10),
+        ("ALL", 11),
+    ] {
+        assert_eq!(
+            info(&mut r, &[all]).matches("\r\n# ").count() + 1,
+            sections,
+            "{all}"
+        );
     }
     assert_eq!(
         info(&mut r, &["server", "everything"])
             .matches("# ")
             .count(),
-        8
+        11
     );
+    assert_eq!(
+        info(&mut r, &["replication"]),
+        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+    );
+    assert_eq!(q(&mut r, &["ROLE"]), "[master,:0,[]]");
     assert!(info(&mut r, &["cluster"]).contains("cluster_enabled:0"));
     // Unknown and not-implemented sections select nothing.
     assert_eq!(info(&mut r, &["nosuchsection"]), "");
@@ -211,6 +229,8 @@ fn info_sections_are_selectable_and_keyspace_tracks_keys() {
 fn info_stats_count_and_config_resetstat_clears() {
     let s = Server::start(&[]);
     let mut r = s.raw();
+    // The readiness probe may have met `-LOADING` (an error reply): start from zero.
+    assert_eq!(q(&mut r, &["CONFIG", "RESETSTAT"]), "+OK");
     assert_eq!(q(&mut r, &["DEBUG", "POPULATE", "2"]), "+OK");
     assert_eq!(q(&mut r, &["MEMORY", "USAGE", "nosuch"]), "(nil)");
     assert!(q(&mut r, &["MEMORY", "USAGE", "key:0"]).starts_with(':'));
@@ -241,6 +261,60 @@ fn info_stats_count_and_config_resetstat_clears() {
     assert!(num(&after, "total_commands_processed") <= 1);
     assert!(q(&mut r, &["CONFIG", "RESETSTAT", "x"])
         .starts_with("-ERR wrong number of arguments for 'config|resetstat' command"));
+}
+
+/// INFO commandstats and errorstats: calls with their time, refusals before running (arity,
+/// a subscribed RESP2 client) against the (sub)command refused, failures while running, and
+/// error replies by code; an unknown command or subcommand counts as an error only.
+#[test]
+fn info_commandstats_and_errorstats() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(q(&mut r, &["CONFIG", "RESETSTAT"]), "+OK");
+    q(&mut r, &["SET", "a", "1"]);
+    q(&mut r, &["GET", "a"]);
+    q(&mut r, &["GET", "a"]);
+    assert!(q(&mut r, &["GET"]).starts_with("-ERR wrong number"));
+    assert!(q(&mut r, &["LPUSH", "a", "x"]).starts_with("-WRONGTYPE"));
+    assert!(q(&mut r, &["CLIENT", "NOSUCH"]).starts_with("-ERR unknown subcommand"));
+    assert!(q(&mut r, &["NOSUCH"]).starts_with("-ERR unknown command"));
+    assert!(q(&mut r, &["CLIENT", "GETNAME", "x"]).starts_with("-ERR wrong number"));
+    q(&mut r, &["CLIENT", "GETNAME"]);
+    let stats = info(&mut r, &["commandstats"]);
+    let line = |name: &str| {
+        field(&stats, &format!("cmdstat_{name}")).unwrap_or_else(|| panic!("{name}: {stats}"))
+    };
+    let counts = |name: &str| {
+        let l = line(name);
+        let get = |k: &str| -> u64 {
+            l.split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{k} in {l}"))
+        };
+        (get("calls"), get("rejected_calls"), get("failed_calls"))
+    };
+    assert_eq!(counts("get"), (2, 1, 0));
+    assert_eq!(counts("set"), (1, 0, 0));
+    assert_eq!(counts("lpush"), (1, 0, 1));
+    assert_eq!(counts("client|getname"), (1, 1, 0));
+    assert!(line("get").contains(",usec_per_call="), "{stats}");
+    assert!(field(&stats, "cmdstat_client").is_none(), "{stats}");
+    assert!(field(&stats, "cmdstat_info").is_none(), "{stats}");
+    assert_eq!(
+        info(&mut r, &["errorstats"]),
+        "# Errorstats\r\nerrorstat_ERR:count=4\r\nerrorstat_WRONGTYPE:count=1\r\n"
+    );
+    // RESETSTAT clears both (and then counts itself).
+    q(&mut r, &["CONFIG", "RESETSTAT"]);
+    let after = info(&mut r, &["commandstats"]);
+    let lines: Vec<&str> = after.lines().skip(1).collect();
+    assert_eq!(lines.len(), 1, "{after}");
+    assert!(
+        lines[0].starts_with("cmdstat_config|resetstat:calls=1,"),
+        "{after}"
+    );
+    assert_eq!(info(&mut r, &["errorstats"]), "# Errorstats\r\n");
 }
 
 #[test]
