@@ -160,6 +160,23 @@ pub fn unpark(store: &mut Store, shared: &Shared, client_id: u64) -> bool {
     }
 }
 
+/// CLIENT UNBLOCK: ends the parked request of `client_id` now, with its timeout reply or (if
+/// `error`) Redis's `-UNBLOCKED` error. False if that client is not blocked.
+pub fn unblock_now(store: &mut Store, shared: &Shared, client_id: u64, error: bool) -> bool {
+    let Some(bc) = shared.blocked.lock().by_client.remove(&client_id) else {
+        return false;
+    };
+    store.common.blocking.unblock(client_id, &bc.keys);
+    let mut out = ReplyWriter::new(bc.proto);
+    if error {
+        out.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        out.null_array();
+    }
+    let _ = bc.reply.send(std::mem::take(out.buffer_mut()));
+    true
+}
+
 // ---------------------------------------------------------------------------------------------
 // The blocking commands. Each first serves itself with its non-blocking twin's code (LMOVE,
 // LMPOP, ZMPOP, or the list/zset pop helpers); only when every named key is empty (or absent)

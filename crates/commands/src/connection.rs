@@ -144,6 +144,14 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
              [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>]> \
              [[ID client-id] | ...]>",
         ),
+    CommandSpec::new("unblock", -3, CONN | flags::ADMIN, client_unblock)
+        .group("connection")
+        .doc(
+            "Unblocks a client blocked by a blocking command from a different connection.",
+            "5.0.0",
+            "O(log N) where N is the number of client connections",
+        )
+        .syntax("client-id [TIMEOUT | ERROR]"),
     CommandSpec::new("no-evict", 3, CONN | flags::ADMIN, client_no_evict)
         .group("connection")
         .doc(
@@ -698,6 +706,8 @@ const CLIENT_HELP: &[&str] = &[
     "      Return clients of specified type.",
     "    * ID <client-id> [<client-id> ...]",
     "      Return clients of specified IDs only.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
     "SETINFO <option> <value>",
@@ -709,6 +719,34 @@ const CLIENT_HELP: &[&str] = &[
     "HELP",
     "    Print this help.",
 ];
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another connection's blocking command (BLPOP,
+/// BZPOPMIN ...) as if it had timed out, or with an `-UNBLOCKED` error. 1 if that client was
+/// blocked, else 0.
+fn client_unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(args.arg(1))
+        )));
+    }
+    // The reason is checked before the id, as in Redis.
+    let error = match args.len() {
+        4 if is(args.arg(3), "error") => true,
+        4 if is(args.arg(3), "timeout") => false,
+        4 => {
+            return Err(CmdError::Static(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+        _ => false,
+    };
+    let id = parse_i64(args.arg(2)).ok_or(NOT_INTEGER)?;
+    let unblocked = u64::try_from(id)
+        .is_ok_and(|id| crate::blocking::unblock_now(ctx.store, ctx.shared, id, error));
+    ctx.out.integer(i64::from(unblocked));
+    Ok(())
+}
 
 fn client_help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     ctx.out.array(CLIENT_HELP.len());

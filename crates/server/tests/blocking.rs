@@ -49,6 +49,53 @@ fn blpop_wakes_on_push_from_another_client() {
     wait_blocked(&s, 0);
 }
 
+/// CLIENT UNBLOCK ends another client's wait: as a timeout (a null, in that client's protocol)
+/// or with an -UNBLOCKED error; the waiter no longer takes data pushed afterwards.
+#[test]
+fn client_unblock_ends_a_wait_as_timeout_or_error() {
+    let s = Server::start(&[]);
+    let mut waiter = s.raw();
+    let id = {
+        waiter.cmd(&[b"CLIENT", b"ID"]);
+        waiter.reply().trim_start_matches(':').to_string()
+    };
+    waiter.cmd(&[b"BLPOP", b"q", b"0"]);
+    wait_blocked(&s, 1);
+    assert_eq!(push(&s, &["CLIENT", "UNBLOCK", &id]), ":1");
+    assert_eq!(waiter.line(), "*-1");
+    wait_blocked(&s, 0);
+    assert_eq!(push(&s, &["RPUSH", "q", "a"]), ":1");
+    assert_eq!(push(&s, &["LLEN", "q"]), ":1");
+    assert_eq!(push(&s, &["CLIENT", "UNBLOCK", &id]), ":0");
+
+    waiter.cmd(&[b"HELLO", b"3"]);
+    waiter.reply();
+    waiter.cmd(&[b"BZPOPMIN", b"z", b"0"]);
+    wait_blocked(&s, 1);
+    assert_eq!(push(&s, &["CLIENT", "UNBLOCK", &id, "TIMEOUT"]), ":1");
+    assert_eq!(waiter.line(), "_");
+    waiter.cmd(&[b"BLMOVE", b"e", b"d", b"LEFT", b"RIGHT", b"0"]);
+    wait_blocked(&s, 1);
+    assert_eq!(push(&s, &["CLIENT", "UNBLOCK", &id, "error"]), ":1");
+    assert_eq!(
+        waiter.line(),
+        "-UNBLOCKED client unblocked via CLIENT UNBLOCK"
+    );
+    // The connection goes on normally.
+    waiter.cmd(&[b"PING"]);
+    assert_eq!(waiter.line(), "+PONG");
+
+    assert_eq!(
+        push(&s, &["CLIENT", "UNBLOCK", &id, "FOO"]),
+        "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+    );
+    assert_eq!(
+        push(&s, &["CLIENT", "UNBLOCK", "x"]),
+        "-ERR value is not an integer or out of range"
+    );
+    assert_eq!(push(&s, &["CLIENT", "UNBLOCK", "-5"]), ":0");
+}
+
 #[test]
 fn timeout_returns_null() {
     let s = Server::start(&[]);
