@@ -26,6 +26,7 @@ pub mod introspection;
 pub mod keys;
 pub mod list;
 pub mod loading;
+pub mod metrics;
 pub mod parse;
 pub mod persistence;
 pub mod pubsub;

@@ -6,6 +6,7 @@
 //! * `GET /v1/ratelimit/limit?key=KEY&algorithm=A&limit=N&window=MS[&burst=B][&cost=C][&peek=1]`
 //!   — parameters inline, as `RL.LIMIT`.
 //! * `GET /healthz` — 200 while the server runs.
+//! * `GET /metrics` — Prometheus metrics: every number INFO reports (`ringkv_commands::metrics`).
 //!
 //! A check answers 200 when allowed and 429 when limited, with the IETF rate-limit headers
 //! (`RateLimit-Policy: "NAME";q=LIMIT;w=WINDOW_SECONDS`, `RateLimit: "NAME";r=REMAINING;t=RESET`,
@@ -131,7 +132,7 @@ fn route(shared: &Shared, req: &Request<Incoming>) -> Result<HttpDecision, Box<R
     let path = req.uri().path();
     let known = matches!(
         path,
-        "/healthz" | "/v1/ratelimit/check" | "/v1/ratelimit/limit"
+        "/healthz" | "/metrics" | "/v1/ratelimit/check" | "/v1/ratelimit/limit"
     );
     if !known {
         return Err(Box::new(error(StatusCode::NOT_FOUND, "not found")));
@@ -140,6 +141,16 @@ fn route(shared: &Shared, req: &Request<Incoming>) -> Result<HttpDecision, Box<R
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported");
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET"));
+        return Err(Box::new(r));
+    }
+    if path == "/metrics" {
+        let mut r = Response::new(Full::new(Bytes::from(ringkv_commands::metrics::render(
+            shared,
+        ))));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(ringkv_commands::metrics::CONTENT_TYPE),
+        );
         return Err(Box::new(r));
     }
     if path == "/healthz" {

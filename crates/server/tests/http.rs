@@ -347,3 +347,64 @@ fn the_endpoint_stops_with_the_server() {
     assert!(status.success());
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// `GET /metrics`: INFO's numbers in Prometheus's text format, typed, with per-command,
+/// per-error, per-database and per-policy series; every line parses.
+#[test]
+fn metrics_export_every_info_number() {
+    let (s, port) = start_with_http();
+    let mut r = s.raw();
+    cmd(&mut r, &["CONFIG", "RESETSTAT"]);
+    cmd(&mut r, &["SET", "a", "1"]);
+    cmd(&mut r, &["GET", "a"]);
+    assert!(cmd(&mut r, &["LPUSH", "a", "x"]).starts_with("-WRONGTYPE"));
+    assert_eq!(
+        get(port, "/v1/ratelimit/check?policy=api&key=k").status,
+        200
+    );
+    let reply = get(port, "/metrics");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.headers.get("content-type").map(String::as_str),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let body = &reply.body;
+    for want in [
+        "ringkv_commands_total{cmd=\"set\"} 1\n",
+        "ringkv_commands_failed_calls_total{cmd=\"lpush\"} 1\n",
+        "ringkv_errors_total{err=\"WRONGTYPE\"} 1\n",
+        "ringkv_db_keys{db=\"0\"} ",
+        "# TYPE ringkv_keyspace_hits_total counter\nringkv_keyspace_hits_total 1\n",
+        "# TYPE ringkv_connected_clients gauge\nringkv_connected_clients 1\n",
+        "ringkv_ratelimit_allowed_total{name=\"policy_api\"} 1\n",
+        "# TYPE ringkv_used_memory gauge\n",
+    ] {
+        assert!(body.contains(want), "{want:?} missing from:\n{body}");
+    }
+    // Every sample line is `name[{labels}] number`, after its metric's TYPE line.
+    let mut typed = HashSet::new();
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().unwrap_or_default().to_string();
+            assert!(matches!(parts.next(), Some("counter" | "gauge")), "{line}");
+            assert!(typed.insert(name), "two TYPE lines: {line}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        let name = series.split('{').next().unwrap_or_default();
+        assert!(
+            name.starts_with("ringkv_")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        assert!(typed.contains(name), "no TYPE before {line}");
+    }
+    assert!(typed.len() > 50, "{}", typed.len());
+    let post = request(
+        port,
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(post.status, 405);
+}
