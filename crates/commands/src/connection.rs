@@ -388,6 +388,9 @@ pub fn clear_connection_state(ctx: &mut Ctx<'_>) {
     // Discard a pending MULTI, drop all WATCHes and every subscription.
     crate::transactions::forget(ctx.store, ctx.client);
     crate::pubsub::forget(ctx.shared, ctx.client);
+    if std::mem::take(&mut ctx.client.monitoring) {
+        ctx.shared.monitors.remove(ctx.client.handle.id);
+    }
     select_db(ctx, 0);
     set_protocol(ctx, Protocol::Resp2);
     ctx.client.authenticated = ctx.shared.config.read().requirepass.is_empty();

@@ -51,6 +51,8 @@ pub struct Client {
     /// Cluster mode WATCH: each watched key with its causal context (encoded) as its primary
     /// saw it; EXEC runs only if the primary still has exactly these.
     pub cluster_watch: Vec<(Vec<u8>, Vec<u8>)>,
+    /// In MONITOR mode: the connection receives the command feed through `push`.
+    pub monitoring: bool,
 }
 
 impl Client {
@@ -72,6 +74,7 @@ impl Client {
             read_quorum: None,
             write_quorum: None,
             cluster_watch: Vec::new(),
+            monitoring: false,
         }
     }
 }

@@ -105,6 +105,9 @@ fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, index: usize, args:
     stat.usec += usec;
     stat.failed += u64::from(failed);
     ctx.shared.slowlog.record(ctx, spec, args, usec);
+    if ctx.shared.monitors.active() {
+        ctx.shared.monitors.feed(ctx, spec, args);
+    }
     if logging && ctx.store.common.dirty != dirty && !ctx.store.common.oplog.replaced() {
         let now = ctx.store.now_ms();
         let log = &mut ctx.store.common.oplog;

@@ -27,6 +27,7 @@ pub mod keys;
 pub mod list;
 pub mod loading;
 pub mod metrics;
+pub mod monitor;
 pub mod parse;
 pub mod persistence;
 pub mod pubsub;
@@ -55,6 +56,7 @@ pub fn command_table() -> CommandTable {
         connection::COMMANDS,
         server::COMMANDS,
         slowlog::COMMANDS,
+        monitor::COMMANDS,
         keys::COMMANDS,
         dump::COMMANDS,
         strings::COMMANDS,

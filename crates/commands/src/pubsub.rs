@@ -62,6 +62,16 @@ impl PushLink {
         self.handle.is_killed()
     }
 
+    /// [`closed`](Self::closed), for other features that push (MONITOR).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed()
+    }
+
+    /// Queues bytes already encoded (a MONITOR line), under `limit` as published messages are.
+    pub(crate) fn send_raw(&self, msg: Vec<u8>, limit: &OutputBufferLimit, now_ms: i64) {
+        self.send(msg, limit, now_ms);
+    }
+
     /// Queues a message; disconnects the client if that breaks its output buffer limit.
     fn send(&self, msg: Vec<u8>, limit: &OutputBufferLimit, now_ms: i64) {
         let pending = self.pending_bytes.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();

@@ -106,6 +106,8 @@ pub struct Shared {
     pub stats: ServerStats,
     /// SLOWLOG: commands that ran at least `slowlog-log-slower-than`.
     pub slowlog: crate::slowlog::SlowLog,
+    /// Connections in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
     pub info: ServerInfo,
     pub commands: CommandTable,
     pub clock: Arc<dyn Clock>,
@@ -138,6 +140,7 @@ impl Shared {
             persistence: crate::persistence::Persistence::new(info.started_ms),
             stats: ServerStats::default(),
             slowlog,
+            monitors: Default::default(),
             info,
             commands: crate::command_table(),
             clock,

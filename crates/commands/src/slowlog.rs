@@ -155,7 +155,7 @@ fn entry_args(args: Args<'_>) -> Vec<Vec<u8>> {
 
 /// Positions of arguments that must not be stored: AUTH's, the pair after HELLO's AUTH, the
 /// value of CONFIG SET requirepass.
-fn secret_positions(args: Args<'_>) -> Vec<usize> {
+pub(crate) fn secret_positions(args: Args<'_>) -> Vec<usize> {
     let name = args.arg(0);
     if is(name, "auth") {
         return (1..args.len()).collect();

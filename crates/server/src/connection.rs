@@ -86,7 +86,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 r = stream.read_buf(&mut rbuf) => r,
                 // Only subscribers are sent messages: skip the poll (a waker registration) for
                 // everyone else, but still drain what was queued before an unsubscribe.
-                Some(first) = push_rx.recv(), if client.subs.count() > 0 || push.pending() > 0 => {
+                Some(first) = push_rx.recv(), if client.subs.count() > 0 || client.monitoring || push.pending() > 0 => {
                     // Published messages: write everything queued in one go.
                     let mut batch = first;
                     while let Ok(more) = push_rx.try_recv() {
@@ -336,6 +336,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         blocking::unpark(&mut store, &shared, handle.id);
     }
     pubsub::forget(&shared, &mut client);
+    if client.monitoring {
+        shared.monitors.remove(handle.id);
+    }
     shared.clients.unregister(handle.id);
 }
 
