@@ -151,22 +151,22 @@ pub fn serve_blocked(store: &mut Store, shared: &Shared) {
 /// The wait of `client_id` timed out (or it disconnected): unpark it. Returns false when the
 /// request was served in the meantime (its reply is then waiting in the channel).
 pub fn unpark(store: &mut Store, shared: &Shared, client_id: u64) -> bool {
-    match shared.blocked.lock().by_client.remove(&client_id) {
-        Some(bc) => {
-            store.common.blocking.unblock(client_id, &bc.keys);
-            true
-        }
-        None => false,
-    }
+    take_parked(store, shared, client_id).is_some()
+}
+
+/// Removes the parked request of `client_id` from the waiters and from its keys.
+fn take_parked(store: &mut Store, shared: &Shared, client_id: u64) -> Option<BlockedClient> {
+    let bc = shared.blocked.lock().by_client.remove(&client_id)?;
+    store.common.blocking.unblock(client_id, &bc.keys);
+    Some(bc)
 }
 
 /// CLIENT UNBLOCK: ends the parked request of `client_id` now, with its timeout reply or (if
 /// `error`) Redis's `-UNBLOCKED` error. False if that client is not blocked.
 pub fn unblock_now(store: &mut Store, shared: &Shared, client_id: u64, error: bool) -> bool {
-    let Some(bc) = shared.blocked.lock().by_client.remove(&client_id) else {
+    let Some(bc) = take_parked(store, shared, client_id) else {
         return false;
     };
-    store.common.blocking.unblock(client_id, &bc.keys);
     let mut out = ReplyWriter::new(bc.proto);
     if error {
         out.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");

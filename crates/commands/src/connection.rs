@@ -728,10 +728,7 @@ const CLIENT_HELP: &[&str] = &[
 /// blocked, else 0.
 fn client_unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 4 {
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(args.arg(1))
-        )));
+        return Err(CmdError::subcommand_syntax("client", args.arg(1)));
     }
     // The reason is checked before the id, as in Redis.
     let error = match args.len() {

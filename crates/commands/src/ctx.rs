@@ -56,6 +56,14 @@ pub struct Client {
 }
 
 impl Client {
+    /// An authenticated client for work the server does on its own behalf (AOF replay, cluster
+    /// coordination, metrics): no connection behind it, so nothing pushed to it goes anywhere.
+    pub fn internal(name: &str) -> Client {
+        let handle = Arc::new(ClientHandle::internal(name));
+        let (push, _) = PushLink::new(handle.clone());
+        Client::new(handle, true, push)
+    }
+
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool, push: Arc<PushLink>) -> Client {
         Client {
             handle,

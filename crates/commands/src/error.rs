@@ -63,6 +63,16 @@ impl CmdError {
         ))
     }
 
+    /// Redis's addReplySubcommandSyntaxError: "ERR unknown subcommand or wrong number of arguments
+    /// for 'sub'. Try CMD HELP." (a known subcommand given arguments its handler does not take).
+    pub fn subcommand_syntax(cmd: &str, sub: &[u8]) -> CmdError {
+        CmdError::Owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+            cmd.to_ascii_uppercase()
+        ))
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             CmdError::Static(s) => s.as_bytes(),

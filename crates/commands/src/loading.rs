@@ -12,9 +12,7 @@
 //!   data a rewrite writes it as the first base.
 //! - `appendonly no`: the snapshot `dir/dbfilename`, if present.
 
-use crate::clients::ClientHandle;
 use crate::ctx::{Client, Ctx};
-use crate::pubsub::PushLink;
 use crate::shared::Shared;
 use ringkv_engine::Store;
 use ringkv_persist::{Manifest, RecoveryOptions};
@@ -35,9 +33,7 @@ pub struct Replayer<'a> {
 
 impl<'a> Replayer<'a> {
     pub fn new(shared: &'a Shared) -> Replayer<'a> {
-        let handle = Arc::new(ClientHandle::internal("aof-loader"));
-        let (push, _rx) = PushLink::new(handle.clone());
-        let mut client = Client::new(handle, true, push);
+        let mut client = Client::internal("aof-loader");
         // Never block: a logged command is the non-blocking form anyway.
         client.in_exec = true;
         Replayer {

@@ -21,14 +21,11 @@
 //!   for each numeric `v`.
 //! - Text values (versions, policies, `*_human`) are left out; they are not measurements.
 
-use crate::clients::ClientHandle;
 use crate::ctx::{Client, Ctx};
-use crate::pubsub::PushLink;
 use crate::shared::Shared;
 use ringkv_protocol::{Protocol, ReplyWriter};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -66,9 +63,7 @@ pub fn render(shared: &Shared) -> String {
     let info = {
         let mut store = shared.store.lock();
         store.set_now(shared.clock.now_ms());
-        let handle = Arc::new(ClientHandle::internal("metrics"));
-        let (push, _) = PushLink::new(handle.clone());
-        let mut client = Client::new(handle, true, push);
+        let mut client = Client::internal("metrics");
         let mut out = ReplyWriter::new(Protocol::Resp2);
         let mut ctx = Ctx {
             store: &mut store,
@@ -95,44 +90,37 @@ pub fn from_info(info: &str) -> String {
             section = name.trim().to_ascii_lowercase();
             continue;
         }
-        let Some((field, value)) = line.split_once(':') else {
+        // `name` is INFO's field as written (label values keep it: `client|list`).
+        let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        let field = sanitize(field);
         match section.as_str() {
             "keyspace" => {
-                let db = field.trim_start_matches("db").to_string();
+                let db = name.trim_start_matches("db").to_string();
                 for (k, v) in numeric_pairs(value) {
                     samples.push((format!("ringkv_db_{k}"), vec![("db", db.clone())], v));
                 }
             }
             "commandstats" => {
-                let cmd = field.trim_start_matches("cmdstat_").to_string();
-                let raw_cmd = line
-                    .split_once(':')
-                    .map(|(f, _)| f.trim_start_matches("cmdstat_").to_string())
-                    .unwrap_or(cmd);
+                let cmd = name.trim_start_matches("cmdstat_");
                 for (k, v) in numeric_pairs(value) {
-                    let (name, v) = match k.as_str() {
+                    let (metric, v) = match k.as_str() {
                         "calls" => ("ringkv_commands_total", v),
                         "usec" => ("ringkv_commands_duration_seconds_total", v / 1e6),
                         "rejected_calls" => ("ringkv_commands_rejected_calls_total", v),
                         "failed_calls" => ("ringkv_commands_failed_calls_total", v),
                         _ => continue,
                     };
-                    samples.push((name.to_string(), vec![("cmd", raw_cmd.clone())], v));
+                    samples.push((metric.to_string(), vec![("cmd", cmd.to_string())], v));
                 }
             }
             "errorstats" => {
-                let code = line
-                    .split_once(':')
-                    .map(|(f, _)| f.trim_start_matches("errorstat_").to_string())
-                    .unwrap_or_default();
+                let code = name.trim_start_matches("errorstat_");
                 for (k, v) in numeric_pairs(value) {
                     if k == "count" {
                         samples.push((
                             "ringkv_errors_total".into(),
-                            vec![("err", code.clone())],
+                            vec![("err", code.to_string())],
                             v,
                         ));
                     }
@@ -140,9 +128,8 @@ pub fn from_info(info: &str) -> String {
             }
             _ => {
                 if let Ok(v) = value.trim().parse::<f64>() {
-                    samples.push((metric_name(&section, &field), Vec::new(), v));
+                    samples.push((metric_name(&section, &sanitize(name)), Vec::new(), v));
                 } else if value.contains('=') {
-                    let raw_name = line.split_once(':').map(|(f, _)| f).unwrap_or_default();
                     for (k, v) in numeric_pairs(value) {
                         // Rate-limit decisions only grow.
                         let suffix = if k == "allowed" || k == "limited" {
@@ -152,7 +139,7 @@ pub fn from_info(info: &str) -> String {
                         };
                         samples.push((
                             format!("ringkv_{}_{k}{suffix}", sanitize(&section)),
-                            vec![("name", raw_name.to_string())],
+                            vec![("name", name.to_string())],
                             v,
                         ));
                     }

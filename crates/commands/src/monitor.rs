@@ -62,10 +62,10 @@ impl Monitors {
         let limit = ctx.shared.config.read().client_output_buffer_limit.pubsub;
         let now_ms = ctx.shared.now_ms();
         let mut links = self.links.lock();
-        links.retain(|l| !l.is_closed());
+        links.retain(|l| !l.closed());
         self.count.store(links.len(), Ordering::Relaxed);
         for link in links.iter() {
-            link.send_raw(line.clone(), &limit, now_ms);
+            link.send(line.clone(), &limit, now_ms);
         }
     }
 }

@@ -58,22 +58,13 @@ impl PushLink {
     }
 
     /// Whether the connection is gone or going (killed): it receives nothing more.
-    fn closed(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         self.handle.is_killed()
     }
 
-    /// [`closed`](Self::closed), for other features that push (MONITOR).
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed()
-    }
-
-    /// Queues bytes already encoded (a MONITOR line), under `limit` as published messages are.
-    pub(crate) fn send_raw(&self, msg: Vec<u8>, limit: &OutputBufferLimit, now_ms: i64) {
-        self.send(msg, limit, now_ms);
-    }
-
-    /// Queues a message; disconnects the client if that breaks its output buffer limit.
-    fn send(&self, msg: Vec<u8>, limit: &OutputBufferLimit, now_ms: i64) {
+    /// Queues a message (a published message, a MONITOR line); disconnects the client if that
+    /// breaks its output buffer limit.
+    pub(crate) fn send(&self, msg: Vec<u8>, limit: &OutputBufferLimit, now_ms: i64) {
         let pending = self.pending_bytes.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
         let pending = pending as u64;
         if limit.hard > 0 && pending > limit.hard {

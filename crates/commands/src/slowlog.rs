@@ -8,12 +8,11 @@
 //! Redis: not the time it waited for the keyspace lock, the network, or (under `appendfsync
 //! always`) the disk.
 //!
-//! Cost: the dispatcher reads the clock twice per command (the same measurement feeds INFO
-//! commandstats). The clock is the CPU's time-stamp counter (`quanta`, calibrated once, falling
-//! back to the OS clock where the counter is not usable), as Redis's monotonic.c does: a pair of
-//! reads measured 20 ns on the benchmark VM against 50 ns for `std::time::Instant`, which at
-//! pipeline 16 (about 0.75 µs of server CPU per command) is the difference between about 3% and
-//! 7%. The log's lock is taken only to add a slow entry or to answer SLOWLOG. Entries are bounded as in Redis: at most 32 arguments (the last one then says
+//! Cost: the duration comes from the timing every command already gets for INFO commandstats
+//! (`Shared::command_clock`); recording compares it with the threshold (one relaxed atomic
+//! load), and the log's lock is taken only to add a slow entry or to answer SLOWLOG.
+//!
+//! Entries are bounded as in Redis: at most 32 arguments (the last one then says
 //! how many more there were) of at most 128 bytes each, and secrets (AUTH's arguments, HELLO's
 //! AUTH pair, CONFIG SET requirepass's value) are stored as "(redacted)".
 
@@ -48,7 +47,6 @@ struct Entry {
 
 /// The server's slow log (in `Shared`).
 pub struct SlowLog {
-    clock: quanta::Clock,
     /// `slowlog-log-slower-than`, microseconds (negative: off).
     threshold_us: AtomicI64,
     /// `slowlog-max-len`.
@@ -60,7 +58,6 @@ pub struct SlowLog {
 impl Default for SlowLog {
     fn default() -> Self {
         SlowLog {
-            clock: quanta::Clock::new(),
             threshold_us: AtomicI64::new(-1),
             max_len: AtomicU64::new(0),
             next_id: AtomicU64::new(0),
@@ -76,18 +73,6 @@ impl SlowLog {
             .store(config.slowlog_log_slower_than, Ordering::Relaxed);
         self.max_len
             .store(config.slowlog_max_len, Ordering::Relaxed);
-    }
-
-    /// A time mark (the time-stamp counter) for [`micros_since`](Self::micros_since).
-    #[inline]
-    pub fn now(&self) -> u64 {
-        self.clock.raw()
-    }
-
-    /// Microseconds since the mark `started`.
-    #[inline]
-    pub fn micros_since(&self, started: u64) -> u64 {
-        self.clock.delta_as_nanos(started, self.clock.raw()) / 1000
     }
 
     /// Records the command if it took long enough (Redis: `duration >= threshold`).
@@ -227,10 +212,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
 
 fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
-            String::from_utf8_lossy(args.arg(1))
-        )));
+        return Err(CmdError::subcommand_syntax("slowlog", args.arg(1)));
     }
     let count = if args.len() == 3 {
         match parse_i64(args.arg(2)) {

@@ -20,9 +20,10 @@
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, NOT_INTEGER, SYNTAX, WRONG_TYPE};
 use crate::parse::{is, parse_i64};
+use crate::shared_args::store_result;
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
-use ringkv_engine::{DbRef, ListValue, Ttl, Value, ValueRef};
+use ringkv_engine::{DbRef, ListValue, Value, ValueRef};
 use ringkv_protocol::Args;
 use std::cmp::Ordering;
 
@@ -218,8 +219,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> CmdResult
     let mut o = parse_options(ctx, &args, read_only)?;
     let index = ctx.client.db;
     let mut db = ctx.store.db(index);
-    let source = load(&mut db, args.arg(1), &mut o)?;
-    let len = source.len as i64;
+    let mut items = load(&mut db, args.arg(1), &mut o)?;
+    let len = items.len() as i64;
 
     // Redis's LIMIT clamping (sort.c), including its quirks: a negative offset is 0, a negative
     // count means "to the end", and an offset past the end selects nothing.
@@ -234,20 +235,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> CmdResult
         end = len - 1;
     }
 
-    let mut items = source.items;
-    if o.dont_sort {
-        // `load` already produced the order; lists and sorted sets are cut to the range here.
-        if source.ordered {
-            let (s, e) = (start.max(0) as usize, (end + 1).max(0) as usize);
-            items = if s < e && e <= items.len() {
-                items.drain(s..e).collect()
-            } else {
-                Vec::new()
-            };
-            end -= start;
-            start = 0;
-        }
-    } else {
+    // Without sorting, `load` already produced the order LIMIT cuts.
+    if !o.dont_sort {
         weigh(&mut db, &mut items, &o)?;
         let desc = o.desc;
         items.sort_by(|a, b| {
@@ -293,64 +282,57 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> CmdResult
                 }
             }
             let n = list.len();
-            store(&mut db, dst, list);
-            ctx.out.integer(n as i64);
+            // Logged as its effect (DEL, RPUSH), so a replay does not depend on a set's internal
+            // order. (An empty result does not depend on it: the SORT itself is logged.)
+            if n > 0 && db.logging() {
+                db.log_effect([&b"DEL"[..], dst]);
+                let mut rpush: Vec<&[u8]> = Vec::with_capacity(n + 2);
+                rpush.push(b"RPUSH");
+                rpush.push(dst);
+                rpush.extend(list.iter());
+                db.log_effect(rpush);
+            }
+            let value = || Value::List(list);
+            store_result(&mut db, ctx.out, dst, n, value, notify::LIST, "sortstore");
         }
     }
     Ok(())
 }
 
-/// The elements to sort, in the order `dont_sort` returns them.
-struct Source {
-    items: Vec<Item>,
-    /// Elements before any LIMIT.
-    len: usize,
-    /// The order means something (list, sorted set): `dont_sort` keeps it and LIMIT cuts it.
-    ordered: bool,
-}
-
 /// Reads the key to sort (a missing key is an empty list). Adjusts the options as Redis does for
 /// a set that is not to be sorted but stored.
-fn load(db: &mut DbRef<'_>, key: &[u8], o: &mut Options<'_>) -> Result<Source, CmdError> {
+fn load(db: &mut DbRef<'_>, key: &[u8], o: &mut Options<'_>) -> Result<Vec<Item>, CmdError> {
     let item = |element: Vec<u8>| Item {
         element,
         weight: Weight::Element,
     };
-    let (items, ordered) = match db.get(key) {
-        None => (Vec::new(), true),
+    let mut items: Vec<Item> = match db.get(key) {
+        None => return Ok(Vec::new()),
         Some(ValueRef::Str(_)) => return Err(WRONG_TYPE),
         Some(ValueRef::Obj(value)) => match value {
-            Value::List(l) => {
-                let mut v: Vec<Item> = l.iter().map(|e| item(e.to_vec())).collect();
-                if o.dont_sort && o.desc {
-                    v.reverse();
-                }
-                (v, true)
-            }
+            Value::List(l) => l.iter().map(|e| item(e.to_vec())).collect(),
             Value::Set(s) => {
                 if o.dont_sort && o.store.is_some() {
                     o.dont_sort = false;
                     o.alpha = true;
                     o.by = None;
                 }
-                (s.iter().map(|m| item(m.to_vec())).collect(), false)
+                // A set has no order of its own for DESC to reverse.
+                return Ok(s.iter().map(|m| item(m.to_vec())).collect());
             }
             Value::ZSet(z) => {
                 let mut v = Vec::with_capacity(z.len());
                 z.for_each(|m, _| v.push(item(m.to_vec())));
-                if o.dont_sort && o.desc {
-                    v.reverse();
-                }
-                (v, true)
+                v
             }
             _ => return Err(WRONG_TYPE),
         },
     };
-    Ok(Source {
-        len: items.len(),
-        items,
-        ordered,
-    })
+    // Lists and sorted sets that are not sorted come out in their own order, DESC reversing it.
+    if o.dont_sort && o.desc {
+        items.reverse();
+    }
+    Ok(items)
 }
 
 /// Computes every element's weight: its own value or the value its BY pattern finds.
@@ -430,28 +412,6 @@ fn lookup_by_pattern(db: &mut DbRef<'_>, pattern: &[u8], element: &[u8]) -> Opti
         (ValueRef::Obj(Value::Hash(h)), Some(f)) => h.get(f).map(<[u8]>::to_vec),
         _ => None,
     }
-}
-
-/// Writes the STORE result: the list replaces the destination, or an empty result deletes it.
-/// Logged as its effect (DEL, RPUSH) so a replay does not depend on a set's internal order.
-fn store(db: &mut DbRef<'_>, dst: &[u8], list: ListValue) {
-    if list.is_empty() {
-        if db.remove(dst) {
-            db.notify(notify::GENERIC, "del", dst);
-            db.log_effect([&b"DEL"[..], dst]);
-        }
-        return;
-    }
-    if db.logging() {
-        db.log_effect([&b"DEL"[..], dst]);
-        let mut rpush: Vec<&[u8]> = Vec::with_capacity(list.len() + 2);
-        rpush.push(b"RPUSH");
-        rpush.push(dst);
-        rpush.extend(list.iter());
-        db.log_effect(rpush);
-    }
-    db.set_value(dst, Value::List(list), Ttl::Persist);
-    db.notify(notify::LIST, "sortstore", dst);
 }
 
 /// C's strtod over the whole string, as SORT reads numbers: leading white space is skipped, the

@@ -200,9 +200,7 @@ fn read_settings(shared: &Shared, node: NodeId, meta_db: usize) -> Settings {
 
 /// An internal, authenticated client for commands the cluster runs on this node's behalf.
 fn scratch_client() -> ringkv_commands::Client {
-    let handle = Arc::new(ringkv_commands::clients::ClientHandle::internal("cluster"));
-    let (push, _) = ringkv_commands::pubsub::PushLink::new(handle.clone());
-    ringkv_commands::Client::new(handle, true, push)
+    ringkv_commands::Client::internal("cluster")
 }
 
 /// Reads the node id from `dir`, creating it on first start (then `true`).
