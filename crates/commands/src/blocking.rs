@@ -32,6 +32,10 @@ pub struct BlockedClient {
     pub keys: Vec<DbKey>,
     pub handle: Arc<ClientHandle>,
     pub push: Arc<PushLink>,
+    /// A stream read (XREAD, XREADGROUP): it takes nothing from the key, and it may wait for
+    /// something other than what the waiters before it wait for (another ID or group), so
+    /// waiters behind it are tried even when it stays blocked.
+    reader: bool,
     reply: oneshot::Sender<Vec<u8>>,
 }
 
@@ -80,6 +84,27 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
 /// the timeout reply at once; when re-run for a parked request it only reports "still blocked";
 /// otherwise it parks the request and asks the connection to wait.
 pub fn block(ctx: &mut Ctx<'_>, args: Args<'_>, keys: &[&[u8]], timeout: Option<Duration>) {
+    park(ctx, || args.to_owned_args(), keys, timeout, false);
+}
+
+/// [`block`] for the stream reads, with the request to re-run (XREAD parks its `$` IDs
+/// resolved, so that a re-run waits for what was new when it blocked).
+pub fn block_reader(
+    ctx: &mut Ctx<'_>,
+    args: impl FnOnce() -> OwnedArgs,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+) {
+    park(ctx, args, keys, timeout, true);
+}
+
+fn park(
+    ctx: &mut Ctx<'_>,
+    args: impl FnOnce() -> OwnedArgs,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    reader: bool,
+) {
     if ctx.client.in_exec {
         ctx.out.null_array();
         return;
@@ -96,12 +121,13 @@ pub fn block(ctx: &mut Ctx<'_>, args: Args<'_>, keys: &[&[u8]], timeout: Option<
     ctx.shared.blocked.lock().by_client.insert(
         id,
         BlockedClient {
-            args: args.to_owned_args(),
+            args: args(),
             db,
             proto: ctx.out.protocol(),
             keys,
             handle: ctx.client.handle.clone(),
             push: ctx.client.push.clone(),
+            reader,
             reply: tx,
         },
     );
@@ -137,8 +163,12 @@ pub fn serve_blocked(store: &mut Store, shared: &Shared) {
                 }
                 if client.still_blocked {
                     // Nothing for it (an earlier waiter took the data): keep waiting, and so will
-                    // everyone behind it on this key.
+                    // everyone behind it on this key — unless it only reads.
+                    let reader = bc.reader;
                     shared.blocked.lock().by_client.insert(id, bc);
+                    if reader {
+                        continue;
+                    }
                     break;
                 }
                 store.common.blocking.unblock(id, &bc.keys);

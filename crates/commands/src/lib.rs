@@ -38,6 +38,10 @@ pub mod shared;
 pub mod shared_args;
 pub mod slowlog;
 pub mod sort;
+pub mod stream;
+pub mod stream_group;
+pub mod stream_info;
+pub mod stream_read;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -66,6 +70,10 @@ pub fn command_table() -> CommandTable {
         list::COMMANDS,
         zset::COMMANDS,
         sort::COMMANDS,
+        stream::COMMANDS,
+        stream_read::COMMANDS,
+        stream_group::COMMANDS,
+        stream_info::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         ratelimit::COMMANDS,

@@ -215,6 +215,10 @@ pub fn apply_config_to_store(config: &Config, store: &mut Store) {
     e.lfu_log_factor = config.lfu_log_factor;
     e.lfu_decay_time = config.lfu_decay_time;
     store.common.notify_flags = config.notify_keyspace_events;
+    store.common.stream_limits = ringkv_engine::types::stream::NodeLimits {
+        max_entries: config.stream_node_max_entries,
+        max_bytes: config.stream_node_max_bytes,
+    };
 }
 
 #[cfg(test)]

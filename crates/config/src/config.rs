@@ -33,6 +33,10 @@ pub struct Config {
     pub lfu_log_factor: u32,
     /// `lfu-decay-time`: minutes.
     pub lfu_decay_time: u32,
+    /// `stream-node-max-entries`: entries per stream macro node (0 = no limit).
+    pub stream_node_max_entries: u64,
+    /// `stream-node-max-bytes`: bytes per stream macro node (0 = no limit).
+    pub stream_node_max_bytes: u64,
     /// `loglevel`.
     pub loglevel: LogLevel,
     /// `logfile`: path; empty = standard output.
@@ -175,6 +179,8 @@ impl Config {
             maxmemory_samples: 0,
             lfu_log_factor: 0,
             lfu_decay_time: 0,
+            stream_node_max_entries: 0,
+            stream_node_max_bytes: 0,
             loglevel: LogLevel::default(),
             logfile: String::new(),
             dbfilename: String::new(),
@@ -416,7 +422,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 63);
+        assert_eq!(names.len(), 65);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -456,9 +462,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 64); // 63 params + 1 alias
+        assert_eq!(all.len(), 66); // 65 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 64);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 66);
     }
 
     #[test]

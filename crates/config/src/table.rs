@@ -557,6 +557,32 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "stream-node-max-entries",
+        aliases: &[],
+        mutable: true,
+        default: "100",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| i64::try_from(c.stream_node_max_entries).unwrap_or(i64::MAX),
+            set: |c, v| c.stream_node_max_entries = u64::try_from(v).unwrap_or(0),
+        },
+        check: None,
+    },
+    Spec {
+        name: "stream-node-max-bytes",
+        aliases: &[],
+        mutable: true,
+        default: "4096",
+        kind: Kind::Memory {
+            min: 0,
+            max: u64::MAX,
+            get: |c| c.stream_node_max_bytes,
+            set: |c, v| c.stream_node_max_bytes = v,
+        },
+        check: None,
+    },
+    Spec {
         name: "maxmemory-policy",
         aliases: &[],
         mutable: true,

@@ -396,6 +396,8 @@ fn every_parameter_round_trips_through_rewrite() {
             ("maxmemory-samples", "7"),
             ("lfu-log-factor", "3"),
             ("lfu-decay-time", "0"),
+            ("stream-node-max-entries", "7"),
+            ("stream-node-max-bytes", "1mb"),
             ("loglevel", "nothing"),
             ("maxclients", "1"),
             ("timeout", "2"),

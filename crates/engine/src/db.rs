@@ -162,6 +162,16 @@ impl<'a> DbRef<'a> {
         self.c.oplog.replace_command(self.index, args);
     }
 
+    /// The running command logs nothing by itself: only what it passes to `log_effect`.
+    pub fn log_suppress(&mut self) {
+        self.c.oplog.suppress();
+    }
+
+    /// `stream-node-max-entries` / `stream-node-max-bytes`.
+    pub fn stream_limits(&self) -> crate::types::stream::NodeLimits {
+        self.c.stream_limits
+    }
+
     /// The keyspace's seeded random generator (SPOP, SRANDMEMBER, HRANDFIELD ...).
     pub fn rng(&mut self) -> &mut crate::rng::Rng {
         &mut self.c.rng

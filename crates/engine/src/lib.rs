@@ -41,6 +41,6 @@ pub use store::{
     CommandStat, Common, EvictionPolicy, EvictionSettings, KeyEvent, KeyspaceStats, MemoryGauge,
     PolicyClock, Store, ERROR_CODES_LIMIT,
 };
-pub use types::{HashValue, ListValue, SetValue, ZSetValue};
+pub use types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 pub use value::Value;
 pub use watch::{BlockingKeys, DbKey, WatchRegistry};

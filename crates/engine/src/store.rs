@@ -109,6 +109,8 @@ pub struct Common {
     /// Error replies by code (the first word: `ERR`, `WRONGTYPE` ...), at most
     /// `ERROR_CODES_LIMIT` codes.
     pub error_stats: std::collections::BTreeMap<String, u64>,
+    /// `stream-node-max-entries` / `stream-node-max-bytes`.
+    pub stream_limits: crate::types::stream::NodeLimits,
 }
 
 /// A keyspace notification waiting to be published (`__keyspace@db__:key` / `__keyevent@db__:event`).
@@ -154,6 +156,7 @@ impl Store {
                 capture: Default::default(),
                 command_stats: Vec::new(),
                 error_stats: Default::default(),
+                stream_limits: Default::default(),
             },
             memory: Arc::new(|| 0),
             evict_pool: crate::evict::EvictionPool::default(),

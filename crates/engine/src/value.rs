@@ -2,7 +2,7 @@
 //! Every variant knows its Redis type name, its encoding name for OBJECT ENCODING and its heap
 //! footprint for MEMORY USAGE.
 
-use crate::types::{HashValue, ListValue, SetValue, ZSetValue};
+use crate::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 
 /// A boxed keyspace value.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +14,9 @@ pub enum Value {
     List(ListValue),
     Set(SetValue),
     ZSet(ZSetValue),
+    /// Streams are boxed once more: they are rare and large, and would otherwise widen every
+    /// boxed value.
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
@@ -24,6 +27,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -34,6 +38,7 @@ impl Value {
             Value::List(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+            Value::Stream(v) => v.encoding(),
         }
     }
 
@@ -46,6 +51,7 @@ impl Value {
                 Value::List(v) => v.heap_size(),
                 Value::Set(v) => v.heap_size(),
                 Value::ZSet(v) => v.heap_size(),
+                Value::Stream(v) => v.heap_size(),
             }
     }
 
@@ -58,6 +64,8 @@ impl Value {
             Value::List(v) => v.is_empty(),
             Value::Set(v) => v.is_empty(),
             Value::ZSet(v) => v.is_empty(),
+            // A stream stays when its last entry goes (XDEL, XTRIM), as in Redis.
+            Value::Stream(_) => false,
         }
     }
 }

@@ -33,8 +33,19 @@
 //! | 0x02 | set    | varint count, count x bytes (distinct)                                  |
 //! | 0x03 | zset   | varint count, count x (bytes member, u64 f64-bits score), ascending by (score, member), no NaN |
 //! | 0x04 | hash   | varint count, count x (bytes field, bytes value) (distinct fields)       |
+//! | 0x05 | stream | see below                                                              |
 //!
-//! Tags `0x05..=0xFD` are reserved for types added later (streams, ...). Adding a tag is an
+//! A stream (IDs are two varints, ms then seq; times are i64 little-endian unix ms):
+//! last ID, first ID, max deleted ID, varint entries added; varint entry count, each: ID
+//! (strictly ascending, not above the last ID), varint element count (even, at least 2), the
+//! elements as bytes (field, value, ...); varint macro-node count, each: first ID, last ID, varint
+//! taken, varint live, varint estimated bytes; varint group count, each (names strictly
+//! ascending): bytes name, last delivered ID, varint entries read + 1 (0: unknown), varint
+//! consumer count, each (names strictly ascending): bytes name, seen time, active time; varint
+//! pending count, each (IDs strictly ascending): ID, bytes consumer name (one of the group's),
+//! delivery time, varint delivery count.
+//!
+//! Tags `0x06..=0xFD` are reserved for types added later. Adding a tag is an
 //! additive change that keeps the format version: older readers reject the new tag with
 //! [`SnapshotError::UnknownTypeTag`] (naming the tag and its offset) instead of misreading it.
 //! Changing how an existing tag is encoded requires bumping [`SNAPSHOT_FORMAT_VERSION`].
@@ -51,9 +62,13 @@
 
 use crate::codec::{Input, Output};
 use crate::fsutil::write_atomically;
+use ringkv_engine::types::stream::{
+    ConsumerGroup, Fields, PendingEntry, StreamId, StreamMeta, StreamValue,
+};
 use ringkv_engine::types::zset::cmp_score;
 use ringkv_engine::{HashValue, ListValue, SetValue, Store, Ttl, Value, ValueRef, ZSetValue};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -94,16 +109,18 @@ pub enum TypeTag {
     Set = 0x02,
     ZSet = 0x03,
     Hash = 0x04,
+    Stream = 0x05,
 }
 
 impl TypeTag {
     /// Every tag this build knows, in tag order.
-    pub const ALL: [TypeTag; 5] = [
+    pub const ALL: [TypeTag; 6] = [
         TypeTag::String,
         TypeTag::List,
         TypeTag::Set,
         TypeTag::ZSet,
         TypeTag::Hash,
+        TypeTag::Stream,
     ];
 
     pub fn from_u8(tag: u8) -> Option<TypeTag> {
@@ -118,6 +135,7 @@ impl TypeTag {
             ValueRef::Obj(Value::Set(_)) => TypeTag::Set,
             ValueRef::Obj(Value::ZSet(_)) => TypeTag::ZSet,
             ValueRef::Obj(Value::Hash(_)) => TypeTag::Hash,
+            ValueRef::Obj(Value::Stream(_)) => TypeTag::Stream,
         }
     }
 
@@ -129,6 +147,7 @@ impl TypeTag {
             TypeTag::Set => "set",
             TypeTag::ZSet => "zset",
             TypeTag::Hash => "hash",
+            TypeTag::Stream => "stream",
         }
     }
 }
@@ -540,6 +559,58 @@ fn encode_record<O: RecordOut>(
             }
             check_count("hash", h.len(), n)?;
         }
+        ValueRef::Obj(Value::Stream(st)) => put_stream(out, st)?,
+    }
+    Ok(())
+}
+
+fn put_id<O: RecordOut + ?Sized>(out: &mut O, id: StreamId) -> io::Result<()> {
+    out.put_varint(id.ms)?;
+    out.put_varint(id.seq)
+}
+
+/// A stream's encoding (see the module docs).
+fn put_stream<O: RecordOut + ?Sized>(out: &mut O, st: &StreamValue) -> io::Result<()> {
+    let meta = st.meta();
+    put_id(out, meta.last_id)?;
+    put_id(out, meta.first_id)?;
+    put_id(out, meta.max_deleted_id)?;
+    out.put_varint(meta.entries_added)?;
+    out.put_varint(st.len() as u64)?;
+    for (id, fields) in st.entries() {
+        put_id(out, *id)?;
+        out.put_varint(fields.len() as u64)?;
+        for f in fields.iter() {
+            out.put_bytes(f)?;
+        }
+    }
+    let nodes: Vec<_> = st.node_layout().collect();
+    out.put_varint(nodes.len() as u64)?;
+    for (first, last, taken, live, bytes) in nodes {
+        put_id(out, first)?;
+        put_id(out, last)?;
+        out.put_varint(taken)?;
+        out.put_varint(live)?;
+        out.put_varint(bytes)?;
+    }
+    out.put_varint(st.groups.len() as u64)?;
+    for (name, g) in &st.groups {
+        out.put_bytes(name)?;
+        put_id(out, g.last_id)?;
+        out.put_varint(u64::try_from(g.entries_read.saturating_add(1)).unwrap_or(0))?;
+        out.put_varint(g.consumers.len() as u64)?;
+        for (cname, c) in &g.consumers {
+            out.put_bytes(cname)?;
+            out.put(&c.seen_time.to_le_bytes())?;
+            out.put(&c.active_time.to_le_bytes())?;
+        }
+        out.put_varint(g.pel.len() as u64)?;
+        for (id, p) in &g.pel {
+            put_id(out, *id)?;
+            out.put_bytes(&p.consumer)?;
+            out.put(&p.delivery_time.to_le_bytes())?;
+            out.put_varint(p.delivery_count)?;
+        }
     }
     Ok(())
 }
@@ -935,7 +1006,136 @@ impl<R: Read> SnapshotReader<R> {
                 }
                 Value::Hash(hash)
             }
+            TypeTag::Stream => Value::Stream(Box::new(self.read_stream()?)),
         })
+    }
+
+    fn read_id(&mut self, what: &'static str) -> Result<StreamId, SnapshotError> {
+        let ms = self.input.read_varint(what)?;
+        let seq = self.input.read_varint(what)?;
+        Ok(StreamId::new(ms, seq))
+    }
+
+    fn corrupt(offset: u64, reason: &str) -> SnapshotError {
+        SnapshotError::Corrupt {
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// A stream (see the module docs); every ordering and reference is checked.
+    fn read_stream(&mut self) -> Result<StreamValue, SnapshotError> {
+        let meta = StreamMeta {
+            last_id: self.read_id("a stream last ID")?,
+            first_id: self.read_id("a stream first ID")?,
+            max_deleted_id: self.read_id("a stream max deleted ID")?,
+            entries_added: self.input.read_varint("a stream entries-added count")?,
+        };
+        // ID (2 bytes) + element count + two elements (1 byte each at least).
+        let n = self.read_count("stream entry count", 5)?;
+        let mut entries: Vec<(StreamId, Fields)> = Vec::with_capacity(n.min(4096));
+        for _ in 0..n {
+            let at = self.input.offset();
+            let id = self.read_id("a stream entry ID")?;
+            if entries.last().is_some_and(|(prev, _)| *prev >= id) || id > meta.last_id {
+                return Err(Self::corrupt(
+                    at,
+                    "stream entry IDs are not ascending up to the last ID",
+                ));
+            }
+            let at = self.input.offset();
+            let m = self.read_count("stream element count", 1)?;
+            if m < 2 || m % 2 != 0 {
+                return Err(Self::corrupt(
+                    at,
+                    "a stream entry has an odd or empty field list",
+                ));
+            }
+            let mut fields = Vec::with_capacity(m);
+            for _ in 0..m {
+                fields.push(
+                    self.input
+                        .read_bytes("stream element length")?
+                        .into_boxed_slice(),
+                );
+            }
+            entries.push((id, fields.into_boxed_slice()));
+        }
+        let n = self.read_count("stream node count", 7)?;
+        let mut layout = Vec::with_capacity(n.min(4096));
+        for _ in 0..n {
+            let first = self.read_id("a stream node first ID")?;
+            let last = self.read_id("a stream node last ID")?;
+            let taken = self.input.read_varint("a stream node entry count")?;
+            let live = self.input.read_varint("a stream node live count")?;
+            let bytes = self.input.read_varint("a stream node size")?;
+            layout.push((first, last, taken, live, bytes));
+        }
+        let n = self.read_count("stream group count", 5)?;
+        let mut groups: BTreeMap<Box<[u8]>, ConsumerGroup> = BTreeMap::new();
+        for _ in 0..n {
+            let at = self.input.offset();
+            let name = self
+                .input
+                .read_bytes("stream group name length")?
+                .into_boxed_slice();
+            if groups
+                .last_key_value()
+                .is_some_and(|(prev, _)| *prev >= name)
+            {
+                return Err(Self::corrupt(at, "stream group names are not ascending"));
+            }
+            let last_id = self.read_id("a group last delivered ID")?;
+            let read = self.input.read_varint("a group entries-read count")?;
+            let entries_read = i64::try_from(read).unwrap_or(i64::MAX).saturating_sub(1);
+            let mut g = ConsumerGroup::new(last_id, entries_read);
+            let c = self.read_count("stream consumer count", 17)?;
+            for _ in 0..c {
+                let at = self.input.offset();
+                let cname = self.input.read_bytes("stream consumer name length")?;
+                let seen = self.input.read_i64_le("a consumer seen time")?;
+                let active = self.input.read_i64_le("a consumer active time")?;
+                if g.consumers
+                    .last_key_value()
+                    .is_some_and(|(prev, _)| **prev >= *cname)
+                {
+                    return Err(Self::corrupt(at, "stream consumer names are not ascending"));
+                }
+                g.create_consumer(&cname, seen);
+                if let Some(consumer) = g.consumers.get_mut(&*cname) {
+                    consumer.active_time = active;
+                }
+            }
+            let p = self.read_count("stream pending count", 12)?;
+            for _ in 0..p {
+                let at = self.input.offset();
+                let id = self.read_id("a pending entry ID")?;
+                let cname = self.input.read_bytes("pending consumer name length")?;
+                let delivery_time = self.input.read_i64_le("a delivery time")?;
+                let delivery_count = self.input.read_varint("a delivery count")?;
+                if g.pel.last_key_value().is_some_and(|(prev, _)| *prev >= id) {
+                    return Err(Self::corrupt(at, "pending entry IDs are not ascending"));
+                }
+                let Some(consumer) = g.consumers.get_mut(&*cname) else {
+                    return Err(Self::corrupt(
+                        at,
+                        "a pending entry names an unknown consumer",
+                    ));
+                };
+                consumer.pending.insert(id);
+                let owner = consumer.name.clone();
+                g.pel.insert(
+                    id,
+                    PendingEntry {
+                        consumer: owner,
+                        delivery_time,
+                        delivery_count,
+                    },
+                );
+            }
+            groups.insert(name, g);
+        }
+        Ok(StreamValue::from_parts(entries, layout, meta, groups))
     }
 
     fn read_trailer(&mut self) -> Result<(), SnapshotError> {

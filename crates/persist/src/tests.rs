@@ -10,7 +10,12 @@ use crate::recovery::{recover, RecoveryError, RecoveryOptions};
 use crate::rewrite_for_log;
 use crate::snapshot::*;
 use proptest::prelude::*;
-use ringkv_engine::{HashValue, ListValue, SetValue, Store, Ttl, Value, ValueRef, ZSetValue};
+use ringkv_engine::types::stream::{
+    ConsumerGroup, Fields, NodeLimits, StreamId, Trim, TrimStrategy,
+};
+use ringkv_engine::{
+    HashValue, ListValue, SetValue, Store, StreamValue, Ttl, Value, ValueRef, ZSetValue,
+};
 use ringkv_protocol::num::parse_i64;
 use ringkv_protocol::{Args, OwnedArgs};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -70,6 +75,7 @@ enum Canon {
     /// (member, score bits with -0.0 folded into 0.0, as the compact zset encoding does).
     ZSet(Vec<(Vec<u8>, u64)>),
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    Stream(Box<StreamValue>),
 }
 
 type Dump = BTreeMap<(usize, Vec<u8>), (Canon, Option<i64>)>;
@@ -88,7 +94,44 @@ fn canon(v: ValueRef<'_>) -> Canon {
         ValueRef::Obj(Value::Hash(h)) => {
             Canon::Hash(h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
         }
+        ValueRef::Obj(Value::Stream(st)) => Canon::Stream(st.clone()),
     }
+}
+
+/// A stream of `n` entries with trimmed and deleted entries, two groups, consumers (one with
+/// nothing pending) and pending entries, one of them for a deleted entry.
+fn sample_stream(n: u64) -> StreamValue {
+    let limits = NodeLimits::default();
+    let mut st = StreamValue::new();
+    for i in 1..=n {
+        let fields: Fields = vec![
+            b"f".to_vec().into_boxed_slice(),
+            i.to_string().into_bytes().into_boxed_slice(),
+        ]
+        .into_boxed_slice();
+        st.append(StreamId::new(i, i % 3), fields, limits);
+    }
+    st.trim(&Trim {
+        strategy: TrimStrategy::MaxLen(n.saturating_sub(3)),
+        approx: false,
+        limit: 0,
+    });
+    st.delete(StreamId::new(n, n % 3));
+    let mut g = ConsumerGroup::new(StreamId::new(n.min(5), 0), 4);
+    g.create_consumer(b"alice", NOW_MS - 10);
+    g.create_consumer(b"bob", NOW_MS - 5);
+    g.create_consumer(b"", NOW_MS);
+    for i in [4u64, 5, n] {
+        g.deliver(
+            StreamId::new(i, i % 3),
+            if i == 5 { b"bob" } else { b"alice" },
+            NOW_MS - 1,
+        );
+    }
+    st.groups.insert(b"workers".to_vec().into(), g);
+    st.groups
+        .insert(b"".to_vec().into(), ConsumerGroup::new(StreamId::MIN, -1));
+    st
 }
 
 fn dump(store: &mut Store) -> Dump {
@@ -154,6 +197,16 @@ fn rich_store(n: usize, huge: bool) -> Store {
         h.insert(b"f1", b"v1");
         h.insert(b"", b"");
         db.set_value(b"hash", Value::Hash(h), Ttl::At(NOW_MS + 5_000));
+        db.set_value(
+            b"stream",
+            Value::Stream(Box::new(sample_stream(8))),
+            Ttl::Persist,
+        );
+        db.set_value(
+            b"empty-stream",
+            Value::Stream(Box::default()),
+            Ttl::At(NOW_MS + 7),
+        );
     }
     {
         let mut db = s.db(2);
@@ -179,6 +232,11 @@ fn rich_store(n: usize, huge: bool) -> Store {
             set.insert(format!("member-{i}").as_bytes());
         }
         db.set_value(b"bigset", Value::Set(set), Ttl::Persist);
+        db.set_value(
+            b"bigstream",
+            Value::Stream(Box::new(sample_stream(n as u64 + 10))),
+            Ttl::Persist,
+        );
         // Already expired relative to the store clock: never written.
         db.set_str(b"gone", b"x", Ttl::At(NOW_MS - 1));
     }
@@ -202,18 +260,18 @@ fn round_trip_every_type_ttl_and_large_values_through_a_file() {
     let mut src = rich_store(1000, true);
     let expected = dump(&mut src);
     assert!(!expected.contains_key(&(2, b"gone".to_vec())));
-    assert_eq!(expected.len(), 17);
+    assert_eq!(expected.len(), 20);
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("dump.snap");
     let summary = save_store(&path, &mut src, NOW_MS).unwrap();
-    assert_eq!(summary.keys, 17);
+    assert_eq!(summary.keys, 20);
     assert_eq!(summary.bytes, fs::metadata(&path).unwrap().len());
     assert!(!crate::temp_path(&path).exists());
 
     let mut dst = new_store(4);
     let mut calls = Vec::new();
     let report = load_snapshot(&path, &mut dst, NOW_MS, |d, t| calls.push((d, t))).unwrap();
-    assert_eq!(report.keys_loaded, 17);
+    assert_eq!(report.keys_loaded, 20);
     assert_eq!(report.expired_skipped, 0);
     assert_eq!(report.header.db_count, 4);
     assert_eq!(report.header.created_ms, NOW_MS);
@@ -234,11 +292,13 @@ fn round_trip_every_type_ttl_and_large_values_through_a_file() {
 
     let check = check_snapshot(&path).unwrap();
     assert!(check.is_ok(), "{check}");
-    assert_eq!(check.total_keys(), 17);
-    assert_eq!(check.dbs[&0].keys, 10);
-    assert_eq!(check.dbs[&0].expires, 4);
+    assert_eq!(check.total_keys(), 20);
+    assert_eq!(check.dbs[&0].keys, 12);
+    assert_eq!(check.dbs[&0].expires, 5);
     assert_eq!(check.dbs[&0].by_type[&TypeTag::String], 5);
+    assert_eq!(check.dbs[&0].by_type[&TypeTag::Stream], 2);
     assert_eq!(check.dbs[&2].by_type[&TypeTag::Set], 2);
+    assert_eq!(check.dbs[&2].by_type[&TypeTag::Stream], 1);
     assert_eq!(check.dbs[&3].by_type[&TypeTag::List], 1);
     assert!(check.to_string().contains("is valid"));
 }

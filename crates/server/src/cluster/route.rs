@@ -102,6 +102,20 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
             keys.push(k);
         }
     }
+    if matches!(name, "xread" | "xreadgroup") {
+        // Stream reads block only with BLOCK, and their re-runs need the IDs resolved at the
+        // first attempt: the blocking retry loop (built for the list and zset pops) does not
+        // fit them, so a cluster serves them without BLOCK only.
+        if args.iter().any(|a| a.eq_ignore_ascii_case(b"block")) {
+            return Route::Refused(
+                "ERR XREAD and XREADGROUP with BLOCK are not available in cluster mode",
+            );
+        }
+        return Route::Keyed {
+            write: spec.has(flags::WRITE),
+            keys,
+        };
+    }
     if spec.has(flags::BLOCKING) {
         return Route::Blocking { keys };
     }
