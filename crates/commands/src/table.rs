@@ -186,7 +186,7 @@ impl CommandSpec {
 
     /// Whether the command has key arguments at all (fixed range or movable).
     pub fn has_keys(&self) -> bool {
-        self.first_key > 0 || self.numkeys_at > 0
+        self.first_key > 0 || self.numkeys_at > 0 || self.key_finder.is_some()
     }
 
     /// Positions of every key argument of a full command line: the fixed range plus the keys

@@ -595,3 +595,56 @@ fn publish_reaches_subscribers_on_every_node() {
     }
     assert_eq!(run(&mut c.raw(0), &["PUBLISH", "nobody", "x"]), ":0");
 }
+
+/// A stream used as a queue through every node: entries, the group and its pending entries are
+/// replicated (XGROUP is a container command: its subcommand's key routes it), reads over two
+/// partitions are refused as for any multi-key command, and BLOCK says it is not available.
+#[test]
+fn a_stream_queue_works_through_every_node() {
+    let c = Cluster::start(3, &[]);
+    let mut r: Vec<Raw> = (0..3).map(|i| c.raw(i)).collect();
+    for (i, id) in ["1-0", "2-0", "3-0"].iter().enumerate() {
+        assert_eq!(run(&mut r[i], &["XADD", "q", id, "n", id]), format!("{id}"));
+    }
+    assert_eq!(run(&mut r[1], &["XGROUP", "CREATE", "q", "g", "0"]), "+OK");
+    assert_eq!(
+        run(
+            &mut r[2],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c1",
+                "COUNT",
+                "2",
+                "STREAMS",
+                "q",
+                ">"
+            ]
+        ),
+        "[[q,[[1-0,[n,1-0]],[2-0,[n,2-0]]]]]"
+    );
+    assert_eq!(
+        run(&mut r[0], &["XPENDING", "q", "g"]),
+        "[:2,1-0,2-0,[[c1,2]]]"
+    );
+    assert_eq!(run(&mut r[1], &["XACK", "q", "g", "1-0"]), ":1");
+    for r in r.iter_mut() {
+        assert_eq!(run(r, &["XPENDING", "q", "g"]), "[:1,2-0,2-0,[[c1,1]]]");
+        assert_eq!(run(r, &["XLEN", "q"]), ":3");
+    }
+    assert_eq!(
+        run(
+            &mut r[0],
+            &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "q", ">"]
+        ),
+        "[[q,[[3-0,[n,3-0]]]]]"
+    );
+    assert!(
+        run(&mut r[0], &["XREAD", "STREAMS", "q", "other", "0", "0"]).starts_with("-CROSSSLOT")
+    );
+    assert_eq!(
+        run(&mut r[2], &["XREAD", "BLOCK", "10", "STREAMS", "q", "0"]),
+        "-ERR XREAD and XREADGROUP with BLOCK are not available in cluster mode"
+    );
+}

@@ -58,6 +58,11 @@ pub const CROSSSLOT: &str =
     "CROSSSLOT Keys in request don't hash to the same partition (use a {hash tag} to keep them together)";
 
 pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
+    // A container's subcommand carries the keys (XGROUP CREATE key ..., OBJECT ENCODING key).
+    let spec = match (spec.subcommands.is_empty(), args.len()) {
+        (false, 2..) => ringkv_commands::table::find_subcommand(spec, args.arg(1)).unwrap_or(spec),
+        _ => spec,
+    };
     let name = spec.name;
     match name {
         "select" => {
