@@ -5,11 +5,8 @@
 # mode (in $CARGO_TARGET_DIR, default target/).   Usage: bench/cluster.sh [requests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
+. bench/lib.sh
+ensure_redis
 cargo build --release -p ringkv
 bin="${CARGO_TARGET_DIR:-target}/release/ringkv"
 requests="${1:-100000}"

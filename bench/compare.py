@@ -75,13 +75,16 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def bench(server, test, pipeline, requests, clients, flush=True):
+def bench(server, test, pipeline, requests, clients, flush=True, command=None):
+    """One redis-benchmark run: its built-in `test` over keys drawn from 100,000, or with
+    `command` (a list of arguments) that command as given."""
     if flush:
         cli(server.port, "FLUSHALL")
+    what = ["-t", test, "-r", "100000"] if command is None else list(command)
     before = cpu_seconds(server.proc.pid)
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(server.port), "-t", test, "-c", str(clients), "-n", str(requests),
-         "-P", str(pipeline), "-r", "100000", "--csv"],
+        ["redis-benchmark", "-p", str(server.port), "-c", str(clients), "-n", str(requests),
+         "-P", str(pipeline), "--csv", *what],
         check=True, capture_output=True, text=True, timeout=600).stdout
     cpu = cpu_seconds(server.proc.pid) - before
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -125,6 +128,22 @@ def load_keys(server, n, shape="string"):
     dbsize = int(cli(server.port, "DBSIZE").strip())
     used1, rss1 = info_field(server.port, "used_memory"), rss_bytes(server.proc.pid)
     return {"keys": dbsize, "used_per_key": (used1 - used0) / dbsize, "rss_per_key": (rss1 - rss0) / dbsize}
+
+
+def ratio_table(results, first_column, label):
+    """Markdown rows comparing the two servers, one per result row ({"P", "redis", "ringkv"})."""
+    lines = [
+        f"| {first_column} | -P | redis req/s | ringkv req/s | ratio | redis p50/p99 ms | ringkv p50/p99 ms "
+        "| redis CPU µs/req | ringkv CPU µs/req | CPU ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results:
+        a, b = row["redis"], row["ringkv"]
+        lines.append(
+            f"| {label(row)} | {row['P']} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.2f} | "
+            f"{a['p50']:.3f} / {a['p99']:.3f} | {b['p50']:.3f} / {b['p99']:.3f} | {a['cpu_us']:.3f} | "
+            f"{b['cpu_us']:.3f} | {b['cpu_us'] / a['cpu_us']:.2f} |")
+    return lines
 
 
 def cpu_model():
@@ -211,15 +230,8 @@ def main():
         "Server CPU = user+sys time of the server process (/proc/PID/stat) / requests. "
         "Ratios are ringkv / redis (throughput: higher is better; CPU and memory: lower is better).",
         "",
-        "| test | -P | redis req/s | ringkv req/s | ratio | redis p50/p99 ms | ringkv p50/p99 ms | redis CPU µs/req | ringkv CPU µs/req | CPU ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in results:
-        a, b = row["redis"], row["ringkv"]
-        lines.append(
-            f"| {row['test']} | {row['P']} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.2f} | "
-            f"{a['p50']:.3f} / {a['p99']:.3f} | {b['p50']:.3f} / {b['p99']:.3f} | {a['cpu_us']:.3f} | "
-            f"{b['cpu_us']:.3f} | {b['cpu_us'] / a['cpu_us']:.2f} |")
+    lines += ratio_table(results, "test", lambda row: row["test"])
     lines += [
         "",
         f"Memory after loading {keys:,} keys through `redis-cli --pipe` (delta of used_memory and of "

@@ -6,13 +6,8 @@
 # bench/PERSISTENCE.md.   Usage: bench/persistence.sh [--quick] [other bench/persistence.py options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null \
-    || ! command -v redis-cli >/dev/null; then
-  echo "installing redis-server and redis-tools from Debian packages" >&2
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
+. bench/lib.sh
+ensure_redis
 cargo build --release -p ringkv
 target="${CARGO_TARGET_DIR:-target}"
 python3 bench/persistence.py --ringkv "$target/release/ringkv" --out bench/PERSISTENCE.md "$@"

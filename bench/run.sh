@@ -4,12 +4,8 @@
 # bench/compare.py and writes bench/RESULTS.md.   Usage: bench/run.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-  echo "installing redis-server and redis-tools from Debian packages" >&2
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
+. bench/lib.sh
+ensure_redis
 cargo build --release -p ringkv
 out=bench/RESULTS.md
 {

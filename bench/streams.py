@@ -6,10 +6,10 @@ kind, alternating; the queue rows run on a stream the row before filled. It also
 1,000,000 entries into one stream and reports bytes per entry. Every number printed is measured
 in this run; nothing is typed in.   Usage: bench/streams.sh [--quick]
 """
-import argparse, csv, io, os, subprocess, sys, time
+import argparse, io, os, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Server, cli, cpu_seconds, free_port, info_field, machine  # noqa: E402
+from compare import Server, bench, cli, free_port, info_field, machine, ratio_table  # noqa: E402
 
 # (label, setup commands, benchmarked command). Each row starts from a fresh FLUSHALL + setup.
 ROWS = [
@@ -33,18 +33,6 @@ def fill(port, n):
                   % (len(v) + 2, v, len(v), v))
     subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=buf.getvalue(), check=True,
                    capture_output=True)
-
-
-def bench(server, command, pipeline, requests):
-    before = cpu_seconds(server.proc.pid)
-    out = subprocess.run(
-        ["redis-benchmark", "-p", str(server.port), "-c", "50", "-n", str(requests),
-         "-P", str(pipeline), "--csv", *command],
-        check=True, capture_output=True, text=True, timeout=600).stdout
-    cpu = cpu_seconds(server.proc.pid) - before
-    row = list(csv.DictReader(io.StringIO(out)))[0]
-    return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]),
-            "p99": float(row["p99_latency_ms"]), "cpu_us": cpu * 1e6 / requests}
 
 
 def main():
@@ -79,7 +67,8 @@ def main():
                         fill(s.port, filled if "group" in setup else 1000)
                     if "group" in setup:
                         cli(s.port, "XGROUP", "CREATE", "s", "g", "0")
-                    r = bench(s, command, pipeline, min(n, filled) if "group" in setup else n)
+                    requests = min(n, filled) if "group" in setup else n
+                    r = bench(s, None, pipeline, requests, 50, flush=False, command=command)
                     row[s.name] = r
                     print(f"{s.name:7} {label:42} -P {pipeline:2}: {r['rps']:>10.0f} req/s  "
                           f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
@@ -111,15 +100,8 @@ def main():
         "the server process / requests. Ratios are ringkv / redis (throughput: higher is better; "
         "CPU and memory: lower is better).",
         "",
-        "| command | -P | redis req/s | ringkv req/s | ratio | redis p50/p99 ms | ringkv p50/p99 ms | redis CPU µs/req | ringkv CPU µs/req | CPU ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in results:
-        a, b = row["redis"], row["ringkv"]
-        lines.append(
-            f"| `{row['test']}` | {row['P']} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.2f} | "
-            f"{a['p50']:.3f} / {a['p99']:.3f} | {b['p50']:.3f} / {b['p99']:.3f} | {a['cpu_us']:.3f} | "
-            f"{b['cpu_us']:.3f} | {b['cpu_us'] / a['cpu_us']:.2f} |")
+    lines += ratio_table(results, "command", lambda row: f"`{row['test']}`")
     lines += [
         "",
         f"Memory: {entries:,} entries `XADD s <i>-0 f <i>` in one stream, used_memory delta / XLEN: "

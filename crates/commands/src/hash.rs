@@ -14,8 +14,8 @@ use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, NOT_FLOAT, OVERFLOW, WRONG_TYPE};
 use crate::parse::{int_arg, parse_i64};
 use crate::shared_args::{
-    empty_scan, parse_cursor, parse_random_count, parse_random_flag, parse_scan_opts,
-    scan_reply_header, write_random_sample, RandomSample, ScanOf, INVALID_CURSOR,
+    empty_scan, parse_random_count, parse_random_flag, parse_scan_opts, scan_reply_header,
+    string2ull, write_random_sample, RandomSample, ScanOf, INVALID_CURSOR,
 };
 use crate::strings::{ld, max_string_len};
 use crate::table::{flags, CommandSpec};
@@ -474,7 +474,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let cursor = parse_cursor(args.arg(2)).ok_or(INVALID_CURSOR)?;
+    let cursor = string2ull(args.arg(2)).ok_or(INVALID_CURSOR)?;
     let (mut db, out) = db_and_out(ctx);
     let Some(h) = read_hash(&mut db, args.arg(1))? else {
         empty_scan(out);

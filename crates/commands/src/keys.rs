@@ -12,7 +12,7 @@
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, DB_OUT_OF_RANGE, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
 use crate::parse::{int_arg, is, parse_i64};
-use crate::shared_args::{parse_cursor, parse_scan_opts, ScanOf, INVALID_CURSOR};
+use crate::shared_args::{parse_scan_opts, string2ull, ScanOf, INVALID_CURSOR};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
 use ringkv_engine::lru::{idle_ms, lfu_decayed_counter, ClockKind};
@@ -323,7 +323,7 @@ pub struct ScanArgs<'a> {
 
 /// Parses SCAN's arguments as Redis does (also used by the cluster's SCAN).
 pub fn parse_scan(args: Args<'_>) -> Result<ScanArgs<'_>, CmdError> {
-    let cursor = parse_cursor(args.arg(1)).ok_or(INVALID_CURSOR)?;
+    let cursor = string2ull(args.arg(1)).ok_or(INVALID_CURSOR)?;
     let o = parse_scan_opts(args, 2, ScanOf::Keyspace)?;
     Ok(ScanArgs {
         cursor,
@@ -804,12 +804,12 @@ mod tests {
 
     #[test]
     fn cursor_parsing_follows_string2ull() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"007"), Some(7));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b" 7"), Some(7));
-        assert_eq!(parse_cursor(b"-0"), Some(0));
+        assert_eq!(string2ull(b"0"), Some(0));
+        assert_eq!(string2ull(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(string2ull(b"007"), Some(7));
+        assert_eq!(string2ull(b"+7"), Some(7));
+        assert_eq!(string2ull(b" 7"), Some(7));
+        assert_eq!(string2ull(b"-0"), Some(0));
         for bad in [
             &b""[..],
             b"-1",
@@ -820,12 +820,7 @@ mod tests {
             b"abc",
             b" ",
         ] {
-            assert_eq!(
-                parse_cursor(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert_eq!(string2ull(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -16,8 +16,8 @@ use crate::error::{CmdError, CmdResult, SYNTAX, WRONG_TYPE};
 use crate::hash::db_and_out;
 use crate::parse::{is, parse_i64};
 use crate::shared_args::{
-    empty_scan, parse_cursor, parse_numkeys, parse_random_count, parse_scan_opts,
-    scan_reply_header, store_result, write_random_sample, RandomSample, ScanOf, INVALID_CURSOR,
+    empty_scan, parse_numkeys, parse_random_count, parse_scan_opts, scan_reply_header,
+    store_result, string2ull, write_random_sample, RandomSample, ScanOf, INVALID_CURSOR,
 };
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
@@ -703,7 +703,7 @@ fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let cursor = parse_cursor(args.arg(2)).ok_or(INVALID_CURSOR)?;
+    let cursor = string2ull(args.arg(2)).ok_or(INVALID_CURSOR)?;
     let (mut db, out) = db_and_out(ctx);
     let Some(s) = read_set(&mut db, args.arg(1))? else {
         empty_scan(out);

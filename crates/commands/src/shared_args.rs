@@ -15,10 +15,10 @@ use std::ops::Range;
 // SCAN family
 // ---------------------------------------------------------------------------------------------
 
-/// The SCAN cursor, parsed like Redis's string2ull: a canonical integer, or failing that what
-/// strtoull accepts over the whole string (leading whitespace, '+', leading zeros); negative values
-/// and values beyond u64 are invalid.
-pub(crate) fn parse_cursor(s: &[u8]) -> Option<u64> {
+/// An unsigned number parsed like Redis's string2ull (SCAN cursors, the parts of stream IDs): a
+/// canonical integer, or failing that what strtoull accepts over the whole string (leading
+/// whitespace, '+', leading zeros); negative values and values beyond u64 are invalid.
+pub(crate) fn string2ull(s: &[u8]) -> Option<u64> {
     if let Some(v) = parse_i64(s) {
         return u64::try_from(v).ok();
     }

@@ -9,9 +9,10 @@
 //! to be (`=` and the resulting length or first ID), as Redis rewrites them.
 
 use crate::ctx::Ctx;
-use crate::error::{CmdError, CmdResult, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
+use crate::error::{CmdError, CmdResult, NO_SUCH_KEY, SYNTAX};
 use crate::hash::db_and_out;
 use crate::parse::{int_arg, is};
+use crate::shared_args::string2ull;
 use crate::table::{flags, CommandSpec};
 use crate::typed::{self, Collection};
 use ringkv_config::notify;
@@ -110,38 +111,6 @@ pub(crate) const INVALID_ID: CmdError =
 pub(crate) const BAD_START: CmdError = CmdError::Static("ERR invalid start ID for the interval");
 pub(crate) const BAD_END: CmdError = CmdError::Static("ERR invalid end ID for the interval");
 
-/// Redis's `string2ull`: a plain decimal, or what C's `strtoull` accepts when it consumes the
-/// whole text (leading white space, a sign), without overflow.
-fn parse_u64(s: &[u8]) -> Option<u64> {
-    if let Some(v) = crate::parse::parse_i64(s) {
-        return u64::try_from(v).ok();
-    }
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
-        i += 1;
-    }
-    let negative = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let digits = &s[i..];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if negative { v.wrapping_neg() } else { v })
-}
-
 /// Parses `ms[-seq]`, `-` and `+` (unless `strict`); a missing sequence is `missing_seq`.
 /// With `star_seq`, `ms-*` is accepted and reported as `false` (sequence not given).
 fn parse_id_generic(
@@ -163,10 +132,10 @@ fn parse_id_generic(
         Some(dash) => (&arg[..dash], Some(&arg[dash + 1..])),
         None => (arg, None),
     };
-    let ms = parse_u64(ms).ok_or(INVALID_ID)?;
+    let ms = string2ull(ms).ok_or(INVALID_ID)?;
     match seq {
         Some(b"*") if star_seq => Ok((StreamId::new(ms, 0), false)),
-        Some(seq) => Ok((StreamId::new(ms, parse_u64(seq).ok_or(INVALID_ID)?), true)),
+        Some(seq) => Ok((StreamId::new(ms, string2ull(seq).ok_or(INVALID_ID)?), true)),
         None => Ok((StreamId::new(ms, missing_seq), true)),
     }
 }
@@ -203,8 +172,15 @@ pub(crate) fn id_text(id: StreamId) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Replies
 
+/// An ID as a bulk string, formatted without allocating (replies list many).
 pub(crate) fn reply_id(out: &mut ReplyWriter, id: StreamId) {
-    out.bulk(id.to_string().as_bytes());
+    use std::io::Write;
+    // Two u64 in decimal and the dash.
+    let mut buf = [0u8; 41];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cursor, "{}-{}", id.ms, id.seq);
+    let n = cursor.position() as usize;
+    out.bulk(&buf[..n]);
 }
 
 /// One entry: `[id, [field, value, ...]]`.
@@ -226,14 +202,17 @@ pub(crate) fn reply_range(
     count: usize,
     rev: bool,
 ) -> usize {
+    let limit = if count == 0 { usize::MAX } else { count };
     let d = out.begin_deferred();
     let mut n = 0;
-    for (id, fields) in s.range(start, end, rev) {
+    let mut emit = |(id, fields): (&StreamId, &Fields)| {
         reply_entry(out, *id, fields);
         n += 1;
-        if n == count {
-            break;
-        }
+    };
+    if rev {
+        s.range(start, end).rev().take(limit).for_each(&mut emit);
+    } else {
+        s.range(start, end).take(limit).for_each(&mut emit);
     }
     out.finish_deferred_array(d, n);
     n
@@ -271,19 +250,21 @@ struct AddTrimArgs {
     trim: Option<Trim>,
     /// The threshold argument as given (logged as is for exact trims).
     threshold_arg: usize,
-    /// LIMIT was given (otherwise an approximate trim gets the default limit).
-    limit_given: bool,
 }
 
-/// Redis's streamParseAddOrTrimArgsOrReply.
-fn parse_add_trim(args: Args<'_>, xadd: bool) -> Result<AddTrimArgs, CmdError> {
+/// Redis's streamParseAddOrTrimArgsOrReply. An approximate trim without LIMIT gets 100 nodes'
+/// worth of entries (`node_max_entries`), within Redis's bounds.
+fn parse_add_trim(
+    args: Args<'_>,
+    xadd: bool,
+    node_max_entries: u64,
+) -> Result<AddTrimArgs, CmdError> {
     let mut parsed = AddTrimArgs {
         id_pos: 0,
         id: None,
         no_mkstream: false,
         trim: None,
         threshold_arg: 0,
-        limit_given: false,
     };
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
@@ -352,25 +333,23 @@ fn parse_add_trim(args: Args<'_>, xadd: bool) -> Result<AddTrimArgs, CmdError> {
             "ERR syntax error, LIMIT cannot be used without the special ~ option",
         ));
     }
-    parsed.limit_given = limit.is_some();
     let Some(strategy) = strategy else {
         return Ok(parsed);
     };
-    let limit = limit.map_or(0, |l| l as u64);
+    let limit = match limit {
+        Some(l) => l as u64,
+        None if approx => match node_max_entries.saturating_mul(100) {
+            0 => 10_000,
+            n => n.min(1_000_000),
+        },
+        None => 0,
+    };
     parsed.trim = Some(Trim {
         strategy,
         approx,
         limit,
     });
     Ok(parsed)
-}
-
-/// The default LIMIT of an approximate trim: 100 nodes' worth of entries, within Redis's bounds.
-fn default_limit(db: &DbRef<'_>) -> u64 {
-    match db.stream_limits().max_entries.saturating_mul(100) {
-        0 => 10_000,
-        n => n.min(1_000_000),
-    }
 }
 
 /// The logged form of a trim: the strategy with `=` and, for an approximate one, the outcome
@@ -395,7 +374,7 @@ fn logged_trim(args: Args<'_>, p: &AddTrimArgs, trim: &Trim, s: &StreamValue) ->
 
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
 fn xadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let mut p = parse_add_trim(args, true)?;
+    let p = parse_add_trim(args, true, ctx.store.common.stream_limits.max_entries)?;
     let field_pos = p.id_pos + 1;
     let nfields = args.len().saturating_sub(field_pos);
     if nfields < 2 || nfields % 2 == 1 {
@@ -410,13 +389,9 @@ fn xadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     let key = args.arg(1);
     let (mut db, out) = db_and_out(ctx);
-    if let Some(t) = p.trim.as_mut() {
-        if t.approx && !p.limit_given {
-            t.limit = default_limit(&db);
-        }
-    }
     let now = u64::try_from(db.now_ms()).unwrap_or(0);
     let limits = db.stream_limits();
+    let logging = db.logging();
     if existing_stream_mut(&mut db, key)?.is_none() && p.no_mkstream {
         out.null();
         return Ok(());
@@ -448,13 +423,17 @@ fn xadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     s.append(id, fields, limits);
     let trimmed = p.trim.map_or(0, |t| s.trim(&t));
     let id_arg = id_text(id);
-    let trim_log = p.trim.map(|t| logged_trim(args, &p, &t, s));
+    // The logged trim is built only when there is a log (it may allocate).
+    let trim_log = p
+        .trim
+        .filter(|_| logging)
+        .map(|t| logged_trim(args, &p, &t, s));
     db.signal_modified(key, 1);
     db.notify(notify::STREAM, "xadd", key);
     if trimmed > 0 {
         db.notify(notify::STREAM, "xtrim", key);
     }
-    if db.logging() {
+    if logging {
         let mut logged: Vec<&[u8]> = vec![b"XADD", key];
         if p.no_mkstream {
             logged.push(b"NOMKSTREAM");
@@ -538,30 +517,27 @@ fn xdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn xtrim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let p = parse_add_trim(args, false)?;
-    let Some(mut trim) = p.trim else {
+    let p = parse_add_trim(args, false, ctx.store.common.stream_limits.max_entries)?;
+    let Some(trim) = p.trim else {
         return Err(SYNTAX);
     };
     let key = args.arg(1);
     let (mut db, out) = db_and_out(ctx);
-    if trim.approx && !p.limit_given {
-        trim.limit = default_limit(&db);
-    }
+    let logging = db.logging();
     let Some(s) = existing_stream_mut(&mut db, key)? else {
         out.integer(0);
         return Ok(());
     };
     let deleted = s.trim(&trim);
     if deleted > 0 {
-        let logged = trim.approx.then(|| logged_trim(args, &p, &trim, s));
+        // Only an approximate trim needs rewriting for the log (an exact one replays as given).
+        let logged = (trim.approx && logging).then(|| logged_trim(args, &p, &trim, s));
         db.signal_modified(key, deleted);
         db.notify(notify::STREAM, "xtrim", key);
         if let Some(t) = logged {
-            if db.logging() {
-                let mut effect: Vec<&[u8]> = vec![b"XTRIM", key];
-                effect.extend(t.iter().map(Vec::as_slice));
-                db.log_effect(effect);
-            }
+            let mut effect: Vec<&[u8]> = vec![b"XTRIM", key];
+            effect.extend(t.iter().map(Vec::as_slice));
+            db.log_effect(effect);
         }
     }
     out.integer(deleted as i64);
@@ -626,11 +602,6 @@ fn xsetid(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     db.notify(notify::STREAM, "xsetid", key);
     out.ok();
     Ok(())
-}
-
-/// An integer argument with Redis's generic error (COUNT and the like).
-pub(crate) fn count_arg(arg: &[u8]) -> Result<i64, CmdError> {
-    crate::parse::parse_i64(arg).ok_or(NOT_INTEGER)
 }
 
 #[cfg(test)]

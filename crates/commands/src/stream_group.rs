@@ -17,10 +17,9 @@ use crate::hash::db_and_out;
 use crate::introspection::reply_help;
 use crate::parse::{int_arg, is};
 use crate::stream::{
-    existing_stream_mut, id_text, parse_bound, parse_id, parse_strict_id, read_stream, reply_entry,
-    reply_id,
+    existing_stream_mut, parse_bound, parse_id, parse_strict_id, read_stream, reply_entry, reply_id,
 };
-use crate::stream_read::claim_effect;
+use crate::stream_read::{claim_effect, created_effect, setid_effect};
 use crate::table::{flags, CommandSpec};
 use crate::typed;
 use ringkv_config::notify;
@@ -488,18 +487,9 @@ fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             continue;
         }
         if force && !g.pel.contains_key(&id) {
-            g.pel.insert(
-                id,
-                ringkv_engine::types::stream::PendingEntry {
-                    consumer: std::sync::Arc::from(consumer),
-                    delivery_time: now,
-                    delivery_count: 1,
-                },
-            );
-            // A forced entry has no owner yet: it skips the idle check below.
-            if let Some(c) = g.consumers.get_mut(consumer) {
-                c.pending.insert(id);
-            }
+            // A forced entry is created as a first delivery to the claimer (count 1, as in
+            // Redis), skipping the idle check: it had no owner.
+            g.deliver(id, consumer, now);
         } else if let Some(p) = g.pel.get(&id) {
             if min_idle != 0 && now - p.delivery_time < min_idle {
                 continue;
@@ -564,18 +554,6 @@ fn claim_prepare(s: &mut StreamValue, group: &[u8], consumer: &[u8], now: i64) -
     created
 }
 
-fn setid_effect(key: &[u8], group: &[u8], g: &ConsumerGroup) -> Vec<Vec<u8>> {
-    vec![
-        b"XGROUP".to_vec(),
-        b"SETID".to_vec(),
-        key.to_vec(),
-        group.to_vec(),
-        id_text(g.last_id),
-        b"ENTRIESREAD".to_vec(),
-        g.entries_read.to_string().into_bytes(),
-    ]
-}
-
 /// Signals, notifies and logs what a claim did (a consumer it created included: its creation
 /// is logged first, so a replay has it even when it claimed nothing).
 fn finish_claim(
@@ -595,7 +573,8 @@ fn finish_claim(
     if db.logging() {
         db.log_suppress();
         if created {
-            db.log_effect([&b"XGROUP"[..], b"CREATECONSUMER", key, group, consumer]);
+            let e = created_effect(key, group, consumer);
+            db.log_effect(e.iter().map(Vec::as_slice));
         }
         for e in &log.effects {
             db.log_effect(e.iter().map(Vec::as_slice));

@@ -10,8 +10,8 @@ use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, NO_SUCH_KEY};
 use crate::hash::db_and_out;
 use crate::introspection::reply_help;
-use crate::parse::is;
-use crate::stream::{count_arg, read_stream, reply_entry, reply_id};
+use crate::parse::{int_arg, is};
+use crate::stream::{read_stream, reply_entry, reply_id};
 use crate::table::{flags, CommandSpec};
 use ringkv_engine::types::stream::{ConsumerGroup, StreamId, ENTRIES_READ_UNKNOWN};
 use ringkv_engine::StreamValue;
@@ -124,7 +124,7 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         3 => (false, 0),
         4 if is(args.arg(3), "full") => (true, 10),
         6 if is(args.arg(3), "full") && is(args.arg(4), "count") => {
-            let n = count_arg(args.arg(5))?;
+            let n = int_arg(args.arg(5))?;
             (true, if n < 0 { 10 } else { n as usize })
         }
         _ => return Err(syntax()),
@@ -142,13 +142,14 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             None => out.null(),
         }
         out.bulk(b"last-entry");
-        match s.range(StreamId::MIN, StreamId::MAX, true).next() {
+        match s.entries().next_back() {
             Some((id, f)) => reply_entry(out, *id, f),
             None => out.null(),
         }
         return Ok(());
     }
-    let limit = |n: usize| count == 0 || n < count;
+    // COUNT 0: everything.
+    let limit = if count == 0 { usize::MAX } else { count };
     out.map(9);
     stream_header(out, s);
     out.bulk(b"entries");
@@ -163,12 +164,9 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         out.bulk(b"pel-count");
         out.integer(g.pel.len() as i64);
         out.bulk(b"pending");
-        let shown = g.pel.len().min(if count == 0 { usize::MAX } else { count });
+        let shown = g.pel.len().min(limit);
         out.array(shown);
-        for (n, (id, p)) in g.pel.iter().enumerate() {
-            if !limit(n) {
-                break;
-            }
+        for (id, p) in g.pel.iter().take(shown) {
             out.array(4);
             reply_id(out, *id);
             out.bulk(&p.consumer);
@@ -188,10 +186,7 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             out.bulk(b"pel-count");
             out.integer(c.pending.len() as i64);
             out.bulk(b"pending");
-            let shown = c
-                .pending
-                .len()
-                .min(if count == 0 { usize::MAX } else { count });
+            let shown = c.pending.len().min(limit);
             out.array(shown);
             for id in c.pending.iter().take(shown) {
                 let p = g.pel.get(id);

@@ -21,14 +21,12 @@ use crate::blocking::block_reader;
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, SYNTAX};
 use crate::hash::db_and_out;
-use crate::parse::is;
-use crate::stream::{
-    count_arg, existing_stream_mut, id_text, parse_strict_id, read_stream, reply_entry,
-};
+use crate::parse::{int_arg, is};
+use crate::stream::{existing_stream_mut, id_text, parse_strict_id, read_stream, reply_entry};
 use crate::table::{flags, CommandSpec};
 use ringkv_config::notify;
-use ringkv_engine::types::stream::StreamId;
-use ringkv_engine::DbRef;
+use ringkv_engine::types::stream::{ConsumerGroup, StreamId};
+use ringkv_engine::{DbRef, StreamValue};
 use ringkv_protocol::{Args, OwnedArgs, Protocol, ReplyWriter};
 use std::time::Duration;
 
@@ -112,7 +110,7 @@ fn parse_read<'a>(args: Args<'a>, group_cmd: bool) -> Result<ReadArgs<'a>, CmdEr
             r.block = Some((ms > 0).then(|| Duration::from_millis(ms as u64)));
         } else if is(o, "count") && more > 0 {
             i += 1;
-            r.count = count_arg(args.arg(i))?.max(0) as usize;
+            r.count = int_arg(args.arg(i))?.max(0) as usize;
         } else if is(o, "streams") && more > 0 {
             r.first_key = i + 1;
             let n = argc - r.first_key;
@@ -307,125 +305,175 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let mut served = 0;
     for (i, gt) in ids.iter().enumerate() {
         let key = args.arg(r.first_key + i);
-        let mut effects: Vec<Vec<Vec<u8>>> = Vec::new();
-        let mut changes = 0u64;
         let Some(s) = existing_stream_mut(&mut db, key)? else {
             continue;
         };
-        let Some(group_last) = s.groups.get(group).map(|g| g.last_id) else {
+        let mut read = GroupRead {
+            names: [key, group, consumer],
+            now,
+            count: if r.count == 0 { usize::MAX } else { r.count },
+            effects: Vec::new(),
+            changes: 0,
+        };
+        let Some(created) = read.meet_consumer(s) else {
             continue;
         };
-        let history = *gt != NEW_ENTRIES;
-        let from = if history { *gt } else { group_last };
-        let serve = history || s.last_entry_id().is_some_and(|last| last > from);
-        let Some(g) = s.groups.get_mut(group) else {
+        let Some(from) = read.serves_after(s, *gt) else {
+            // `>` with nothing new: this stream has no reply part.
+            read.finish(&mut db, created, logging);
             continue;
         };
-        let created = g.create_consumer(consumer, now);
-        if let Some(c) = g.consumers.get_mut(consumer) {
-            c.seen_time = now;
-        }
-        if created {
-            changes += 1;
-            effects.push(vec![
-                b"XGROUP".to_vec(),
-                b"CREATECONSUMER".to_vec(),
-                key.to_vec(),
-                group.to_vec(),
-                consumer.to_vec(),
-            ]);
-        }
-        if serve {
-            served += 1;
-            outer.get_or_insert_with(|| out.begin_deferred());
-            open_stream(out, key);
-            let start = from.next().unwrap_or(StreamId::MAX);
-            let ed = out.begin_deferred();
-            let mut n = 0;
-            if history {
-                let pending: Vec<StreamId> = g
-                    .consumers
-                    .get(consumer)
-                    .map(|c| c.pending.range(start..).copied().collect())
-                    .unwrap_or_default();
-                for id in pending {
-                    if r.count != 0 && n == r.count {
-                        break;
-                    }
-                    n += 1;
-                    let Some(fields) = s.get(id) else {
-                        out.array(2);
-                        crate::stream::reply_id(out, id);
-                        out.null_array();
-                        continue;
-                    };
-                    reply_entry(out, id, fields);
-                    if let Some(g) = s.groups.get_mut(group) {
-                        let last = g.last_id;
-                        if let Some(p) = g.pel.get_mut(&id) {
-                            p.delivery_time = now;
-                            p.delivery_count += 1;
-                            changes += 1;
-                            effects.push(claim_effect(key, group, consumer, id, p, last));
-                        }
-                    }
-                }
-            } else {
-                let new: Vec<StreamId> = s
-                    .range(start, StreamId::MAX, false)
-                    .map(|(id, _)| *id)
-                    .take(if r.count == 0 { usize::MAX } else { r.count })
-                    .collect();
-                let before = s.groups.get(group).map(|g| (g.last_id, g.entries_read));
-                for id in new {
-                    s.advance_group(group, id);
-                    if let Some(fields) = s.get(id) {
-                        reply_entry(out, id, fields);
-                    }
-                    n += 1;
-                    changes += 1;
-                    if !r.noack {
-                        if let Some(g) = s.groups.get_mut(group) {
-                            g.deliver(id, consumer, now);
-                            if let Some(p) = g.pel.get(&id) {
-                                effects.push(claim_effect(key, group, consumer, id, p, g.last_id));
-                            }
-                        }
-                    }
-                }
-                let after = s.groups.get(group).map(|g| (g.last_id, g.entries_read));
-                if let (true, Some((last, read))) = (before != after, after) {
-                    effects.push(vec![
-                        b"XGROUP".to_vec(),
-                        b"SETID".to_vec(),
-                        key.to_vec(),
-                        group.to_vec(),
-                        id_text(last),
-                        b"ENTRIESREAD".to_vec(),
-                        read.to_string().into_bytes(),
-                    ]);
-                }
-            }
-            out.finish_deferred_array(ed, n);
-            changes += 1;
-        }
-        if changes > 0 {
-            db.signal_modified(key, changes);
-        }
-        if created {
-            db.notify(notify::STREAM, "xgroup-createconsumer", key);
-        }
-        if logging {
-            for e in &effects {
-                db.log_effect(e.iter().map(Vec::as_slice));
-            }
-        }
+        served += 1;
+        outer.get_or_insert_with(|| out.begin_deferred());
+        open_stream(out, key);
+        let start = from.next().unwrap_or(StreamId::MAX);
+        let d = out.begin_deferred();
+        let n = if *gt == NEW_ENTRIES {
+            read.new_entries(s, out, start, r.noack)
+        } else {
+            read.history(s, out, start)
+        };
+        out.finish_deferred_array(d, n);
+        read.changes += 1;
+        read.finish(&mut db, created, logging);
     }
     finish_or_block(ctx, outer.map(|d| (d, served)), &r, args, || {
         args.to_owned_args()
     });
     Ok(())
 }
+
+/// One stream's part of an XREADGROUP: what it changed, and the effects to log.
+struct GroupRead<'a> {
+    /// Key, group, consumer.
+    names: [&'a [u8]; 3],
+    now: i64,
+    /// At most this many entries (COUNT; unlimited without it).
+    count: usize,
+    effects: Vec<Vec<Vec<u8>>>,
+    changes: u64,
+}
+
+impl GroupRead<'_> {
+    /// Creates the consumer if needed and marks it seen (as Redis 7.2 does for every read,
+    /// served or not). Returns whether it was created; None if the group is gone.
+    fn meet_consumer(&mut self, s: &mut StreamValue) -> Option<bool> {
+        let [key, group, consumer] = self.names;
+        let g = s.groups.get_mut(group)?;
+        let created = g.create_consumer(consumer, self.now);
+        if let Some(c) = g.consumers.get_mut(consumer) {
+            c.seen_time = self.now;
+        }
+        if created {
+            self.changes += 1;
+            self.effects.push(created_effect(key, group, consumer));
+        }
+        Some(created)
+    }
+
+    /// The ID the reply starts after, or None when there is nothing to serve: a history read
+    /// (an explicit ID) always serves, `>` only when the stream has entries after the group's.
+    fn serves_after(&self, s: &StreamValue, gt: StreamId) -> Option<StreamId> {
+        if gt != NEW_ENTRIES {
+            return Some(gt);
+        }
+        let from = s.groups.get(self.names[1])?.last_id;
+        s.last_entry_id()
+            .is_some_and(|last| last > from)
+            .then_some(from)
+    }
+
+    /// The consumer's own pending entries from `start`, each counted as delivered again; a
+    /// deleted one replies `[id, nil]`.
+    fn history(&mut self, s: &mut StreamValue, out: &mut ReplyWriter, start: StreamId) -> usize {
+        let [key, group, consumer] = self.names;
+        let pending: Vec<StreamId> = s
+            .groups
+            .get(group)
+            .and_then(|g| g.consumers.get(consumer))
+            .map(|c| c.pending.range(start..).copied().take(self.count).collect())
+            .unwrap_or_default();
+        for &id in &pending {
+            let Some(fields) = s.get(id) else {
+                out.array(2);
+                crate::stream::reply_id(out, id);
+                out.null_array();
+                continue;
+            };
+            reply_entry(out, id, fields);
+            let Some(g) = s.groups.get_mut(group) else {
+                continue;
+            };
+            let last = g.last_id;
+            if let Some(p) = g.pel.get_mut(&id) {
+                p.delivery_time = self.now;
+                p.delivery_count += 1;
+                self.changes += 1;
+                self.effects
+                    .push(claim_effect(key, group, consumer, id, p, last));
+            }
+        }
+        pending.len()
+    }
+
+    /// Entries from `start` never delivered to the group: the group moves past them and
+    /// (unless NOACK) each becomes pending for the consumer.
+    fn new_entries(
+        &mut self,
+        s: &mut StreamValue,
+        out: &mut ReplyWriter,
+        start: StreamId,
+        noack: bool,
+    ) -> usize {
+        let [key, group, consumer] = self.names;
+        let new: Vec<StreamId> = s
+            .range(start, StreamId::MAX)
+            .map(|(id, _)| *id)
+            .take(self.count)
+            .collect();
+        let before = s.groups.get(group).map(|g| (g.last_id, g.entries_read));
+        for &id in &new {
+            s.advance_group(group, id);
+            if let Some(fields) = s.get(id) {
+                reply_entry(out, id, fields);
+            }
+            self.changes += 1;
+            let Some(g) = s.groups.get_mut(group).filter(|_| !noack) else {
+                continue;
+            };
+            g.deliver(id, consumer, self.now);
+            if let Some(p) = g.pel.get(&id) {
+                self.effects
+                    .push(claim_effect(key, group, consumer, id, p, g.last_id));
+            }
+        }
+        if let Some(g) = s.groups.get(group) {
+            if before != Some((g.last_id, g.entries_read)) {
+                self.effects.push(setid_effect(key, group, g));
+            }
+        }
+        new.len()
+    }
+
+    /// Signals, notifies and logs what the read did.
+    fn finish(self, db: &mut DbRef<'_>, created: bool, logging: bool) {
+        let key = self.names[0];
+        if self.changes > 0 {
+            db.signal_modified(key, self.changes);
+        }
+        if created {
+            db.notify(notify::STREAM, "xgroup-createconsumer", key);
+        }
+        if logging {
+            for e in &self.effects {
+                db.log_effect(e.iter().map(Vec::as_slice));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What group changes are logged as (Redis's propagation forms), shared with XCLAIM/XAUTOCLAIM.
 
 /// The XCLAIM that recreates pending entry `p` of `id` exactly (Redis's streamPropagateXCLAIM).
 pub(crate) fn claim_effect(
@@ -452,6 +500,26 @@ pub(crate) fn claim_effect(
         b"LASTID".to_vec(),
         id_text(last_id),
     ]
+}
+
+/// The group's position and read counter (Redis's streamPropagateGroupID).
+pub(crate) fn setid_effect(key: &[u8], group: &[u8], g: &ConsumerGroup) -> Vec<Vec<u8>> {
+    vec![
+        b"XGROUP".to_vec(),
+        b"SETID".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        id_text(g.last_id),
+        b"ENTRIESREAD".to_vec(),
+        g.entries_read.to_string().into_bytes(),
+    ]
+}
+
+/// A consumer created by a read or a claim (Redis's streamPropagateConsumerCreation).
+pub(crate) fn created_effect(key: &[u8], group: &[u8], consumer: &[u8]) -> Vec<Vec<u8>> {
+    [&b"XGROUP"[..], b"CREATECONSUMER", key, group, consumer]
+        .map(<[u8]>::to_vec)
+        .to_vec()
 }
 
 #[cfg(test)]

@@ -19,9 +19,8 @@ use crate::error::{CmdError, CmdResult, NOT_FLOAT, SYNTAX, WRONG_TYPE};
 use crate::hash::db_and_out;
 use crate::parse::{int_arg, is, parse_f64, parse_i64};
 use crate::shared_args::{
-    self, empty_scan, parse_cursor, parse_mpop, parse_random_count, parse_random_flag,
-    parse_scan_opts, scan_reply_header, write_random_sample, Mpop, RandomSample, ScanOf,
-    INVALID_CURSOR,
+    self, empty_scan, parse_mpop, parse_random_count, parse_random_flag, parse_scan_opts,
+    scan_reply_header, string2ull, write_random_sample, Mpop, RandomSample, ScanOf, INVALID_CURSOR,
 };
 use crate::strings::max_string_len;
 use crate::table::{flags, CommandSpec};
@@ -1461,7 +1460,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let cursor = parse_cursor(args.arg(2)).ok_or(INVALID_CURSOR)?;
+    let cursor = string2ull(args.arg(2)).ok_or(INVALID_CURSOR)?;
     let (mut db, out) = db_and_out(ctx);
     let Some(zset) = read_zset(&mut db, args.arg(1))? else {
         empty_scan(out);

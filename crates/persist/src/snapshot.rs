@@ -63,7 +63,7 @@
 use crate::codec::{Input, Output};
 use crate::fsutil::write_atomically;
 use ringkv_engine::types::stream::{
-    ConsumerGroup, Fields, PendingEntry, StreamId, StreamMeta, StreamValue,
+    ConsumerGroup, Fields, Node, PendingEntry, StreamId, StreamMeta, StreamValue,
 };
 use ringkv_engine::types::zset::cmp_score;
 use ringkv_engine::{HashValue, ListValue, SetValue, Store, Ttl, Value, ValueRef, ZSetValue};
@@ -584,14 +584,13 @@ fn put_stream<O: RecordOut + ?Sized>(out: &mut O, st: &StreamValue) -> io::Resul
             out.put_bytes(f)?;
         }
     }
-    let nodes: Vec<_> = st.node_layout().collect();
-    out.put_varint(nodes.len() as u64)?;
-    for (first, last, taken, live, bytes) in nodes {
-        put_id(out, first)?;
-        put_id(out, last)?;
-        out.put_varint(taken)?;
-        out.put_varint(live)?;
-        out.put_varint(bytes)?;
+    out.put_varint(st.node_count() as u64)?;
+    for (first, n) in st.node_layout() {
+        put_id(out, *first)?;
+        put_id(out, n.last)?;
+        out.put_varint(n.taken)?;
+        out.put_varint(n.live)?;
+        out.put_varint(n.bytes)?;
     }
     out.put_varint(st.groups.len() as u64)?;
     for (name, g) in &st.groups {
@@ -1065,11 +1064,13 @@ impl<R: Read> SnapshotReader<R> {
         let mut layout = Vec::with_capacity(n.min(4096));
         for _ in 0..n {
             let first = self.read_id("a stream node first ID")?;
-            let last = self.read_id("a stream node last ID")?;
-            let taken = self.input.read_varint("a stream node entry count")?;
-            let live = self.input.read_varint("a stream node live count")?;
-            let bytes = self.input.read_varint("a stream node size")?;
-            layout.push((first, last, taken, live, bytes));
+            let node = Node {
+                last: self.read_id("a stream node last ID")?,
+                taken: self.input.read_varint("a stream node entry count")?,
+                live: self.input.read_varint("a stream node live count")?,
+                bytes: self.input.read_varint("a stream node size")?,
+            };
+            layout.push((first, node));
         }
         let n = self.read_count("stream group count", 5)?;
         let mut groups: BTreeMap<Box<[u8]>, ConsumerGroup> = BTreeMap::new();

@@ -21,7 +21,7 @@
 //! Time (delivery times, consumer seen/active times) is passed in by the caller in unix ms, so
 //! the type stays deterministic.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{btree_map, BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -98,17 +98,17 @@ impl Default for NodeLimits {
 /// Redis caps a listpack at 1 GiB whatever the settings say.
 const NODE_MAX_SIZE: u64 = 1 << 30;
 
-/// Bookkeeping of one macro node (see the module doc).
-#[derive(Clone, Debug, PartialEq)]
-struct Node {
+/// Bookkeeping of one macro node (see the module doc); nodes are keyed by their first ID.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Node {
     /// The ID of the last entry appended to the node (live or not).
-    last: StreamId,
+    pub last: StreamId,
     /// Entries the node ever took (live + deleted): its fill for `max_entries`.
-    taken: u64,
+    pub taken: u64,
     /// Entries still live.
-    live: u64,
+    pub live: u64,
     /// Estimated listpack size.
-    bytes: u64,
+    pub bytes: u64,
 }
 
 /// The trimming strategy of XADD/XTRIM.
@@ -396,22 +396,14 @@ impl StreamValue {
         self.entries.last_key_value().map(|(k, _)| *k)
     }
 
-    /// Entries with `start <= id <= end`, in order (`rev`: from `end` down).
-    pub fn range(
-        &self,
-        start: StreamId,
-        end: StreamId,
-        rev: bool,
-    ) -> Box<dyn Iterator<Item = (&StreamId, &Fields)> + '_> {
+    /// Entries with `start <= id <= end`, in order (`.rev()` for the other way); none when
+    /// `start > end`.
+    pub fn range(&self, start: StreamId, end: StreamId) -> btree_map::Range<'_, StreamId, Fields> {
         if start > end {
-            return Box::new(std::iter::empty());
+            // Empty (a map range may not run backwards).
+            return self.entries.range(start..start);
         }
-        let r = self.entries.range(start..=end);
-        if rev {
-            Box::new(r.rev())
-        } else {
-            Box::new(r)
-        }
+        self.entries.range(start..=end)
     }
 
     /// Removes one entry; returns whether it existed. Keeps `first_id` and `max_deleted_id`
@@ -559,50 +551,43 @@ impl StreamValue {
     /// read counter as Redis 7.2 does: counting on while no tombstone lies ahead, re-estimated
     /// otherwise.
     pub fn advance_group(&mut self, group: &[u8], id: StreamId) {
-        let tomb = self.range_has_tombstones(id, StreamId::MAX);
-        let estimate_needed;
-        {
-            let Some(g) = self.groups.get(group) else {
-                return;
-            };
-            if id <= g.last_id {
-                return;
-            }
-            estimate_needed = g.entries_read == ENTRIES_READ_UNKNOWN || tomb;
+        let Some(g) = self.groups.get(group) else {
+            return;
+        };
+        if id <= g.last_id {
+            return;
         }
-        let estimate = if estimate_needed && self.entries_added > 0 {
-            Some(self.estimate_distance(id))
+        let read = if g.entries_read != ENTRIES_READ_UNKNOWN
+            && !self.range_has_tombstones(id, StreamId::MAX)
+        {
+            g.entries_read + 1
+        } else if self.entries_added > 0 {
+            self.estimate_distance(id)
         } else {
-            None
+            g.entries_read
         };
         if let Some(g) = self.groups.get_mut(group) {
-            if !estimate_needed {
-                g.entries_read += 1;
-            } else if let Some(e) = estimate {
-                g.entries_read = e;
-            }
+            g.entries_read = read;
             g.last_id = id;
         }
     }
 
-    /// Every entry in order (snapshots).
-    pub fn entries(&self) -> impl Iterator<Item = (&StreamId, &Fields)> {
+    /// Every entry in order (`.next_back()` is the last one).
+    pub fn entries(&self) -> btree_map::Iter<'_, StreamId, Fields> {
         self.entries.iter()
     }
 
-    /// Macro node boundaries in order: (first ID, last ID, taken, live, bytes) — for snapshots,
-    /// so a restart keeps the node layout (and so `~` trimming behaves the same).
-    pub fn node_layout(&self) -> impl Iterator<Item = (StreamId, StreamId, u64, u64, u64)> + '_ {
-        self.nodes
-            .iter()
-            .map(|(f, n)| (*f, n.last, n.taken, n.live, n.bytes))
+    /// Macro nodes in order, by first ID — for snapshots, so a restart keeps the node layout
+    /// (and so `~` trimming behaves the same).
+    pub fn node_layout(&self) -> btree_map::Iter<'_, StreamId, Node> {
+        self.nodes.iter()
     }
 
     /// Rebuilds a stream from its parts (snapshot load). Node layout entries that do not match
     /// the entries (a damaged or foreign file) are replaced by a layout rebuilt from scratch.
     pub fn from_parts(
         entries: Vec<(StreamId, Fields)>,
-        layout: Vec<(StreamId, StreamId, u64, u64, u64)>,
+        layout: Vec<(StreamId, Node)>,
         meta: StreamMeta,
         groups: BTreeMap<Box<[u8]>, ConsumerGroup>,
     ) -> StreamValue {
@@ -610,28 +595,16 @@ impl StreamValue {
         for (id, fields) in entries {
             s.append(id, fields, NodeLimits::default());
         }
-        let live_total: u64 = layout.iter().map(|n| n.3).sum();
+        let live_total: u64 = layout.iter().map(|(_, n)| n.live).sum();
         let consistent = live_total == s.entries.len() as u64
-            && layout.windows(2).all(|w| w[0].1 < w[1].0)
-            && layout.iter().all(|n| {
-                n.0 <= n.1 && n.3 <= n.2 && s.entries.range(n.0..=n.1).count() as u64 == n.3
+            && layout.windows(2).all(|w| w[0].1.last < w[1].0)
+            && layout.iter().all(|(first, n)| {
+                *first <= n.last
+                    && n.live <= n.taken
+                    && s.entries.range(*first..=n.last).count() as u64 == n.live
             });
         if consistent {
-            s.nodes = layout
-                .into_iter()
-                .filter(|n| n.2 > 0)
-                .map(|(first, last, taken, live, bytes)| {
-                    (
-                        first,
-                        Node {
-                            last,
-                            taken,
-                            live,
-                            bytes,
-                        },
-                    )
-                })
-                .collect();
+            s.nodes = layout.into_iter().filter(|(_, n)| n.taken > 0).collect();
         }
         s.last_id = meta.last_id;
         s.first_id = meta.first_id;

@@ -1,0 +1,15 @@
+# Shared by the bench/*.sh scripts (sourced, not run).
+
+# Installs Debian's redis-server and redis-tools unless redis-server, redis-benchmark and
+# redis-cli are all on the PATH.
+ensure_redis() {
+  if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null \
+      && command -v redis-cli >/dev/null; then
+    return
+  fi
+  echo "installing redis-server and redis-tools from Debian packages" >&2
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+}
