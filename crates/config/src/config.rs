@@ -160,6 +160,19 @@ pub struct Config {
     /// `cluster-max-siblings`: concurrent versions kept per key; older ones (by the
     /// last-writer-wins order) are dropped beyond it.
     pub cluster_max_siblings: u32,
+    /// `cluster-hinted-handoff`: a write that an owner missed (down or too slow) is remembered
+    /// as a hint by the node that coordinated it, and delivered when the owner is back.
+    pub cluster_hinted_handoff: bool,
+    /// `cluster-sloppy-quorum`: with fewer than W owners alive, a write is also sent to the next
+    /// live nodes of the key's extended preference list, which keep it as a hint for the missing
+    /// owner and count towards W (Dynamo's sloppy quorum).
+    pub cluster_sloppy_quorum: bool,
+    /// `cluster-max-hints`: hints a node keeps at most; beyond it new hints are dropped (and
+    /// counted) and anti-entropy repairs those keys instead.
+    pub cluster_max_hints: u64,
+    /// `cluster-anti-entropy-interval`: seconds between two Merkle-tree exchanges this node
+    /// starts with a peer; 0 turns anti-entropy off.
+    pub cluster_anti_entropy_interval: u64,
     /// Absolute path of the config file the server was started with, if
     /// any: the target of `CONFIG REWRITE`. Not a parameter.
     pub config_file: Option<PathBuf>,
@@ -235,6 +248,10 @@ impl Config {
             cluster_request_timeout: 0,
             cluster_tombstone_grace: 0,
             cluster_max_siblings: 0,
+            cluster_hinted_handoff: false,
+            cluster_sloppy_quorum: false,
+            cluster_max_hints: 0,
+            cluster_anti_entropy_interval: 0,
             config_file: None,
         }
     }
@@ -415,6 +432,9 @@ mod tests {
         assert_eq!(c.cluster_write_quorum, "quorum");
         assert_eq!(c.cluster_zone, "default");
         assert_eq!(c.cluster_weight, 100);
+        assert!(c.cluster_hinted_handoff && c.cluster_sloppy_quorum);
+        assert_eq!(c.cluster_max_hints, 1_000_000);
+        assert_eq!(c.cluster_anti_entropy_interval, 30);
         assert!(c.disable_thp);
         assert_eq!(c.config_file(), None);
     }
@@ -422,7 +442,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 65);
+        assert_eq!(names.len(), 69);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -462,9 +482,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 66); // 65 params + 1 alias
+        assert_eq!(all.len(), 70); // 69 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 66);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 70);
     }
 
     #[test]

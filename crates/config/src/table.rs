@@ -1317,6 +1317,54 @@ pub(crate) static TABLE: &[Spec] = &[
         },
         check: None,
     },
+    Spec {
+        name: "cluster-hinted-handoff",
+        aliases: &[],
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.cluster_hinted_handoff,
+            set: |c, v| c.cluster_hinted_handoff = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-sloppy-quorum",
+        aliases: &[],
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.cluster_sloppy_quorum,
+            set: |c, v| c.cluster_sloppy_quorum = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-max-hints",
+        aliases: &[],
+        mutable: true,
+        default: "1000000",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.cluster_max_hints as i64,
+            set: |c, v| c.cluster_max_hints = v as u64,
+        },
+        check: None,
+    },
+    Spec {
+        name: "cluster-anti-entropy-interval",
+        aliases: &[],
+        mutable: true,
+        default: "30",
+        kind: Kind::Int {
+            min: 0,
+            max: 86400,
+            get: |c| c.cluster_anti_entropy_interval as i64,
+            set: |c, v| c.cluster_anti_entropy_interval = v as u64,
+        },
+        check: None,
+    },
 ];
 
 #[cfg(test)]

@@ -433,6 +433,10 @@ fn every_parameter_round_trips_through_rewrite() {
             ("cluster-request-timeout", "250"),
             ("cluster-tombstone-grace", "60"),
             ("cluster-max-siblings", "4"),
+            ("cluster-hinted-handoff", "no"),
+            ("cluster-sloppy-quorum", "no"),
+            ("cluster-max-hints", "5000"),
+            ("cluster-anti-entropy-interval", "5"),
         ],
     );
     for name in param_names() {

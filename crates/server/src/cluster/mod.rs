@@ -125,6 +125,14 @@ pub struct Settings {
     pub write_quorum: Quorum,
     pub timeout: Duration,
     pub state: StateConfig,
+    /// `cluster-hinted-handoff`.
+    pub hinted_handoff: bool,
+    /// `cluster-sloppy-quorum`.
+    pub sloppy_quorum: bool,
+    /// `cluster-max-hints`.
+    pub max_hints: u64,
+    /// `cluster-anti-entropy-interval` (None: off).
+    pub anti_entropy_interval: Option<Duration>,
 }
 
 /// Counters for INFO cluster.
@@ -195,6 +203,11 @@ fn read_settings(shared: &Shared, node: NodeId, meta_db: usize) -> Settings {
             tombstone_grace_ms: (c.cluster_tombstone_grace as i64).saturating_mul(1000),
             max_siblings: c.cluster_max_siblings as usize,
         },
+        hinted_handoff: c.cluster_hinted_handoff,
+        sloppy_quorum: c.cluster_sloppy_quorum,
+        max_hints: c.cluster_max_hints,
+        anti_entropy_interval: (c.cluster_anti_entropy_interval > 0)
+            .then(|| Duration::from_secs(c.cluster_anti_entropy_interval)),
     }
 }
 
