@@ -98,7 +98,12 @@ impl ClusterHooks for Hooks {
         for (k, v) in c.stats.fields().into_iter().chain(others) {
             let _ = write!(out, "{k}:{v}\r\n");
         }
-        for (k, v) in c.handoff.fields() {
+        for (k, v) in c
+            .handoff
+            .fields()
+            .into_iter()
+            .chain(c.anti_entropy.fields())
+        {
             let _ = write!(out, "{k}:{v}\r\n");
         }
         let _ = write!(

@@ -13,11 +13,14 @@
 //! * Versions (`state`): a dotted version vector per key with siblings, stored next to the value.
 //! * Joining and leaving (`handoff`): a node that joins or leaves streams exactly the partitions
 //!   whose owners change while writes go to both the old and the new owners.
+//! * Anti-entropy (`antientropy`): replicas compare Merkle trees of the partitions they share
+//!   and exchange the keys that differ, so a replica that missed writes catches up.
 //! * Peer RPC (`rpc`) over `ringkv_peer`'s multiplexed TCP transport on the peer port.
 //!
 //! The view of the cluster (members and ring) is an immutable snapshot swapped on change, so a
 //! request works on one consistent view without locks.
 
+pub mod antientropy;
 pub mod coordinator;
 pub mod handoff;
 mod hooks;
@@ -189,6 +192,8 @@ pub struct Cluster {
     pub dir: std::path::PathBuf,
     /// Join / leave progress.
     pub handoff: handoff::Handoff,
+    /// Anti-entropy counters and the trees kept for peers' exchanges.
+    pub anti_entropy: antientropy::AntiEntropy,
 }
 
 fn read_settings(shared: &Shared, node: NodeId, meta_db: usize) -> Settings {
@@ -356,6 +361,7 @@ impl Cluster {
             server: parking_lot::Mutex::new(None),
             dir,
             handoff: handoff::Handoff::default(),
+            anti_entropy: antientropy::AntiEntropy::default(),
         });
         cluster.rebuild_view();
         let handler = coordinator::rpc_handler(cluster.clone());
@@ -367,6 +373,7 @@ impl Cluster {
             .set(Arc::new(hooks::Hooks(Arc::downgrade(&cluster))));
         tokio::spawn(keep_view_current(cluster.clone()));
         tokio::spawn(handoff::cleanup_task(cluster.clone()));
+        tokio::spawn(antientropy::task(cluster.clone()));
         if net == Net::Os {
             // The process's one node. Nodes hosted in a simulator (several in one process, each
             // dropped when its host crashes) are reached through their own handles instead.
