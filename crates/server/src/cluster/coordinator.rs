@@ -1513,6 +1513,11 @@ impl Cluster {
                     Err(e) => ClusterReply::Error(e),
                 }
             }
+            // A walk of the whole keyspace: it yields to the runtime between slices.
+            ClusterRpc::TreeBranches {
+                exchange,
+                partitions,
+            } => antientropy::serve_tree(self, exchange, partitions).await,
             other => self.serve_local(other),
         }
     }
@@ -1556,15 +1561,12 @@ impl Cluster {
             | ClusterRpc::Flush { .. }
             | ClusterRpc::Apply { .. }
             | ClusterRpc::Publish { .. }
-            | ClusterRpc::Handoff { .. } => ClusterReply::Error("not a local request".into()),
+            | ClusterRpc::Handoff { .. }
+            | ClusterRpc::TreeBranches { .. } => ClusterReply::Error("not a local request".into()),
             ClusterRpc::ViewCheck => ClusterReply::Count(self.view().fingerprint),
             ClusterRpc::PartitionStates { partitions, cursor } => {
                 super::handoff::serve_page(self, &partitions, cursor)
             }
-            ClusterRpc::TreeBranches {
-                exchange,
-                partitions,
-            } => antientropy::serve_tree(self, exchange, partitions),
             ClusterRpc::TreeLeaves { exchange, branches } => {
                 antientropy::serve_leaves(self, exchange, &branches)
             }

@@ -63,10 +63,8 @@ fn is_live(v: &Option<Bytes>) -> bool {
 /// The key's stored versions (empty when it has none).
 pub fn load(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> Local {
     let mut db = store.db(cfg.meta_db);
-    let raw = match db.peek(key).map(|e| e.value()) {
-        Some(ValueRef::Str(raw)) => raw,
-        Some(ValueRef::Obj(Value::Str(raw))) => raw.as_slice(),
-        _ => return Local::new(),
+    let Some(raw) = db.peek(key).and_then(|e| meta_bytes(e.value())) else {
+        return Local::new();
     };
     match decode_versioned(raw) {
         Ok(v) => v,
@@ -79,19 +77,8 @@ pub fn load(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> Local {
     }
 }
 
-/// Calls `f` with the key's stored metadata bytes (the canonical encoding of its versions:
-/// equal bytes on two replicas mean equal versions). None when the key has no versions here.
-pub fn with_raw_meta<R>(
-    store: &mut Store,
-    meta_db: usize,
-    key: &[u8],
-    f: impl FnOnce(&[u8]) -> R,
-) -> Option<R> {
-    let mut db = store.db(meta_db);
-    db.peek(key).and_then(|e| meta_bytes(e.value())).map(f)
-}
-
-/// The bytes of a metadata entry (None for an entry that is not a string).
+/// The bytes of a metadata entry: the canonical encoding of a key's versions, so equal bytes on
+/// two replicas mean equal versions (None for an entry that is not a string).
 pub fn meta_bytes(value: ValueRef<'_>) -> Option<&[u8]> {
     match value {
         ValueRef::Str(raw) => Some(raw),
