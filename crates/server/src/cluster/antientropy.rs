@@ -19,8 +19,8 @@
 //!
 //! **The exchange** (initiator A, peer B), every `cluster-anti-entropy-interval` with the next
 //! live peer in turn, or on `CLUSTER ANTI-ENTROPY` with every peer:
-//! 1. A builds its tree and sends P with a fresh exchange id (`TreeBranches`). B builds its own,
-//!    keeps it for the exchange (at most [`TREE_CACHE_ENTRIES`] trees, [`TREE_CACHE_TTL`]
+//! 1. A sends P with a fresh exchange id (`TreeBranches`) and builds its tree meanwhile. B
+//!    builds its own, keeps it for the exchange (at most [`TREE_CACHE_ENTRIES`] trees, [`TREE_CACHE_TTL`]
 //!    each: rebuilding would cost a second walk and could describe other data than the first
 //!    answer) and answers the root and the branch hashes. Equal roots end the exchange.
 //! 2. A asks for the leaves of the branches that differ (`TreeLeaves`) and finds the
@@ -31,9 +31,9 @@
 //!    that only one side holds, is pulled (`Fetch`, then merged here with
 //!    `Cluster::apply_states`) and pushed (`Apply` of A's exported state). Transfers are sized
 //!    by keys and bytes (a digest carries its key's approximate size), so large values do not
-//!    make a message exceed the transport's frame limit.
-//!    Version-vector merges are idempotent and commutative, so both replicas converge whatever
-//!    is written meanwhile; deletes travel as tombstones the same way.
+//!    make a message exceed the transport's frame limit. Version-vector merges are idempotent
+//!    and commutative, so both replicas converge whatever is written meanwhile; deletes travel
+//!    as tombstones the same way.
 //!
 //! A state holding only deletes is not copied to a node that lacks the key: absent and deleted
 //! read the same there, and a copy would restart the tombstone's grace period, so two replicas
@@ -448,7 +448,8 @@ impl AntiEntropy {
         ]
     }
 
-    /// A fresh exchange id (unique per initiator, unlikely to meet another initiator's).
+    /// A fresh exchange id (unique per initiator, unlikely to meet another initiator's; an id
+    /// used again after a restart replaces the tree kept under it, see `keep`).
     fn new_exchange(&self, node: NodeId) -> u64 {
         let seq = self.next_exchange.fetch_add(1, Ordering::Relaxed);
         let mut buf = [0u8; 16];
@@ -485,6 +486,23 @@ impl AntiEntropy {
         add(&self.keys_pulled, out.pulled);
         add(&self.keys_pushed, out.pushed);
         add(&self.keys_repaired, out.repaired);
+    }
+}
+
+/// Counts a running exchange until dropped, so an exchange given up half way (a client that
+/// disconnects from `CLUSTER ANTI-ENTROPY`, a shutdown) is not left counted as running.
+struct InProgress<'a>(&'a AtomicU64);
+
+impl<'a> InProgress<'a> {
+    fn new(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InProgress(counter)
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -730,13 +748,16 @@ async fn exchange(
     let timeout = c.settings().timeout.max(MIN_TIMEOUT);
     let id = c.anti_entropy.new_exchange(c.node);
     out.partitions = partitions.len() as u64;
-    let mine = local_tree(c, view, partitions.clone()).await;
     let ask_tree = ClusterRpc::TreeBranches {
         exchange: id,
-        partitions,
+        partitions: partitions.clone(),
     };
-    let ClusterReply::TreeBranches { root, branches } = ask(c, addr, &ask_tree, timeout).await?
-    else {
+    // Both sides walk their keys at the same time.
+    let (mine, theirs) = tokio::join!(
+        local_tree(c, view, partitions),
+        ask(c, addr, &ask_tree, timeout)
+    );
+    let ClusterReply::TreeBranches { root, branches } = theirs? else {
         return Err(unexpected("TreeBranches"));
     };
     if root == mine.root && branches == mine.branches {
@@ -889,13 +910,13 @@ pub async fn exchange_with(c: &Arc<Cluster>, peer: NodeId) -> Result<u64, String
         return Ok(0);
     }
     ae.exchanges_started.fetch_add(1, Ordering::Relaxed);
-    ae.in_progress.fetch_add(1, Ordering::Relaxed);
     *ae.last_peer.lock() = Some(peer);
+    let in_progress = InProgress::new(&ae.in_progress);
     let started = Instant::now();
     let mut out = Outcome::default();
     let result = exchange(c, &view, addr, partitions, &mut out).await;
     let ms = started.elapsed().as_millis() as u64;
-    ae.in_progress.fetch_sub(1, Ordering::Relaxed);
+    drop(in_progress);
     ae.last_duration_ms.store(ms, Ordering::Relaxed);
     ae.record(&out);
     log_outcome(peer, &out, ms, &result);
