@@ -7,6 +7,14 @@ use common::cluster::Cluster;
 use common::{run, wait_until, Raw, Server};
 use std::time::Duration;
 
+/// For tests of read repair: nothing else may bring a node that was down up to date.
+const WITHOUT_HINTS_OR_ANTI_ENTROPY: &[&str] = &[
+    "--cluster-hinted-handoff",
+    "no",
+    "--cluster-anti-entropy-interval",
+    "0",
+];
+
 #[test]
 fn every_family_through_random_nodes_of_three_matches_a_single_node() {
     families_match_a_single_node(3);
@@ -241,7 +249,8 @@ fn incr_from_many_clients_through_every_node_counts_exactly() {
 
 #[test]
 fn with_one_node_down_quorum_writes_succeed_and_all_writes_fail_clearly() {
-    let mut c = Cluster::start(3, &[]);
+    // Hints and anti-entropy off: the node that was down catches up by read repair here.
+    let mut c = Cluster::start(3, WITHOUT_HINTS_OR_ANTI_ENTROPY);
     let mut r = c.raw(0);
     for i in 0..50 {
         assert_eq!(
@@ -365,7 +374,9 @@ fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
 
 #[test]
 fn a_stale_replica_cannot_bring_a_deleted_key_back_and_is_repaired_on_read() {
-    let mut c = Cluster::start(3, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut args = vec!["--appendonly", "yes", "--appendfsync", "always"];
+    args.extend_from_slice(WITHOUT_HINTS_OR_ANTI_ENTROPY);
+    let mut c = Cluster::start(3, &args);
     let mut r0 = c.raw(0);
     consistency(&mut r0, "ALL");
     assert_eq!(run(&mut r0, &["SET", "zombie", "alive"]), "+OK");

@@ -45,6 +45,16 @@ pub type Watched = Vec<(Bytes, Bytes)>;
 /// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
 const FORWARD_SLACK: Duration = Duration::from_millis(500);
 
+/// Where a write's states go (see `Cluster::replicate`).
+struct Targets<'a> {
+    /// The owners other than this node.
+    owners: &'a [NodeId],
+    /// `(fallback, owner)`: a live node keeping the states as a hint for a down owner.
+    stand_ins: &'a [(NodeId, NodeId)],
+    /// Record a hint for an owner that does not get the states.
+    hinted: bool,
+}
+
 /// Where a keyed request runs (see `Cluster::place`).
 enum Place {
     /// Here; the key's preference list.
@@ -462,6 +472,11 @@ impl Cluster {
                 others.push(*id);
             }
         }
+        let stand_ins = if settings.sloppy_quorum {
+            self.stand_ins(view, key, &others)
+        } else {
+            Vec::new()
+        };
         let me = self.node;
         let acked_in = |set: &[NodeId], acked: &[NodeId]| {
             set.iter()
@@ -471,12 +486,19 @@ impl Cluster {
         let acked = self
             .replicate(
                 view,
-                &others,
+                Targets {
+                    owners: &others,
+                    stand_ins: &stand_ins,
+                    hinted: settings.hinted_handoff,
+                },
                 states,
                 |acked| sets.iter().all(|(set, w)| acked_in(set, acked) >= *w),
                 settings.timeout,
             )
             .await;
+        if stand_ins.iter().any(|(_, owner)| acked.contains(owner)) {
+            self.hints.sloppy_writes.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some((set, w)) = sets.iter().find(|(set, w)| acked_in(set, &acked) < *w) {
             self.stats.quorum_failures.fetch_add(1, Ordering::Relaxed);
             if let Some(last) = replies.last_mut() {
@@ -563,19 +585,82 @@ impl Cluster {
         (replies, states, logged_to)
     }
 
-    /// Sends states to replicas; returns the nodes that acknowledged once `enough` says so
-    /// (or all answered, or the timeout). Slower replicas still receive them in the background.
+    /// The fallbacks of a sloppy quorum for `key`'s write: one live node of the partition's
+    /// extended preference list (`Ring::fallbacks`) per owner in `owners` that is down, as
+    /// `(fallback, owner)` pairs.
+    fn stand_ins(&self, view: &View, key: &[u8], owners: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+        let down: Vec<NodeId> = owners
+            .iter()
+            .copied()
+            .filter(|id| !view.is_alive(*id))
+            .collect();
+        if down.is_empty() {
+            return Vec::new();
+        }
+        let partition = view.ring.partition_of(key);
+        let fallbacks = view
+            .ring
+            .fallbacks(partition)
+            .into_iter()
+            .filter(|id| *id != self.node && !owners.contains(id) && view.is_alive(*id));
+        fallbacks.zip(down).collect()
+    }
+
+    /// Sends states to replicas (and to the stand-ins of down owners, as hints); returns the
+    /// owners that acknowledged, a stand-in's acknowledgement counting for the owner it stands
+    /// in for, once `enough` says so (or all answered, or the timeout). Slower replicas still
+    /// receive them in the background. With `hinted`, an owner that cannot be sent the states,
+    /// or does not acknowledge them, is owed them: a hint records it (`hints`).
     async fn replicate(
         self: &Arc<Self>,
         view: &View,
-        to: &[NodeId],
+        to: Targets<'_>,
         states: Vec<KeyState>,
         enough: impl Fn(&[NodeId]) -> bool,
         timeout: Duration,
     ) -> Vec<NodeId> {
         let count = states.len();
-        let msg = rpc::encode(&ClusterRpc::Apply { states });
-        let (mut replies, sent) = self.fan_out(view, to.iter().copied(), msg, timeout);
+        let keys: Arc<[Bytes]> = states.iter().map(|s| s.key.clone()).collect();
+        let mut sends = Vec::with_capacity(to.owners.len());
+        let apply = |states| rpc::encode(&ClusterRpc::Apply { states });
+        for &owner in to.owners {
+            if let Some(&(fallback, _)) = to.stand_ins.iter().find(|(_, o)| *o == owner) {
+                let hint = ClusterRpc::Hint {
+                    target: owner.0,
+                    states: states.clone(),
+                };
+                sends.push((fallback, owner, rpc::encode(&hint)));
+            } else if view.is_alive(owner) {
+                sends.push((owner, owner, apply(states.clone())));
+            } else if to.hinted {
+                self.record_missed(owner, &keys);
+            }
+        }
+        let sent = sends.len();
+        let (tx, mut replies) = tokio::sync::mpsc::unbounded_channel();
+        for (dest, owner, msg) in sends {
+            let Some(addr) = view.member(dest).map(|m| m.peer_addr) else {
+                continue;
+            };
+            let (this, tx, keys, hinted) = (self.clone(), tx.clone(), keys.clone(), to.hinted);
+            tokio::spawn(async move {
+                let applied = match this.peers.request(addr, msg, timeout).await {
+                    Ok(bytes) => matches!(
+                        rpc::decode::<ClusterReply>(&bytes),
+                        Ok(ClusterReply::Applied { .. })
+                    ),
+                    Err(_) => false,
+                };
+                if !applied {
+                    this.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                    if hinted {
+                        this.record_missed(owner, &keys);
+                    }
+                }
+                let _ = tx.send((owner, applied));
+            });
+        }
+        drop(tx);
         self.stats
             .replicated_states
             .fetch_add((count * sent) as u64, Ordering::Relaxed);
@@ -583,13 +668,14 @@ impl Cluster {
         let mut acked = Vec::with_capacity(sent);
         let mut answered = 0;
         while !enough(&acked) && answered < sent {
-            let Ok(Some((id, reply))) = tokio::time::timeout_at(deadline, replies.recv()).await
+            let Ok(Some((owner, applied))) =
+                tokio::time::timeout_at(deadline, replies.recv()).await
             else {
                 break;
             };
             answered += 1;
-            if matches!(reply, Some(ClusterReply::Applied { .. })) {
-                acked.push(id);
+            if applied {
+                acked.push(owner);
             }
         }
         acked
@@ -809,7 +895,12 @@ impl Cluster {
             let view = self.view();
             tokio::spawn(async move {
                 let all = stale.len();
-                this.replicate(&view, &stale, states, |acked| acked.len() == all, timeout)
+                let to = Targets {
+                    owners: &stale,
+                    stand_ins: &[],
+                    hinted: false,
+                };
+                this.replicate(&view, to, states, |acked| acked.len() == all, timeout)
                     .await;
             });
         }
@@ -1497,7 +1588,9 @@ impl Cluster {
                 let reply = Box::pin(self.coordinate(session, cmd)).await;
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
-            ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => self.serve_here(msg).await,
+            ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } | ClusterRpc::Hint { .. } => {
+                self.serve_here(msg).await
+            }
             ClusterRpc::Publish { args } => ClusterReply::Count(self.publish_here(args)),
             ClusterRpc::Handoff { partitions } => {
                 match super::handoff::pull(self, &partitions).await {
@@ -1525,6 +1618,12 @@ impl Cluster {
                 self.wait_durable(logged).await;
                 ClusterReply::Applied { changed }
             }
+            // A fallback of a sloppy quorum acknowledges the hints it keeps, durable as above.
+            ClusterRpc::Hint { target, states } => {
+                let (kept, logged) = self.keep_for(NodeId(target), &states);
+                self.wait_durable(logged).await;
+                ClusterReply::Applied { changed: kept }
+            }
             other => self.serve_local(other),
         }
     }
@@ -1548,7 +1647,8 @@ impl Cluster {
             | ClusterRpc::Flush { .. }
             | ClusterRpc::Apply { .. }
             | ClusterRpc::Publish { .. }
-            | ClusterRpc::Handoff { .. } => ClusterReply::Error("not a local request".into()),
+            | ClusterRpc::Handoff { .. }
+            | ClusterRpc::Hint { .. } => ClusterReply::Error("not a local request".into()),
             ClusterRpc::ViewCheck => ClusterReply::Count(self.view().fingerprint),
             ClusterRpc::PartitionStates { partitions, cursor } => {
                 super::handoff::serve_page(self, &partitions, cursor)

@@ -61,6 +61,9 @@ pub enum ClusterRpc {
     /// Pull these partitions from their current owners (sent by a leaving node to the nodes
     /// that inherit its partitions); answered with the keys moved (`Count`) when done.
     Handoff { partitions: Vec<u32> },
+    /// Keep these states for `target` (a node id), which is down: this node is a fallback of a
+    /// sloppy quorum and delivers them when `target` is back (`Applied` with the count kept).
+    Hint { target: u64, states: Vec<KeyState> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
