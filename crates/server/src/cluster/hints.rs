@@ -57,6 +57,8 @@ const SLICE_ENTRIES: usize = 512;
 const BATCH_KEYS: usize = 256;
 /// Encoded bytes after which a batch is sent.
 const BATCH_BYTES: usize = 4 << 20;
+/// Failed deliveries are logged as warnings at most this often (the others at debug level).
+const WARN_PERIOD: Duration = Duration::from_secs(10);
 
 /// Hint bookkeeping and counters (INFO `cluster_hints_*`).
 #[derive(Default)]
@@ -79,6 +81,9 @@ pub struct Hints {
     /// Writes that counted a fallback's acknowledgement towards W.
     pub(super) sloppy_writes: AtomicU64,
     in_progress: AtomicBool,
+    /// When a failed delivery was last logged as a warning (at most one per `WARN_PERIOD`; a
+    /// target that stays unreachable is retried every round).
+    last_warning: parking_lot::Mutex<Option<Instant>>,
     last_delivery_keys: AtomicU64,
     last_delivery_ms: AtomicU64,
 }
@@ -108,6 +113,19 @@ impl Hints {
             ("cluster_hints_last_delivery_ms", f(&self.last_delivery_ms)),
             ("cluster_sloppy_writes", f(&self.sloppy_writes)),
         ]
+    }
+}
+
+impl Hints {
+    /// Whether a failed delivery is logged as a warning now (see `last_warning`).
+    fn should_warn(&self) -> bool {
+        let mut last = self.last_warning.lock();
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < WARN_PERIOD) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 }
 
@@ -288,7 +306,11 @@ async fn deliver_round(cluster: &Arc<Cluster>) {
                     }
                     Err(e) => {
                         cluster.hints.failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(node = %target, error = %e, "hint delivery failed; retrying later");
+                        if cluster.hints.should_warn() {
+                            tracing::warn!(node = %target, error = %e, "hint delivery failed; retrying later");
+                        } else {
+                            tracing::debug!(node = %target, error = %e, "hint delivery failed; retrying later");
+                        }
                         failed.push(target);
                         break;
                     }
