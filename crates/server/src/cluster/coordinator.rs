@@ -1143,14 +1143,34 @@ impl Cluster {
         args: Vec<Bytes>,
         keys: Vec<Bytes>,
     ) {
-        let timeout_arg = match name {
-            "blmpop" | "bzmpop" => args.get(1),
-            _ => args.last(),
-        };
-        let timeout = match timeout_arg.map(|a| ringkv_commands::blocking::parse_timeout(a)) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => return out.error(e.to_string().as_bytes()),
-            None => return out.error(b"ERR syntax error"),
+        let (timeout, args) = match name {
+            "xread" | "xreadgroup" => {
+                match self.stream_attempt(session, name, &args, &keys).await {
+                    Ok(Some(attempt)) => attempt,
+                    // No BLOCK after all (the route saw the word as a name): an ordinary read.
+                    Ok(None) => {
+                        let view = self.view();
+                        let route = Route::Keyed {
+                            write: name == "xreadgroup",
+                            keys,
+                        };
+                        let reply = self.run_route(session, &view, route, name, args).await;
+                        return out.buffer_mut().extend_from_slice(&reply);
+                    }
+                    Err(reply) => return out.buffer_mut().extend_from_slice(&reply),
+                }
+            }
+            _ => {
+                let timeout_arg = match name {
+                    "blmpop" | "bzmpop" => args.get(1),
+                    _ => args.last(),
+                };
+                match timeout_arg.map(|a| ringkv_commands::blocking::parse_timeout(a)) {
+                    Some(Ok(t)) => (t, args),
+                    Some(Err(e)) => return out.error(e.to_string().as_bytes()),
+                    None => return out.error(b"ERR syntax error"),
+                }
+            }
         };
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         if let Some(reply) = self.try_unblocked(session, &keys[0], &args).await {
@@ -1186,6 +1206,63 @@ impl Cluster {
                 timeout: None,
             },
         ));
+    }
+
+    /// XREAD/XREADGROUP with BLOCK as `block` runs it: the timeout, and the read without BLOCK
+    /// that each attempt runs, with XREAD's `$` IDs replaced by each stream's last ID at the
+    /// first attempt (read at the primary), so later attempts ask for what arrived after it, as
+    /// a read blocked on one node would. `Ok(None)` without BLOCK; the error reply otherwise.
+    async fn stream_attempt(
+        self: &Arc<Self>,
+        session: Session,
+        name: &str,
+        args: &[Bytes],
+        keys: &[Bytes],
+    ) -> Result<Option<(Option<Duration>, Vec<Bytes>)>, Vec<u8>> {
+        let owned = OwnedArgs::from_slices(args.iter());
+        let read = ringkv_commands::stream_read::blocking_read(owned.args(), name == "xreadgroup")
+            .map_err(|e| error_reply(session.proto(), &e.to_string()))?;
+        let Some(read) = read else {
+            return Ok(None);
+        };
+        let mut attempt: Vec<Bytes> = read.args.into_iter().map(Bytes::from).collect();
+        let latest: Vec<usize> = read
+            .ids
+            .clone()
+            .filter(|&i| &attempt[i][..] == b"$")
+            .collect();
+        if !latest.is_empty() {
+            let mut commands = vec![vec![Bytes::from_static(b"MULTI")]];
+            for &i in &latest {
+                let key = attempt[i - read.ids.start + read.keys.start].clone();
+                commands.push(vec![
+                    Bytes::from_static(b"XINFO"),
+                    Bytes::from_static(b"STREAM"),
+                    key,
+                ]);
+            }
+            commands.push(vec![Bytes::from_static(b"EXEC")]);
+            let resp2 = Session {
+                resp3: false,
+                ..session
+            };
+            let view = self.view();
+            let replies = self
+                .run_at_primary(resp2, &view, &keys[0], commands, Watched::new())
+                .await;
+            let exec = replies.last().cloned().unwrap_or_default();
+            // An error instead of EXEC's array (no quorum, node down ...) is the read's reply.
+            let Some(infos) = split_array(&exec) else {
+                return Err(exec);
+            };
+            for (&i, info) in latest.iter().zip(&infos) {
+                // A stream that does not exist yet (or a wrong type, which the attempt then
+                // reports): everything added from now on is new.
+                let last = last_generated_id(info).unwrap_or(b"0-0");
+                attempt[i] = Bytes::copy_from_slice(last);
+            }
+        }
+        Ok(Some((read.timeout, attempt)))
     }
 
     /// One non-blocking attempt of a blocking command at its primary: its reply, or `None`
@@ -1238,6 +1315,7 @@ impl Cluster {
             let Some(spec) = self.shared.commands.lookup(a.arg(0)) else {
                 continue;
             };
+            let spec = super::route::keyed_spec(spec, a);
             let all: Vec<&[u8]> = a.iter().collect();
             for p in spec.keys_of(&all) {
                 note(all[p])?;
@@ -1781,6 +1859,23 @@ fn split_array(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
         at += len;
     }
     Some(out)
+}
+
+/// The `last-generated-id` field of an XINFO STREAM reply (RESP2).
+fn last_generated_id(info: &[u8]) -> Option<&[u8]> {
+    let _ = split_array(info)?;
+    let needle = b"$17\r\nlast-generated-id\r\n";
+    let at = info.windows(needle.len()).position(|w| w == needle)? + needle.len();
+    let rest = info.get(at..)?;
+    let len_end = rest.windows(2).position(|w| w == b"\r\n")?;
+    let len: usize = std::str::from_utf8(rest.get(1..len_end)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    if rest.first() != Some(&b'$') {
+        return None;
+    }
+    rest.get(len_end + 2..len_end + 2 + len)
 }
 
 /// Runs futures concurrently (as tasks) and returns their outputs in order; a task that
