@@ -1,5 +1,6 @@
-//! The cluster's client-facing commands: CLUSTER INFO/NODES/MYID/OWNERS/KEYSLOT/FORGET,
-//! VGET/VSET (versions and conflict resolution) and the per-connection consistency level.
+//! The cluster's client-facing commands: CLUSTER INFO/NODES/MYID/OWNERS/KEYSLOT/FORGET/JOIN/
+//! LEAVE/ANTI-ENTROPY, VGET/VSET (versions and conflict resolution) and the per-connection
+//! consistency level.
 //!
 //! The cluster itself (membership, ring, replication) lives in the server crate, which owns the
 //! network; it installs a [`ClusterHooks`] in `Shared::cluster` at start-up. These handlers only
@@ -127,6 +128,14 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
             "0.1.0",
             "O(1); the handoff runs in the background",
         ),
+    CommandSpec::new("anti-entropy", 2, flags::ADMIN, cluster_anti_entropy)
+        .group("cluster")
+        .doc(
+            "Runs one Merkle-tree anti-entropy exchange with every live node that shares \
+             partitions with this node, and returns the number of keys repaired.",
+            "0.1.0",
+            "O(K) where K is the number of keys of the shared partitions",
+        ),
 ];
 
 fn hooks<'a>(ctx: &Ctx<'a>) -> Result<&'a dyn ClusterHooks, CmdError> {
@@ -197,6 +206,15 @@ fn cluster_leave(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
     hooks(ctx)?.leave().map_err(err_reply)?;
     ctx.out.ok();
     Ok(())
+}
+
+/// In cluster mode the coordinator runs CLUSTER ANTI-ENTROPY before it reaches this table (it
+/// waits for peers); what arrives here was queued in a transaction.
+fn cluster_anti_entropy(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
+    hooks(ctx)?;
+    Err(CmdError::Static(
+        "ERR CLUSTER ANTI-ENTROPY cannot run inside a transaction",
+    ))
 }
 
 /// `CLIENT CONSISTENCY ONE|QUORUM|ALL|DEFAULT` sets both levels; `CLIENT CONSISTENCY R <r> W <w>`

@@ -15,6 +15,7 @@
 //! merged locally before the command runs on the merged data; replicas found stale are sent the
 //! merged state in the background (read repair).
 
+use super::antientropy;
 use super::route::{route, Route, Split, Wide, CROSSSLOT};
 use super::rpc::{self, ClusterReply, ClusterRpc};
 use super::state::{self, KeyState, DATA_DB};
@@ -242,6 +243,13 @@ impl Cluster {
                 return self.watch(client, out, keys).await;
             }
             "unwatch" | "discard" | "reset" => client.cluster_watch.clear(),
+            "cluster" if antientropy::is_command(args) => {
+                match antientropy::run_now(self).await {
+                    Ok(repaired) => out.integer(repaired.try_into().unwrap_or(i64::MAX)),
+                    Err(e) => out.error(format!("ERR {e}").as_bytes()),
+                }
+                return;
+            }
             _ => {}
         }
         match route {
@@ -1730,6 +1738,16 @@ impl Cluster {
             ClusterRpc::ViewCheck => ClusterReply::Count(self.view().fingerprint),
             ClusterRpc::PartitionStates { partitions, cursor } => {
                 super::handoff::serve_page(self, &partitions, cursor)
+            }
+            ClusterRpc::TreeBranches {
+                exchange,
+                partitions,
+            } => antientropy::serve_tree(self, exchange, partitions),
+            ClusterRpc::TreeLeaves { exchange, branches } => {
+                antientropy::serve_leaves(self, exchange, &branches)
+            }
+            ClusterRpc::KeyDigests { partitions, cursor } => {
+                antientropy::serve_digests(self, &partitions, cursor)
             }
             ClusterRpc::Digest { keys } => {
                 let mut store = self.lock_store();

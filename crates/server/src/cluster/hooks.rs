@@ -101,7 +101,12 @@ impl ClusterHooks for Hooks {
         for (k, v) in c.hints.fields() {
             let _ = write!(out, "{k}:{v}\r\n");
         }
-        for (k, v) in c.handoff.fields() {
+        for (k, v) in c
+            .handoff
+            .fields()
+            .into_iter()
+            .chain(c.anti_entropy.fields())
+        {
             let _ = write!(out, "{k}:{v}\r\n");
         }
         let _ = write!(

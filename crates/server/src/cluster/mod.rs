@@ -16,11 +16,14 @@
 //!   owner is back.
 //! * Joining and leaving (`handoff`): a node that joins or leaves streams exactly the partitions
 //!   whose owners change while writes go to both the old and the new owners.
+//! * Anti-entropy (`antientropy`): replicas compare Merkle trees of the partitions they share
+//!   and exchange the keys that differ, so a replica that missed writes catches up.
 //! * Peer RPC (`rpc`) over `ringkv_peer`'s multiplexed TCP transport on the peer port.
 //!
 //! The view of the cluster (members and ring) is an immutable snapshot swapped on change, so a
 //! request works on one consistent view without locks.
 
+pub mod antientropy;
 pub mod coordinator;
 pub mod handoff;
 pub mod hints;
@@ -195,6 +198,8 @@ pub struct Cluster {
     pub handoff: handoff::Handoff,
     /// Hinted handoff bookkeeping.
     pub hints: hints::Hints,
+    /// Anti-entropy counters and the trees kept for peers' exchanges.
+    pub anti_entropy: antientropy::AntiEntropy,
 }
 
 fn read_settings(shared: &Shared, node: NodeId, meta_db: usize) -> Settings {
@@ -363,6 +368,7 @@ impl Cluster {
             dir,
             handoff: handoff::Handoff::default(),
             hints: hints::Hints::default(),
+            anti_entropy: antientropy::AntiEntropy::default(),
         });
         cluster.rebuild_view();
         let handler = coordinator::rpc_handler(cluster.clone());
@@ -375,6 +381,7 @@ impl Cluster {
         tokio::spawn(keep_view_current(cluster.clone()));
         tokio::spawn(handoff::cleanup_task(cluster.clone()));
         tokio::spawn(hints::replay_task(cluster.clone()));
+        tokio::spawn(antientropy::task(cluster.clone()));
         if net == Net::Os {
             // The process's one node. Nodes hosted in a simulator (several in one process, each
             // dropped when its host crashes) are reached through their own handles instead.

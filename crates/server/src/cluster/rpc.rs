@@ -6,6 +6,7 @@
 //! upgrade. The transport below (framing, request ids, connection reuse, timeouts) is
 //! `ringkv_peer`'s; this module knows only what the messages mean.
 
+use super::antientropy::{KeyDigest, Leaf};
 use super::state::KeyState;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,16 @@ pub enum ClusterRpc {
     /// Keep these states for `target` (a node id), which is down: this node is a fallback of a
     /// sloppy quorum and delivers them when `target` is back (`Applied` with the count kept).
     Hint { target: u64, states: Vec<KeyState> },
+    /// Anti-entropy, first round: build this node's Merkle tree over `partitions` (sorted, all
+    /// owned here) and keep it for the rest of exchange `exchange`; answered with its root and
+    /// branch hashes (`TreeBranches`).
+    TreeBranches { exchange: u64, partitions: Vec<u32> },
+    /// Anti-entropy, second round: the leaves under these branches of the tree kept for
+    /// `exchange` (`TreeLeaves`).
+    TreeLeaves { exchange: u64, branches: Vec<u32> },
+    /// Anti-entropy, third round: one page of the (key, hash) digests of the keys in
+    /// `partitions` held here, from a SCAN cursor of the metadata database (`KeyDigests`).
+    KeyDigests { partitions: Vec<u32>, cursor: u64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +88,9 @@ pub enum ClusterReply {
     ScanPage { cursor: u64, keys: Vec<Bytes> },
     Error(String),
     StatePage { cursor: u64, states: Vec<KeyState> },
+    TreeBranches { root: u64, branches: Vec<u64> },
+    TreeLeaves(Vec<Leaf>),
+    KeyDigests { cursor: u64, keys: Vec<KeyDigest> },
 }
 
 pub fn encode<T: Serialize>(msg: &T) -> Bytes {

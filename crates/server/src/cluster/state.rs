@@ -79,6 +79,35 @@ pub fn load(store: &mut Store, cfg: &StateConfig, key: &[u8]) -> Local {
     }
 }
 
+/// Calls `f` with the key's stored metadata bytes (the canonical encoding of its versions:
+/// equal bytes on two replicas mean equal versions). None when the key has no versions here.
+pub fn with_raw_meta<R>(
+    store: &mut Store,
+    meta_db: usize,
+    key: &[u8],
+    f: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
+    let mut db = store.db(meta_db);
+    db.peek(key).and_then(|e| meta_bytes(e.value())).map(f)
+}
+
+/// The bytes of a metadata entry (None for an entry that is not a string).
+pub fn meta_bytes(value: ValueRef<'_>) -> Option<&[u8]> {
+    match value {
+        ValueRef::Str(raw) => Some(raw),
+        ValueRef::Obj(Value::Str(raw)) => Some(raw.as_slice()),
+        _ => None,
+    }
+}
+
+/// Whether encoded metadata holds deletes only (every sibling a tombstone); unreadable
+/// metadata counts as not.
+pub fn is_deletes_only(raw: &[u8]) -> bool {
+    decode_versioned(raw).is_ok_and(|v: Local| {
+        !v.siblings().is_empty() && v.siblings().iter().all(|s| s.value.is_none())
+    })
+}
+
 /// The causal context of each key.
 pub fn contexts(store: &mut Store, cfg: &StateConfig, keys: &[Bytes]) -> Vec<VersionVector> {
     keys.iter()

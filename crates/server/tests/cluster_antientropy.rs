@@ -1,0 +1,359 @@
+//! Merkle-tree anti-entropy: a replica that was down while keys were written, changed and
+//! deleted catches up without any read of those keys, either on `CLUSTER ANTI-ENTROPY` or by
+//! the background task; and the tree and key comparisons find exactly what differs.
+//!
+//! Nodes run with `--cluster-hinted-handoff no`, so only anti-entropy can bring the restarted
+//! node up to date. Its data is checked with `CLIENT CONSISTENCY ONE`: with N=3 on 3 nodes
+//! every node owns every key, so R=1 reads the local replica alone and repairs nothing.
+
+mod common;
+use bytes::Bytes;
+use common::cluster::Cluster;
+use common::{info_value, run, wait_until, Raw};
+use ringkv::cluster::antientropy::{
+    batches, diff_keys, differing_branches, differing_partitions, key_hash, KeyDigest, Leaf, Tree,
+    FANOUT,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// What each string key should hold (None: deleted or never there).
+type Model = BTreeMap<String, Option<String>>;
+
+const HASH_KEY: &str = "profile";
+
+/// The values of `keys` as node `i` holds them locally (R=1), in one pipeline.
+fn local_values(c: &Cluster, i: usize, keys: &[&String]) -> Vec<String> {
+    let mut r = c.raw(i);
+    run(&mut r, &["CLIENT", "CONSISTENCY", "ONE"]);
+    let cmds: Vec<[&[u8]; 2]> = keys.iter().map(|k| [&b"GET"[..], k.as_bytes()]).collect();
+    let refs: Vec<&[&[u8]]> = cmds.iter().map(|c| &c[..]).collect();
+    r.pipeline(&refs);
+    keys.iter().map(|_| r.reply()).collect()
+}
+
+/// The keys of `model` whose local value at node `i` is not the expected one.
+fn mismatches(c: &Cluster, i: usize, model: &Model) -> Vec<String> {
+    let keys: Vec<&String> = model.keys().collect();
+    let got = local_values(c, i, &keys);
+    model
+        .iter()
+        .zip(got)
+        .filter(|((_, want), got)| want.as_deref().unwrap_or("(nil)") != got)
+        .map(|((k, want), got)| format!("{k}: want {want:?}, got {got}"))
+        .collect()
+}
+
+fn local_hash_field(c: &Cluster, i: usize, field: &str) -> String {
+    let mut r = c.raw(i);
+    run(&mut r, &["CLIENT", "CONSISTENCY", "ONE"]);
+    run(&mut r, &["HGET", HASH_KEY, field])
+}
+
+fn set(r: &mut Raw, model: &mut Model, key: String, value: String) {
+    assert_eq!(run(r, &["SET", &key, &value]), "+OK", "SET {key}");
+    model.insert(key, Some(value));
+}
+
+fn del(r: &mut Raw, model: &mut Model, key: String) {
+    assert!(run(r, &["DEL", &key]).starts_with(':'), "DEL {key}");
+    model.insert(key, None);
+}
+
+/// Writes 500 changes through node 0 while node 2 is down: new keys, overwrites and deletes of
+/// keys node 2 holds, keys created and deleted meanwhile, and a hash.
+fn write_while_down(r: &mut Raw, model: &mut Model) {
+    for i in 0..400 {
+        set(r, model, format!("new:{i}"), format!("n{i}"));
+    }
+    for i in 0..40 {
+        del(r, model, format!("old:{i}"));
+    }
+    for i in 40..80 {
+        set(r, model, format!("old:{i}"), format!("changed{i}"));
+    }
+    for i in 0..10 {
+        set(r, model, format!("brief:{i}"), "x".into());
+        del(r, model, format!("brief:{i}"));
+    }
+    assert_eq!(
+        run(r, &["HSET", HASH_KEY, "name", "ada", "lang", "rust"]),
+        ":2"
+    );
+}
+
+fn info(c: &Cluster, i: usize) -> String {
+    run(&mut c.raw(i), &["INFO", "cluster"])
+}
+
+fn field(info: &str, name: &str) -> u64 {
+    info_value(info, name).unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+/// Starts 3 nodes, writes `old:*` to all of them, kills node 2, writes 500 changes, and
+/// restarts node 2 on its data (AOF) dir. Returns the cluster and the expected keys.
+fn cluster_with_a_stale_replica(extra: &[&str]) -> (Cluster, Model) {
+    let mut args = vec![
+        "--cluster-hinted-handoff",
+        "no",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    args.extend_from_slice(extra);
+    let mut c = Cluster::start(3, &args);
+    let mut model = Model::new();
+    let mut r0 = c.raw(0);
+    // W = all: every replica holds these before node 2 goes down.
+    run(&mut r0, &["CLIENT", "CONSISTENCY", "ALL"]);
+    for i in 0..80 {
+        set(&mut r0, &mut model, format!("old:{i}"), format!("o{i}"));
+    }
+    run(&mut r0, &["CLIENT", "CONSISTENCY", "DEFAULT"]);
+    let dead = c.kill(2);
+    c.wait_converged(2);
+    write_while_down(&mut r0, &mut model);
+    c.restart(2, dead);
+    c.wait_converged(3);
+    (c, model)
+}
+
+#[test]
+fn cluster_anti_entropy_command_repairs_a_restarted_replica() {
+    let (c, model) = cluster_with_a_stale_replica(&["--cluster-anti-entropy-interval", "0"]);
+    // Node 2 came back with its own old data only.
+    assert!(mismatches(&c, 2, &model).len() >= 480);
+    let started = Instant::now();
+    let repaired = common::int(&mut c.raw(2), &["CLUSTER", "ANTI-ENTROPY"]);
+    let took = started.elapsed();
+    // 400 new keys, 40 deletes and 40 overwrites of keys node 2 held, and the hash; the 10
+    // keys created and deleted meanwhile are not copied (absent reads as deleted).
+    assert_eq!(repaired, 481, "keys repaired");
+    assert_eq!(mismatches(&c, 2, &model), Vec::<String>::new());
+    assert_eq!(local_hash_field(&c, 2, "lang"), "rust");
+    assert_eq!(local_hash_field(&c, 2, "name"), "ada");
+    let i2 = info(&c, 2);
+    assert_eq!(
+        field(&i2, "cluster_anti_entropy_exchanges_started"),
+        2,
+        "{i2}"
+    );
+    assert_eq!(field(&i2, "cluster_anti_entropy_exchanges_completed"), 2);
+    assert_eq!(field(&i2, "cluster_anti_entropy_exchanges_failed"), 0);
+    assert_eq!(
+        field(&i2, "cluster_anti_entropy_partitions_compared"),
+        2 * 4096
+    );
+    assert!(field(&i2, "cluster_anti_entropy_partitions_differed") >= 400);
+    assert!(field(&i2, "cluster_anti_entropy_keys_pulled") >= 481);
+    assert!(field(&i2, "cluster_anti_entropy_keys_pushed") >= 40);
+    assert_eq!(field(&i2, "cluster_anti_entropy_keys_repaired"), 481);
+    assert_eq!(field(&i2, "cluster_anti_entropy_in_progress"), 0);
+    let last_peer: String = info_value(&i2, "cluster_anti_entropy_last_peer").unwrap();
+    assert_eq!(last_peer.len(), 16, "{i2}");
+    // Everything agrees now: the next exchanges, from either side, move nothing.
+    assert_eq!(run(&mut c.raw(2), &["CLUSTER", "ANTI-ENTROPY"]), ":0");
+    assert_eq!(run(&mut c.raw(0), &["CLUSTER", "ANTI-ENTROPY"]), ":0");
+    let pulled = field(&info(&c, 2), "cluster_anti_entropy_keys_pulled");
+    assert_eq!(pulled, field(&i2, "cluster_anti_entropy_keys_pulled"));
+    eprintln!(
+        "exchanges with 2 peers over ~580 keys repaired 481 in {} ms",
+        took.as_millis()
+    );
+}
+
+#[test]
+fn the_background_task_repairs_a_restarted_replica_without_a_command() {
+    let (c, model) = cluster_with_a_stale_replica(&["--cluster-anti-entropy-interval", "1"]);
+    wait_until(
+        "anti-entropy to repair node 2",
+        Duration::from_secs(30),
+        || mismatches(&c, 2, &model).is_empty(),
+    );
+    assert_eq!(local_hash_field(&c, 2, "lang"), "rust");
+    // Node 2 pulled, or the others pushed to it: the repairs are counted on their initiators.
+    let repaired: u64 = (0..3)
+        .map(|i| field(&info(&c, i), "cluster_anti_entropy_keys_repaired"))
+        .sum();
+    assert!(repaired >= 481, "{repaired}");
+    let completed: u64 = (0..3)
+        .map(|i| field(&info(&c, i), "cluster_anti_entropy_exchanges_completed"))
+        .sum();
+    assert!(completed >= 1);
+    // Turning it off stops the exchanges.
+    for i in 0..3 {
+        run(
+            &mut c.raw(i),
+            &["CONFIG", "SET", "cluster-anti-entropy-interval", "0"],
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = field(&info(&c, 2), "cluster_anti_entropy_exchanges_started");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        field(&info(&c, 2), "cluster_anti_entropy_exchanges_started"),
+        before
+    );
+    assert_eq!(run(&mut c.raw(1), &["CLUSTER", "ANTI-ENTROPY"]), ":0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tree and key comparisons, without a network
+
+/// The ring's partition of a key (top 12 bits of its hash, as `Ring::partition_of`).
+fn partition(key: &[u8]) -> u32 {
+    (ringkv_cluster::key_hash(key) >> 52) as u32
+}
+
+/// A replica's keys: key → metadata bytes.
+type Replica = BTreeMap<Bytes, Vec<u8>>;
+
+fn tree_of(replica: &Replica, partitions: &[u32]) -> Tree {
+    Tree::build(
+        partitions.to_vec(),
+        replica.iter().map(|(k, m)| (partition(k), key_hash(k, m))),
+    )
+}
+
+fn digests_of(replica: &Replica, partitions: &[u32]) -> Vec<KeyDigest> {
+    replica
+        .iter()
+        .filter(|(k, _)| partitions.contains(&partition(k)))
+        .map(|(k, m)| KeyDigest::of(k, m))
+        .collect()
+}
+
+/// What a peer answers for the leaves of `branches`.
+fn leaves_of(tree: &Tree, branches: &[u32]) -> Vec<Leaf> {
+    branches
+        .iter()
+        .flat_map(|b| tree.branch_leaves(*b as usize).unwrap_or(&[]).to_vec())
+        .collect()
+}
+
+fn key(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+#[test]
+fn trees_and_digests_find_exactly_the_keys_that_differ() {
+    let mine: Replica = (0..20_000)
+        .map(|i| (key(&format!("k{i}")), format!("meta{i}").into_bytes()))
+        .collect();
+    let mut theirs = mine.clone();
+    let changed = ["k7", "k1234", "k19999"];
+    for k in changed {
+        theirs.insert(key(k), b"newer".to_vec());
+    }
+    let missing_there = ["k42", "k4242"];
+    for k in missing_there {
+        theirs.remove(&key(k));
+    }
+    theirs.insert(key("only-there"), b"meta".to_vec());
+    let all: Vec<u32> = (0..4096).collect();
+    let expected: BTreeSet<u32> = changed
+        .iter()
+        .chain(&missing_there)
+        .chain(&["only-there"])
+        .map(|k| partition(k.as_bytes()))
+        .collect();
+
+    let (a, b) = (tree_of(&mine, &all), tree_of(&theirs, &all));
+    assert_eq!(a.branches.len(), 4096 / FANOUT);
+    assert_ne!(a.root, b.root);
+    let branches = differing_branches(&a.branches, &b.branches).unwrap();
+    assert!(branches.len() <= expected.len());
+    let differing = differing_partitions(&a, &branches, &leaves_of(&b, &branches)).unwrap();
+    let found: BTreeSet<u32> = differing.iter().map(|(p, _)| *p).collect();
+    assert_eq!(found, expected);
+
+    let parts: Vec<u32> = found.into_iter().collect();
+    let diff = diff_keys(digests_of(&mine, &parts), digests_of(&theirs, &parts));
+    let as_set = |v: &[Bytes]| v.iter().cloned().collect::<BTreeSet<Bytes>>();
+    let pull: BTreeSet<Bytes> = changed
+        .iter()
+        .chain(&["only-there"])
+        .map(|k| key(k))
+        .collect();
+    let push: BTreeSet<Bytes> = changed
+        .iter()
+        .chain(&missing_there)
+        .map(|k| key(k))
+        .collect();
+    assert_eq!(as_set(&diff.pull), pull);
+    assert_eq!(as_set(&diff.push), push);
+
+    // Equal replicas: equal roots; the order keys are added in does not matter.
+    let reversed = Tree::build(
+        all.clone(),
+        mine.iter()
+            .rev()
+            .map(|(k, m)| (partition(k), key_hash(k, m))),
+    );
+    assert_eq!(reversed.root, a.root);
+    assert_eq!(reversed.leaves, a.leaves);
+}
+
+#[test]
+fn comparisons_cover_only_the_shared_partitions_and_refuse_bad_shapes() {
+    let mut mine: Replica = (0..2000)
+        .map(|i| (key(&format!("k{i}")), b"m".to_vec()))
+        .collect();
+    let mut theirs = mine.clone();
+    // A difference outside the compared partitions is not seen.
+    let in_partitions = |odd: u32| {
+        (0..)
+            .map(|i| format!("x{i}"))
+            .find(|k| partition(k.as_bytes()) % 2 == odd)
+            .unwrap()
+    };
+    let outside = in_partitions(1);
+    theirs.insert(key(&outside), b"m".to_vec());
+    let even: Vec<u32> = (0..4096).filter(|p| p % 2 == 0).collect();
+    assert_eq!(tree_of(&mine, &even).root, tree_of(&theirs, &even).root);
+    // Trees over different partition lists cannot be compared.
+    let odd: Vec<u32> = (0..100).filter(|p| p % 2 == 1).collect();
+    assert!(differing_branches(
+        &tree_of(&mine, &even).branches,
+        &tree_of(&mine, &odd).branches
+    )
+    .is_err());
+    // A peer that sends the wrong number of leaves is refused.
+    mine.insert(key(&in_partitions(0)), b"m".to_vec());
+    let (a, b) = (tree_of(&mine, &even), tree_of(&theirs, &even));
+    let branches = differing_branches(&a.branches, &b.branches).unwrap();
+    let mut leaves = leaves_of(&b, &branches);
+    leaves.pop();
+    assert!(differing_partitions(&a, &branches, &leaves).is_err());
+    assert!(differing_partitions(&a, &[1000], &[]).is_err());
+}
+
+#[test]
+fn deletes_are_not_copied_where_the_key_is_absent_and_batches_are_bounded() {
+    let d = |k: &str, hash: u64, deletes_only: bool| KeyDigest {
+        key: key(k),
+        hash,
+        deletes_only,
+    };
+    let diff = diff_keys(
+        vec![
+            d("both", 1, true),
+            d("tomb-here", 2, true),
+            d("live", 3, false),
+        ],
+        vec![
+            d("both", 9, false),
+            d("tomb-there", 4, true),
+            d("live", 3, false),
+        ],
+    );
+    // A tombstone against a value moves both ways (the merge keeps the newer); a lone
+    // tombstone does not move.
+    assert_eq!(diff.pull, vec![key("both")]);
+    assert_eq!(diff.push, vec![key("both")]);
+
+    let differing: Vec<(u32, u64)> = vec![(1, 10), (2, 50), (3, 45), (4, 500), (5, 1)];
+    let b = batches(&differing, 100);
+    assert_eq!(b, vec![vec![1, 2], vec![3], vec![4], vec![5]]);
+}
