@@ -78,6 +78,7 @@ down_no_hints=$(set_rps 7501)
 node 3 --cluster-anti-entropy-interval 0 --cluster-hinted-handoff no
 up 7503 3
 before_ae=$(redis-cli -p 7503 info keyspace | tr -d '\r' | sed -n 's/^db0:keys=\([0-9]*\),.*/\1/p')
+before_ae=${before_ae:-0}
 t0=$(now_ms)
 repaired=$(redis-cli -p 7503 cluster anti-entropy)
 ae_ms=$(( $(now_ms) - t0 ))
