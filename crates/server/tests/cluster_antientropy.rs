@@ -198,6 +198,51 @@ fn the_background_task_repairs_a_restarted_replica_without_a_command() {
     assert_eq!(run(&mut c.raw(1), &["CLUSTER", "ANTI-ENTROPY"]), ":0");
 }
 
+#[test]
+fn a_peer_that_refuses_ends_the_exchange_with_an_error_and_a_count() {
+    let c = Cluster::start(
+        3,
+        &[
+            "--cluster-hinted-handoff",
+            "no",
+            "--cluster-anti-entropy-interval",
+            "0",
+            "--cluster-replicas",
+            "2",
+        ],
+    );
+    assert_eq!(run(&mut c.raw(0), &["SET", "k", "v"]), "+OK");
+    assert_eq!(run(&mut c.raw(0), &["CLUSTER", "ANTI-ENTROPY"]), ":0");
+    // Node 0 alone now places 3 replicas per partition: it asks its peers about partitions
+    // they do not own in their own views, and they refuse.
+    assert_eq!(
+        run(&mut c.raw(0), &["CONFIG", "SET", "cluster-replicas", "3"]),
+        "+OK"
+    );
+    wait_until("node 0's new ring", Duration::from_secs(5), || {
+        run(&mut c.raw(0), &["CLUSTER", "INFO"]).contains("cluster_replicas:3")
+    });
+    let reply = run(&mut c.raw(0), &["CLUSTER", "ANTI-ENTROPY"]);
+    assert!(
+        reply.starts_with("-ERR anti-entropy failed with node "),
+        "{reply}"
+    );
+    assert!(reply.contains("does not own partition"), "{reply}");
+    let i0 = info(&c, 0);
+    assert_eq!(
+        field(&i0, "cluster_anti_entropy_exchanges_failed"),
+        2,
+        "{i0}"
+    );
+    assert_eq!(field(&i0, "cluster_anti_entropy_in_progress"), 0);
+    // Inside a transaction the command is refused (it waits for peers).
+    let mut r = c.raw(1);
+    assert_eq!(run(&mut r, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut r, &["CLUSTER", "ANTI-ENTROPY"]), "+QUEUED");
+    let exec = run(&mut r, &["EXEC"]);
+    assert!(exec.contains("cannot run inside a transaction"), "{exec}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The tree and key comparisons, without a network
 
@@ -356,4 +401,81 @@ fn deletes_are_not_copied_where_the_key_is_absent_and_batches_are_bounded() {
     let differing: Vec<(u32, u64)> = vec![(1, 10), (2, 50), (3, 45), (4, 500), (5, 1)];
     let b = batches(&differing, 100);
     assert_eq!(b, vec![vec![1, 2], vec![3], vec![4], vec![5]]);
+}
+
+/// Writes `key:{from..to}` through `r` in pipelines of 1000.
+fn write_keys(r: &mut Raw, from: usize, to: usize, value: &str) {
+    for chunk in (from..to).collect::<Vec<_>>().chunks(1000) {
+        let cmds: Vec<[String; 3]> = chunk
+            .iter()
+            .map(|i| ["SET".into(), format!("key:{i}"), format!("{value}-{i}")])
+            .collect();
+        let args: Vec<Vec<&[u8]>> = cmds
+            .iter()
+            .map(|c| c.iter().map(|a| a.as_bytes()).collect())
+            .collect();
+        let refs: Vec<&[&[u8]]> = args.iter().map(|a| &a[..]).collect();
+        r.pipeline(&refs);
+        for _ in chunk {
+            assert_eq!(r.reply(), "+OK");
+        }
+    }
+}
+
+/// Exchange times for many keys (the figures docs/cluster.md quotes). Run with
+/// `cargo test --release -p ringkv --test cluster_antientropy exchange_cost -- --ignored
+/// --nocapture` (`AE_KEYS` keys, 100000 by default).
+#[test]
+#[ignore = "prints a measurement"]
+fn exchange_cost() {
+    let keys: usize = std::env::var("AE_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut c = Cluster::start(
+        3,
+        &[
+            "--cluster-hinted-handoff",
+            "no",
+            "--cluster-anti-entropy-interval",
+            "0",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ],
+    );
+    let started = Instant::now();
+    write_keys(&mut c.raw(0), 0, keys, "v");
+    eprintln!("wrote {keys} keys in {} ms", started.elapsed().as_millis());
+    // (A redis connection: no read timeout, however long the exchanges take.)
+    let timed = |c: &Cluster| {
+        let mut conn = c.node(2).conn();
+        let started = Instant::now();
+        let repaired: i64 = redis::cmd("CLUSTER")
+            .arg("ANTI-ENTROPY")
+            .query(&mut conn)
+            .unwrap();
+        (repaired, started.elapsed().as_millis())
+    };
+    for _ in 0..3 {
+        let (repaired, ms) = timed(&c);
+        assert_eq!(repaired, 0);
+        eprintln!("in sync: 2 exchanges over {keys} keys each in {ms} ms");
+    }
+    for missed in [1, keys / 10] {
+        let differed = field(&info(&c, 2), "cluster_anti_entropy_partitions_differed");
+        let dead = c.kill(2);
+        c.wait_converged(2);
+        write_keys(&mut c.raw(0), keys, keys + missed, &format!("m{missed}"));
+        c.restart(2, dead);
+        c.wait_converged(3);
+        let (repaired, ms) = timed(&c);
+        assert_eq!(repaired as usize, missed);
+        let i2 = info(&c, 2);
+        eprintln!(
+            "{missed} keys missed among {keys}: repaired in {ms} ms ({} partitions differed)",
+            field(&i2, "cluster_anti_entropy_partitions_differed") - differed
+        );
+    }
 }

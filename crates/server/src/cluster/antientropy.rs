@@ -65,10 +65,11 @@ pub const TREE_CACHE_ENTRIES: usize = 8;
 /// How long a kept tree answers its exchange's second round.
 pub const TREE_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Keys of differing partitions compared at once (by the leaves' counts; a bigger partition
-/// forms a batch of its own).
-pub const BATCH_KEYS: u64 = 65_536;
+/// forms a batch of its own). Each batch costs a walk of the keyspace on both sides, and its
+/// digests (key, hash) are held in memory on the initiator: about 20 MiB at this size.
+pub const BATCH_KEYS: u64 = 262_144;
 /// Digests accepted for one batch (its count can grow with writes made meanwhile).
-const MAX_BATCH_DIGESTS: usize = 4 * BATCH_KEYS as usize;
+const MAX_BATCH_DIGESTS: usize = 2 * BATCH_KEYS as usize;
 /// Digests in one page at most.
 const DIGEST_PAGE_KEYS: usize = 4096;
 /// Metadata entries a peer visits for one digest page at most (bounds the lock hold).

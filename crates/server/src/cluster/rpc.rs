@@ -121,6 +121,15 @@ mod tests {
         };
         let back: ClusterRpc = decode(&encode(&m)).unwrap();
         assert!(matches!(back, ClusterRpc::Digest { keys } if keys.len() == 2));
+        let page = ClusterReply::KeyDigests {
+            cursor: 7,
+            keys: vec![KeyDigest::of(b"k", b"meta")],
+        };
+        let back: ClusterReply = decode(&encode(&page)).unwrap();
+        assert!(matches!(back, ClusterReply::KeyDigests { cursor: 7, keys } if keys[0].key == "k"));
+        let leaves = ClusterReply::TreeLeaves(vec![Leaf { keys: 3, sum: 9 }]);
+        let back: ClusterReply = decode(&encode(&leaves)).unwrap();
+        assert!(matches!(back, ClusterReply::TreeLeaves(l) if l == [Leaf { keys: 3, sum: 9 }]));
         assert!(decode::<ClusterRpc>(&[]).is_err());
         assert!(decode::<ClusterRpc>(&[9, 1, 2]).is_err());
         for n in 0..64u8 {
