@@ -334,6 +334,25 @@ impl Ring {
             .filter(|&p| self.owners(p).contains(&id))
             .collect()
     }
+
+    /// The rest of `partition`'s extended preference list: the members that
+    /// do not own it, best rendezvous score first (weight-0 members last).
+    /// Dynamo's sloppy quorum sends a write whose owners are down to the first
+    /// live ones of these, which keep it for the owners as a hint.
+    ///
+    /// Computed on demand (a member count of hashes), since only writes that
+    /// find owners down need it.
+    pub fn fallbacks(&self, partition: u32) -> Vec<NodeId> {
+        let owners = self.owners(partition);
+        let mut ranked: Vec<(f64, NodeId)> = self
+            .nodes
+            .iter()
+            .filter(|n| !owners.contains(&n.id))
+            .map(|n| (score(n.id, n.weight, partition), n.id))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.into_iter().map(|(_, id)| id).collect()
+    }
 }
 
 /// How one partition's replica set changes between two rings.
@@ -425,6 +444,25 @@ pub fn moved(old: &Ring, new: &Ring) -> RingDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fallbacks_are_the_non_owners_in_a_stable_order() {
+        let nodes: Vec<RingNode> = (1..=6)
+            .map(|i| RingNode::new(NodeId(i), if i == 6 { 0 } else { 100 }, "z"))
+            .collect();
+        let ring = Ring::new(&nodes, 3, 6);
+        let mut reversed = nodes.clone();
+        reversed.reverse();
+        let again = Ring::new(&reversed, 3, 6);
+        for p in 0..ring.partitions() {
+            let f = ring.fallbacks(p);
+            assert_eq!(f.len(), 3);
+            assert!(f.iter().all(|id| !ring.owners(p).contains(id)));
+            // Weight 0 scores 0: always the last resort.
+            assert_eq!(f.last(), Some(&NodeId(6)));
+            assert_eq!(f, again.fallbacks(p));
+        }
+    }
     use proptest::prelude::*;
     use std::collections::HashSet;
 

@@ -322,8 +322,8 @@ fn cpu(out: &mut String) {
 
 fn keyspace(ctx: &mut Ctx<'_>, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    // In cluster mode the store has one more database than configured: the hidden version
-    // metadata, which is not a client database.
+    // In cluster mode the store has two more databases than configured: the hidden version
+    // metadata and hints, which are not client databases.
     let visible = ctx.shared.config.read().databases as usize;
     for i in 0..ctx.store.db_count().min(visible) {
         let db = ctx.store.db_ref(i);

@@ -155,6 +155,55 @@ fn parse_read<'a>(args: Args<'a>, group_cmd: bool) -> Result<ReadArgs<'a>, CmdEr
     Ok(r)
 }
 
+/// What a coordinator that serves a blocking stream read as repeated non-blocking attempts
+/// (cluster mode) needs to know about it; see [`blocking_read`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockingRead {
+    /// How long to wait (None: forever).
+    pub timeout: Option<Duration>,
+    /// The arguments without BLOCK and its value (every BLOCK option, as only the last counts).
+    pub args: Vec<Vec<u8>>,
+    /// Positions, in `args`, of each stream's key and ID (XREAD's `$` still to be resolved).
+    pub keys: std::ops::Range<usize>,
+    pub ids: std::ops::Range<usize>,
+}
+
+/// For XREAD/XREADGROUP with BLOCK: the timeout and the same read without BLOCK (None without
+/// BLOCK); the read's own errors (as this server answers them) otherwise.
+pub fn blocking_read(args: Args<'_>, group_cmd: bool) -> Result<Option<BlockingRead>, CmdError> {
+    let r = parse_read(args, group_cmd)?;
+    let Some(timeout) = r.block else {
+        return Ok(None);
+    };
+    let mut kept = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        if i > 0 && i < r.first_key && is(args.arg(i), "block") {
+            i += 2;
+            continue;
+        }
+        // GROUP's and COUNT's values are skipped whole, so a group named BLOCK stays.
+        let skip = if i > 0 && i < r.first_key && is(args.arg(i), "group") {
+            3
+        } else if i > 0 && i < r.first_key && is(args.arg(i), "count") {
+            2
+        } else {
+            1
+        };
+        for j in i..(i + skip).min(args.len()) {
+            kept.push(args.arg(j).to_vec());
+        }
+        i += skip;
+    }
+    let first_key = kept.len() - 2 * r.streams;
+    Ok(Some(BlockingRead {
+        timeout,
+        args: kept,
+        keys: first_key..first_key + r.streams,
+        ids: first_key + r.streams..first_key + 2 * r.streams,
+    }))
+}
+
 /// `>` (XREADGROUP: entries never delivered to the group).
 const NEW_ENTRIES: StreamId = StreamId::MAX;
 
@@ -554,5 +603,66 @@ mod tests {
             vec![7]
         );
         assert_eq!(find(&["XREAD", "BLOCK", "0"]), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_blocking_read_without_block() {
+        let parse = |a: &[&str], group: bool| {
+            let owned = ringkv_protocol::OwnedArgs::from_slices(a.iter().map(|s| s.as_bytes()));
+            blocking_read(owned.args(), group)
+        };
+        let text = |r: &BlockingRead| -> Vec<String> {
+            r.args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        };
+        let r = parse(
+            &[
+                "XREAD", "COUNT", "2", "BLOCK", "100", "STREAMS", "a", "b", "$", "0",
+            ],
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.timeout, Some(Duration::from_millis(100)));
+        assert_eq!(
+            text(&r),
+            ["XREAD", "COUNT", "2", "STREAMS", "a", "b", "$", "0"]
+        );
+        assert_eq!((r.keys, r.ids), (4..6, 6..8));
+        let r = parse(
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "block",
+                "BLOCK",
+                "block",
+                "0",
+                "NOACK",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.timeout, None);
+        assert_eq!(
+            text(&r),
+            [
+                "XREADGROUP",
+                "GROUP",
+                "block",
+                "BLOCK",
+                "NOACK",
+                "STREAMS",
+                "s",
+                ">"
+            ]
+        );
+        assert_eq!(parse(&["XREAD", "STREAMS", "s", "$"], false).unwrap(), None);
+        assert!(parse(&["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"], false).is_err());
     }
 }

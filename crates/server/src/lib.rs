@@ -67,10 +67,10 @@ pub fn init_logging(config: &Config) -> std::io::Result<cron::LogLevelHandle> {
     Ok(handle)
 }
 
-/// Databases the keyspace holds: cluster mode keeps each key's versions in one extra, hidden
-/// database.
+/// Databases the keyspace holds: cluster mode keeps each key's versions, and the hints of
+/// writes other nodes missed, in two extra, hidden databases.
 fn databases(config: &Config) -> usize {
-    config.databases as usize + usize::from(config.cluster_enabled)
+    config.databases as usize + 2 * usize::from(config.cluster_enabled)
 }
 
 /// The server's state before anything listens or loads: an empty keyspace seeded with `seed`,

@@ -7,6 +7,14 @@ use common::cluster::Cluster;
 use common::{run, wait_until, Raw, Server};
 use std::time::Duration;
 
+/// For tests of read repair: nothing else may bring a node that was down up to date.
+const WITHOUT_HINTS_OR_ANTI_ENTROPY: &[&str] = &[
+    "--cluster-hinted-handoff",
+    "no",
+    "--cluster-anti-entropy-interval",
+    "0",
+];
+
 #[test]
 fn every_family_through_random_nodes_of_three_matches_a_single_node() {
     families_match_a_single_node(3);
@@ -241,7 +249,8 @@ fn incr_from_many_clients_through_every_node_counts_exactly() {
 
 #[test]
 fn with_one_node_down_quorum_writes_succeed_and_all_writes_fail_clearly() {
-    let mut c = Cluster::start(3, &[]);
+    // Hints and anti-entropy off: the node that was down catches up by read repair here.
+    let mut c = Cluster::start(3, WITHOUT_HINTS_OR_ANTI_ENTROPY);
     let mut r = c.raw(0);
     for i in 0..50 {
         assert_eq!(
@@ -365,7 +374,9 @@ fn a_replica_keeps_replicated_values_and_versions_in_its_aof() {
 
 #[test]
 fn a_stale_replica_cannot_bring_a_deleted_key_back_and_is_repaired_on_read() {
-    let mut c = Cluster::start(3, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut args = vec!["--appendonly", "yes", "--appendfsync", "always"];
+    args.extend_from_slice(WITHOUT_HINTS_OR_ANTI_ENTROPY);
+    let mut c = Cluster::start(3, &args);
     let mut r0 = c.raw(0);
     consistency(&mut r0, "ALL");
     assert_eq!(run(&mut r0, &["SET", "zombie", "alive"]), "+OK");
@@ -598,7 +609,8 @@ fn publish_reaches_subscribers_on_every_node() {
 
 /// A stream used as a queue through every node: entries, the group and its pending entries are
 /// replicated (XGROUP is a container command: its subcommand's key routes it), reads over two
-/// partitions are refused as for any multi-key command, and BLOCK says it is not available.
+/// partitions are refused as for any multi-key command, and blocked readers on one node are
+/// woken by entries added through another.
 #[test]
 fn a_stream_queue_works_through_every_node() {
     let c = Cluster::start(3, &[]);
@@ -643,8 +655,76 @@ fn a_stream_queue_works_through_every_node() {
     assert!(
         run(&mut r[0], &["XREAD", "STREAMS", "q", "other", "0", "0"]).starts_with("-CROSSSLOT")
     );
+    // BLOCK with data: answered at once.
     assert_eq!(
-        run(&mut r[2], &["XREAD", "BLOCK", "10", "STREAMS", "q", "0"]),
-        "-ERR XREAD and XREADGROUP with BLOCK are not available in cluster mode"
+        run(&mut r[2], &["XREAD", "BLOCK", "10", "STREAMS", "q", "2-0"]),
+        "[[q,[[3-0,[n,3-0]]]]]"
+    );
+    // Nothing new before the timeout: a null reply after it.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        run(&mut r[2], &["XREAD", "BLOCK", "300", "STREAMS", "q", "$"]),
+        "(nil)"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        run(
+            &mut r[1],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c3",
+                "BLOCK",
+                "100",
+                "STREAMS",
+                "q",
+                ">"
+            ]
+        ),
+        "(nil)"
+    );
+    // Readers blocked on nodes 1 and 2 (`$` resolved when they started, a group reader, and
+    // a reader of a stream that does not exist yet) get what node 0 adds later.
+    let readers: Vec<std::thread::JoinHandle<String>> = [
+        (1, vec!["XREAD", "BLOCK", "10000", "STREAMS", "q", "$"]),
+        (
+            2,
+            vec![
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c4",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "q",
+                ">",
+            ],
+        ),
+        (2, vec!["XREAD", "BLOCK", "10000", "STREAMS", "{q}new", "$"]),
+    ]
+    .into_iter()
+    .map(|(node, args)| {
+        let mut conn = c.raw(node);
+        std::thread::spawn(move || run(&mut conn, &args))
+    })
+    .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(run(&mut r[0], &["XADD", "q", "4-0", "n", "4"]), "4-0");
+    assert_eq!(run(&mut r[0], &["XADD", "{q}new", "1-0", "a", "b"]), "1-0");
+    let got: Vec<String> = readers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        got,
+        [
+            "[[q,[[4-0,[n,4]]]]]",
+            "[[q,[[4-0,[n,4]]]]]",
+            "[[{q}new,[[1-0,[a,b]]]]]"
+        ]
+    );
+    let pending = run(&mut r[0], &["XPENDING", "q", "g", "-", "+", "10", "c4"]);
+    assert!(
+        pending.starts_with("[[4-0,c4,") && pending.ends_with(",:1]]"),
+        "{pending}"
     );
 }

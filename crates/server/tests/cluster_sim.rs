@@ -31,7 +31,13 @@ fn name(i: usize) -> String {
 /// Adds host `node{i}` running a cluster node with its data in `dir/node{i}`; every node but
 /// the first joins through node1. A bounced host restarts on the same directory, so it is the
 /// same node coming back.
-fn add_node(sim: &mut Sim<'static>, nodes: &Nodes, dir: &std::path::Path, i: usize) {
+fn add_node(
+    sim: &mut Sim<'static>,
+    nodes: &Nodes,
+    dir: &std::path::Path,
+    i: usize,
+    extra: &'static [&'static str],
+) {
     let nodes = nodes.clone();
     let dir = dir.join(name(i));
     sim.host(name(i), move || {
@@ -56,6 +62,7 @@ fn add_node(sim: &mut Sim<'static>, nodes: &Nodes, dir: &std::path::Path, i: usi
                 REQUEST_TIMEOUT.as_millis().to_string(),
             ]);
             argv.extend(["--dir".into(), dir.display().to_string()]);
+            argv.extend(extra.iter().map(|a| a.to_string()));
             argv.extend(["--cluster-announce-ip".into(), me.to_string()]);
             if i != 1 {
                 let seed = turmoil::lookup(name(1));
@@ -119,10 +126,12 @@ fn sees_alive(sim: &mut Sim<'static>, nodes: &Nodes, i: usize, alive: usize) -> 
     info.contains("cluster_state:ok") && info.contains(&format!("cluster_nodes_up:{alive}\r"))
 }
 
-/// The whole scenario for one seed; returns what it observed (replies and simulated
-/// durations) for the log.
-fn scenario(seed: u64) -> Vec<String> {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A simulation of three nodes started with `extra` settings.
+fn three_nodes(
+    seed: u64,
+    dir: &std::path::Path,
+    extra: &'static [&'static str],
+) -> (Sim<'static>, Nodes) {
     let mut sim = Builder::new()
         .rng_seed(seed)
         .tick_duration(Duration::from_millis(1))
@@ -130,8 +139,25 @@ fn scenario(seed: u64) -> Vec<String> {
         .build();
     let nodes: Nodes = Arc::default();
     for i in 1..=3 {
-        add_node(&mut sim, &nodes, dir.path(), i);
+        add_node(&mut sim, &nodes, dir, i, extra);
     }
+    (sim, nodes)
+}
+
+/// An INFO cluster counter of node `i`.
+fn counter(sim: &mut Sim<'static>, nodes: &Nodes, i: usize, field: &str) -> u64 {
+    let info = exec(sim, nodes, i, &["INFO", "cluster"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in {info}"))
+}
+
+/// The whole scenario for one seed; returns what it observed (replies and simulated
+/// durations) for the log.
+fn scenario(seed: u64) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut sim, nodes) = three_nodes(seed, dir.path(), &[]);
     let mut trace = Vec::new();
     let mut note = |what: &str, value: String| trace.push(format!("{what}: {value}"));
 
@@ -222,5 +248,45 @@ fn a_simulated_cluster_survives_a_crash_a_restart_and_a_partition() {
     let trace = scenario(5);
     for line in &trace {
         eprintln!("{line}");
+    }
+}
+
+#[test]
+fn hints_reach_a_node_cut_off_by_a_partition_once_it_heals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Anti-entropy off: only hints can bring node3 the writes it missed.
+    let (mut sim, nodes) = three_nodes(9, dir.path(), &["--cluster-anti-entropy-interval", "0"]);
+    run_until(&mut sim, "three nodes see each other", |sim| {
+        (1..=3).all(|i| sees_alive(sim, &nodes, i, 3))
+    });
+    sim.partition(name(3), name(1));
+    sim.partition(name(3), name(2));
+    run_until(&mut sim, "the majority marks node3 down", |sim| {
+        sees_alive(sim, &nodes, 1, 2) && sees_alive(sim, &nodes, 2, 2)
+    });
+    for k in 0..20 {
+        let key = format!("key{k}");
+        assert_eq!(
+            exec(&mut sim, &nodes, 1 + k % 2, &["SET", &key, "v"]),
+            "+OK\r\n"
+        );
+    }
+    let kept = counter(&mut sim, &nodes, 1, "cluster_hints_pending")
+        + counter(&mut sim, &nodes, 2, "cluster_hints_pending");
+    assert_eq!(kept, 20);
+    sim.repair(name(3), name(1));
+    sim.repair(name(3), name(2));
+    let took = run_until(&mut sim, "every hint delivered", |sim| {
+        (1..=2).all(|i| counter(sim, &nodes, i, "cluster_hints_pending") == 0)
+    });
+    eprintln!("hints delivered {took:?} after the partition healed");
+    exec(&mut sim, &nodes, 3, &["CLIENT", "CONSISTENCY", "ONE"]);
+    for k in 0..20 {
+        let key = format!("key{k}");
+        assert_eq!(
+            exec(&mut sim, &nodes, 3, &["GET", &key]),
+            "$1\r\nv\r\n",
+            "{key}"
+        );
     }
 }

@@ -46,6 +46,16 @@ pub type Watched = Vec<(Bytes, Bytes)>;
 /// Extra time a forwarding node gives the coordinator beyond its own quorum wait.
 const FORWARD_SLACK: Duration = Duration::from_millis(500);
 
+/// Where a write's states go (see `Cluster::replicate`).
+struct Targets<'a> {
+    /// The owners other than this node.
+    owners: &'a [NodeId],
+    /// `(fallback, owner)`: a live node keeping the states as a hint for a down owner.
+    stand_ins: &'a [(NodeId, NodeId)],
+    /// Record a hint for an owner that does not get the states.
+    hinted: bool,
+}
+
 /// Where a keyed request runs (see `Cluster::place`).
 enum Place {
     /// Here; the key's preference list.
@@ -470,6 +480,11 @@ impl Cluster {
                 others.push(*id);
             }
         }
+        let stand_ins = if settings.sloppy_quorum {
+            self.stand_ins(view, key, &others)
+        } else {
+            Vec::new()
+        };
         let me = self.node;
         let acked_in = |set: &[NodeId], acked: &[NodeId]| {
             set.iter()
@@ -479,12 +494,19 @@ impl Cluster {
         let acked = self
             .replicate(
                 view,
-                &others,
+                Targets {
+                    owners: &others,
+                    stand_ins: &stand_ins,
+                    hinted: settings.hinted_handoff,
+                },
                 states,
                 |acked| sets.iter().all(|(set, w)| acked_in(set, acked) >= *w),
                 settings.timeout,
             )
             .await;
+        if stand_ins.iter().any(|(_, owner)| acked.contains(owner)) {
+            self.hints.sloppy_writes.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some((set, w)) = sets.iter().find(|(set, w)| acked_in(set, &acked) < *w) {
             self.stats.quorum_failures.fetch_add(1, Ordering::Relaxed);
             if let Some(last) = replies.last_mut() {
@@ -571,19 +593,82 @@ impl Cluster {
         (replies, states, logged_to)
     }
 
-    /// Sends states to replicas; returns the nodes that acknowledged once `enough` says so
-    /// (or all answered, or the timeout). Slower replicas still receive them in the background.
+    /// The fallbacks of a sloppy quorum for `key`'s write: one live node of the partition's
+    /// extended preference list (`Ring::fallbacks`) per owner in `owners` that is down, as
+    /// `(fallback, owner)` pairs.
+    fn stand_ins(&self, view: &View, key: &[u8], owners: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+        let down: Vec<NodeId> = owners
+            .iter()
+            .copied()
+            .filter(|id| !view.is_alive(*id))
+            .collect();
+        if down.is_empty() {
+            return Vec::new();
+        }
+        let partition = view.ring.partition_of(key);
+        let fallbacks = view
+            .ring
+            .fallbacks(partition)
+            .into_iter()
+            .filter(|id| *id != self.node && !owners.contains(id) && view.is_alive(*id));
+        fallbacks.zip(down).collect()
+    }
+
+    /// Sends states to replicas (and to the stand-ins of down owners, as hints); returns the
+    /// owners that acknowledged, a stand-in's acknowledgement counting for the owner it stands
+    /// in for, once `enough` says so (or all answered, or the timeout). Slower replicas still
+    /// receive them in the background. With `hinted`, an owner that cannot be sent the states,
+    /// or does not acknowledge them, is owed them: a hint records it (`hints`).
     async fn replicate(
         self: &Arc<Self>,
         view: &View,
-        to: &[NodeId],
+        to: Targets<'_>,
         states: Vec<KeyState>,
         enough: impl Fn(&[NodeId]) -> bool,
         timeout: Duration,
     ) -> Vec<NodeId> {
         let count = states.len();
-        let msg = rpc::encode(&ClusterRpc::Apply { states });
-        let (mut replies, sent) = self.fan_out(view, to.iter().copied(), msg, timeout);
+        let keys: Arc<[Bytes]> = states.iter().map(|s| s.key.clone()).collect();
+        let mut sends = Vec::with_capacity(to.owners.len());
+        let apply = |states| rpc::encode(&ClusterRpc::Apply { states });
+        for &owner in to.owners {
+            if let Some(&(fallback, _)) = to.stand_ins.iter().find(|(_, o)| *o == owner) {
+                let hint = ClusterRpc::Hint {
+                    target: owner.0,
+                    states: states.clone(),
+                };
+                sends.push((fallback, owner, rpc::encode(&hint)));
+            } else if view.is_alive(owner) {
+                sends.push((owner, owner, apply(states.clone())));
+            } else if to.hinted {
+                self.record_missed(owner, &keys);
+            }
+        }
+        let sent = sends.len();
+        let (tx, mut replies) = tokio::sync::mpsc::unbounded_channel();
+        for (dest, owner, msg) in sends {
+            let Some(addr) = view.member(dest).map(|m| m.peer_addr) else {
+                continue;
+            };
+            let (this, tx, keys, hinted) = (self.clone(), tx.clone(), keys.clone(), to.hinted);
+            tokio::spawn(async move {
+                let applied = match this.peers.request(addr, msg, timeout).await {
+                    Ok(bytes) => matches!(
+                        rpc::decode::<ClusterReply>(&bytes),
+                        Ok(ClusterReply::Applied { .. })
+                    ),
+                    Err(_) => false,
+                };
+                if !applied {
+                    this.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
+                    if hinted {
+                        this.record_missed(owner, &keys);
+                    }
+                }
+                let _ = tx.send((owner, applied));
+            });
+        }
+        drop(tx);
         self.stats
             .replicated_states
             .fetch_add((count * sent) as u64, Ordering::Relaxed);
@@ -591,13 +676,14 @@ impl Cluster {
         let mut acked = Vec::with_capacity(sent);
         let mut answered = 0;
         while !enough(&acked) && answered < sent {
-            let Ok(Some((id, reply))) = tokio::time::timeout_at(deadline, replies.recv()).await
+            let Ok(Some((owner, applied))) =
+                tokio::time::timeout_at(deadline, replies.recv()).await
             else {
                 break;
             };
             answered += 1;
-            if matches!(reply, Some(ClusterReply::Applied { .. })) {
-                acked.push(id);
+            if applied {
+                acked.push(owner);
             }
         }
         acked
@@ -817,7 +903,12 @@ impl Cluster {
             let view = self.view();
             tokio::spawn(async move {
                 let all = stale.len();
-                this.replicate(&view, &stale, states, |acked| acked.len() == all, timeout)
+                let to = Targets {
+                    owners: &stale,
+                    stand_ins: &[],
+                    hinted: false,
+                };
+                this.replicate(&view, to, states, |acked| acked.len() == all, timeout)
                     .await;
             });
         }
@@ -1060,14 +1151,34 @@ impl Cluster {
         args: Vec<Bytes>,
         keys: Vec<Bytes>,
     ) {
-        let timeout_arg = match name {
-            "blmpop" | "bzmpop" => args.get(1),
-            _ => args.last(),
-        };
-        let timeout = match timeout_arg.map(|a| ringkv_commands::blocking::parse_timeout(a)) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => return out.error(e.to_string().as_bytes()),
-            None => return out.error(b"ERR syntax error"),
+        let (timeout, args) = match name {
+            "xread" | "xreadgroup" => {
+                match self.stream_attempt(session, name, &args, &keys).await {
+                    Ok(Some(attempt)) => attempt,
+                    // No BLOCK after all (the route saw the word as a name): an ordinary read.
+                    Ok(None) => {
+                        let view = self.view();
+                        let route = Route::Keyed {
+                            write: name == "xreadgroup",
+                            keys,
+                        };
+                        let reply = self.run_route(session, &view, route, name, args).await;
+                        return out.buffer_mut().extend_from_slice(&reply);
+                    }
+                    Err(reply) => return out.buffer_mut().extend_from_slice(&reply),
+                }
+            }
+            _ => {
+                let timeout_arg = match name {
+                    "blmpop" | "bzmpop" => args.get(1),
+                    _ => args.last(),
+                };
+                match timeout_arg.map(|a| ringkv_commands::blocking::parse_timeout(a)) {
+                    Some(Ok(t)) => (t, args),
+                    Some(Err(e)) => return out.error(e.to_string().as_bytes()),
+                    None => return out.error(b"ERR syntax error"),
+                }
+            }
         };
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         if let Some(reply) = self.try_unblocked(session, &keys[0], &args).await {
@@ -1103,6 +1214,63 @@ impl Cluster {
                 timeout: None,
             },
         ));
+    }
+
+    /// XREAD/XREADGROUP with BLOCK as `block` runs it: the timeout, and the read without BLOCK
+    /// that each attempt runs, with XREAD's `$` IDs replaced by each stream's last ID at the
+    /// first attempt (read at the primary), so later attempts ask for what arrived after it, as
+    /// a read blocked on one node would. `Ok(None)` without BLOCK; the error reply otherwise.
+    async fn stream_attempt(
+        self: &Arc<Self>,
+        session: Session,
+        name: &str,
+        args: &[Bytes],
+        keys: &[Bytes],
+    ) -> Result<Option<(Option<Duration>, Vec<Bytes>)>, Vec<u8>> {
+        let owned = OwnedArgs::from_slices(args.iter());
+        let read = ringkv_commands::stream_read::blocking_read(owned.args(), name == "xreadgroup")
+            .map_err(|e| error_reply(session.proto(), &e.to_string()))?;
+        let Some(read) = read else {
+            return Ok(None);
+        };
+        let mut attempt: Vec<Bytes> = read.args.into_iter().map(Bytes::from).collect();
+        let latest: Vec<usize> = read
+            .ids
+            .clone()
+            .filter(|&i| &attempt[i][..] == b"$")
+            .collect();
+        if !latest.is_empty() {
+            let mut commands = vec![vec![Bytes::from_static(b"MULTI")]];
+            for &i in &latest {
+                let key = attempt[i - read.ids.start + read.keys.start].clone();
+                commands.push(vec![
+                    Bytes::from_static(b"XINFO"),
+                    Bytes::from_static(b"STREAM"),
+                    key,
+                ]);
+            }
+            commands.push(vec![Bytes::from_static(b"EXEC")]);
+            let resp2 = Session {
+                resp3: false,
+                ..session
+            };
+            let view = self.view();
+            let replies = self
+                .run_at_primary(resp2, &view, &keys[0], commands, Watched::new())
+                .await;
+            let exec = replies.last().cloned().unwrap_or_default();
+            // An error instead of EXEC's array (no quorum, node down ...) is the read's reply.
+            let Some(infos) = split_array(&exec) else {
+                return Err(exec);
+            };
+            for (&i, info) in latest.iter().zip(&infos) {
+                // A stream that does not exist yet (or a wrong type, which the attempt then
+                // reports): everything added from now on is new.
+                let last = last_generated_id(info).unwrap_or(b"0-0");
+                attempt[i] = Bytes::copy_from_slice(last);
+            }
+        }
+        Ok(Some((read.timeout, attempt)))
     }
 
     /// One non-blocking attempt of a blocking command at its primary: its reply, or `None`
@@ -1155,6 +1323,7 @@ impl Cluster {
             let Some(spec) = self.shared.commands.lookup(a.arg(0)) else {
                 continue;
             };
+            let spec = super::route::keyed_spec(spec, a);
             let all: Vec<&[u8]> = a.iter().collect();
             for p in spec.keys_of(&all) {
                 note(all[p])?;
@@ -1505,7 +1674,9 @@ impl Cluster {
                 let reply = Box::pin(self.coordinate(session, cmd)).await;
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
-            ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } => self.serve_here(msg).await,
+            ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } | ClusterRpc::Hint { .. } => {
+                self.serve_here(msg).await
+            }
             ClusterRpc::Publish { args } => ClusterReply::Count(self.publish_here(args)),
             ClusterRpc::Handoff { partitions } => {
                 match super::handoff::pull(self, &partitions).await {
@@ -1538,6 +1709,12 @@ impl Cluster {
                 self.wait_durable(logged).await;
                 ClusterReply::Applied { changed }
             }
+            // A fallback of a sloppy quorum acknowledges the hints it keeps, durable as above.
+            ClusterRpc::Hint { target, states } => {
+                let (kept, logged) = self.keep_for(NodeId(target), &states);
+                self.wait_durable(logged).await;
+                ClusterReply::Applied { changed: kept }
+            }
             other => self.serve_local(other),
         }
     }
@@ -1562,7 +1739,8 @@ impl Cluster {
             | ClusterRpc::Apply { .. }
             | ClusterRpc::Publish { .. }
             | ClusterRpc::Handoff { .. }
-            | ClusterRpc::TreeBranches { .. } => ClusterReply::Error("not a local request".into()),
+            | ClusterRpc::TreeBranches { .. }
+            | ClusterRpc::Hint { .. } => ClusterReply::Error("not a local request".into()),
             ClusterRpc::ViewCheck => ClusterReply::Count(self.view().fingerprint),
             ClusterRpc::PartitionStates { partitions, cursor } => {
                 super::handoff::serve_page(self, &partitions, cursor)
@@ -1701,6 +1879,23 @@ fn split_array(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
         at += len;
     }
     Some(out)
+}
+
+/// The `last-generated-id` field of an XINFO STREAM reply (RESP2).
+fn last_generated_id(info: &[u8]) -> Option<&[u8]> {
+    let _ = split_array(info)?;
+    let needle = b"$17\r\nlast-generated-id\r\n";
+    let at = info.windows(needle.len()).position(|w| w == needle)? + needle.len();
+    let rest = info.get(at..)?;
+    let len_end = rest.windows(2).position(|w| w == b"\r\n")?;
+    let len: usize = std::str::from_utf8(rest.get(1..len_end)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    if rest.first() != Some(&b'$') {
+        return None;
+    }
+    rest.get(len_end + 2..len_end + 2 + len)
 }
 
 /// Runs futures concurrently (as tasks) and returns their outputs in order; a task that

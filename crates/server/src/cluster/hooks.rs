@@ -98,6 +98,9 @@ impl ClusterHooks for Hooks {
         for (k, v) in c.stats.fields().into_iter().chain(others) {
             let _ = write!(out, "{k}:{v}\r\n");
         }
+        for (k, v) in c.hints.fields() {
+            let _ = write!(out, "{k}:{v}\r\n");
+        }
         for (k, v) in c
             .handoff
             .fields()

@@ -11,6 +11,9 @@
 //!   N replicas compared versions; newer or concurrent versions are fetched and merged first,
 //!   and stale replicas are repaired in the background.
 //! * Versions (`state`): a dotted version vector per key with siblings, stored next to the value.
+//! * Hinted handoff and the sloppy quorum (`hints`): a write an owner missed is kept as a hint
+//!   (by the primary, or by a fallback node standing in for a down owner) and delivered when the
+//!   owner is back.
 //! * Joining and leaving (`handoff`): a node that joins or leaves streams exactly the partitions
 //!   whose owners change while writes go to both the old and the new owners.
 //! * Anti-entropy (`antientropy`): replicas compare Merkle trees of the partitions they share
@@ -23,6 +26,7 @@
 pub mod antientropy;
 pub mod coordinator;
 pub mod handoff;
+pub mod hints;
 mod hooks;
 pub mod route;
 pub mod rpc;
@@ -192,6 +196,8 @@ pub struct Cluster {
     pub dir: std::path::PathBuf,
     /// Join / leave progress.
     pub handoff: handoff::Handoff,
+    /// Hinted handoff bookkeeping.
+    pub hints: hints::Hints,
     /// Anti-entropy counters and the trees kept for peers' exchanges.
     pub anti_entropy: antientropy::AntiEntropy,
 }
@@ -361,6 +367,7 @@ impl Cluster {
             server: parking_lot::Mutex::new(None),
             dir,
             handoff: handoff::Handoff::default(),
+            hints: hints::Hints::default(),
             anti_entropy: antientropy::AntiEntropy::default(),
         });
         cluster.rebuild_view();
@@ -373,6 +380,7 @@ impl Cluster {
             .set(Arc::new(hooks::Hooks(Arc::downgrade(&cluster))));
         tokio::spawn(keep_view_current(cluster.clone()));
         tokio::spawn(handoff::cleanup_task(cluster.clone()));
+        tokio::spawn(hints::replay_task(cluster.clone()));
         tokio::spawn(antientropy::task(cluster.clone()));
         if net == Net::Os {
             // The process's one node. Nodes hosted in a simulator (several in one process, each

@@ -57,12 +57,17 @@ pub enum Route {
 pub const CROSSSLOT: &str =
     "CROSSSLOT Keys in request don't hash to the same partition (use a {hash tag} to keep them together)";
 
-pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
-    // A container's subcommand carries the keys (XGROUP CREATE key ..., OBJECT ENCODING key).
-    let spec = match (spec.subcommands.is_empty(), args.len()) {
+/// The spec that says where a command's keys are: a container's subcommand carries them
+/// (XGROUP CREATE key ..., OBJECT ENCODING key, XINFO STREAM key).
+pub fn keyed_spec<'s>(spec: &'s CommandSpec, args: Args<'_>) -> &'s CommandSpec {
+    match (spec.subcommands.is_empty(), args.len()) {
         (false, 2..) => ringkv_commands::table::find_subcommand(spec, args.arg(1)).unwrap_or(spec),
         _ => spec,
-    };
+    }
+}
+
+pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
+    let spec = keyed_spec(spec, args);
     let name = spec.name;
     match name {
         "select" => {
@@ -108,13 +113,10 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         }
     }
     if matches!(name, "xread" | "xreadgroup") {
-        // Stream reads block only with BLOCK, and their re-runs need the IDs resolved at the
-        // first attempt: the blocking retry loop (built for the list and zset pops) does not
-        // fit them, so a cluster serves them without BLOCK only.
+        // Stream reads block only with BLOCK (the coordinator parses the options exactly: a
+        // group named "block" is an ordinary read there).
         if args.iter().any(|a| a.eq_ignore_ascii_case(b"block")) {
-            return Route::Refused(
-                "ERR XREAD and XREADGROUP with BLOCK are not available in cluster mode",
-            );
+            return Route::Blocking { keys };
         }
         return Route::Keyed {
             write: spec.has(flags::WRITE),

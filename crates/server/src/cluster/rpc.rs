@@ -62,6 +62,9 @@ pub enum ClusterRpc {
     /// Pull these partitions from their current owners (sent by a leaving node to the nodes
     /// that inherit its partitions); answered with the keys moved (`Count`) when done.
     Handoff { partitions: Vec<u32> },
+    /// Keep these states for `target` (a node id), which is down: this node is a fallback of a
+    /// sloppy quorum and delivers them when `target` is back (`Applied` with the count kept).
+    Hint { target: u64, states: Vec<KeyState> },
     /// Anti-entropy, first round: build this node's Merkle tree over `partitions` (sorted, all
     /// owned here) and keep it for the rest of exchange `exchange`; answered with its root and
     /// branch hashes (`TreeBranches`).
