@@ -14,6 +14,7 @@ use ringkv::cluster::antientropy::{
     batches, diff_keys, differing_branches, differing_partitions, key_hash, transfer_len,
     Comparison, KeyDigest, Leaf, Tree, FANOUT,
 };
+use ringkv_cluster::{encode_versioned, NodeId, VersionVector, Versioned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -270,6 +271,15 @@ fn tree_of(replica: &Replica, partitions: &[u32]) -> Tree {
     )
 }
 
+/// A replica's keys of `partitions` with their metadata, as the initiator walks them.
+fn entries_of(replica: &Replica, partitions: &[u32]) -> Vec<(Bytes, Vec<u8>)> {
+    replica
+        .iter()
+        .filter(|(k, _)| partitions.contains(&partition(k)))
+        .map(|(k, m)| (k.clone(), m.clone()))
+        .collect()
+}
+
 fn digests_of(replica: &Replica, partitions: &[u32]) -> Vec<KeyDigest> {
     replica
         .iter()
@@ -288,6 +298,14 @@ fn leaves_of(tree: &Tree, branches: &[u32]) -> Vec<Leaf> {
 
 fn key(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// Encoded versions with one sibling: a value, or a delete.
+fn versions(value: Option<&str>) -> Vec<u8> {
+    let mut v: Versioned<Option<Bytes>> = Versioned::new();
+    let value = value.map(|s| Bytes::copy_from_slice(s.as_bytes()));
+    v.update(&VersionVector::new(), NodeId(1), 1, value);
+    encode_versioned(&v)
 }
 
 #[test]
@@ -323,7 +341,7 @@ fn trees_and_digests_find_exactly_the_keys_that_differ() {
     assert_eq!(found, expected);
 
     let parts: Vec<u32> = found.into_iter().collect();
-    let diff = diff_keys(digests_of(&mine, &parts), digests_of(&theirs, &parts));
+    let diff = diff_keys(7, &entries_of(&mine, &parts), digests_of(&theirs, &parts));
     let as_set = |v: &[Bytes]| v.iter().cloned().collect::<BTreeSet<Bytes>>();
     let pull: BTreeSet<Bytes> = changed
         .iter()
@@ -385,24 +403,20 @@ fn comparisons_cover_only_the_shared_partitions_and_refuse_bad_shapes() {
 
 #[test]
 fn deletes_are_not_copied_where_the_key_is_absent_and_batches_are_bounded() {
-    let d = |k: &str, hash: u64, deletes_only: bool| KeyDigest {
-        key: key(k),
-        hash,
-        deletes_only,
-        size: 10,
-    };
-    let diff = diff_keys(
-        vec![
-            d("both", 1, true),
-            d("tomb-here", 2, true),
-            d("live", 3, false),
-        ],
-        vec![
-            d("both", 9, false),
-            d("tomb-there", 4, true),
-            d("live", 3, false),
-        ],
-    );
+    let tomb = versions(None);
+    let (old, new) = (versions(Some("old")), versions(Some("new")));
+    let mine = [
+        (key("both"), tomb.clone()),
+        (key("tomb-here"), tomb.clone()),
+        (key("live"), old.clone()),
+    ];
+    let theirs = vec![
+        KeyDigest::of(b"both", &new),
+        KeyDigest::of(b"tomb-there", &tomb),
+        KeyDigest::of(b"live", &old),
+    ];
+    assert!(theirs[1].deletes_only && !theirs[0].deletes_only);
+    let diff = diff_keys(3, &mine, theirs);
     // A tombstone against a value moves both ways (the merge keeps the newer); a lone
     // tombstone does not move.
     assert_eq!(diff.pull, vec![key("both")]);
@@ -415,27 +429,42 @@ fn deletes_are_not_copied_where_the_key_is_absent_and_batches_are_bounded() {
 
 #[test]
 fn pages_are_compared_as_they_arrive_and_fetches_are_sized() {
-    let d = |k: &str, hash: u64, size: u64| KeyDigest {
-        key: key(k),
-        hash,
-        deletes_only: false,
-        size,
+    let mut cmp = Comparison::new(11);
+    for (k, m) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")] {
+        cmp.add(k.as_bytes(), m.as_bytes());
+    }
+    let page = |items: &[(&str, &str)]| -> Vec<KeyDigest> {
+        items
+            .iter()
+            .map(|(k, m)| KeyDigest::of(k.as_bytes(), m.as_bytes()))
+            .collect()
     };
-    let mut cmp = Comparison::new(vec![d("a", 1, 1), d("b", 2, 1), d("c", 3, 1), d("d", 4, 1)]);
     // Pages in any order; "b" listed twice (as SCAN may) is compared once.
-    let first = cmp.page(vec![d("c", 3, 1), d("b", 9, 1), d("x", 5, 1)]);
-    let second = cmp.page(vec![d("b", 9, 1), d("a", 1, 1)]);
+    let first = cmp.page(page(&[("c", "3"), ("b", "9"), ("x", "5")]));
+    let second = cmp.page(page(&[("b", "9"), ("a", "1")]));
     let keys = |v: &[KeyDigest]| v.iter().map(|d| d.key.clone()).collect::<Vec<_>>();
     assert_eq!(keys(&first), vec![key("b"), key("x")]);
     assert!(second.is_empty());
-    assert_eq!(cmp.finish(), vec![key("b"), key("d")]);
+    let send = cmp.finish();
+    let sent: Vec<&str> = [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]
+        .into_iter()
+        .filter(|(k, m)| send.wants(k.as_bytes(), m.as_bytes()))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(sent, ["b", "d"]);
 
+    let d = |k: &str, size: u64| KeyDigest {
+        key: key(k),
+        hash: 0,
+        deletes_only: false,
+        size,
+    };
     // At most 512 keys, and about 4 MiB unless one key alone is larger.
-    let small: Vec<KeyDigest> = (0..2000).map(|i| d(&format!("k{i}"), 0, 100)).collect();
+    let small: Vec<KeyDigest> = (0..2000).map(|i| d(&format!("k{i}"), 100)).collect();
     assert_eq!(transfer_len(&small), 512);
-    let big: Vec<KeyDigest> = (0..10).map(|i| d(&format!("k{i}"), 0, 3 << 20)).collect();
+    let big: Vec<KeyDigest> = (0..10).map(|i| d(&format!("k{i}"), 3 << 20)).collect();
     assert_eq!(transfer_len(&big), 1);
-    let huge = [d("h", 0, 100 << 20)];
+    let huge = [d("h", 100 << 20)];
     assert_eq!(transfer_len(&huge), 1);
     assert_eq!(transfer_len(&[]), 0);
 }
@@ -486,8 +515,8 @@ fn exchange_cost() {
     write_keys(&mut c.raw(0), 0, keys, "v");
     eprintln!("wrote {keys} keys in {} ms", started.elapsed().as_millis());
     // (A redis connection: no read timeout, however long the exchanges take.)
-    let timed = |c: &Cluster| {
-        let mut conn = c.node(2).conn();
+    let timed = |c: &Cluster, at: usize| {
+        let mut conn = c.node(at).conn();
         let started = Instant::now();
         let repaired: i64 = redis::cmd("CLUSTER")
             .arg("ANTI-ENTROPY")
@@ -512,7 +541,7 @@ fn exchange_cost() {
                 })
             })
             .into();
-        let (repaired, ms) = timed(&c);
+        let (repaired, ms) = timed(&c, 2);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let worst: Vec<u128> = pingers
             .into_iter()
@@ -525,19 +554,20 @@ fn exchange_cost() {
             worst[0], worst[1]
         );
     }
-    for missed in [1, keys / 10] {
-        let differed = field(&info(&c, 2), "cluster_anti_entropy_partitions_differed");
+    // Node 2 misses writes; then node 2 pulls them, or node 0 pushes them.
+    for (missed, at) in [(1, 2), (keys / 10, 2), (keys / 10, 0)] {
+        let differed = field(&info(&c, at), "cluster_anti_entropy_partitions_differed");
         let dead = c.kill(2);
         c.wait_converged(2);
-        write_keys(&mut c.raw(0), keys, keys + missed, &format!("m{missed}"));
+        let value = format!("m{missed}-{at}");
+        write_keys(&mut c.raw(0), keys, keys + missed, &value);
         c.restart(2, dead);
         c.wait_converged(3);
-        let (repaired, ms) = timed(&c);
+        let (repaired, ms) = timed(&c, at);
         assert_eq!(repaired as usize, missed);
-        let i2 = info(&c, 2);
         eprintln!(
-            "{missed} keys missed among {keys}: repaired in {ms} ms ({} partitions differed)",
-            field(&i2, "cluster_anti_entropy_partitions_differed") - differed
+            "{missed} keys missed among {keys}, repaired by node {at}: {ms} ms ({} partitions differed)",
+            field(&info(&c, at), "cluster_anti_entropy_partitions_differed") - differed
         );
     }
 }

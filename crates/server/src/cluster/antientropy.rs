@@ -26,10 +26,11 @@
 //! 2. A asks for the leaves of the branches that differ (`TreeLeaves`) and finds the
 //!    partitions that differ.
 //! 3. For each batch of differing partitions (at most [`BATCH_KEYS`] keys by the leaves'
-//!    counts), A walks its own (key, hash) digests, then compares B's with them page by page as
-//!    they arrive (`KeyDigests`; B's list is never held whole). A key whose hash differs, or
-//!    that only one side holds, is pulled (`Fetch`, then merged here with
-//!    `Cluster::apply_states`) and pushed (`Apply` of A's exported state). Transfers are sized
+//!    counts), A walks its keys into a compact (id, hash) list, then compares B's (key, hash)
+//!    digests with it page by page as they arrive (`KeyDigests`; B's list is never held). A key
+//!    whose hash differs, or that only one side holds, is pulled (`Fetch`, then merged here
+//!    with `Cluster::apply_states`) as its page arrives, and pushed (`Apply` of A's exported
+//!    state) during a second walk that finds A's keys to send by id. Transfers are sized
 //!    by keys and bytes (a digest carries its key's approximate size), so large values do not
 //!    make a message exceed the transport's frame limit. Version-vector merges are idempotent
 //!    and commutative, so both replicas converge whatever is written meanwhile; deletes travel
@@ -60,7 +61,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed, Xxh3};
 
 /// Leaves under one branch.
 pub const FANOUT: usize = 64;
@@ -69,9 +70,10 @@ pub const TREE_CACHE_ENTRIES: usize = 8;
 /// How long a kept tree answers its exchange's second round.
 pub const TREE_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Keys of differing partitions compared at once (by the leaves' counts; a bigger partition
-/// forms a batch of its own). Each batch costs a walk of the keyspace on both sides, and the
-/// initiator holds its own digests of the batch: about 20 MiB at this size.
-pub const BATCH_KEYS: u64 = 262_144;
+/// forms a batch of its own). Each batch costs a walk of the keyspace on both sides (and one
+/// more here when keys are to be sent), and the initiator holds 24 bytes per key of the batch:
+/// 24 MiB at this size.
+pub const BATCH_KEYS: u64 = 1 << 20;
 /// Digests a peer may list for one batch (its count can grow with writes made meanwhile);
 /// past this the exchange ends rather than page on.
 const MAX_BATCH_DIGESTS: u64 = 4 * BATCH_KEYS;
@@ -284,23 +286,67 @@ impl KeyDigest {
     }
 }
 
-/// Compares this node's digests of a batch with the peer's, page by page as they arrive, so the
-/// peer's list is never held whole.
+/// A key's id within one exchange: xxh3 of the key seeded with the exchange id. Ids let this
+/// node keep 24 bytes per key of a batch instead of the key; two keys that share an id (rare,
+/// and never for the same pair in two exchanges) only cause extra transfers, see [`Comparison`].
+pub fn key_id(seed: u64, key: &[u8]) -> u64 {
+    xxh3_64_with_seed(key, seed)
+}
+
+/// What the peer's pages said about one of this node's keys so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    No,
+    Same,
+    Differs,
+}
+
+/// One of this node's keys in a comparison.
+#[derive(Debug, Clone, Copy)]
+struct Mine {
+    id: u64,
+    hash: u64,
+    seen: Seen,
+}
+
+/// Compares this node's keys of a batch with the peer's digests, page by page as they arrive:
+/// neither list is held whole as keys. This node's side is a sorted list of (id, hash); a page
+/// yields the digests to fetch at once, and [`Comparison::finish`] says which of this node's
+/// keys to send, resolved by a second walk. Two of this node's keys with one id keep one entry:
+/// the other reads as absent here (fetched if the peer has it) and both are sent when that id
+/// is; a peer key with the id of another key here reads as differing (fetched, and the other
+/// sent). Either way only extra merges result, which change nothing.
 pub struct Comparison {
-    /// This node's digests, sorted by key, each with whether the peer listed it yet.
-    mine: Vec<(KeyDigest, bool)>,
-    /// Keys to send whose hashes differ, found so far.
-    differ: Vec<Bytes>,
+    seed: u64,
+    mine: Vec<Mine>,
+    sealed: bool,
 }
 
 impl Comparison {
-    /// Starts from this node's digests (any order; a key listed twice counts once).
-    pub fn new(mut mine: Vec<KeyDigest>) -> Comparison {
-        mine.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        mine.dedup_by(|a, b| a.key == b.key);
+    /// An empty comparison for the exchange seeded `seed`.
+    pub fn new(seed: u64) -> Comparison {
         Comparison {
-            mine: mine.into_iter().map(|d| (d, false)).collect(),
-            differ: Vec::new(),
+            seed,
+            mine: Vec::new(),
+            sealed: true,
+        }
+    }
+
+    /// Adds one of this node's keys with its raw metadata.
+    pub fn add(&mut self, key: &[u8], meta: &[u8]) {
+        self.mine.push(Mine {
+            id: key_id(self.seed, key),
+            hash: key_hash(key, meta),
+            seen: Seen::No,
+        });
+        self.sealed = false;
+    }
+
+    fn seal(&mut self) {
+        if !self.sealed {
+            self.mine.sort_unstable_by_key(|m| m.id);
+            self.mine.dedup_by_key(|m| m.id);
+            self.sealed = true;
         }
     }
 
@@ -308,16 +354,21 @@ impl Comparison {
     /// this node lacks it and the peer's state is not deletes only. (A key a SCAN lists twice
     /// is compared once when this node holds it, and may be fetched twice otherwise: harmless.)
     pub fn page(&mut self, theirs: Vec<KeyDigest>) -> Vec<KeyDigest> {
+        self.seal();
         let mut fetch = Vec::new();
         for t in theirs {
-            match self.mine.binary_search_by(|(m, _)| m.key.cmp(&t.key)) {
+            let id = key_id(self.seed, &t.key);
+            match self.mine.binary_search_by_key(&id, |m| m.id) {
                 Ok(i) => {
-                    let (m, seen) = &mut self.mine[i];
-                    if !*seen && m.hash != t.hash {
-                        self.differ.push(m.key.clone());
-                        fetch.push(t);
+                    let m = &mut self.mine[i];
+                    if m.seen == Seen::No {
+                        m.seen = if m.hash == t.hash {
+                            Seen::Same
+                        } else {
+                            fetch.push(t);
+                            Seen::Differs
+                        };
                     }
-                    *seen = true;
                 }
                 Err(_) if !t.deletes_only => fetch.push(t),
                 Err(_) => {}
@@ -326,17 +377,44 @@ impl Comparison {
         fetch
     }
 
-    /// The keys to send once every page is in: those that differ, and those the peer did not
-    /// list (unless deletes only).
-    pub fn finish(self) -> Vec<Bytes> {
-        let mut send = self.differ;
-        send.extend(
+    /// Once every page is in: which of this node's keys to send.
+    pub fn finish(mut self) -> ToSend {
+        self.seal();
+        let pick = |want: Seen| -> Vec<u64> {
             self.mine
-                .into_iter()
-                .filter(|(d, seen)| !seen && !d.deletes_only)
-                .map(|(d, _)| d.key),
-        );
-        send
+                .iter()
+                .filter(|m| m.seen == want)
+                .map(|m| m.id)
+                .collect()
+        };
+        ToSend {
+            seed: self.seed,
+            differ: pick(Seen::Differs),
+            unseen: pick(Seen::No),
+        }
+    }
+}
+
+/// The keys of this node a comparison found to send, by id (sorted).
+pub struct ToSend {
+    seed: u64,
+    /// Keys whose hashes differ from the peer's.
+    differ: Vec<u64>,
+    /// Keys the peer did not list.
+    unseen: Vec<u64>,
+}
+
+impl ToSend {
+    pub fn is_empty(&self) -> bool {
+        self.differ.is_empty() && self.unseen.is_empty()
+    }
+
+    /// Whether this node's key, with its raw metadata, is to be sent: it differs, or the peer
+    /// lacks it and it is not deletes only (see the module doc).
+    pub fn wants(&self, key: &[u8], meta: &[u8]) -> bool {
+        let id = key_id(self.seed, key);
+        self.differ.binary_search(&id).is_ok()
+            || (self.unseen.binary_search(&id).is_ok() && !state::is_deletes_only(meta))
     }
 }
 
@@ -349,16 +427,23 @@ pub struct KeyDiff {
     pub push: Vec<Bytes>,
 }
 
-/// Compares two whole digest lists (any order; a key listed twice counts once).
-pub fn diff_keys(mine: Vec<KeyDigest>, mut theirs: Vec<KeyDigest>) -> KeyDiff {
+/// Compares two whole key sets, this node's as (key, raw metadata) and the peer's as digests
+/// (any order; a key listed twice counts once): [`Comparison`] on whole lists.
+pub fn diff_keys(seed: u64, mine: &[(Bytes, Vec<u8>)], mut theirs: Vec<KeyDigest>) -> KeyDiff {
     theirs.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     theirs.dedup_by(|a, b| a.key == b.key);
-    let mut cmp = Comparison::new(mine);
-    let pull = cmp.page(theirs).into_iter().map(|d| d.key).collect();
-    KeyDiff {
-        pull,
-        push: cmp.finish(),
+    let mut cmp = Comparison::new(seed);
+    for (k, m) in mine {
+        cmp.add(k, m);
     }
+    let pull = cmp.page(theirs).into_iter().map(|d| d.key).collect();
+    let send = cmp.finish();
+    let push = mine
+        .iter()
+        .filter(|(k, m)| send.wants(k, m))
+        .map(|(k, _)| k.clone())
+        .collect();
+    KeyDiff { pull, push }
 }
 
 /// How many of the first `digests` go in one fetch: at most `TRANSFER_KEYS`, and no more than
@@ -519,13 +604,40 @@ struct Outcome {
 // ---------------------------------------------------------------------------------------------
 // Walking the local keys
 
+/// One slice of a walk of the metadata database from SCAN cursor `cursor`: calls `visit` with
+/// every key of `partitions` among the next `WALK_SLICE_ENTRIES` entries and its raw metadata,
+/// under the keyspace lock, reading each value where the scan finds it (no key copies, no
+/// second lookup). Returns the next cursor (0: done).
+fn walk_slice(
+    c: &Cluster,
+    view: &View,
+    partitions: &PartitionIndex,
+    mut cursor: u64,
+    visit: &mut impl FnMut(&[u8], &[u8]),
+) -> u64 {
+    let mut store = c.lock_store();
+    let mut visited = 0usize;
+    loop {
+        cursor = store.db(c.meta_db).scan(cursor, |k, v| {
+            visited += 1;
+            if partitions.get(view.ring.partition_of(k)).is_some() {
+                if let Some(meta) = state::meta_bytes(v) {
+                    visit(k, meta);
+                }
+            }
+        });
+        if cursor == 0 || visited >= super::WALK_SLICE_ENTRIES {
+            return cursor;
+        }
+    }
+}
+
 /// Calls `visit` with every key of `partitions` in the metadata database and its raw
-/// metadata. Like `Cluster::walk_keys` it holds the keyspace lock for one slice of
-/// `WALK_SLICE_ENTRIES` entries at a time, and in addition it yields to the runtime between
-/// slices: with the default single-threaded runtime (`io-threads 1`), releasing the lock alone
-/// would serve no client until the walk ends (measured with 1,000,000 keys: a PING waited up to
-/// 380 ms without the yields, 6 ms with them). It reads each value where the scan finds it (no
-/// key copies, no second lookup).
+/// metadata, slice by slice. Like `Cluster::walk_keys` it holds the keyspace lock for one slice
+/// at a time, and in addition it yields to the runtime between slices: with the default
+/// single-threaded runtime (`io-threads 1`), releasing the lock alone would serve no client
+/// until the walk ends (measured with 1,000,000 keys: a PING waited up to 380 ms without the
+/// yields, at most 15 ms with them).
 async fn walk_meta(
     c: &Cluster,
     view: &View,
@@ -534,23 +646,7 @@ async fn walk_meta(
 ) {
     let mut cursor = 0u64;
     loop {
-        {
-            let mut store = c.lock_store();
-            let mut visited = 0usize;
-            loop {
-                cursor = store.db(c.meta_db).scan(cursor, |k, v| {
-                    visited += 1;
-                    if partitions.get(view.ring.partition_of(k)).is_some() {
-                        if let Some(meta) = state::meta_bytes(v) {
-                            visit(k, meta);
-                        }
-                    }
-                });
-                if cursor == 0 || visited >= super::WALK_SLICE_ENTRIES {
-                    break;
-                }
-            }
-        }
+        cursor = walk_slice(c, view, partitions, cursor, &mut visit);
         if cursor == 0 {
             return;
         }
@@ -571,12 +667,12 @@ async fn local_tree(c: &Cluster, view: &View, partitions: Vec<u32>) -> Tree {
     Tree::from_leaves(partitions, leaves)
 }
 
-/// This node's digests of the keys in `partitions`.
-async fn local_digests(c: &Cluster, view: &View, partitions: &[u32]) -> Vec<KeyDigest> {
+/// This node's side of the comparison of `partitions` in exchange `seed`.
+async fn local_comparison(c: &Cluster, view: &View, partitions: &[u32], seed: u64) -> Comparison {
     let index = PartitionIndex::new(partitions);
-    let mut out = Vec::new();
-    walk_meta(c, view, &index, |k, meta| out.push(KeyDigest::of(k, meta))).await;
-    out
+    let mut cmp = Comparison::new(seed);
+    walk_meta(c, view, &index, |k, meta| cmp.add(k, meta)).await;
+    cmp
 }
 
 /// Checks a peer's partition list: sorted without repeats, in range, every one owned here,
@@ -774,9 +870,12 @@ async fn exchange(
     let differing = differing_partitions(&mine, &differing, &leaves)?;
     out.differed = differing.len() as u64;
     for batch in batches(&differing, BATCH_KEYS) {
-        let mut cmp = Comparison::new(local_digests(c, view, &batch).await);
+        let mut cmp = local_comparison(c, view, &batch, id).await;
         compare_and_pull(c, view, addr, &batch, &mut cmp, timeout, out).await?;
-        push(c, addr, &cmp.finish(), timeout, out).await?;
+        let send = cmp.finish();
+        if !send.is_empty() {
+            push(c, view, addr, &batch, &send, timeout, out).await?;
+        }
     }
     Ok(())
 }
@@ -852,27 +951,55 @@ async fn pull(
     Ok(())
 }
 
-/// Sends this node's states of `keys` to the peer.
+/// Sends the peer this node's states of the keys `send` picks, walking `batch` again slice by
+/// slice and sending as the keys are found (so they are never all held at once).
 async fn push(
     c: &Cluster,
+    view: &View,
     addr: SocketAddr,
-    keys: &[Bytes],
+    batch: &[u32],
+    send: &ToSend,
     timeout: Duration,
     out: &mut Outcome,
 ) -> Result<(), String> {
-    let mut rest = keys;
-    while !rest.is_empty() {
-        let states = export_some(c, rest);
-        rest = &rest[states.len()..];
-        let n = states.len() as u64;
-        let ClusterReply::Applied { changed } =
-            ask(c, addr, &ClusterRpc::Apply { states }, timeout).await?
-        else {
-            return Err(unexpected("Apply"));
-        };
-        out.pushed += n;
-        out.repaired += u64::from(changed);
+    let index = PartitionIndex::new(batch);
+    let mut keys: Vec<Bytes> = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        cursor = walk_slice(c, view, &index, cursor, &mut |k, meta| {
+            if send.wants(k, meta) {
+                keys.push(Bytes::copy_from_slice(k));
+            }
+        });
+        let done = cursor == 0;
+        while keys.len() >= TRANSFER_KEYS || (done && !keys.is_empty()) {
+            let states = export_some(c, &keys);
+            keys.drain(..states.len());
+            send_states(c, addr, states, timeout, out).await?;
+        }
+        if done {
+            return Ok(());
+        }
+        tokio::task::yield_now().await;
     }
+}
+
+/// Sends states to the peer (`Apply`).
+async fn send_states(
+    c: &Cluster,
+    addr: SocketAddr,
+    states: Vec<KeyState>,
+    timeout: Duration,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let n = states.len() as u64;
+    let ClusterReply::Applied { changed } =
+        ask(c, addr, &ClusterRpc::Apply { states }, timeout).await?
+    else {
+        return Err(unexpected("Apply"));
+    };
+    out.pushed += n;
+    out.repaired += u64::from(changed);
     Ok(())
 }
 
