@@ -566,7 +566,8 @@ fn exchange_cost() {
         let (repaired, ms) = timed(&c, at);
         assert_eq!(repaired as usize, missed);
         eprintln!(
-            "{missed} keys missed among {keys}, repaired by node {at}: {ms} ms ({} partitions differed)",
+            "{missed} keys missed among {keys}, repaired by node {at}: {ms} ms \
+             ({} partitions differed)",
             field(&info(&c, at), "cluster_anti_entropy_partitions_differed") - differed
         );
     }

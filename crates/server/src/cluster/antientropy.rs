@@ -20,9 +20,10 @@
 //! **The exchange** (initiator A, peer B), every `cluster-anti-entropy-interval` with the next
 //! live peer in turn, or on `CLUSTER ANTI-ENTROPY` with every peer:
 //! 1. A sends P with a fresh exchange id (`TreeBranches`) and builds its tree meanwhile. B
-//!    builds its own, keeps it for the exchange (at most [`TREE_CACHE_ENTRIES`] trees, [`TREE_CACHE_TTL`]
-//!    each: rebuilding would cost a second walk and could describe other data than the first
-//!    answer) and answers the root and the branch hashes. Equal roots end the exchange.
+//!    builds its own, keeps it for the exchange (at most [`TREE_CACHE_ENTRIES`] trees,
+//!    [`TREE_CACHE_TTL`] each: rebuilding would cost a second walk and could describe other
+//!    data than the first answer) and answers the root and the branch hashes. Equal roots end
+//!    the exchange.
 //! 2. A asks for the leaves of the branches that differ (`TreeLeaves`) and finds the
 //!    partitions that differ.
 //! 3. For each batch of differing partitions (at most [`BATCH_KEYS`] keys by the leaves'
@@ -30,9 +31,9 @@
 //!    digests with it page by page as they arrive (`KeyDigests`; B's list is never held). A key
 //!    whose hash differs, or that only one side holds, is pulled (`Fetch`, then merged here
 //!    with `Cluster::apply_states`) as its page arrives, and pushed (`Apply` of A's exported
-//!    state) during a second walk that finds A's keys to send by id. Transfers are sized
-//!    by keys and bytes (a digest carries its key's approximate size), so large values do not
-//!    make a message exceed the transport's frame limit. Version-vector merges are idempotent
+//!    state) during a second walk that finds A's keys to send by id. Transfers are sized by
+//!    keys and bytes (a digest carries its key's approximate size), so large values do not make
+//!    a message exceed the transport's frame limit. Version-vector merges are idempotent
 //!    and commutative, so both replicas converge whatever is written meanwhile; deletes travel
 //!    as tombstones the same way.
 //!
@@ -71,8 +72,8 @@ pub const TREE_CACHE_ENTRIES: usize = 8;
 pub const TREE_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Keys of differing partitions compared at once (by the leaves' counts; a bigger partition
 /// forms a batch of its own). Each batch costs a walk of the keyspace on both sides (and one
-/// more here when keys are to be sent), and the initiator holds 24 bytes per key of the batch:
-/// 24 MiB at this size.
+/// more at the initiator when it has keys to send), and the initiator holds 24 bytes per key of
+/// the batch: 24 MiB at this size (up to twice that while its list grows).
 pub const BATCH_KEYS: u64 = 1 << 20;
 /// Digests a peer may list for one batch (its count can grow with writes made meanwhile);
 /// past this the exchange ends rather than page on.
