@@ -15,7 +15,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 start() { "$@" >/dev/null 2>&1 & pids+=($!); }
-wait_port() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; echo "port $1 did not answer" >&2; exit 1; }
 start redis-server --port 7390 --save "" --appendonly no --dir "$work"
 start "$bin" --port 7391 --dir "$work/single" --save ""
 start "$bin" --port 7392 --dir "$work/c1" --save "" --cluster-enabled yes --cluster-port 17392

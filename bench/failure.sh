@@ -21,7 +21,6 @@ work=$(mktemp -d)
 declare -A pid
 cleanup() { for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return; sleep 0.1; done; echo "port $1 did not answer" >&2; exit 1; }
 node() { # i [extra args]: starts cluster node i (1..3) on port 750i, data in $work/ni
   local i=$1; shift
   local seed=()

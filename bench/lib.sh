@@ -13,3 +13,14 @@ ensure_redis() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
 }
+
+# Waits (10 s at most) until the server on port $1 answers PING with PONG (not -LOADING);
+# exits the script otherwise.
+wait_port() {
+  for _ in $(seq 100); do
+    redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return
+    sleep 0.1
+  done
+  echo "port $1 did not answer" >&2
+  exit 1
+}

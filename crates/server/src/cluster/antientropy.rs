@@ -47,7 +47,7 @@
 //! transfers are paged by keys and bytes. A peer's bad answer or a timeout ends the exchange
 //! with a log line and `cluster_anti_entropy_exchanges_failed`; it is tried again next time.
 
-use super::rpc::{self, ClusterReply, ClusterRpc};
+use super::rpc::{ClusterReply, ClusterRpc};
 use super::state::{self, KeyState, DATA_DB};
 use super::{Cluster, View};
 use bytes::Bytes;
@@ -605,54 +605,23 @@ struct Outcome {
 // ---------------------------------------------------------------------------------------------
 // Walking the local keys
 
-/// One slice of a walk of the metadata database from SCAN cursor `cursor`: calls `visit` with
-/// every key of `partitions` among the next `WALK_SLICE_ENTRIES` entries and its raw metadata,
-/// under the keyspace lock, reading each value where the scan finds it (no key copies, no
-/// second lookup). Returns the next cursor (0: done).
-fn walk_slice(
-    c: &Cluster,
-    view: &View,
-    partitions: &PartitionIndex,
-    mut cursor: u64,
-    visit: &mut impl FnMut(&[u8], &[u8]),
-) -> u64 {
-    let mut store = c.lock_store();
-    let mut visited = 0usize;
-    loop {
-        cursor = store.db(c.meta_db).scan(cursor, |k, v| {
-            visited += 1;
-            if partitions.get(view.ring.partition_of(k)).is_some() {
-                if let Some(meta) = state::meta_bytes(v) {
-                    visit(k, meta);
-                }
-            }
-        });
-        if cursor == 0 || visited >= super::WALK_SLICE_ENTRIES {
-            return cursor;
-        }
-    }
-}
-
 /// Calls `visit` with every key of `partitions` in the metadata database and its raw
-/// metadata, slice by slice. Like `Cluster::walk_keys` it holds the keyspace lock for one slice
-/// at a time, and in addition it yields to the runtime between slices: with the default
-/// single-threaded runtime (`io-threads 1`), releasing the lock alone would serve no client
-/// until the walk ends (measured with 1,000,000 keys: a PING waited up to 380 ms without the
-/// yields, at most 15 ms with them).
+/// metadata, reading each value where the scan finds it (no key copies, no second lookup), in
+/// the lock slices of `Cluster::walk_keys`, which let clients run in between.
 async fn walk_meta(
     c: &Cluster,
     view: &View,
     partitions: &PartitionIndex,
     mut visit: impl FnMut(&[u8], &[u8]),
 ) {
-    let mut cursor = 0u64;
-    loop {
-        cursor = walk_slice(c, view, partitions, cursor, &mut visit);
-        if cursor == 0 {
-            return;
+    c.for_each_key(c.meta_db, |k, v| {
+        if partitions.get(view.ring.partition_of(k)).is_some() {
+            if let Some(meta) = state::meta_bytes(v) {
+                visit(k, meta);
+            }
         }
-        tokio::task::yield_now().await;
-    }
+    })
+    .await;
 }
 
 /// This node's tree over `partitions`.
@@ -774,24 +743,6 @@ pub fn serve_digests(c: &Cluster, partitions: &[u32], cursor: u64) -> ClusterRep
 // ---------------------------------------------------------------------------------------------
 // Running an exchange
 
-/// Sends one request and decodes its reply; a peer's error reply is an error.
-async fn ask(
-    c: &Cluster,
-    addr: SocketAddr,
-    msg: &ClusterRpc,
-    timeout: Duration,
-) -> Result<ClusterReply, String> {
-    let bytes = c
-        .peers
-        .request(addr, rpc::encode(msg), timeout)
-        .await
-        .map_err(|e| e.to_string())?;
-    match rpc::decode::<ClusterReply>(&bytes)? {
-        ClusterReply::Error(e) => Err(format!("the peer answered: {e}")),
-        reply => Ok(reply),
-    }
-}
-
 fn unexpected(what: &str) -> String {
     format!("unexpected reply to {what}")
 }
@@ -799,11 +750,14 @@ fn unexpected(what: &str) -> String {
 /// The partitions nodes `a` and `b` both own in `view`, sorted.
 pub fn shared_partitions(view: &View, a: NodeId, b: NodeId) -> Vec<u32> {
     (0..view.ring.partitions())
-        .filter(|p| {
-            let owners = view.ring.owners(*p);
-            owners.contains(&a) && owners.contains(&b)
-        })
+        .filter(|&p| both_own(view, a, b, p))
         .collect()
+}
+
+/// Whether nodes `a` and `b` both own partition `p` in `view`.
+fn both_own(view: &View, a: NodeId, b: NodeId, p: u32) -> bool {
+    let owners = view.ring.owners(p);
+    owners.contains(&a) && owners.contains(&b)
 }
 
 /// The live peers this node shares partitions with, by id.
@@ -812,18 +766,13 @@ fn peers(c: &Cluster, view: &View) -> Vec<NodeId> {
         .iter()
         .filter(|m| m.id != c.node && m.alive && m.state == NodeState::Up)
         .map(|m| m.id)
-        .filter(|id| {
-            (0..view.ring.partitions()).any(|p| {
-                let owners = view.ring.owners(p);
-                owners.contains(id) && owners.contains(&c.node)
-            })
-        })
+        .filter(|&id| (0..view.ring.partitions()).any(|p| both_own(view, id, c.node, p)))
         .collect()
 }
 
 /// Why this node cannot start an exchange now, if it cannot.
 fn not_ready(c: &Cluster, view: &View) -> Option<&'static str> {
-    if c.shared.persistence.loading.load(Ordering::Acquire) {
+    if c.shared.persistence.is_loading() {
         Some("the node is loading its data")
     } else if view.target.is_some() {
         Some("a join or leave is under way")
@@ -852,7 +801,7 @@ async fn exchange(
     // Both sides walk their keys at the same time.
     let (mine, theirs) = tokio::join!(
         local_tree(c, view, partitions),
-        ask(c, addr, &ask_tree, timeout)
+        c.ask(addr, &ask_tree, timeout)
     );
     let ClusterReply::TreeBranches { root, branches } = theirs? else {
         return Err(unexpected("TreeBranches"));
@@ -865,7 +814,7 @@ async fn exchange(
         exchange: id,
         branches: differing.clone(),
     };
-    let ClusterReply::TreeLeaves(leaves) = ask(c, addr, &ask_leaves, timeout).await? else {
+    let ClusterReply::TreeLeaves(leaves) = c.ask(addr, &ask_leaves, timeout).await? else {
         return Err(unexpected("TreeLeaves"));
     };
     let differing = differing_partitions(&mine, &differing, &leaves)?;
@@ -899,7 +848,7 @@ async fn compare_and_pull(
             partitions: batch.to_vec(),
             cursor,
         };
-        let ClusterReply::KeyDigests { cursor: next, keys } = ask(c, addr, &msg, timeout).await?
+        let ClusterReply::KeyDigests { cursor: next, keys } = c.ask(addr, &msg, timeout).await?
         else {
             return Err(unexpected("KeyDigests"));
         };
@@ -938,7 +887,7 @@ async fn pull(
         let msg = ClusterRpc::Fetch {
             keys: chunk.iter().map(|d| d.key.clone()).collect(),
         };
-        let ClusterReply::States(states) = ask(c, addr, &msg, timeout).await? else {
+        let ClusterReply::States(states) = c.ask(addr, &msg, timeout).await? else {
             return Err(unexpected("Fetch"));
         };
         if states.len() != chunk.len() || states.iter().zip(chunk).any(|(s, d)| s.key != d.key) {
@@ -967,8 +916,10 @@ async fn push(
     let mut keys: Vec<Bytes> = Vec::new();
     let mut cursor = 0u64;
     loop {
-        cursor = walk_slice(c, view, &index, cursor, &mut |k, meta| {
-            if send.wants(k, meta) {
+        cursor = super::scan_slice(&mut c.lock_store(), c.meta_db, cursor, |k, v| {
+            let meta =
+                state::meta_bytes(v).filter(|_| index.get(view.ring.partition_of(k)).is_some());
+            if meta.is_some_and(|meta| send.wants(k, meta)) {
                 keys.push(Bytes::copy_from_slice(k));
             }
         });
@@ -995,7 +946,7 @@ async fn send_states(
 ) -> Result<(), String> {
     let n = states.len() as u64;
     let ClusterReply::Applied { changed } =
-        ask(c, addr, &ClusterRpc::Apply { states }, timeout).await?
+        c.ask(addr, &ClusterRpc::Apply { states }, timeout).await?
     else {
         return Err(unexpected("Apply"));
     };

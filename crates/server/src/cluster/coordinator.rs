@@ -628,7 +628,10 @@ impl Cluster {
         timeout: Duration,
     ) -> Vec<NodeId> {
         let count = states.len();
-        let keys: Arc<[Bytes]> = states.iter().map(|s| s.key.clone()).collect();
+        // Only a hint needs the keys after the states are sent (no allocation per write else).
+        let keys: Option<Arc<[Bytes]>> = to
+            .hinted
+            .then(|| states.iter().map(|s| s.key.clone()).collect());
         let mut sends = Vec::with_capacity(to.owners.len());
         let apply = |states| rpc::encode(&ClusterRpc::Apply { states });
         for &owner in to.owners {
@@ -640,8 +643,8 @@ impl Cluster {
                 sends.push((fallback, owner, rpc::encode(&hint)));
             } else if view.is_alive(owner) {
                 sends.push((owner, owner, apply(states.clone())));
-            } else if to.hinted {
-                self.record_missed(owner, &keys);
+            } else if let Some(keys) = &keys {
+                self.record_missed(owner, keys);
             }
         }
         let sent = sends.len();
@@ -650,7 +653,7 @@ impl Cluster {
             let Some(addr) = view.member(dest).map(|m| m.peer_addr) else {
                 continue;
             };
-            let (this, tx, keys, hinted) = (self.clone(), tx.clone(), keys.clone(), to.hinted);
+            let (this, tx, keys) = (self.clone(), tx.clone(), keys.clone());
             tokio::spawn(async move {
                 let applied = match this.peers.request(addr, msg, timeout).await {
                     Ok(bytes) => matches!(
@@ -661,8 +664,8 @@ impl Cluster {
                 };
                 if !applied {
                     this.stats.rpc_errors.fetch_add(1, Ordering::Relaxed);
-                    if hinted {
-                        this.record_missed(owner, &keys);
+                    if let Some(keys) = &keys {
+                        this.record_missed(owner, keys);
                     }
                 }
                 let _ = tx.send((owner, applied));
@@ -1266,8 +1269,8 @@ impl Cluster {
             for (&i, info) in latest.iter().zip(&infos) {
                 // A stream that does not exist yet (or a wrong type, which the attempt then
                 // reports): everything added from now on is new.
-                let last = last_generated_id(info).unwrap_or(b"0-0");
-                attempt[i] = Bytes::copy_from_slice(last);
+                let last = last_generated_id(info).unwrap_or_else(|| b"0-0".to_vec());
+                attempt[i] = Bytes::from(last);
             }
         }
         Ok(Some((read.timeout, attempt)))
@@ -1674,9 +1677,11 @@ impl Cluster {
                 let reply = Box::pin(self.coordinate(session, cmd)).await;
                 ClusterReply::Replies(vec![Bytes::from(reply)])
             }
-            ClusterRpc::Flush { .. } | ClusterRpc::Apply { .. } | ClusterRpc::Hint { .. } => {
-                self.serve_here(msg).await
-            }
+            ClusterRpc::Flush { .. }
+            | ClusterRpc::Apply { .. }
+            | ClusterRpc::Hint { .. }
+            | ClusterRpc::Keys { .. }
+            | ClusterRpc::DbSize => self.serve_here(msg).await,
             ClusterRpc::Publish { args } => ClusterReply::Count(self.publish_here(args)),
             ClusterRpc::Handoff { partitions } => {
                 match super::handoff::pull(self, &partitions).await {
@@ -1715,19 +1720,36 @@ impl Cluster {
                 self.wait_durable(logged).await;
                 ClusterReply::Applied { changed: kept }
             }
+            // Whole-keyspace walks, which let clients run between their slices.
+            ClusterRpc::Keys { pattern } => {
+                let mut keys = Vec::new();
+                self.for_each_primary_key(|k| {
+                    if ringkv_engine::glob_match(&pattern, k, false) {
+                        keys.push(Bytes::copy_from_slice(k));
+                    }
+                })
+                .await;
+                ClusterReply::Keys(keys)
+            }
+            ClusterRpc::DbSize => {
+                let mut n = 0u64;
+                self.for_each_primary_key(|_| n += 1).await;
+                ClusterReply::Count(n)
+            }
             other => self.serve_local(other),
         }
     }
 
     /// Calls `f` for every key this node is the first live owner of (so that across the
     /// cluster each key is seen once), walking the keyspace in lock slices.
-    fn for_each_primary_key(&self, mut f: impl FnMut(&[u8])) {
+    async fn for_each_primary_key(&self, mut f: impl FnMut(&[u8])) {
         let view = self.view();
-        self.for_each_key(DATA_DB, |k| {
+        self.for_each_key(DATA_DB, |k, _| {
             if view.primary(k) == Some(self.node) {
                 f(k);
             }
-        });
+        })
+        .await;
     }
 
     /// The synchronous requests: answered from the local keyspace under its lock.
@@ -1740,7 +1762,9 @@ impl Cluster {
             | ClusterRpc::Publish { .. }
             | ClusterRpc::Handoff { .. }
             | ClusterRpc::TreeBranches { .. }
-            | ClusterRpc::Hint { .. } => ClusterReply::Error("not a local request".into()),
+            | ClusterRpc::Hint { .. }
+            | ClusterRpc::Keys { .. }
+            | ClusterRpc::DbSize => ClusterReply::Error("not a local request".into()),
             ClusterRpc::ViewCheck => ClusterReply::Count(self.view().fingerprint),
             ClusterRpc::PartitionStates { partitions, cursor } => {
                 super::handoff::serve_page(self, &partitions, cursor)
@@ -1766,20 +1790,6 @@ impl Cluster {
                         .map(|k| state::export(&mut store, &cfg, k))
                         .collect(),
                 )
-            }
-            ClusterRpc::Keys { pattern } => {
-                let mut keys = Vec::new();
-                self.for_each_primary_key(|k| {
-                    if ringkv_engine::glob_match(&pattern, k, false) {
-                        keys.push(Bytes::copy_from_slice(k));
-                    }
-                });
-                ClusterReply::Keys(keys)
-            }
-            ClusterRpc::DbSize => {
-                let mut n = 0u64;
-                self.for_each_primary_key(|_| n += 1);
-                ClusterReply::Count(n)
             }
             ClusterRpc::Scan {
                 cursor,
@@ -1881,21 +1891,21 @@ fn split_array(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
     Some(out)
 }
 
-/// The `last-generated-id` field of an XINFO STREAM reply (RESP2).
-fn last_generated_id(info: &[u8]) -> Option<&[u8]> {
-    let _ = split_array(info)?;
-    let needle = b"$17\r\nlast-generated-id\r\n";
-    let at = info.windows(needle.len()).position(|w| w == needle)? + needle.len();
-    let rest = info.get(at..)?;
-    let len_end = rest.windows(2).position(|w| w == b"\r\n")?;
-    let len: usize = std::str::from_utf8(rest.get(1..len_end)?)
-        .ok()?
-        .parse()
-        .ok()?;
-    if rest.first() != Some(&b'$') {
-        return None;
-    }
-    rest.get(len_end + 2..len_end + 2 + len)
+/// The `last-generated-id` field of an XINFO STREAM reply (RESP2: field, value, field ...).
+fn last_generated_id(info: &[u8]) -> Option<Vec<u8>> {
+    let items = split_array(info)?;
+    let at = items
+        .chunks(2)
+        .position(|pair| bulk_text(&pair[0]) == Some(&b"last-generated-id"[..]))?;
+    bulk_text(items.get(at * 2 + 1)?).map(<[u8]>::to_vec)
+}
+
+/// The payload of one encoded bulk string (None for anything else).
+fn bulk_text(raw: &[u8]) -> Option<&[u8]> {
+    let body = raw.strip_prefix(b"$")?;
+    let line_end = body.windows(2).position(|w| w == b"\r\n")?;
+    let len: usize = std::str::from_utf8(&body[..line_end]).ok()?.parse().ok()?;
+    body.get(line_end + 2..line_end + 2 + len)
 }
 
 /// Runs futures concurrently (as tasks) and returns their outputs in order; a task that

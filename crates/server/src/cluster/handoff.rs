@@ -543,7 +543,7 @@ pub async fn pull(c: &Arc<Cluster>, partitions: &[u32]) -> Result<u64, String> {
             }
         }
     }
-    let moved = count_keys_in(c, &view, partitions);
+    let moved = count_keys_in(c, &view, partitions).await;
     h.keys_moved.fetch_add(moved, Ordering::Relaxed);
     Ok(moved)
 }
@@ -572,10 +572,11 @@ impl<'a> PartitionSet<'a> {
 }
 
 /// How many versioned keys of `partitions` this node holds (walked in lock slices).
-fn count_keys_in(c: &Cluster, view: &View, partitions: &[u32]) -> u64 {
+async fn count_keys_in(c: &Cluster, view: &View, partitions: &[u32]) -> u64 {
     let wanted = PartitionSet::new(view, partitions);
     let mut n = 0u64;
-    c.for_each_key(c.meta_db, |k| n += u64::from(wanted.holds(k)));
+    c.for_each_key(c.meta_db, |k, _| n += u64::from(wanted.holds(k)))
+        .await;
     n
 }
 
@@ -639,7 +640,7 @@ pub async fn cleanup_task(c: Arc<Cluster>) {
         match stable {
             Some((fp, since)) if fp == view.fingerprint => {
                 if since.elapsed() >= CLEANUP_STABLE {
-                    let dropped = drop_unowned(&c, &view);
+                    let dropped = drop_unowned(&c, &view).await;
                     cleaned_for = fp;
                     if dropped > 0 {
                         tracing::info!(
@@ -656,14 +657,14 @@ pub async fn cleanup_task(c: Arc<Cluster>) {
 
 /// Removes every key whose partition `view` does not give to this node (values and versions,
 /// logged to the AOF). Stops early if the view changes. Returns the keys removed.
-fn drop_unowned(c: &Cluster, view: &View) -> u64 {
+async fn drop_unowned(c: &Cluster, view: &View) -> u64 {
     let cfg = c.settings().state;
     let mut dropped = 0u64;
     for db in [DATA_DB, cfg.meta_db] {
         let mut same_view = true;
         c.walk_keys(
             db,
-            |k| !view.ring.owners_of_key(k).contains(&c.node),
+            |k, _| !view.ring.owners_of_key(k).contains(&c.node),
             |store, doomed| {
                 same_view = c.view().fingerprint == view.fingerprint;
                 if same_view {
@@ -675,7 +676,8 @@ fn drop_unowned(c: &Cluster, view: &View) -> u64 {
                 }
                 same_view
             },
-        );
+        )
+        .await;
         if !same_view {
             break;
         }

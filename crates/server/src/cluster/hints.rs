@@ -32,12 +32,12 @@
 //! delivery failures, in progress, last delivery) and `cluster_sloppy_writes`; the log has a
 //! line when a delivery to a node starts and ends.
 
-use super::rpc::{self, ClusterReply, ClusterRpc};
+use super::rpc::{ClusterReply, ClusterRpc};
 use super::state::{self, KeyState};
 use super::Cluster;
 use bytes::Bytes;
 use ringkv_cluster::{decode_versioned, encode_versioned, NodeId};
-use ringkv_engine::{Store, Ttl, Value, ValueRef};
+use ringkv_engine::{Store, Ttl};
 use ringkv_peer::NodeState;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -143,20 +143,6 @@ fn split_hint_key(raw: &[u8]) -> Option<(NodeId, &[u8])> {
     Some((NodeId(u64::from_be_bytes(*id)), key))
 }
 
-fn string_of<'a>(v: ValueRef<'a>) -> Option<&'a [u8]> {
-    match v {
-        ValueRef::Str(raw) => Some(raw),
-        ValueRef::Obj(Value::Str(raw)) => Some(raw.as_slice()),
-        _ => None,
-    }
-}
-
-fn log(store: &mut Store, db: usize, parts: &[&[u8]]) {
-    if store.common.oplog.is_enabled() {
-        store.common.oplog.append(db, parts.iter().copied());
-    }
-}
-
 impl Cluster {
     /// Index of the hidden hints database.
     pub fn hints_db(&self) -> usize {
@@ -178,24 +164,31 @@ impl Cluster {
 
     /// Stores `value` under `target`'s hint for `key`, unless the hint cap is reached (then the
     /// hint is dropped and counted). Returns whether it was stored.
-    fn put_hint(&self, store: &mut Store, target: NodeId, key: &[u8], value: &[u8]) -> bool {
+    fn put_hint(
+        &self,
+        store: &mut Store,
+        max: u64,
+        target: NodeId,
+        key: &[u8],
+        value: &[u8],
+    ) -> bool {
         let db_index = self.hints_db();
         let hk = hint_key(target, key);
         let mut db = store.db(db_index);
-        let max = self.settings().max_hints;
         if db.peek(&hk).is_none() && db.len() as u64 >= max {
             self.hints.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         db.set_str(&hk, value, Ttl::Persist);
-        log(store, db_index, &[b"SET", &hk, value]);
+        state::log(store, db_index, &[b"SET", &hk, value]);
         true
     }
 
     /// Records that `target` missed the write of `keys`, whose state this node holds (a
     /// primary whose replication to `target` failed or could not be sent).
     pub(super) fn record_missed(&self, target: NodeId, keys: &[Bytes]) {
-        if !self.settings().hinted_handoff || target == self.node || keys.is_empty() {
+        let settings = self.settings();
+        if !settings.hinted_handoff || target == self.node || keys.is_empty() {
             return;
         }
         let mut store = self.lock_store();
@@ -204,7 +197,7 @@ impl Cluster {
         for key in keys {
             let seq = self.hints.seq.fetch_add(1, Ordering::Relaxed);
             value[1..].copy_from_slice(&seq.to_be_bytes());
-            if self.put_hint(&mut store, target, key, &value) {
+            if self.put_hint(&mut store, settings.max_hints, target, key, &value) {
                 self.hints.stored.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -216,6 +209,7 @@ impl Cluster {
     /// merged with the versions already kept for it. Returns how many were kept and the log
     /// offset that holds them.
     pub(super) fn keep_for(&self, target: NodeId, states: &[KeyState]) -> (u32, Option<u64>) {
+        let max = self.settings().max_hints;
         let mut store = self.lock_store();
         let mut kept = 0;
         for st in states {
@@ -230,7 +224,7 @@ impl Cluster {
             let held = store
                 .db(self.hints_db())
                 .peek(&hk)
-                .and_then(|e| string_of(e.value()))
+                .and_then(|e| state::meta_bytes(e.value()))
                 .and_then(|raw| raw.split_first())
                 .filter(|(tag, _)| **tag == STATE)
                 .and_then(|(_, body)| decode_versioned(body).ok());
@@ -239,7 +233,7 @@ impl Cluster {
             }
             let mut value = vec![STATE];
             value.extend_from_slice(&encode_versioned(&incoming));
-            if self.put_hint(&mut store, target, &st.key, &value) {
+            if self.put_hint(&mut store, max, target, &st.key, &value) {
                 kept += 1;
                 self.hints.stored_for_others.fetch_add(1, Ordering::Relaxed);
             }
@@ -375,7 +369,7 @@ fn read_slice(cluster: &Cluster, cursor: u64, skip: &[NodeId]) -> (u64, Batches)
     let mut cursor = cursor;
     loop {
         cursor = store.db(hints_db).scan(cursor, |k, v| {
-            if let Some(value) = string_of(v) {
+            if let Some(value) = state::meta_bytes(v) {
                 found.push((k.to_vec(), value.to_vec()));
             }
         });
@@ -437,7 +431,7 @@ fn read_slice(cluster: &Cluster, cursor: u64, skip: &[NodeId]) -> (u64, Batches)
             .fetch_add(obsolete.len() as u64, Ordering::Relaxed);
         for hint in &obsolete {
             if store.db(hints_db).remove(hint) {
-                log(&mut store, hints_db, &[b"DEL", hint]);
+                state::log(&mut store, hints_db, &[b"DEL", hint]);
             }
         }
         cluster.note_pending(&mut store);
@@ -454,16 +448,12 @@ async fn send(cluster: &Cluster, target: NodeId, batch: &[Pending]) -> Result<()
         .filter(|m| m.alive)
         .ok_or("the node is down again")?;
     let states = batch.iter().map(|p| p.state.clone()).collect();
-    let msg = rpc::encode(&ClusterRpc::Apply { states });
     let timeout = cluster.settings().timeout * 4;
-    let reply = cluster
-        .peers
-        .request(member.peer_addr, msg, timeout)
-        .await
-        .map_err(|e| e.to_string())?;
-    match rpc::decode::<ClusterReply>(&reply)? {
+    match cluster
+        .ask(member.peer_addr, &ClusterRpc::Apply { states }, timeout)
+        .await?
+    {
         ClusterReply::Applied { .. } => Ok(()),
-        ClusterReply::Error(e) => Err(e),
         _ => Err("unexpected reply".into()),
     }
 }
@@ -477,10 +467,10 @@ fn remove_delivered(cluster: &Cluster, batch: &[Pending]) -> u64 {
         let unchanged = store
             .db(hints_db)
             .peek(&p.hint)
-            .and_then(|e| string_of(e.value()))
+            .and_then(|e| state::meta_bytes(e.value()))
             .is_some_and(|v| v == p.value.as_slice());
         if unchanged && store.db(hints_db).remove(&p.hint) {
-            log(&mut store, hints_db, &[b"DEL", &p.hint]);
+            state::log(&mut store, hints_db, &[b"DEL", &p.hint]);
             removed += 1;
         }
     }

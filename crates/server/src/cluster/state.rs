@@ -311,7 +311,8 @@ fn save_meta(store: &mut Store, cfg: &StateConfig, key: &[u8], v: &Local, now_ms
     }
 }
 
-fn log(store: &mut Store, db: usize, parts: &[&[u8]]) {
+/// Appends a replayable command for database `db` to the AOF's log, if there is one.
+pub(super) fn log(store: &mut Store, db: usize, parts: &[&[u8]]) {
     if store.common.oplog.is_enabled() {
         store.common.oplog.append(db, parts.iter().copied());
     }
