@@ -109,7 +109,7 @@ pub fn load_at_startup(shared: &Arc<Shared>, mut store: Store) -> Result<(), Str
         shared.persistence.state.lock().dirty_at_last_save = live.common.dirty;
         if let Some((path, needs_base)) = aof_path {
             let aof = &shared.persistence.aof;
-            aof.set_fsync(shared.config.read().appendfsync);
+            aof.configure(&shared.config.read());
             aof.start(path)?;
             live.common.oplog.set_enabled(true);
             if needs_base {

@@ -54,6 +54,7 @@ const COUNTERS: &[&str] = &[
     "lazyfreed_objects",
     "aof_writes",
     "aof_fsyncs",
+    "aof_preallocations",
     "aof_write_errors",
     "aof_delayed_fsync",
 ];

@@ -379,7 +379,7 @@ pub(crate) fn job_finished(shared: &Shared, job: Job, outcome: JobOutcome) {
                 .map(|superseded| p.jobs.retire(shared, superseded));
             // Sizes first: no file-system call under the state lock, which the event loop takes.
             let base = std::fs::metadata(&plan.base_path).map_or(0, |m| m.len());
-            let incr = std::fs::metadata(&plan.incr_path).map_or(0, |m| m.len());
+            let incr = ringkv_persist::log_len_of(&plan.incr_path).unwrap_or(0);
             let mut st = p.state.lock();
             st.job = None;
             st.last_rewrite_secs = secs;
@@ -416,7 +416,7 @@ fn enable_aof(store: &mut Store, shared: &Shared) -> Result<(), String> {
         path
     };
     let aof = &shared.persistence.aof;
-    aof.set_fsync(shared.config.read().appendfsync);
+    aof.configure(&shared.config.read());
     aof.start(path)?;
     store.common.oplog.set_enabled(true);
     start_rewrite(store, shared)
@@ -432,12 +432,9 @@ fn disable_aof(store: &mut Store, shared: &Shared) {
 
 /// Applies persistence settings after CONFIG SET (under the keyspace lock).
 pub fn config_changed(store: &mut Store, shared: &Shared) {
-    let (on, fsync) = {
-        let c = shared.config.read();
-        (c.appendonly, c.appendfsync)
-    };
+    let on = shared.config.read().appendonly;
     let aof = &shared.persistence.aof;
-    aof.set_fsync(fsync);
+    aof.configure(&shared.config.read());
     if on && !aof.is_running() {
         match enable_aof(store, shared) {
             Ok(()) => tracing::info!("AOF enabled: rewriting the current data as its base"),
@@ -694,6 +691,14 @@ pub fn info_section(store: &Store, shared: &Shared, out: &mut String) {
         lines.push((
             "aof_last_fsync_us",
             s.last_fsync_us.load(Ordering::Relaxed).to_string(),
+        ));
+        lines.push((
+            "aof_preallocated_bytes",
+            s.preallocated.load(Ordering::Relaxed).to_string(),
+        ));
+        lines.push((
+            "aof_preallocations",
+            s.preallocations.load(Ordering::Relaxed).to_string(),
         ));
         lines.push((
             "aof_write_errors",

@@ -65,6 +65,9 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u32,
     /// `auto-aof-rewrite-min-size`: bytes; no automatic rewrite below it.
     pub auto_aof_rewrite_min_size: u64,
+    /// `aof-preallocate`: under `appendfsync always`, how much zero-filled space the AOF keeps
+    /// written ahead of its end (bytes; 0 = none), so fsyncs do not grow the file.
+    pub aof_preallocate: u64,
     /// `aof-load-truncated`: load a truncated append-only file (dropping
     /// the incomplete tail) instead of refusing to start.
     pub aof_load_truncated: bool,
@@ -206,6 +209,7 @@ impl Config {
             no_appendfsync_on_rewrite: false,
             auto_aof_rewrite_percentage: 0,
             auto_aof_rewrite_min_size: 0,
+            aof_preallocate: 0,
             aof_load_truncated: false,
             databases: 0,
             maxclients: 0,
@@ -442,7 +446,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 69);
+        assert_eq!(names.len(), 70);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -461,6 +465,7 @@ mod tests {
                 "no-appendfsync-on-rewrite",
                 "auto-aof-rewrite-percentage",
                 "auto-aof-rewrite-min-size",
+                "aof-preallocate",
                 "aof-load-truncated",
             ]
         );
@@ -482,9 +487,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 70); // 69 params + 1 alias
+        assert_eq!(all.len(), 71); // 70 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 70);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 71);
     }
 
     #[test]
@@ -727,6 +732,7 @@ mod tests {
                 ("no-appendfsync-on-rewrite", "no".to_string()),
                 ("auto-aof-rewrite-percentage", "100".to_string()),
                 ("auto-aof-rewrite-min-size", "67108864".to_string()),
+                ("aof-preallocate", "1048576".to_string()),
                 ("aof-load-truncated", "yes".to_string()),
             ]
         );

@@ -780,6 +780,19 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "aof-preallocate",
+        aliases: &[],
+        mutable: true,
+        default: "1mb",
+        kind: Kind::Memory {
+            min: 0,
+            max: 1 << 30,
+            get: |c| c.aof_preallocate,
+            set: |c, v| c.aof_preallocate = v,
+        },
+        check: None,
+    },
+    Spec {
         name: "aof-load-truncated",
         aliases: &[],
         mutable: true,

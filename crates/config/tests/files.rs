@@ -426,6 +426,7 @@ fn every_parameter_round_trips_through_rewrite() {
             ("no-appendfsync-on-rewrite", "yes"),
             ("auto-aof-rewrite-percentage", "0"),
             ("auto-aof-rewrite-min-size", "1000"),
+            ("aof-preallocate", "4mb"),
             ("aof-load-truncated", "no"),
             ("cluster-replicas", "5"),
             ("cluster-write-quorum", "all"),

@@ -19,6 +19,12 @@
 //!   incomplete, reported as [`AofError::Truncated`] with the length of the valid prefix) from
 //!   corruption (a protocol error before end of file: [`AofError::Corrupt`] with the offset).
 //!
+//! Preallocated space: under `appendfsync always` the live log keeps a run of zero bytes after its
+//! end (space written ahead of time, so that each fsync rewrites blocks the file already has
+//! instead of growing it; see `commands::aof`). A command starts with `*` and ends with `\n`, so
+//! the log's data ends at its last non-zero byte: [`log_len`] finds it and [`AofReader::open`]
+//! reads only that far.
+//!
 //! Invariants: the reader never yields a partial command; every yielded command is followed by
 //! its `end` offset, so `end` of the last good command is always a safe truncation point; the
 //! reader never panics on any bytes.
@@ -27,6 +33,7 @@ use ringkv_protocol::num::parse_i64;
 use ringkv_protocol::{Args, OwnedArgs, ParseLimits, RequestParser};
 use std::fs::File;
 use std::io::{self, ErrorKind, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Bytes read from the file per read call (grown up to [`MAX_READ_CHUNK_BYTES`] while a large
@@ -264,16 +271,45 @@ pub struct AofReader<R: Read> {
     failed: bool,
 }
 
-impl AofReader<File> {
-    /// Opens the log at `path`.
+impl AofReader<io::Take<File>> {
+    /// Opens the log at `path`, up to the end of its data (its preallocated zeros are not read).
     pub fn open(path: &Path) -> Result<Self, AofError> {
-        let file = File::open(path).map_err(|source| AofError::Io {
+        let io_error = |source| AofError::Io {
             file: path.to_path_buf(),
             offset: 0,
             source,
-        })?;
-        Ok(AofReader::new(file, path))
+        };
+        let file = File::open(path).map_err(io_error)?;
+        let len = log_len(&file).map_err(io_error)?;
+        Ok(AofReader::new(file.take(len), path))
     }
+}
+
+/// How far back [`log_len`] reads at a time.
+const TAIL_SCAN_BYTES: u64 = 64 * 1024;
+
+/// The length of a log's data: the file's length without the run of zero bytes at its end
+/// (preallocated space; the module docs say why that is never data). Reads the file backwards
+/// from its end, one block at a time, up to the last non-zero byte: as much as the zeros, which
+/// the writer keeps to about one `aof-preallocate` step.
+pub fn log_len(file: &File) -> io::Result<u64> {
+    let mut end = file.metadata()?.len();
+    let mut block = vec![0u8; TAIL_SCAN_BYTES as usize];
+    while end > 0 {
+        let start = end.saturating_sub(TAIL_SCAN_BYTES);
+        let chunk = &mut block[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        match chunk.iter().rposition(|&b| b != 0) {
+            Some(i) => return Ok(start + i as u64 + 1),
+            None => end = start,
+        }
+    }
+    Ok(0)
+}
+
+/// [`log_len`] of the file at `path`.
+pub fn log_len_of(path: &Path) -> io::Result<u64> {
+    log_len(&File::open(path)?)
 }
 
 impl<R: Read> AofReader<R> {

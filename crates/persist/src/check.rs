@@ -8,7 +8,7 @@
 //! corrupt one) is discarded. Callers offering this to users should confirm and keep a copy.
 //! A snapshot is never modified.
 
-use crate::aof::{AofError, AofReader};
+use crate::aof::{log_len_of, AofError, AofReader};
 use crate::fsutil::truncate_file;
 use crate::manifest::{Manifest, ManifestError};
 use crate::snapshot::{is_snapshot_file, SnapshotError, SnapshotHeader, SnapshotReader, TypeTag};
@@ -62,6 +62,8 @@ pub struct CheckReport {
     pub fixed: bool,
     /// AOF: whole commands read (up to the first problem).
     pub commands: u64,
+    /// AOF: zero bytes after the log's data (space the live log preallocates; not an error).
+    pub preallocated: u64,
     /// Snapshot: per-database key counts (only databases with keys).
     pub dbs: BTreeMap<usize, DbKeyCounts>,
     /// Snapshot: the header, if it could be read.
@@ -78,6 +80,7 @@ impl CheckReport {
             status: CheckStatus::Ok,
             fixed: false,
             commands: 0,
+            preallocated: 0,
             dbs: BTreeMap::new(),
             header: None,
         }
@@ -109,7 +112,16 @@ impl fmt::Display for CheckReport {
             self.file_len - self.valid_len.min(self.file_len)
         )?;
         match self.format {
-            FileFormat::Aof => writeln!(f, "commands: {}", self.commands)?,
+            FileFormat::Aof => {
+                writeln!(f, "commands: {}", self.commands)?;
+                if self.preallocated > 0 {
+                    writeln!(
+                        f,
+                        "preallocated space (zero bytes after the log, not an error): {}",
+                        self.preallocated
+                    )?;
+                }
+            }
             FileFormat::Snapshot => {
                 for (db, c) in &self.dbs {
                     let types: Vec<String> = c
@@ -212,6 +224,7 @@ pub fn check_aof(path: &Path, fix: bool) -> io::Result<CheckReport> {
     }
     let len = std::fs::metadata(path)?.len();
     let mut report = CheckReport::new(path, FileFormat::Aof, len);
+    report.preallocated = len - log_len_of(path)?.min(len);
     let mut reader = AofReader::open(path).map_err(into_io)?;
     // Start of an open MULTI: while one is open, the safe truncation point stays before it
     // (redis-check-aof does the same).
@@ -262,7 +275,10 @@ pub fn check_aof(path: &Path, fix: bool) -> io::Result<CheckReport> {
             Err(e @ AofError::Io { .. }) => return Err(into_io(e)),
         }
     };
-    if !report.is_ok() && fix && report.valid_len < len {
+    if report.is_ok() {
+        // Valid up to the end of the data; the zeros after it are preallocated space.
+        report.valid_len = len;
+    } else if fix && report.valid_len < len {
         truncate_file(path, report.valid_len)?;
         report.fixed = true;
     }

@@ -67,7 +67,8 @@ pub mod snapshot;
 mod tests;
 
 pub use aof::{
-    encode_command, rewrite_for_log, AofArgs, AofCommand, AofEncoder, AofError, AofReader,
+    encode_command, log_len, log_len_of, rewrite_for_log, AofArgs, AofCommand, AofEncoder,
+    AofError, AofReader,
 };
 pub use check::{
     check_aof, check_aof_dir, check_snapshot, CheckReport, CheckStatus, DbKeyCounts, FileFormat,

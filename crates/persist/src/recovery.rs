@@ -15,7 +15,7 @@
 //!   MULTI/EXEC transaction").
 //! - The store's `dirty` counter is restored afterwards: loading is not a change to save.
 
-use crate::aof::{AofError, AofReader};
+use crate::aof::{log_len_of, AofError, AofReader};
 use crate::fsutil::truncate_file;
 use crate::manifest::{Manifest, ManifestError};
 use crate::snapshot::{is_snapshot_file, load_snapshot, SnapshotError, PROGRESS_INTERVAL_BYTES};
@@ -163,10 +163,16 @@ where
         .into_iter()
         .map(|f| manifest.path_of(f))
         .collect();
+    // A log's size is that of its data: the preallocated zeros after it are not part of it
+    // (`aof::log_len`).
     let mut sizes = Vec::with_capacity(files.len());
     for path in &files {
-        match fs::metadata(path) {
-            Ok(m) => sizes.push(m.len()),
+        let size = fs::metadata(path).and_then(|m| match is_snapshot_file(path)? {
+            true => Ok(m.len()),
+            false => log_len_of(path),
+        });
+        match size {
+            Ok(n) => sizes.push(n),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(RecoveryError::MissingFile { path: path.clone() })
             }

@@ -1219,6 +1219,89 @@ fn truncated_last_incr_file_with_and_without_permission() {
     assert!(r.unwrap().truncated.is_none());
 }
 
+/// Appends `n` zero bytes to `path` (the space the live writer preallocates).
+fn append_zeros(path: &Path, n: usize) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes.resize(bytes.len() + n, 0);
+    fs::write(path, &bytes).unwrap();
+}
+
+#[test]
+fn log_len_ends_at_the_last_non_zero_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("log");
+    let len_of = |bytes: &[u8]| {
+        fs::write(&path, bytes).unwrap();
+        crate::log_len_of(&path).unwrap()
+    };
+    assert_eq!(len_of(b""), 0);
+    assert_eq!(len_of(&[0; 10]), 0);
+    assert_eq!(len_of(b"*1\r\n$4\r\nPING\r\n"), 14);
+    // Zeros over several scan blocks, and data over several blocks before them.
+    let mut bytes = vec![b'x'; 200_000];
+    bytes.push(b'\n');
+    bytes.extend(std::iter::repeat_n(0u8, 300_000));
+    assert_eq!(len_of(&bytes), 200_001);
+    bytes[199_999] = 0;
+    bytes[200_000] = b'y';
+    assert_eq!(len_of(&bytes), 200_001);
+}
+
+#[test]
+fn preallocated_zeros_after_the_last_incr_file_are_not_data() {
+    let (_tmp, dir, mut srv) = aof_dir_with_base_and_two_incrs();
+    let expected = dump(&mut srv.store);
+    let (_, clean) = recover_into(&dir, &RecoveryOptions::new(NOW_MS));
+    let clean = clean.unwrap();
+    let m = Manifest::load(&dir, "appendonly.aof").unwrap();
+    let last = m.current_incr().unwrap();
+    let good_len = fs::metadata(&last).unwrap().len();
+    append_zeros(&last, 150_000);
+
+    // Loads the same data with the same sizes, with nothing cut or reported torn, and even
+    // with aof-load-truncated off.
+    let strict = RecoveryOptions {
+        load_truncated: false,
+        now_ms: NOW_MS,
+    };
+    let (mut store, r) = recover_into(&dir, &strict);
+    let r = r.unwrap();
+    assert!(r.truncated.is_none());
+    assert_eq!(r.total_bytes, clean.total_bytes);
+    assert_eq!(r.files.last().unwrap().bytes, good_len);
+    assert_eq!(dump(&mut store), expected);
+    // The offline check agrees: valid, with the zeros reported as preallocated space.
+    let report = check_aof(&last, true).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert!(!report.fixed);
+    assert_eq!(report.preallocated, 150_000);
+    assert_eq!(report.valid_len, good_len + 150_000);
+    assert!(
+        report.to_string().contains("preallocated space"),
+        "{report}"
+    );
+    assert_eq!(fs::metadata(&last).unwrap().len(), good_len + 150_000);
+
+    // A command torn inside preallocated space (the process died in the middle of a write):
+    // a torn tail at the end of the data, cut together with the zeros.
+    let mut torn = Vec::new();
+    crate::encode_command(&mut torn, [&b"SET"[..], b"torn", b"value"]);
+    let mut bytes = fs::read(&last).unwrap();
+    let cut = torn.len() / 2;
+    bytes[good_len as usize..good_len as usize + cut].copy_from_slice(&torn[..cut]);
+    fs::write(&last, &bytes).unwrap();
+    let (_, r) = recover_into(&dir, &strict);
+    assert!(matches!(r, Err(RecoveryError::Truncated { .. })), "{r:?}");
+    let (mut store, r) = recover_into(&dir, &RecoveryOptions::new(NOW_MS));
+    let t = r.unwrap().truncated.unwrap();
+    assert_eq!(
+        (t.valid_len, t.original_len),
+        (good_len, good_len + cut as u64)
+    );
+    assert_eq!(fs::metadata(&last).unwrap().len(), good_len);
+    assert_eq!(dump(&mut store), expected);
+}
+
 #[test]
 fn torn_middle_file_and_unfinished_multi() {
     let (_tmp, dir, mut srv) = aof_dir_with_base_and_two_incrs();

@@ -31,10 +31,12 @@ fn set_file_size_limit(pid: u32, bytes: u64) {
     assert_eq!(rc, 0, "prlimit failed");
 }
 
+/// Bytes of data in the AOF directory's files: under `always` the log has zeros written ahead
+/// of its end (preallocated space), which a write beyond the file-size limit cannot use either.
 fn aof_bytes(s: &Server) -> u64 {
     std::fs::read_dir(s.dir.path().join("appendonlydir"))
         .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
+        .map(|e| ringkv_persist::log_len_of(&e.unwrap().path()).unwrap())
         .sum()
 }
 
@@ -135,4 +137,54 @@ fn failed_background_save_refuses_writes_until_a_save_works() {
         info_field(&mut c, "rdb_last_bgsave_status") == "ok"
     });
     let _: () = c.set("k", "v").unwrap();
+}
+
+/// Under `always` the log keeps zeros written ahead of its end. A disk that refuses more of
+/// them is not an error of the log: writes go on into the space already there, acknowledged
+/// and durable, and only a write past what the disk accepts is refused.
+#[test]
+fn a_failed_preallocation_is_not_a_write_error() {
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+        "--aof-preallocate",
+        "1mb",
+    ];
+    let s = Server::start(&args);
+    let mut c = s.conn();
+    let _: () = c.set("first", "1").unwrap();
+    assert_eq!(info_field(&mut c, "aof_preallocations"), "1");
+    let space: u64 = info_field(&mut c, "aof_preallocated_bytes")
+        .parse()
+        .unwrap();
+    assert!(space >= 1 << 20, "{space}");
+    // The limit lets the log grow by 900 KB: past the point (768 KB) where the writer tops the
+    // space up, which the limit refuses, but short of the end of the space it has.
+    set_file_size_limit(s.child.id(), aof_bytes(&s) + 900 * 1024);
+    let value = "x".repeat(200);
+    let mut w = conn_with_timeout(&s, 5000);
+    for i in 0..3_500 {
+        let r = w.set::<_, _, ()>(format!("k{i}"), &value);
+        assert!(r.is_ok(), "write {i}: {r:?}");
+    }
+    assert_eq!(info_field(&mut c, "aof_last_write_status"), "ok");
+    assert_eq!(
+        info_field(&mut c, "aof_preallocations"),
+        "1",
+        "the top-up was refused"
+    );
+    let left: u64 = info_field(&mut c, "aof_preallocated_bytes")
+        .parse()
+        .unwrap();
+    assert!(left < 256 * 1024, "{left} bytes left");
+    set_file_size_limit(s.child.id(), UNLIMITED);
+
+    let s = s.restart(&args);
+    let mut c = s.conn();
+    let n: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 3_501, "every acknowledged write is back");
 }
