@@ -106,9 +106,9 @@ def main():
         "",
         f"Memory: {entries:,} entries `XADD s <i>-0 f <i>` in one stream, used_memory delta / XLEN: "
         f"redis {mem['redis']:.1f} B/entry, ringkv {mem['ringkv']:.1f} B/entry "
-        f"(ratio {mem['ringkv'] / mem['redis']:.2f}). Redis packs entries into listpacks with "
-        "delta-encoded IDs and shared field names; ringkv keeps one B-tree node slot and heap "
-        "allocations per entry.",
+        f"(ratio {mem['ringkv'] / mem['redis']:.2f}). Both pack up to 100 entries per node into one "
+        "buffer with delta-encoded IDs; Redis's listpacks also share the field names of a node's "
+        "first entry, ringkv repeats them.",
         "",
     ]
     with open(args.out, "w") as f:

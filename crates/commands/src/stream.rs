@@ -16,7 +16,7 @@ use crate::shared_args::string2ull;
 use crate::table::{flags, CommandSpec};
 use crate::typed::{self, Collection};
 use ringkv_config::notify;
-use ringkv_engine::types::stream::{Fields, StreamId, Trim, TrimStrategy};
+use ringkv_engine::types::stream::{Fields, FieldsRef, StreamId, Trim, TrimStrategy};
 use ringkv_engine::{DbRef, StreamValue, Value};
 use ringkv_protocol::{Args, ReplyWriter};
 
@@ -184,7 +184,7 @@ pub(crate) fn reply_id(out: &mut ReplyWriter, id: StreamId) {
 }
 
 /// One entry: `[id, [field, value, ...]]`.
-pub(crate) fn reply_entry(out: &mut ReplyWriter, id: StreamId, fields: &Fields) {
+pub(crate) fn reply_entry(out: &mut ReplyWriter, id: StreamId, fields: FieldsRef<'_>) {
     out.array(2);
     reply_id(out, id);
     out.array(fields.len());
@@ -205,8 +205,8 @@ pub(crate) fn reply_range(
     let limit = if count == 0 { usize::MAX } else { count };
     let d = out.begin_deferred();
     let mut n = 0;
-    let mut emit = |(id, fields): (&StreamId, &Fields)| {
-        reply_entry(out, *id, fields);
+    let mut emit = |(id, fields): (StreamId, FieldsRef<'_>)| {
+        reply_entry(out, id, fields);
         n += 1;
     };
     if rev {
@@ -361,7 +361,7 @@ fn logged_trim(args: Args<'_>, p: &AddTrimArgs, trim: &Trim, s: &StreamValue) ->
         }
         TrimStrategy::MinId(_) if trim.approx => (
             &b"MINID"[..],
-            id_text(s.entries().next().map_or(StreamId::MAX, |(id, _)| *id)),
+            id_text(s.entries().next().map_or(StreamId::MAX, |(id, _)| id)),
         ),
         TrimStrategy::MaxLen(_) => (&b"MAXLEN"[..], args.arg(p.threshold_arg).to_vec()),
         TrimStrategy::MinId(_) => (&b"MINID"[..], args.arg(p.threshold_arg).to_vec()),

@@ -138,12 +138,12 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         out.integer(s.groups.len() as i64);
         out.bulk(b"first-entry");
         match s.entries().next() {
-            Some((id, f)) => reply_entry(out, *id, f),
+            Some((id, f)) => reply_entry(out, id, f),
             None => out.null(),
         }
         out.bulk(b"last-entry");
         match s.entries().next_back() {
-            Some((id, f)) => reply_entry(out, *id, f),
+            Some((id, f)) => reply_entry(out, id, f),
             None => out.null(),
         }
         return Ok(());

@@ -477,7 +477,7 @@ impl GroupRead<'_> {
         let [key, group, consumer] = self.names;
         let new: Vec<StreamId> = s
             .range(start, StreamId::MAX)
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id)
             .take(self.count)
             .collect();
         let before = s.groups.get(group).map(|g| (g.last_id, g.entries_read));

@@ -578,7 +578,7 @@ fn put_stream<O: RecordOut + ?Sized>(out: &mut O, st: &StreamValue) -> io::Resul
     out.put_varint(meta.entries_added)?;
     out.put_varint(st.len() as u64)?;
     for (id, fields) in st.entries() {
-        put_id(out, *id)?;
+        put_id(out, id)?;
         out.put_varint(fields.len() as u64)?;
         for f in fields.iter() {
             out.put_bytes(f)?;
@@ -586,7 +586,7 @@ fn put_stream<O: RecordOut + ?Sized>(out: &mut O, st: &StreamValue) -> io::Resul
     }
     out.put_varint(st.node_count() as u64)?;
     for (first, n) in st.node_layout() {
-        put_id(out, *first)?;
+        put_id(out, first)?;
         put_id(out, n.last)?;
         out.put_varint(n.taken)?;
         out.put_varint(n.live)?;

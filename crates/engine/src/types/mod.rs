@@ -6,6 +6,7 @@ pub mod hash;
 pub mod list;
 pub mod set;
 pub mod stream;
+mod stream_pack;
 pub mod zset;
 
 pub use hash::HashValue;
