@@ -475,17 +475,15 @@ impl GroupRead<'_> {
         noack: bool,
     ) -> usize {
         let [key, group, consumer] = self.names;
-        let new: Vec<StreamId> = s
-            .range(start, StreamId::MAX)
-            .map(|(id, _)| id)
-            .take(self.count)
-            .collect();
+        // The replies in one walk of the entries (delivering them changes only the group).
+        let mut new = Vec::new();
+        for (id, fields) in s.range(start, StreamId::MAX).take(self.count) {
+            reply_entry(out, id, fields);
+            new.push(id);
+        }
         let before = s.groups.get(group).map(|g| (g.last_id, g.entries_read));
         for &id in &new {
             s.advance_group(group, id);
-            if let Some(fields) = s.get(id) {
-                reply_entry(out, id, fields);
-            }
             self.changes += 1;
             let Some(g) = s.groups.get_mut(group).filter(|_| !noack) else {
                 continue;

@@ -329,8 +329,8 @@ pub struct Range<'a> {
     done: bool,
     /// Forward: the node being walked and the offset of its next entry.
     front: Option<(StreamId, usize)>,
-    /// Backward: the node being walked and its entries not yielded yet.
-    back: Option<(StreamId, Vec<Entry<'a>>)>,
+    /// Backward: the node being walked and the end of its next entry (walking back).
+    back: Option<(StreamId, usize)>,
 }
 
 impl<'a> Range<'a> {
@@ -348,6 +348,26 @@ impl<'a> Range<'a> {
     }
 }
 
+/// Where a forward walk of node `c` (first ID `first`) towards `lo` starts: at the node's start,
+/// or, when `lo` lies in the second half of the node's ID span, at the first entry from `lo` on,
+/// found walking back from the end. A reader that follows a stream (XREADGROUP `>`, XREAD from
+/// an ID) thus decodes at most about half a node to find its place.
+fn seek(c: &Chunk, first: StreamId, lo: StreamId) -> usize {
+    let pos = |id: StreamId| (u128::from(id.ms) << 64) | u128::from(id.seq);
+    let (start, last) = (pos(first), pos(c.node.last));
+    if pos(lo).saturating_sub(start) <= (last - start.min(last)) / 2 {
+        return 0;
+    }
+    let mut end = c.data.len();
+    while let Some(e) = stream_pack::entry_before(&c.data, first, end) {
+        if e.id < lo {
+            break;
+        }
+        end = e.at;
+    }
+    end
+}
+
 impl<'a> Iterator for Range<'a> {
     type Item = (StreamId, FieldsRef<'a>);
 
@@ -357,13 +377,13 @@ impl<'a> Iterator for Range<'a> {
                 Some(f) => f,
                 None => {
                     // The node holding `lo`, or the first one after it.
-                    let (&first, _) = self
+                    let (&first, c) = self
                         .nodes
                         .range(..=self.lo)
                         .next_back()
                         .filter(|(_, c)| c.node.last >= self.lo)
                         .or_else(|| self.nodes.range(self.lo..).next())?;
-                    (first, 0)
+                    (first, seek(c, first, self.lo))
                 }
             };
             let chunk = self.nodes.get(&first)?;
@@ -397,9 +417,19 @@ impl<'a> Iterator for Range<'a> {
 impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         while !self.done {
-            if let Some((_, pending)) = &mut self.back {
-                if let Some(e) = pending.pop() {
-                    if e.id > self.hi {
+            let (first, end) = match self.back {
+                Some(b) => b,
+                None => {
+                    // The node holding `hi`, or the last one before it.
+                    let (&first, c) = self.nodes.range(..=self.hi).next_back()?;
+                    (first, c.data.len())
+                }
+            };
+            let chunk = self.nodes.get(&first)?;
+            match stream_pack::entry_before(&chunk.data, first, end) {
+                Some(e) => {
+                    self.back = Some((first, e.at));
+                    if e.deleted || e.id > self.hi {
                         continue;
                     }
                     if e.id < self.lo {
@@ -409,13 +439,12 @@ impl DoubleEndedIterator for Range<'_> {
                     self.consumed(e.id, false);
                     return Some((e.id, e.fields));
                 }
+                None => {
+                    // The node before.
+                    let (&prev, c) = self.nodes.range(..first).next_back()?;
+                    self.back = Some((prev, c.data.len()));
+                }
             }
-            // The node before the one just walked (the one holding `hi` at the start).
-            let (&first, chunk) = match &self.back {
-                Some((walked, _)) => self.nodes.range(..*walked).next_back()?,
-                None => self.nodes.range(..=self.hi).next_back()?,
-            };
-            self.back = Some((first, chunk.live(first).collect()));
         }
         None
     }
@@ -564,9 +593,7 @@ impl StreamValue {
 
     /// The last live entry's ID.
     pub fn last_entry_id(&self) -> Option<StreamId> {
-        // The last node has a live entry (empty nodes are dropped).
-        let (first, c) = self.nodes.last_key_value()?;
-        c.live(*first).last().map(|e| e.id)
+        self.entries().next_back().map(|(id, _)| id)
     }
 
     /// Entries with `start <= id <= end`, in order (`.rev()` for the other way); none when

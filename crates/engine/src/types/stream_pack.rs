@@ -14,7 +14,12 @@
 //! seq        varint
 //! count      varint   fields + values
 //! count × (length varint, bytes)
+//! back-length          the entry's length up to here, as a varint stored last byte first
 //! ```
+//!
+//! The back-length (as in a listpack) lets a walk go backwards from the end of a node without
+//! decoding it from the start: XREVRANGE and the last entry's ID (which every XREAD with `$`
+//! asks for) cost one entry, not a node.
 //!
 //! A deleted entry keeps its bytes, flagged, until its whole node goes (Redis does the same:
 //! XDEL marks the listpack entry, and only trimming or emptying a node frees memory).
@@ -51,6 +56,7 @@ fn get_varint(data: &[u8], at: &mut usize) -> Option<u64> {
 
 /// Appends an entry to a node whose first ID is `first` (`id >= first`).
 pub(crate) fn push_entry(data: &mut Vec<u8>, first: StreamId, id: StreamId, fields: &Fields) {
+    let start = data.len();
     data.push(0);
     put_varint(data, id.ms - first.ms);
     put_varint(data, id.seq);
@@ -59,6 +65,38 @@ pub(crate) fn push_entry(data: &mut Vec<u8>, first: StreamId, id: StreamId, fiel
         put_varint(data, f.len() as u64);
         data.extend_from_slice(f);
     }
+    let len = (data.len() - start) as u64;
+    let at = data.len();
+    put_varint(data, len);
+    data[at..].reverse();
+}
+
+/// Bytes of `v` as a varint.
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The back-length that ends just before `end`: the length of the entry before it, and where
+/// that entry starts.
+fn entry_start_before(data: &[u8], end: usize) -> Option<usize> {
+    let mut v = 0u64;
+    let mut pos = end;
+    for shift in (0..64).step_by(7) {
+        pos = pos.checked_sub(1)?;
+        let b = *data.get(pos)?;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return pos.checked_sub(usize::try_from(v).ok()?);
+        }
+    }
+    None
+}
+
+/// Decodes the entry that ends at `end` (an entry boundary, or the end of the buffer) of a node
+/// whose first ID is `first`; None before the first entry.
+pub(crate) fn entry_before(data: &[u8], first: StreamId, end: usize) -> Option<Entry<'_>> {
+    let at = entry_start_before(data, end)?;
+    entry(data, first, at).filter(|e| e.next == end)
 }
 
 /// One entry decoded from a node's buffer.
@@ -85,13 +123,17 @@ pub(crate) fn entry(data: &[u8], first: StreamId, at: usize) -> Option<Entry<'_>
         let len = usize::try_from(get_varint(data, &mut pos)?).ok()?;
         pos = pos.checked_add(len).filter(|&end| end <= data.len())?;
     }
+    let fields_end = pos;
+    pos = pos
+        .checked_add(varint_len((pos - at) as u64))
+        .filter(|&end| end <= data.len())?;
     Some(Entry {
         id: StreamId::new(ms, seq),
         deleted: flags & DELETED != 0,
         at,
         fields: FieldsRef {
             count,
-            data: &data[start..pos],
+            data: &data[start..fields_end],
         },
         next: pos,
     })
@@ -202,8 +244,18 @@ mod tests {
         }
         assert_eq!(
             entry(&data, first, 0).map(|e| e.next),
-            Some(1 + 1 + 1 + 1 + 2 + 2)
+            Some(1 + 1 + 1 + 1 + 2 + 2 + 1)
         );
+        // Backwards from the end: the same entries, last first.
+        let mut end = data.len();
+        let mut ids = Vec::new();
+        while let Some(e) = entry_before(&data, first, end) {
+            ids.push(e.id);
+            end = e.at;
+        }
+        assert_eq!(end, 0);
+        ids.reverse();
+        assert_eq!(ids, list.iter().map(|(id, _)| *id).collect::<Vec<_>>());
         let at = entries(&data, first).nth(1).map(|e| e.at).unwrap();
         mark_deleted(&mut data, at);
         let got: Vec<_> = entries(&data, first)
@@ -218,6 +270,12 @@ mod tests {
         for cut in 0..data.len() {
             let n = entries(&data[..cut], first).count();
             assert!(n < 3);
+            let _ = entry_before(&data[..cut], first, cut);
+        }
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(varint_len(v), b.len(), "{v}");
         }
     }
 }
