@@ -188,3 +188,25 @@ fn a_sloppy_quorum_keeps_writes_available_with_an_owner_down() {
         assert_eq!(run(&mut r3, &["GET", k]), format!("{k}-v"), "{k}");
     }
 }
+
+#[test]
+fn hints_of_a_forgotten_node_are_dropped() {
+    let mut c = Cluster::start(3, NO_ANTI_ENTROPY);
+    let id = run(&mut c.raw(2), &["CLUSTER", "MYID"]);
+    let _dead = c.kill(2);
+    c.wait_converged(2);
+    for i in 0..50 {
+        let reply = run(&mut c.raw(i % 2), &["SET", &format!("f{i}"), "x"]);
+        assert_eq!(reply, "+OK");
+    }
+    assert_eq!(sum(&c, "cluster_hints_pending"), 50);
+    // Still owed while the node is only down.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(sum(&c, "cluster_hints_pending"), 50);
+    let dropped = sum(&c, "cluster_hints_dropped");
+    for i in 0..2 {
+        assert_eq!(run(&mut c.raw(i), &["CLUSTER", "FORGET", &id]), "+OK");
+    }
+    wait_no_hints(&c);
+    assert_eq!(sum(&c, "cluster_hints_dropped") - dropped, 50);
+}

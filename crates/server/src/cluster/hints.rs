@@ -86,6 +86,8 @@ pub struct Hints {
     last_warning: parking_lot::Mutex<Option<Instant>>,
     last_delivery_keys: AtomicU64,
     last_delivery_ms: AtomicU64,
+    /// Nodes removed with CLUSTER FORGET: owed nothing more, like nodes that left.
+    forgotten: parking_lot::Mutex<Vec<NodeId>>,
 }
 
 impl Hints {
@@ -117,6 +119,16 @@ impl Hints {
 }
 
 impl Hints {
+    /// `node` was removed with CLUSTER FORGET: its hints are dropped by the next delivery round
+    /// (until then a node the table does not know is taken for one not learnt yet, and keeps
+    /// them).
+    pub(super) fn forgot(&self, node: NodeId) {
+        let mut forgotten = self.forgotten.lock();
+        if !forgotten.contains(&node) {
+            forgotten.push(node);
+        }
+    }
+
     /// Whether a failed delivery is logged as a warning now (see `last_warning`).
     fn should_warn(&self) -> bool {
         let mut last = self.last_warning.lock();
@@ -314,6 +326,9 @@ async fn deliver_round(cluster: &Arc<Cluster>) {
         if cursor == 0 {
             break;
         }
+        // A round whose targets are all down sends nothing, so it would otherwise walk every
+        // hint without letting the event loop serve anyone.
+        tokio::task::yield_now().await;
     }
     cluster.hints.in_progress.store(false, Ordering::Relaxed);
     let total: u64 = delivered.values().sum();
@@ -355,13 +370,14 @@ fn chunks(pending: Vec<Pending>) -> Vec<Vec<Pending>> {
 /// `skip`), grouped by target. Drops hints that can no longer be delivered.
 fn read_slice(cluster: &Cluster, cursor: u64, skip: &[NodeId]) -> (u64, Batches) {
     let view = cluster.view();
-    let departed: Vec<NodeId> = cluster
+    let mut departed: Vec<NodeId> = cluster
         .membership
         .members()
         .into_iter()
         .filter(|m| m.meta.state == NodeState::Left)
         .map(|m| NodeId(m.meta.id))
         .collect();
+    departed.extend(cluster.hints.forgotten.lock().iter().copied());
     let cfg = cluster.settings().state;
     let hints_db = cluster.hints_db();
     let mut store = cluster.lock_store();
@@ -385,7 +401,8 @@ fn read_slice(cluster: &Cluster, cursor: u64, skip: &[NodeId]) -> (u64, Batches)
             continue;
         };
         // A target this node does not know (yet: membership is still converging after a
-        // restart) keeps its hints; one that left, or no longer owns the key, is owed nothing.
+        // restart) keeps its hints; one that left or was forgotten, or no longer owns the key,
+        // is owed nothing.
         let Some(member) = view.member(target) else {
             if departed.contains(&target) {
                 obsolete.push(hint);

@@ -205,6 +205,7 @@ impl ClusterHooks for Hooks {
             )),
             Some(_) => {
                 c.membership.forget(id.0);
+                c.hints.forgot(id);
                 Ok(())
             }
         }
