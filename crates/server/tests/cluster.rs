@@ -727,4 +727,35 @@ fn a_stream_queue_works_through_every_node() {
         pending.starts_with("[[4-0,c4,") && pending.ends_with(",:1]]"),
         "{pending}"
     );
+    // A group reader blocked through node 1 whose stream is deleted through node 0 is told so,
+    // as on one node; one whose group is destroyed gets -NOGROUP.
+    for (key, end) in [("gone", "DEL"), ("kept", "XGROUP")] {
+        let create = ["XGROUP", "CREATE", key, "g", "$", "MKSTREAM"];
+        assert_eq!(run(&mut r[0], &create), "+OK");
+        let mut conn = c.raw(1);
+        let read = [
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            key,
+            ">",
+        ];
+        let reader = std::thread::spawn(move || run(&mut conn, &read));
+        std::thread::sleep(Duration::from_millis(300));
+        let ended = match end {
+            "DEL" => run(&mut r[0], &["DEL", key]),
+            _ => run(&mut r[0], &["XGROUP", "DESTROY", key, "g"]),
+        };
+        assert_eq!(ended, ":1");
+        let got = reader.join().unwrap();
+        let want = match end {
+            "DEL" => "-UNBLOCKED the stream key no longer exists",
+            _ => "-NOGROUP",
+        };
+        assert!(got.starts_with(want), "{key}: {got}");
+    }
 }

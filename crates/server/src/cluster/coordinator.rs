@@ -1190,6 +1190,7 @@ impl Cluster {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let this = self.clone();
         let proto = session.proto();
+        let group_read = name == "xreadgroup";
         tokio::spawn(async move {
             let mut pause = Duration::from_millis(10);
             let reply = loop {
@@ -1205,6 +1206,9 @@ impl Cluster {
                     break null_array_reply(proto);
                 }
                 if let Some(reply) = this.try_unblocked(session, &keys[0], &args).await {
+                    if group_read && reply.starts_with(b"-NOGROUP") {
+                        break this.unblocked_if_gone(session, &keys, reply).await;
+                    }
                     break reply;
                 }
                 pause = (pause * 2).min(Duration::from_millis(100));
@@ -1274,6 +1278,37 @@ impl Cluster {
             }
         }
         Ok(Some((read.timeout, attempt)))
+    }
+
+    /// The reply of a blocked XREADGROUP whose retry found no group: Redis 7.2's `-UNBLOCKED`
+    /// when one of its streams is gone (deleted, or no longer a stream), as a read blocked on
+    /// one node is answered; `reply` (the group was destroyed) otherwise.
+    async fn unblocked_if_gone(
+        self: &Arc<Self>,
+        session: Session,
+        keys: &[Bytes],
+        reply: Vec<u8>,
+    ) -> Vec<u8> {
+        let mut commands = vec![vec![Bytes::from_static(b"MULTI")]];
+        for key in keys {
+            commands.push(vec![Bytes::from_static(b"TYPE"), key.clone()]);
+        }
+        commands.push(vec![Bytes::from_static(b"EXEC")]);
+        let resp2 = Session {
+            resp3: false,
+            ..session
+        };
+        let view = self.view();
+        let replies = self
+            .run_at_primary(resp2, &view, &keys[0], commands, Watched::new())
+            .await;
+        let types = replies.last().and_then(|exec| split_array(exec));
+        match types {
+            Some(types) if types.iter().any(|t| &t[..] != b"+stream\r\n") => {
+                error_reply(session.proto(), "UNBLOCKED the stream key no longer exists")
+            }
+            _ => reply,
+        }
     }
 
     /// One non-blocking attempt of a blocking command at its primary: its reply, or `None`
