@@ -20,6 +20,8 @@ pub mod dump;
 pub mod error;
 pub mod event_loop;
 pub mod hash;
+mod hll;
+pub mod hyperloglog;
 pub mod ids;
 pub mod info;
 pub mod introspection;
@@ -65,6 +67,7 @@ pub fn command_table() -> CommandTable {
         dump::COMMANDS,
         strings::COMMANDS,
         bits::COMMANDS,
+        hyperloglog::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
         list::COMMANDS,

@@ -37,6 +37,8 @@ pub struct Config {
     pub stream_node_max_entries: u64,
     /// `stream-node-max-bytes`: bytes per stream macro node (0 = no limit).
     pub stream_node_max_bytes: u64,
+    /// `hll-sparse-max-bytes`: a HyperLogLog longer than this (header included) is stored dense.
+    pub hll_sparse_max_bytes: u64,
     /// `loglevel`.
     pub loglevel: LogLevel,
     /// `logfile`: path; empty = standard output.
@@ -197,6 +199,7 @@ impl Config {
             lfu_decay_time: 0,
             stream_node_max_entries: 0,
             stream_node_max_bytes: 0,
+            hll_sparse_max_bytes: 0,
             loglevel: LogLevel::default(),
             logfile: String::new(),
             dbfilename: String::new(),
@@ -446,7 +449,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 70);
+        assert_eq!(names.len(), 71);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -487,9 +490,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 71); // 70 params + 1 alias
+        assert_eq!(all.len(), 72); // 71 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 71);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 72);
     }
 
     #[test]

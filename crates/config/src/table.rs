@@ -583,6 +583,19 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "hll-sparse-max-bytes",
+        aliases: &[],
+        mutable: true,
+        default: "3000",
+        kind: Kind::Memory {
+            min: 0,
+            max: i32::MAX as u64,
+            get: |c| c.hll_sparse_max_bytes,
+            set: |c, v| c.hll_sparse_max_bytes = v,
+        },
+        check: None,
+    },
+    Spec {
         name: "maxmemory-policy",
         aliases: &[],
         mutable: true,

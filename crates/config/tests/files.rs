@@ -427,6 +427,7 @@ fn every_parameter_round_trips_through_rewrite() {
             ("auto-aof-rewrite-percentage", "0"),
             ("auto-aof-rewrite-min-size", "1000"),
             ("aof-preallocate", "4mb"),
+            ("hll-sparse-max-bytes", "5000"),
             ("aof-load-truncated", "no"),
             ("cluster-replicas", "5"),
             ("cluster-write-quorum", "all"),

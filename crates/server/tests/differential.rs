@@ -1012,6 +1012,107 @@ fn mask_consumer_counts(reply: &str) -> String {
     out
 }
 
+/// HyperLogLogs: random PFADD (a few elements, or hundreds, so that sparse HLLs grow, merge
+/// their runs and turn dense), PFCOUNT of one or several keys, PFMERGE, and the type errors, on
+/// both servers; after every command each key's bytes are compared too (through the `redis`
+/// crate, binary-safe), except the 8 bytes of cached cardinality, which Redis's PFCOUNT writes
+/// and ringkv's does not (`commands::hyperloglog` says why).
+fn compare_hyperloglogs(rounds: u64, steps: usize) {
+    let Some(pair) = Pair::start() else {
+        return;
+    };
+    let open = |port: u16| {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .expect("connect")
+    };
+    let mut want = open(pair._redis.port);
+    let mut got = open(pair._ringkv.port);
+    let keys = ["h1", "h2", "h3", "plain", "list"];
+    let mut compared = 0;
+    for round in 0..rounds {
+        let mut rng = Rng(5000 + round);
+        for c in [&mut want, &mut got] {
+            let _: () = redis::cmd("FLUSHALL").query(c).expect("flushall");
+            let _: () = redis::cmd("SET")
+                .arg("plain")
+                .arg("x")
+                .query(c)
+                .expect("set");
+            let _: () = redis::cmd("RPUSH")
+                .arg("list")
+                .arg("x")
+                .query(c)
+                .expect("rpush");
+        }
+        for step in 0..steps {
+            let pick_key = |rng: &mut Rng, typed: usize| {
+                let n = if rng.chance(typed) { 3 } else { 5 };
+                keys[rng.below(n)]
+            };
+            let key = pick_key(&mut rng, 95);
+            let cmd = match rng.below(10) {
+                0..=5 => {
+                    let mut c = redis::cmd("PFADD");
+                    c.arg(key);
+                    let n = if rng.chance(20) {
+                        rng.below(600)
+                    } else {
+                        rng.below(5)
+                    };
+                    let base = rng.below(20_000);
+                    for i in 0..n {
+                        c.arg(format!("e{}", base + i));
+                    }
+                    c
+                }
+                6..=7 => {
+                    let mut c = redis::cmd("PFCOUNT");
+                    for _ in 0..=rng.below(3) {
+                        c.arg(pick_key(&mut rng, 90));
+                    }
+                    c
+                }
+                _ => {
+                    let mut c = redis::cmd("PFMERGE");
+                    c.arg(key);
+                    for _ in 0..rng.below(3) {
+                        c.arg(pick_key(&mut rng, 90));
+                    }
+                    c
+                }
+            };
+            let a = format!("{:?}", cmd.query::<redis::Value>(&mut want));
+            let b = format!("{:?}", cmd.query::<redis::Value>(&mut got));
+            // The command, shortened (a PFADD may carry hundreds of elements).
+            let packed = cmd.get_packed_command();
+            let shown = String::from_utf8_lossy(&packed[..packed.len().min(120)]).into_owned();
+            assert_eq!(a, b, "round {round} step {step}: {shown:?}");
+            for k in &keys[..3] {
+                let bytes = |c: &mut redis::Connection| -> Vec<u8> {
+                    let v: Vec<u8> = redis::cmd("GET").arg(*k).query(c).unwrap_or_default();
+                    v.iter()
+                        .enumerate()
+                        .filter(|(i, _)| !(8..16).contains(i))
+                        .map(|(_, b)| *b)
+                        .collect()
+                };
+                assert!(
+                    bytes(&mut want) == bytes(&mut got),
+                    "round {round} step {step}: the bytes of {k} differ after {shown:?}"
+                );
+            }
+            compared += 1;
+        }
+    }
+    println!("{compared} HyperLogLog commands compared with redis-server");
+}
+
+#[test]
+fn random_hyperloglog_commands_reply_and_store_as_redis_does() {
+    compare_hyperloglogs(20, 200);
+}
+
 #[test]
 fn random_stream_commands_reply_as_redis_does() {
     compare_streams(60, 150);

@@ -1,0 +1,162 @@
+//! HyperLogLog commands (Redis hyperloglog.c): PFADD, PFCOUNT, PFMERGE, over string values in
+//! Redis's HLL format (`crate::hll`).
+//!
+//! As in Redis, an HLL is a plain string (TYPE says `string`; GET, SET, DUMP and the AOF see
+//! its bytes), a string that is not one gets `-WRONGTYPE Key is not a valid HyperLogLog string
+//! value.`, and a malformed one `-INVALIDOBJ Corrupted HLL object detected`; PFMERGE's and
+//! PFADD's keyspace event is `pfadd`.
+//!
+//! One difference: Redis's PFCOUNT of one key writes the computed cardinality back into the
+//! string's header as a cache, which makes a read change the value (and be propagated). Here
+//! PFCOUNT is a pure read: it uses the cache when a value carries a valid one and otherwise
+//! computes the estimate (a walk of the sparse runs, or of the 16,384 dense registers), so a
+//! replica or the log never sees a read change anything. The GET bytes then differ from Redis's
+//! in those 8 cache bytes only.
+
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult, WRONG_TYPE};
+use crate::hll::{self, Corrupt, REGISTERS};
+use crate::table::{flags, CommandSpec};
+use ringkv_config::notify;
+use ringkv_engine::{DbRef, Ttl, Value, ValueRef};
+use ringkv_protocol::Args;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("pfadd", -2, flags::WRITE | flags::DENYOOM | flags::FAST, pfadd)
+        .keys(1, 1, 1)
+        .group("hyperloglog")
+        .doc(
+            "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
+            "2.8.9",
+            "O(1) to add every element.",
+        )
+        .syntax("key [element [element ...]]"),
+    CommandSpec::new("pfcount", -2, flags::READONLY, pfcount)
+        .keys(1, -1, 1)
+        .group("hyperloglog")
+        .doc(
+            "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
+            "2.8.9",
+            "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+        )
+        .syntax("key [key ...]"),
+    CommandSpec::new("pfmerge", -2, flags::WRITE | flags::DENYOOM, pfmerge)
+        .keys(1, -1, 1)
+        .group("hyperloglog")
+        .doc(
+            "Merges one or more HyperLogLog values into a single key.",
+            "2.8.9",
+            "O(N) to merge N HyperLogLogs, but with high constant times.",
+        )
+        .syntax("destkey [sourcekey [sourcekey ...]]"),
+];
+
+const NOT_HLL: CmdError =
+    CmdError::Static("WRONGTYPE Key is not a valid HyperLogLog string value.");
+const CORRUPT: CmdError = CmdError::Static("INVALIDOBJ Corrupted HLL object detected");
+
+impl From<Corrupt> for CmdError {
+    fn from(_: Corrupt) -> CmdError {
+        CORRUPT
+    }
+}
+
+fn sparse_max(ctx: &Ctx<'_>) -> usize {
+    usize::try_from(ctx.shared.config.read().hll_sparse_max_bytes).unwrap_or(usize::MAX)
+}
+
+/// The HLL stored at `key`, copied; None when the key is absent.
+fn read_hll(db: &mut DbRef<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    match db.get(key) {
+        None => Ok(None),
+        Some(ValueRef::Obj(_)) => Err(WRONG_TYPE),
+        Some(ValueRef::Str(s)) if hll::is_hll(s) => Ok(Some(s.to_vec())),
+        Some(ValueRef::Str(_)) => Err(NOT_HLL),
+    }
+}
+
+/// Stores an updated HLL, keeping the key's TTL (a new key gets none).
+fn store(db: &mut DbRef<'_>, key: &[u8], value: Vec<u8>, existed: bool) {
+    let ttl = if existed { Ttl::Keep } else { Ttl::Persist };
+    db.set_value(key, Value::Str(value), ttl);
+    db.notify(notify::STRING, "pfadd", key);
+}
+
+fn pfadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let max = sparse_max(ctx);
+    let key = args.arg(1);
+    let mut db = ctx.store.db(ctx.client.db);
+    let (mut value, existed) = match read_hll(&mut db, key)? {
+        Some(v) => (v, true),
+        None => (hll::new_sparse(), false),
+    };
+    let mut updated = !existed;
+    for element in args.iter().skip(2) {
+        updated |= hll::add(&mut value, element, max)?;
+    }
+    if updated {
+        // Stale (a new key's too, as in Redis).
+        value[15] |= 0x80;
+        store(&mut db, key, value, existed);
+    }
+    ctx.out.integer(i64::from(updated));
+    Ok(())
+}
+
+fn pfcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let mut db = ctx.store.db(ctx.client.db);
+    if args.len() == 2 {
+        let card = match read_hll(&mut db, args.arg(1))? {
+            Some(v) => hll::count(&v)?,
+            None => 0,
+        };
+        ctx.out.integer(card as i64);
+        return Ok(());
+    }
+    // Several keys: the cardinality of their union.
+    let mut max = Box::new([0u8; REGISTERS]);
+    for key in args.iter().skip(1) {
+        if let Some(v) = read_hll(&mut db, key)? {
+            hll::merge_into(&mut max, &v)?;
+        }
+    }
+    ctx.out.integer(hll::count_registers(&max) as i64);
+    Ok(())
+}
+
+fn pfmerge(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let sparse_limit = sparse_max(ctx);
+    let dest = args.arg(1);
+    let mut db = ctx.store.db(ctx.client.db);
+    // The union of every key named, the destination included.
+    let mut max = Box::new([0u8; REGISTERS]);
+    let mut dense = false;
+    let mut current = None;
+    for (i, key) in args.iter().enumerate().skip(1) {
+        let Some(v) = read_hll(&mut db, key)? else {
+            continue;
+        };
+        dense |= v[4] == 0;
+        hll::merge_into(&mut max, &v)?;
+        if i == 1 {
+            current = Some(v);
+        }
+    }
+    let existed = current.is_some();
+    let mut value = current.unwrap_or_else(hll::new_sparse);
+    if dense {
+        hll::to_dense(&mut value)?;
+        hll::write_dense(&mut value, &max);
+    } else {
+        for (index, &count) in max.iter().enumerate() {
+            if count > 0 {
+                hll::set(&mut value, index, count, sparse_limit)?;
+            }
+        }
+    }
+    // Stale whatever changed (Redis marks it so even when nothing did).
+    value[15] |= 0x80;
+    store(&mut db, dest, value, existed);
+    ctx.out.ok();
+    Ok(())
+}
