@@ -84,6 +84,13 @@ fn families_match_a_single_node(n: usize) {
         &["SORT", "{u}l", "BY", "{u}w_*", "GET", "#", "GET", "{u}w_*"],
         &["SORT", "{u}l", "DESC", "STORE", "{u}sorted"],
         &["LRANGE", "{u}sorted", "0", "-1"],
+        &["PFADD", "{p}h1", "a", "b", "c"],
+        &["PFADD", "{p}h2", "c", "d"],
+        &["PFADD", "{p}h1", "a"],
+        &["PFCOUNT", "{p}h1"],
+        &["PFCOUNT", "{p}h1", "{p}h2"],
+        &["PFMERGE", "{p}u", "{p}h1", "{p}h2"],
+        &["PFCOUNT", "{p}u"],
         &["GET", "nokey"],
         &["INCR", "str"],
         &["LPUSH", "str", "x"],
@@ -108,6 +115,7 @@ fn families_match_a_single_node(n: usize) {
     // Keys in different partitions cannot be used together, except by the split commands.
     assert!(run(&mut r, &["RENAME", "a1", "b2"]).starts_with("-CROSSSLOT"));
     assert!(run(&mut r, &["SORT", "a1", "STORE", "b2"]).starts_with("-CROSSSLOT"));
+    assert!(run(&mut r, &["PFMERGE", "a1", "b2"]).starts_with("-CROSSSLOT"));
     // SORT's patterns must stay in the sorted key's partition: a hash tag guarantees it.
     for option in ["BY", "GET"] {
         assert_eq!(
