@@ -131,8 +131,13 @@ fn dense_set(regs: &mut [u8], i: usize, v: u8) {
 }
 
 /// Marks the cached cardinality stale.
-fn invalidate(s: &mut [u8]) {
+pub fn invalidate(s: &mut [u8]) {
     s[15] |= 0x80;
+}
+
+/// Stores `card` as the cached cardinality (valid).
+pub fn set_cached(s: &mut [u8], card: u64) {
+    s[8..16].copy_from_slice(&card.to_le_bytes());
 }
 
 /// The cached cardinality, if valid.
@@ -316,9 +321,10 @@ fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
 /// Folds an HLL into `max` (register-wise maximum), as PFCOUNT of several keys and PFMERGE do.
 pub fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), Corrupt> {
     if s[4] == DENSE {
-        let regs = &s[HEADER..];
-        for (i, m) in max.iter_mut().enumerate() {
-            *m = (*m).max(dense_get(regs, i));
+        for (g, m) in s[HEADER..].chunks_exact(3).zip(max.chunks_exact_mut(4)) {
+            for (slot, v) in m.iter_mut().zip(unpack(g)) {
+                *slot = (*slot).max(v);
+            }
         }
         return Ok(());
     }
@@ -331,12 +337,25 @@ pub fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), Corrupt> {
     })
 }
 
-/// Writes `max` into an HLL's registers (PFMERGE into a dense HLL).
+/// Writes `max` into a dense HLL's registers (PFMERGE), four registers per three bytes.
 pub fn write_dense(s: &mut [u8], max: &[u8; REGISTERS]) {
-    let regs = &mut s[HEADER..];
-    for (i, &v) in max.iter().enumerate() {
-        dense_set(regs, i, v);
+    for (g, r) in s[HEADER..].chunks_exact_mut(3).zip(max.chunks_exact(4)) {
+        let (r0, r1, r2, r3) = (r[0] & 63, r[1] & 63, r[2] & 63, r[3] & 63);
+        g[0] = r0 | r1 << 6;
+        g[1] = r1 >> 2 | r2 << 4;
+        g[2] = r2 >> 4 | r3 << 2;
     }
+}
+
+/// The four registers packed in three dense bytes (registers never straddle such a group).
+fn unpack(g: &[u8]) -> [u8; 4] {
+    let (a, b, c) = (g[0], g[1], g[2]);
+    [
+        a & 63,
+        (a >> 6 | b << 2) & 63,
+        (b >> 4 | c << 4) & 63,
+        c >> 2,
+    ]
 }
 
 /// The cardinality estimate of one HLL (its cached value when valid).
@@ -346,9 +365,10 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
     }
     let mut histo = [0u32; 64];
     if s[4] == DENSE {
-        let regs = &s[HEADER..];
-        for i in 0..REGISTERS {
-            histo[usize::from(dense_get(regs, i))] += 1;
+        for g in s[HEADER..].chunks_exact(3) {
+            for v in unpack(g) {
+                histo[usize::from(v)] += 1;
+            }
         }
     } else {
         sparse_runs(s, |_, run, value| histo[usize::from(value)] += run as u32)?;
@@ -457,6 +477,23 @@ mod tests {
                 assert_eq!(dense_get(&regs, i), v, "register {i}");
             }
         }
+    }
+
+    #[test]
+    fn packed_groups_read_and_write_like_single_registers() {
+        let mut max = [0u8; REGISTERS];
+        for (i, m) in max.iter_mut().enumerate() {
+            *m = ((i * 7 + i / 5) % 64) as u8;
+        }
+        let mut s = new_sparse();
+        to_dense(&mut s).unwrap();
+        write_dense(&mut s, &max);
+        for (i, &v) in max.iter().enumerate() {
+            assert_eq!(dense_get(&s[HEADER..], i), v, "register {i}");
+        }
+        let mut back = [0u8; REGISTERS];
+        merge_into(&mut back, &s).unwrap();
+        assert_eq!(back, max);
     }
 
     #[test]

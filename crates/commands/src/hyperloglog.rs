@@ -6,12 +6,11 @@
 //! value.`, and a malformed one `-INVALIDOBJ Corrupted HLL object detected`; PFMERGE's and
 //! PFADD's keyspace event is `pfadd`.
 //!
-//! One difference: Redis's PFCOUNT of one key writes the computed cardinality back into the
-//! string's header as a cache, which makes a read change the value (and be propagated). Here
-//! PFCOUNT is a pure read: it uses the cache when a value carries a valid one and otherwise
-//! computes the estimate (a walk of the sparse runs, or of the 16,384 dense registers), so a
-//! replica or the log never sees a read change anything. The GET bytes then differ from Redis's
-//! in those 8 cache bytes only.
+//! PFCOUNT of one key keeps Redis's cache of the cardinality in the value's header (so a
+//! repeated count costs nothing), but writes it as derived data: in place, without counting as
+//! a change. Redis counts it as a write (it propagates PFCOUNT and touches WATCHed keys); here
+//! a count never reaches the log, a replica or a WATCH, and a value loaded from the AOF simply
+//! recomputes its cache at its first count.
 
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult, WRONG_TYPE};
@@ -96,7 +95,7 @@ fn pfadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     if updated {
         // Stale (a new key's too, as in Redis).
-        value[15] |= 0x80;
+        hll::invalidate(&mut value);
         store(&mut db, key, value, existed);
     }
     ctx.out.integer(i64::from(updated));
@@ -106,10 +105,24 @@ fn pfadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn pfcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let mut db = ctx.store.db(ctx.client.db);
     if args.len() == 2 {
-        let card = match read_hll(&mut db, args.arg(1))? {
-            Some(v) => hll::count(&v)?,
-            None => 0,
+        let key = args.arg(1);
+        // (cardinality, whether it was just computed)
+        let (card, fresh) = match db.get(key) {
+            None => (0, false),
+            Some(ValueRef::Obj(_)) => return Err(WRONG_TYPE),
+            Some(ValueRef::Str(s)) if !hll::is_hll(s) => return Err(NOT_HLL),
+            Some(ValueRef::Str(s)) => match hll::cached(s) {
+                Some(card) => (card, false),
+                None => (hll::count(s)?, true),
+            },
         };
+        if fresh {
+            // The cache is derived data: written in place, not counted as a change (module
+            // docs). A short string kept inline cannot be edited in place; it recounts.
+            if let Some(Value::Str(s)) = db.entry_mut(key).and_then(|e| e.object_mut()) {
+                hll::set_cached(s, card);
+            }
+        }
         ctx.out.integer(card as i64);
         return Ok(());
     }
@@ -155,7 +168,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
     }
     // Stale whatever changed (Redis marks it so even when nothing did).
-    value[15] |= 0x80;
+    hll::invalidate(&mut value);
     store(&mut db, dest, value, existed);
     ctx.out.ok();
     Ok(())
