@@ -21,7 +21,7 @@
 //! Time (delivery times, consumer seen/active times) is passed in by the caller in unix ms, so
 //! the type stays deterministic.
 
-use super::stream_pack::{self, Entry};
+use super::stream_pack::{self, Entry, Packed};
 pub use super::stream_pack::{FieldIter, FieldsRef};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -272,12 +272,23 @@ impl ConsumerGroup {
 struct Chunk {
     node: Node,
     data: Vec<u8>,
+    /// The field names of the first entry the node took (`stream_pack::master_of`).
+    master: Box<[u8]>,
 }
 
 impl Chunk {
+    /// The node's packed entries; `first` is its key.
+    fn packed(&self, first: StreamId) -> Packed<'_> {
+        Packed {
+            data: &self.data,
+            first,
+            master: &self.master,
+        }
+    }
+
     /// The node's entries (deleted ones included); `first` is its key.
     fn entries(&self, first: StreamId) -> impl Iterator<Item = Entry<'_>> {
-        stream_pack::entries(&self.data, first)
+        self.packed(first).entries()
     }
 
     /// Its live entries.
@@ -359,7 +370,7 @@ fn seek(c: &Chunk, first: StreamId, lo: StreamId) -> usize {
         return 0;
     }
     let mut end = c.data.len();
-    while let Some(e) = stream_pack::entry_before(&c.data, first, end) {
+    while let Some(e) = c.packed(first).entry_before(end) {
         if e.id < lo {
             break;
         }
@@ -387,7 +398,7 @@ impl<'a> Iterator for Range<'a> {
                 }
             };
             let chunk = self.nodes.get(&first)?;
-            match stream_pack::entry(&chunk.data, first, at) {
+            match chunk.packed(first).entry(at) {
                 Some(e) => {
                     self.front = Some((first, e.next));
                     if e.deleted || e.id < self.lo {
@@ -426,7 +437,7 @@ impl DoubleEndedIterator for Range<'_> {
                 }
             };
             let chunk = self.nodes.get(&first)?;
-            match stream_pack::entry_before(&chunk.data, first, end) {
+            match chunk.packed(first).entry_before(end) {
                 Some(e) => {
                     self.back = Some((first, e.at));
                     if e.deleted || e.id > self.hi {
@@ -549,11 +560,14 @@ impl StreamValue {
                 live: 0,
                 bytes: 12 + master,
             };
+            let master = stream_pack::master_of(&fields);
+            self.packed_bytes += master.len();
             self.nodes.insert(
                 id,
                 Chunk {
                     node,
                     data: Vec::new(),
+                    master,
                 },
             );
         }
@@ -565,7 +579,7 @@ impl StreamValue {
             c.node.live += 1;
             c.node.bytes += size;
             let before = c.data.capacity();
-            stream_pack::push_entry(&mut c.data, first, id, &fields);
+            stream_pack::push_entry(&mut c.data, &c.master, first, id, &fields);
             self.packed_bytes += c.data.capacity() - before;
         }
         self.len += 1;
@@ -635,7 +649,7 @@ impl StreamValue {
 
     fn drop_node(&mut self, first: StreamId) {
         if let Some(c) = self.nodes.remove(&first) {
-            self.packed_bytes -= c.data.capacity();
+            self.packed_bytes -= c.data.capacity() + c.master.len();
         }
     }
 
@@ -817,13 +831,18 @@ impl StreamValue {
             let mut entries = entries.into_iter().peekable();
             for (first, node) in layout.into_iter().filter(|(_, n)| n.taken > 0) {
                 let mut data = Vec::new();
+                // The first entry the node still has gives its master fields (the node's
+                // original first entry may be gone).
+                let mut master: Option<Box<[u8]>> = None;
                 while let Some((id, fields)) = entries.next_if(|(id, _)| *id <= node.last) {
-                    stream_pack::push_entry(&mut data, first, id, &fields);
+                    let m = master.get_or_insert_with(|| stream_pack::master_of(&fields));
+                    stream_pack::push_entry(&mut data, m, first, id, &fields);
                 }
                 compact(&mut data);
-                s.packed_bytes += data.capacity();
+                let master = master.unwrap_or_default();
+                s.packed_bytes += data.capacity() + master.len();
                 s.len += node.live as usize;
-                s.nodes.insert(first, Chunk { node, data });
+                s.nodes.insert(first, Chunk { node, data, master });
             }
         } else {
             for (id, fields) in entries {
@@ -1054,7 +1073,14 @@ mod tests {
                     Op::Append { ms_step, seq, size } => {
                         let id = StreamId::new(s.last_id.ms + ms_step, seq);
                         let id = if id > s.last_id { id } else { s.last_id.next().unwrap() };
-                        let f: Fields = vec![b"field".to_vec().into_boxed_slice(), vec![b'v'; size].into_boxed_slice()].into_boxed_slice();
+                        // Mostly one schema (values only, names shared with the node), sometimes
+                        // other names or another field count.
+                        let name: &[u8] = if size % 5 == 0 { b"other" } else { b"field" };
+                        let mut f = vec![name.to_vec().into_boxed_slice(), vec![b'v'; size].into_boxed_slice()];
+                        if size % 7 == 0 {
+                            f.extend([b"x".to_vec().into_boxed_slice(), b"y".to_vec().into_boxed_slice()]);
+                        }
+                        let f: Fields = f.into_boxed_slice();
                         s.append(id, f.clone(), limits);
                         model.insert(id, f);
                     }
