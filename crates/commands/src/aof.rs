@@ -174,6 +174,12 @@ pub struct Aof {
     link: Mutex<Option<Arc<Link>>>,
     /// Oplog offset written (everysec/no) or written and fsynced (always).
     durable: AtomicU64,
+    /// Oplog offset fsynced, whatever the policy (WAITAOF).
+    synced: AtomicU64,
+    /// Notified after every fsync (WAITAOF waiters).
+    synced_notify: Notify,
+    /// WAITAOF wants an fsync through this offset sooner than the policy would do one.
+    fsync_to: AtomicU64,
     /// Connections waiting for `durable` to reach their offset.
     waiters: Mutex<Waiters>,
     /// The lowest offset in `waiters` (u64::MAX: nobody waits), so the writer knows without a
@@ -236,6 +242,9 @@ impl Default for Aof {
         Aof {
             link: Mutex::new(None),
             durable: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            synced_notify: Notify::new(),
+            fsync_to: AtomicU64::new(0),
             waiters: Mutex::new(Waiters::default()),
             lowest_waiting: AtomicU64::new(u64::MAX),
             dispatch: Notify::new(),
@@ -272,6 +281,29 @@ impl Aof {
 
     pub fn fsync_policy(&self) -> AppendFsync {
         policy_of(self.fsync.load(Ordering::Relaxed))
+    }
+
+    /// The oplog offset known to be fsynced.
+    pub fn synced(&self) -> u64 {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Waits until the log is fsynced through `offset` (WAITAOF): asks the writer for an fsync
+    /// now rather than at its policy's next one (everysec: within a second; no: never).
+    pub async fn wait_synced(&self, offset: u64) {
+        self.fsync_to.fetch_max(offset, Ordering::AcqRel);
+        if let Some(link) = self.link.lock().as_ref() {
+            if let Some(writer) = link.writer.get() {
+                writer.unpark();
+            }
+        }
+        loop {
+            let notified = self.synced_notify.notified();
+            if self.synced() >= offset {
+                return;
+            }
+            notified.await;
+        }
     }
 
     pub fn set_skip_fsync(&self, skip: bool) {
@@ -607,6 +639,7 @@ impl Writer {
     fn new(aof: Arc<Aof>, link: Arc<Link>, file: File, path: PathBuf) -> Writer {
         let (len, allocated) = log_extent(&file);
         let start = aof.durable.load(Ordering::Acquire);
+        aof.synced.fetch_max(start, Ordering::AcqRel);
         Writer {
             aof,
             link,
@@ -778,10 +811,13 @@ impl Writer {
         }
         let policy = self.aof.fsync_policy();
         let skip = self.aof.skip_fsync.load(Ordering::Relaxed);
+        let wanted = self.synced_end < self.aof.fsync_to.load(Ordering::Acquire);
         let due = match policy {
             AppendFsync::Always => !skip,
-            AppendFsync::EverySec => !skip && self.last_fsync.elapsed() >= FSYNC_INTERVAL,
-            AppendFsync::No => false,
+            AppendFsync::EverySec => {
+                !skip && (wanted || self.last_fsync.elapsed() >= FSYNC_INTERVAL)
+            }
+            AppendFsync::No => wanted,
         };
         if due && self.synced_end < self.written_end {
             if policy == AppendFsync::Always {
@@ -921,6 +957,8 @@ impl Writer {
         }
         self.last_fsync = Instant::now();
         self.synced_end = self.written_end;
+        self.aof.synced.fetch_max(self.synced_end, Ordering::AcqRel);
+        self.aof.synced_notify.notify_waiters();
         self.publish();
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! files a rewrite supersedes are deleted a step at a time.
 
 mod common;
-use common::{persistence_field as info_field, populate, wait_until, Server};
+use common::{persistence_field as info_field, populate, run, wait_until, Server};
 use redis::Commands;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -771,4 +771,64 @@ fn superseded_aof_files_are_deleted_in_steps_then_forgotten() {
         &live,
         "restart after the old files are gone",
     );
+}
+
+/// WAITAOF (Redis 7.2): errors as Redis's, an answer at once when nothing is to wait for (or
+/// inside MULTI), an fsync asked for at once (under `appendfsync no` nothing else would ever
+/// fsync, so the test fails without it), and the full timeout when replicas are asked for.
+#[test]
+fn waitaof_waits_for_this_connections_writes_to_be_fsynced() {
+    let s = Server::start(&["--appendonly", "no"]);
+    let mut r = s.raw();
+    assert_eq!(
+        run(&mut r, &["WAITAOF", "2", "0", "0"]),
+        "-ERR value is out of range, value must between 0 and 1"
+    );
+    assert_eq!(
+        run(&mut r, &["WAITAOF", "0", "-1", "0"]),
+        "-ERR value is out of range, must be positive"
+    );
+    assert_eq!(
+        run(&mut r, &["WAITAOF", "0", "0", "-1"]),
+        "-ERR timeout is negative"
+    );
+    assert_eq!(
+        run(&mut r, &["WAITAOF", "0", "0", "x"]),
+        "-ERR timeout is not an integer or out of range"
+    );
+    assert_eq!(
+        run(&mut r, &["WAITAOF", "1", "0", "0"]),
+        "-ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled."
+    );
+    assert_eq!(run(&mut r, &["WAITAOF", "0", "0", "0"]), "[:0,:0]");
+    drop(r);
+    drop(s);
+
+    let s = Server::start(&["--appendonly", "yes", "--appendfsync", "no"]);
+    let mut c = s.conn();
+    let mut r = s.raw();
+    wait_log_written(&mut c);
+    let fsyncs =
+        |c: &mut redis::Connection| -> u64 { info_field(c, "aof_fsyncs").parse().unwrap() };
+    let before = fsyncs(&mut c);
+    assert_eq!(run(&mut r, &["SET", "k", "v"]), "+OK");
+    // Inside MULTI it answers at once with what is fsynced already: not this write.
+    assert_eq!(run(&mut r, &["MULTI"]), "+OK");
+    assert_eq!(run(&mut r, &["WAITAOF", "1", "0", "0"]), "+QUEUED");
+    assert_eq!(run(&mut r, &["EXEC"]), "[[:0,:0]]");
+    assert_eq!(
+        fsyncs(&mut c),
+        before,
+        "appendfsync no: nothing fsyncs by itself"
+    );
+    let started = Instant::now();
+    assert_eq!(run(&mut r, &["WAITAOF", "1", "0", "10000"]), "[:1,:0]");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(fsyncs(&mut c) > before);
+    // Nothing new to wait for: at once.
+    assert_eq!(run(&mut r, &["WAITAOF", "1", "0", "0"]), "[:1,:0]");
+    // Replicas never answer: the whole timeout, then the counts.
+    let started = Instant::now();
+    assert_eq!(run(&mut r, &["WAITAOF", "1", "1", "300"]), "[:1,:0]");
+    assert!(started.elapsed() >= Duration::from_millis(300));
 }

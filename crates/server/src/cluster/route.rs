@@ -80,6 +80,13 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         "move" | "swapdb" => {
             return Route::Refused("ERR MOVE and SWAPDB are not allowed in cluster mode")
         }
+        // A write is acknowledged by W replicas (under appendfsync always, once it is in their
+        // AOFs); this node's own AOF says nothing about writes other nodes coordinated.
+        "waitaof" => {
+            return Route::Refused(
+                "ERR WAITAOF is not supported in cluster mode: use cluster-write-quorum and appendfsync always",
+            )
+        }
         // Answered by the coordinator before routing (it records versions at the primary).
         "watch" => return Route::Local,
         "keys" => return Route::Wide(Wide::Keys),
