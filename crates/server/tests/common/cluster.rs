@@ -34,16 +34,34 @@ pub fn node_args(peer_port: u16, seed: Option<String>, extra: &[String]) -> Vec<
     a
 }
 
+/// Starts a cluster node on `host` with a free peer port; returns it and the port. A peer port
+/// is chosen free but only bound by the node later, and tests running at once share the
+/// 127.0.0.x addresses: when another process took it meanwhile, another port is tried.
+fn start_node(host: &str, seed: Option<String>, extra: &[String]) -> (Server, u16) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let p = free_port_on(host);
+        let args = node_args(p, seed.clone(), extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        match Server::try_start_on(host, &refs) {
+            Ok(server) => return (server, p),
+            Err(e) if e.contains("cannot listen on cluster port") => last = e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("{last}");
+}
+
 impl Cluster {
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let peer_ports: Vec<u16> = (0..n).map(|i| free_port_on(&host(i))).collect();
+        let mut peer_ports: Vec<u16> = Vec::new();
         let mut nodes = Vec::new();
-        for (i, &p) in peer_ports.iter().enumerate() {
+        for i in 0..n {
             let seed = (i > 0).then(|| format!("{}:{}", host(0), peer_ports[0]));
-            let args = node_args(p, seed, &extra);
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            nodes.push(Some(Server::start_on(&host(i), &refs)));
+            let (server, p) = start_node(&host(i), seed, &extra);
+            nodes.push(Some(server));
+            peer_ports.push(p);
         }
         let c = Cluster {
             nodes,
@@ -71,10 +89,8 @@ impl Cluster {
     /// returns its index.
     pub fn add_node(&mut self) -> usize {
         let i = self.nodes.len();
-        let p = free_port_on(&host(i));
-        let args = node_args(p, Some(self.peer_addr(0)), &self.extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.nodes.push(Some(Server::start_on(&host(i), &refs)));
+        let (server, p) = start_node(&host(i), Some(self.peer_addr(0)), &self.extra);
+        self.nodes.push(Some(server));
         self.peer_ports.push(p);
         i
     }

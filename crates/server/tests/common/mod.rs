@@ -123,7 +123,12 @@ impl Server {
     /// Starts a server listening on another loopback address (127.0.0.x), as a separate
     /// machine would have its own address.
     pub fn start_on(host: &str, extra: &[&str]) -> Server {
-        Self::spawn(
+        Self::try_start_on(host, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Server::start_on`], or what the server said when it did not start.
+    pub fn try_start_on(host: &str, extra: &[&str]) -> Result<Server, String> {
+        Self::try_spawn(
             host,
             tempfile::tempdir().expect("tempdir"),
             extra,
@@ -150,6 +155,17 @@ impl Server {
         config_text: Option<&str>,
         loading_is_ready: bool,
     ) -> Server {
+        Self::try_spawn(host, dir, extra, config_text, loading_is_ready)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_spawn(
+        host: &str,
+        dir: tempfile::TempDir,
+        extra: &[&str],
+        config_text: Option<&str>,
+        loading_is_ready: bool,
+    ) -> Result<Server, String> {
         // The port is chosen before the server binds it; retry if another process raced us to it.
         let mut last_stderr = String::new();
         for _attempt in 0..5 {
@@ -178,18 +194,20 @@ impl Server {
                 Duration::from_secs(30),
                 loading_is_ready,
             ) {
-                return Server {
+                return Ok(Server {
                     host: host.to_string(),
                     port,
                     child,
                     dir,
-                };
+                });
             }
             let _ = child.kill();
             let _ = child.wait();
             last_stderr = stderr_of(&mut child);
         }
-        panic!("ringkv did not start; the last attempt said:\n{last_stderr}");
+        Err(format!(
+            "ringkv did not start; the last attempt said:\n{last_stderr}"
+        ))
     }
 
     pub fn addr(&self) -> String {
