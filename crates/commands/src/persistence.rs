@@ -770,6 +770,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(1)",
     ),
+    CommandSpec::new("wait", 3, flags::BLOCKING | flags::NOSCRIPT, wait)
+        .group("generic")
+        .doc(
+            "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+            "3.0.0",
+            "O(1)",
+        )
+        .syntax("numreplicas timeout"),
     CommandSpec::new("waitaof", 4, flags::BLOCKING | flags::NOSCRIPT, waitaof)
         .group("generic")
         .doc(
@@ -817,18 +825,14 @@ fn waitaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             "ERR value is out of range, must be positive",
         ));
     }
-    let timeout_ms = crate::parse::parse_i64(args.arg(3)).ok_or(CmdError::Static(
-        "ERR timeout is not an integer or out of range",
-    ))?;
-    if timeout_ms < 0 {
-        return Err(CmdError::Static("ERR timeout is negative"));
-    }
+    let timeout_ms = timeout_ms_arg(args.arg(3))?;
     if numlocal > 0 && !ctx.shared.config.read().appendonly {
         return Err(CmdError::Static(
             "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.",
         ));
     }
     let aof = ctx.shared.persistence.aof.clone();
+    let aof2 = aof.clone();
     let target = ctx.store.common.oplog.offset();
     let acked = move |aof: &Aof| i64::from(aof.is_running() && aof.synced() >= target);
     let proto = ctx.out.protocol();
@@ -844,10 +848,45 @@ fn waitaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         ctx.out.buffer_mut().extend_from_slice(&reply(now));
         return Ok(());
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    block_until(
+        ctx,
+        timeout_ms,
+        async move {
+            // Local fsync first (when asked for), then whatever replicas would add: none.
+            if numlocal > 0 && aof.is_running() {
+                aof.wait_synced(target).await;
+            }
+            if numreplicas > 0 {
+                std::future::pending::<()>().await;
+            }
+        },
+        move || reply(acked(&aof2)),
+    );
+    Ok(())
+}
+
+/// A WAIT / WAITAOF timeout in milliseconds (0: none), with Redis's errors.
+fn timeout_ms_arg(arg: &[u8]) -> Result<i64, CmdError> {
+    let ms = crate::parse::parse_i64(arg).ok_or(CmdError::Static(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if ms < 0 {
+        return Err(CmdError::Static("ERR timeout is negative"));
+    }
+    Ok(ms)
+}
+
+/// Blocks the client until `done` completes or `timeout_ms` passes (0: no limit), then replies
+/// with what `reply` says then.
+fn block_until(
+    ctx: &mut Ctx<'_>,
+    timeout_ms: i64,
+    done: impl std::future::Future<Output = ()> + Send + 'static,
+    reply: impl FnOnce() -> Vec<u8> + Send + 'static,
+) {
+    let (mut tx, rx) = tokio::sync::oneshot::channel();
     let deadline = (timeout_ms > 0)
         .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
-    let mut tx = tx;
     tokio::spawn(async move {
         let limit = async {
             match deadline {
@@ -855,25 +894,35 @@ fn waitaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 None => std::future::pending().await,
             }
         };
-        // Local fsync first (when asked for), then whatever replicas would add: none.
-        let done = async {
-            if numlocal > 0 && aof.is_running() {
-                aof.wait_synced(target).await;
-            }
-            if numreplicas > 0 {
-                std::future::pending::<()>().await;
-            }
-        };
         tokio::select! {
             _ = done => {}
             _ = limit => {}
             _ = tx.closed() => return,
         }
-        let _ = tx.send(reply(acked(&aof)));
+        let _ = tx.send(reply());
     });
     ctx.client.action = Some(crate::Action::Block(crate::blocking::BlockWait {
         reply: rx,
         timeout: None,
     }));
+}
+
+/// `WAIT numreplicas timeout`: the number of replicas that acknowledged this connection's
+/// writes. A single node has none, so it answers 0: at once when `numreplicas` is 0 (or inside
+/// MULTI), after the timeout otherwise (0: never), as Redis without replicas does. Refused in
+/// cluster mode (writes there are acknowledged by `cluster-write-quorum` replicas).
+fn wait(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let numreplicas = crate::parse::int_arg(args.arg(1))?;
+    let timeout_ms = timeout_ms_arg(args.arg(2))?;
+    if numreplicas <= 0 || ctx.client.in_exec || ctx.client.multi.is_some() {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    let proto = ctx.out.protocol();
+    block_until(ctx, timeout_ms, std::future::pending(), move || {
+        let mut w = ringkv_protocol::ReplyWriter::new(proto);
+        w.integer(0);
+        std::mem::take(w.buffer_mut())
+    });
     Ok(())
 }

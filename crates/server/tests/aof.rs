@@ -831,4 +831,18 @@ fn waitaof_waits_for_this_connections_writes_to_be_fsynced() {
     let started = Instant::now();
     assert_eq!(run(&mut r, &["WAITAOF", "1", "1", "300"]), "[:1,:0]");
     assert!(started.elapsed() >= Duration::from_millis(300));
+
+    // WAIT: no replicas acknowledge anything.
+    assert_eq!(run(&mut r, &["WAIT", "0", "0"]), ":0");
+    assert_eq!(
+        run(&mut r, &["WAIT", "x", "0"]),
+        "-ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        run(&mut r, &["WAIT", "1", "-1"]),
+        "-ERR timeout is negative"
+    );
+    let started = Instant::now();
+    assert_eq!(run(&mut r, &["WAIT", "1", "200"]), ":0");
+    assert!(started.elapsed() >= Duration::from_millis(200));
 }

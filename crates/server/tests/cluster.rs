@@ -117,6 +117,7 @@ fn families_match_a_single_node(n: usize) {
     assert!(run(&mut r, &["SORT", "a1", "STORE", "b2"]).starts_with("-CROSSSLOT"));
     assert!(run(&mut r, &["PFMERGE", "a1", "b2"]).starts_with("-CROSSSLOT"));
     assert!(run(&mut r, &["WAITAOF", "1", "0", "0"]).starts_with("-ERR WAITAOF is not supported"));
+    assert!(run(&mut r, &["WAIT", "1", "0"]).starts_with("-ERR WAIT is not supported"));
     // SORT's patterns must stay in the sorted key's partition: a hash tag guarantees it.
     for option in ["BY", "GET"] {
         assert_eq!(

@@ -87,6 +87,11 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
                 "ERR WAITAOF is not supported in cluster mode: use cluster-write-quorum and appendfsync always",
             )
         }
+        "wait" => {
+            return Route::Refused(
+                "ERR WAIT is not supported in cluster mode: writes are acknowledged by cluster-write-quorum replicas",
+            )
+        }
         // Answered by the coordinator before routing (it records versions at the primary).
         "watch" => return Route::Local,
         "keys" => return Route::Wide(Wide::Keys),
