@@ -20,6 +20,7 @@ pub struct ClientMeta {
     pub in_multi: bool,
     pub subscriptions: usize,
     pub pattern_subscriptions: usize,
+    pub shard_subscriptions: usize,
     pub blocked: bool,
     pub query_buffer: usize,
     pub output_buffer: usize,
@@ -144,7 +145,7 @@ pub fn describe(c: &ClientHandle, now_ms: i64, flags_extra: &str) -> String {
     if meta.blocked {
         flags.push('b');
     }
-    if meta.subscriptions + meta.pattern_subscriptions > 0 {
+    if meta.subscriptions + meta.pattern_subscriptions + meta.shard_subscriptions > 0 {
         flags.push('P');
     }
     if c.no_evict.load(Ordering::Relaxed) {
@@ -170,7 +171,7 @@ pub fn describe(c: &ClientHandle, now_ms: i64, flags_extra: &str) -> String {
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -181,6 +182,7 @@ pub fn describe(c: &ClientHandle, now_ms: i64, flags_extra: &str) -> String {
         c.db.load(Ordering::Relaxed),
         meta.subscriptions,
         meta.pattern_subscriptions,
+        meta.shard_subscriptions,
         if meta.in_multi { 0 } else { -1 },
         meta.query_buffer,
         meta.output_buffer,

@@ -187,7 +187,7 @@ fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     // A RESP2 client in subscribed mode cannot tell a reply from a message, so it gets a
     // message-shaped ["pong", message-or-""] (Redis does the same).
-    if ctx.client.subs.count() > 0 && ctx.out.protocol() == Protocol::Resp2 {
+    if ctx.client.subs.any() && ctx.out.protocol() == Protocol::Resp2 {
         ctx.out.array(2);
         ctx.out.bulk(b"pong");
         ctx.out.bulk(args.get(1).unwrap_or_default());
@@ -475,7 +475,7 @@ fn client_type_arg(name: &[u8]) -> Result<ClientType, CmdError> {
 /// Every connection is a normal or a pub/sub client until replication exists.
 fn client_type(c: &ClientHandle) -> ClientType {
     let meta = c.meta.lock();
-    if meta.subscriptions + meta.pattern_subscriptions > 0 {
+    if meta.subscriptions + meta.pattern_subscriptions + meta.shard_subscriptions > 0 {
         ClientType::PubSub
     } else {
         ClientType::Normal

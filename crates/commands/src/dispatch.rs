@@ -41,7 +41,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static CommandSpec
         Ok(spec) => spec,
     };
     let index = CommandTable::stat_index(parent, parent_index, spec);
-    if ctx.client.subs.count() > 0
+    if ctx.client.subs.any()
         && ctx.out.protocol() == Protocol::Resp2
         && !allowed_when_subscribed(spec.name)
     {

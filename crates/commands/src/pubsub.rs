@@ -1,5 +1,9 @@
-//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, and keyspace
+//! Pub/Sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, the sharded
+//! variant of Redis 7 (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, PUBSUB SHARDCHANNELS/SHARDNUMSUB: a
+//! namespace of its own, delivered as `smessage`, never matched by patterns), and keyspace
 //! notifications (`notify-keyspace-events`), which are published through the same registry.
+//! In cluster mode SPUBLISH reaches every node's shard subscribers, as PUBLISH does (a shard
+//! channel is not tied to one node here).
 //!
 //! Every connection owns a `PushLink`: an unbounded channel into its connection task plus a count of
 //! bytes queued and not yet written. Publishing encodes the message for the subscriber's protocol
@@ -134,6 +138,7 @@ impl Frames {
 pub struct PubSub {
     channels: HashMap<Vec<u8>, Vec<Arc<PushLink>>>,
     patterns: HashMap<Vec<u8>, Vec<Arc<PushLink>>>,
+    shard_channels: HashMap<Vec<u8>, Vec<Arc<PushLink>>>,
 }
 
 impl PubSub {
@@ -162,15 +167,12 @@ impl PubSub {
         limit: &OutputBufferLimit,
         now_ms: i64,
     ) -> usize {
-        let mut receivers = 0;
-        if let Some(subs) = self.channels.get(channel) {
-            let mut frames = Frames::default();
-            for link in subs.iter().filter(|l| !l.closed()) {
-                let frame = frames.get(link.protocol(), &[b"message", channel, message]);
-                link.send(frame.to_vec(), limit, now_ms);
-                receivers += 1;
-            }
-        }
+        let mut receivers = deliver(
+            self.channels.get(channel),
+            &[b"message", channel, message],
+            limit,
+            now_ms,
+        );
         for (pattern, subs) in &self.patterns {
             if !glob_match(pattern, channel, false) {
                 continue;
@@ -185,6 +187,23 @@ impl PubSub {
         receivers
     }
 
+    /// SPUBLISH: delivers to the shard channel's subscribers (patterns never match shard
+    /// channels); returns their number.
+    pub fn spublish(
+        &self,
+        channel: &[u8],
+        message: &[u8],
+        limit: &OutputBufferLimit,
+        now_ms: i64,
+    ) -> usize {
+        deliver(
+            self.shard_channels.get(channel),
+            &[b"smessage", channel, message],
+            limit,
+            now_ms,
+        )
+    }
+
     pub fn channel_count(&self) -> usize {
         self.channels.len()
     }
@@ -194,16 +213,40 @@ impl PubSub {
     }
 }
 
+/// Sends one frame (`parts`) to each live subscriber of a channel; returns how many got it.
+fn deliver(
+    subs: Option<&Vec<Arc<PushLink>>>,
+    parts: &[&[u8]],
+    limit: &OutputBufferLimit,
+    now_ms: i64,
+) -> usize {
+    let mut frames = Frames::default();
+    let mut receivers = 0;
+    for link in subs.into_iter().flatten().filter(|l| !l.closed()) {
+        let frame = frames.get(link.protocol(), parts);
+        link.send(frame.to_vec(), limit, now_ms);
+        receivers += 1;
+    }
+    receivers
+}
+
 /// Per-connection subscription state.
 #[derive(Default)]
 pub struct Subscriptions {
     pub channels: BTreeSet<Vec<u8>>,
     pub patterns: BTreeSet<Vec<u8>>,
+    pub shards: BTreeSet<Vec<u8>>,
 }
 
 impl Subscriptions {
+    /// Channel and pattern subscriptions (what SUBSCRIBE's confirmations count).
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether the client has any subscription, shard ones included (the subscribed state).
+    pub fn any(&self) -> bool {
+        self.count() + self.shards.len() > 0
     }
 }
 
@@ -211,7 +254,15 @@ impl Subscriptions {
 pub fn allowed_when_subscribed(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 
@@ -219,14 +270,20 @@ fn limit(ctx: &Ctx<'_>) -> OutputBufferLimit {
     ctx.shared.config.read().client_output_buffer_limit.pubsub
 }
 
-fn confirm(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>) {
+/// A (un)subscription confirmation: `kind`, the name, and the client's subscriptions of that
+/// family (channels and patterns together; shard channels on their own, as Redis counts them).
+fn confirm(ctx: &mut Ctx<'_>, kind: Kind, reply: &[u8], name: Option<&[u8]>) {
     ctx.out.push(3);
-    ctx.out.bulk(kind);
+    ctx.out.bulk(reply);
     match name {
         Some(n) => ctx.out.bulk(n),
         None => ctx.out.null(),
     }
-    ctx.out.integer(ctx.client.subs.count() as i64);
+    let count = match kind {
+        Kind::Shard => ctx.client.subs.shards.len(),
+        _ => ctx.client.subs.count(),
+    };
+    ctx.out.integer(count as i64);
 }
 
 /// Channels or patterns: the two kinds of subscription, handled by the same code.
@@ -234,6 +291,7 @@ fn confirm(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>) {
 enum Kind {
     Channel,
     Pattern,
+    Shard,
 }
 
 impl Kind {
@@ -242,6 +300,7 @@ impl Kind {
         match self {
             Kind::Channel => &mut subs.channels,
             Kind::Pattern => &mut subs.patterns,
+            Kind::Shard => &mut subs.shards,
         }
     }
 
@@ -250,6 +309,7 @@ impl Kind {
         match self {
             Kind::Channel => &mut ps.channels,
             Kind::Pattern => &mut ps.patterns,
+            Kind::Shard => &mut ps.shard_channels,
         }
     }
 }
@@ -262,7 +322,7 @@ fn subscribe_generic(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind, reply: &[u8]
         if kind.of_client(&mut ctx.client.subs).insert(name.to_vec()) {
             PubSub::add(kind.of_server(&mut ctx.shared.pubsub.lock()), name, &link);
         }
-        confirm(ctx, reply, Some(name));
+        confirm(ctx, kind, reply, Some(name));
     }
     Ok(())
 }
@@ -279,14 +339,14 @@ fn unsubscribe_generic(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind, reply: &[u
             .collect()
     };
     if names.is_empty() {
-        confirm(ctx, reply, None);
+        confirm(ctx, kind, reply, None);
     }
     let id = ctx.client.handle.id;
     for name in names {
         if kind.of_client(&mut ctx.client.subs).remove(&name) {
             PubSub::remove(kind.of_server(&mut ctx.shared.pubsub.lock()), &name, id);
         }
-        confirm(ctx, reply, Some(&name));
+        confirm(ctx, kind, reply, Some(&name));
     }
     Ok(())
 }
@@ -307,23 +367,63 @@ fn punsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     unsubscribe_generic(ctx, args, Kind::Pattern, b"punsubscribe")
 }
 
+fn ssubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    subscribe_generic(ctx, args, Kind::Shard, b"ssubscribe")
+}
+
+fn sunsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    unsubscribe_generic(ctx, args, Kind::Shard, b"sunsubscribe")
+}
+
+fn spublish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    publish_with(ctx, args, PubSub::spublish)
+}
+
 fn publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    publish_with(ctx, args, PubSub::publish)
+}
+
+/// PUBLISH / SPUBLISH: delivers through `how` and answers the number of receivers.
+fn publish_with(
+    ctx: &mut Ctx<'_>,
+    args: Args<'_>,
+    how: fn(&PubSub, &[u8], &[u8], &OutputBufferLimit, i64) -> usize,
+) -> CmdResult {
     let limit = limit(ctx);
     let now = ctx.now_ms();
-    let n = ctx
-        .shared
-        .pubsub
-        .lock()
-        .publish(args.arg(1), args.arg(2), &limit, now);
+    let n = how(
+        &ctx.shared.pubsub.lock(),
+        args.arg(1),
+        args.arg(2),
+        &limit,
+        now,
+    );
     ctx.out.integer(n as i64);
     Ok(())
 }
 
 fn pubsub_channels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    channels_of(ctx, args, Kind::Channel)
+}
+
+fn pubsub_shardchannels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    channels_of(ctx, args, Kind::Shard)
+}
+
+fn pubsub_numsub(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    numsub_of(ctx, args, Kind::Channel)
+}
+
+fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    numsub_of(ctx, args, Kind::Shard)
+}
+
+/// PUBSUB CHANNELS / SHARDCHANNELS: the active channels of the kind matching the pattern.
+fn channels_of(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> CmdResult {
     let pattern = args.get(2);
     let names: Vec<Vec<u8>> = {
-        let ps = ctx.shared.pubsub.lock();
-        ps.channels
+        let mut ps = ctx.shared.pubsub.lock();
+        kind.of_server(&mut ps)
             .keys()
             .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
             .cloned()
@@ -336,12 +436,14 @@ fn pubsub_channels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-fn pubsub_numsub(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+/// PUBSUB NUMSUB / SHARDNUMSUB: each channel with its number of subscribers of the kind.
+fn numsub_of(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> CmdResult {
     let counts: Vec<(Vec<u8>, usize)> = {
-        let ps = ctx.shared.pubsub.lock();
+        let mut ps = ctx.shared.pubsub.lock();
+        let map = kind.of_server(&mut ps);
         args.iter()
             .skip(2)
-            .map(|c| (c.to_vec(), ps.channels.get(c).map_or(0, |s| s.len())))
+            .map(|c| (c.to_vec(), map.get(c).map_or(0, |s| s.len())))
             .collect()
     };
     ctx.out.array(counts.len() * 2);
@@ -368,6 +470,10 @@ fn pubsub_help(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
         b"NUMSUB [<channel> ...]",
         b"    Return the number of subscribers for the specified channels, excluding",
         b"    pattern subscriptions(default: no channels).",
+        b"SHARDCHANNELS [<pattern>]",
+        b"    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        b"SHARDNUMSUB [<shardchannel> ...]",
+        b"    Return the number of subscribers for the specified shard level channel(s)",
         b"HELP",
         b"    Print this help.",
     ];
@@ -380,7 +486,7 @@ fn pubsub_help(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
 
 /// Drops every subscription of a client (RESET, disconnect).
 pub fn forget(shared: &crate::shared::Shared, client: &mut crate::ctx::Client) {
-    if client.subs.count() == 0 {
+    if !client.subs.any() {
         return;
     }
     let id = client.handle.id;
@@ -390,6 +496,9 @@ pub fn forget(shared: &crate::shared::Shared, client: &mut crate::ctx::Client) {
     }
     for p in std::mem::take(&mut client.subs.patterns) {
         PubSub::remove(&mut ps.patterns, &p, id);
+    }
+    for ch in std::mem::take(&mut client.subs.shards) {
+        PubSub::remove(&mut ps.shard_channels, &ch, id);
     }
 }
 
@@ -441,6 +550,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group("pubsub")
         .doc("Posts a message to a channel.", "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).")
         .syntax("channel message"),
+    CommandSpec::new("ssubscribe", -2, PS, ssubscribe)
+        .group("pubsub")
+        .doc("Listens for messages published to shard channels.", "7.0.0", "O(N) where N is the number of shard channels to subscribe to.")
+        .syntax("shardchannel [shardchannel ...]"),
+    CommandSpec::new("sunsubscribe", -1, PS, sunsubscribe)
+        .group("pubsub")
+        .doc("Stops listening to messages posted to shard channels.", "7.0.0", "O(N) where N is the number of shard channels to unsubscribe.")
+        .syntax("[shardchannel [shardchannel ...]]"),
+    CommandSpec::new("spublish", 3, PS | flags::FAST | flags::MAY_REPLICATE, spublish)
+        .group("pubsub")
+        .doc("Post a message to a shard channel", "7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.")
+        .syntax("shardchannel message"),
     CommandSpec::new("pubsub", -2, 0, crate::dispatch::container)
         .group("pubsub")
         .doc("A container for Pub/Sub commands.", "2.8.0", "Depends on subcommand.")
@@ -456,6 +577,14 @@ pub const COMMANDS: &[CommandSpec] = &[
             CommandSpec::new("numpat", 2, PS, pubsub_numpat)
                 .group("pubsub")
                 .doc("Returns a count of unique pattern subscriptions.", "2.8.0", "O(1)"),
+            CommandSpec::new("shardchannels", -2, PS, pubsub_shardchannels)
+                .group("pubsub")
+                .doc("Returns the active shard channels.", "7.0.0", "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).")
+                .syntax("[pattern]"),
+            CommandSpec::new("shardnumsub", -2, PS, pubsub_shardnumsub)
+                .group("pubsub")
+                .doc("Returns the count of subscribers of shard channels.", "7.0.0", "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels")
+                .syntax("[shardchannel [shardchannel ...]]"),
             CommandSpec::new("help", 2, flags::LOADING | flags::STALE, pubsub_help)
                 .group("pubsub")
                 .doc("Returns helpful text about the different subcommands.", "6.2.0", "O(1)"),

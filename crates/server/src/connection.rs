@@ -86,7 +86,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 r = stream.read_buf(&mut rbuf) => r,
                 // Only subscribers are sent messages: skip the poll (a waker registration) for
                 // everyone else, but still drain what was queued before an unsubscribe.
-                Some(first) = push_rx.recv(), if client.subs.count() > 0 || client.monitoring || push.pending() > 0 => {
+                Some(first) = push_rx.recv(), if client.subs.any() || client.monitoring || push.pending() > 0 => {
                     // Published messages: write everything queued in one go.
                     let mut batch = first;
                     while let Ok(more) = push_rx.try_recv() {
@@ -468,6 +468,7 @@ struct Published {
     in_multi: bool,
     subscriptions: usize,
     pattern_subscriptions: usize,
+    shard_subscriptions: usize,
 }
 
 /// Publishes what CLIENT LIST shows, once per batch; the lock-protected part only when it changed
@@ -488,6 +489,7 @@ fn publish_state(
         in_multi: client.multi.is_some(),
         subscriptions: client.subs.channels.len(),
         pattern_subscriptions: client.subs.patterns.len(),
+        shard_subscriptions: client.subs.shards.len(),
     };
     if current == *published {
         return;
@@ -505,4 +507,5 @@ fn publish_state(
     meta.in_multi = current.in_multi;
     meta.subscriptions = current.subscriptions;
     meta.pattern_subscriptions = current.pattern_subscriptions;
+    meta.shard_subscriptions = current.shard_subscriptions;
 }

@@ -615,6 +615,15 @@ fn publish_reaches_subscribers_on_every_node() {
         }
     }
     assert_eq!(run(&mut c.raw(0), &["PUBLISH", "nobody", "x"]), ":0");
+    // Shard channels too (SPUBLISH reaches every node's shard subscribers).
+    let mut shard = c.raw(2);
+    assert_eq!(
+        run(&mut shard, &["SSUBSCRIBE", "orders"]),
+        "[ssubscribe,orders,:1]"
+    );
+    assert_eq!(run(&mut c.raw(0), &["SPUBLISH", "orders", "o1"]), ":1");
+    assert_eq!(shard.reply(), "[smessage,orders,o1]");
+    assert_eq!(run(&mut c.raw(1), &["PUBLISH", "orders", "x"]), ":0");
 }
 
 /// A stream used as a queue through every node: entries, the group and its pending entries are

@@ -176,3 +176,58 @@ fn slow_subscriber_is_disconnected_by_output_buffer_limit() {
         .unwrap();
     assert!(used < 32 * 1024 * 1024, "memory stayed bounded: {used}");
 }
+
+/// Sharded pub/sub (Redis 7): its own namespace (SPUBLISH reaches shard subscribers only, as
+/// `smessage`, and PUBLISH and patterns never reach them), confirmations counting shard channels
+/// on their own, the subscribed state, PUBSUB SHARDCHANNELS/SHARDNUMSUB, CLIENT LIST's ssub.
+/// Replies as Redis 7.0.15 gives them.
+#[test]
+fn sharded_pubsub_is_a_namespace_of_its_own() {
+    let s = Server::start(&[]);
+    let mut sub = s.raw();
+    sub.cmd(&[b"SSUBSCRIBE", b"a", b"b"]);
+    assert_eq!(sub.reply(), "[ssubscribe,a,:1]");
+    assert_eq!(sub.reply(), "[ssubscribe,b,:2]");
+    sub.cmd(&[b"SUBSCRIBE", b"a"]);
+    assert_eq!(
+        sub.reply(),
+        "[subscribe,a,:1]",
+        "channels are counted apart"
+    );
+    sub.cmd(&[b"PSUBSCRIBE", b"*"]);
+    assert_eq!(sub.reply(), "[psubscribe,*,:2]");
+    let mut p = s.raw();
+    p.cmd(&[b"SPUBLISH", b"a", b"hi"]);
+    assert_eq!(p.reply(), ":1", "patterns never match shard channels");
+    assert_eq!(sub.reply(), "[smessage,a,hi]");
+    p.cmd(&[b"PUBLISH", b"b", b"x"]);
+    assert_eq!(p.reply(), ":1", "the pattern subscription only");
+    assert_eq!(sub.reply(), "[pmessage,*,b,x]");
+    p.cmd(&[b"PUBSUB", b"SHARDCHANNELS"]);
+    let got = p.reply();
+    assert!(got == "[a,b]" || got == "[b,a]", "{got}");
+    p.cmd(&[b"PUBSUB", b"SHARDCHANNELS", b"a*"]);
+    assert_eq!(p.reply(), "[a]");
+    p.cmd(&[b"PUBSUB", b"SHARDNUMSUB", b"a", b"x"]);
+    assert_eq!(p.reply(), "[a,:1,x,:0]");
+    p.cmd(&[b"PUBSUB", b"NUMSUB", b"b"]);
+    assert_eq!(p.reply(), "[b,:0]");
+    p.cmd(&[b"CLIENT", b"LIST"]);
+    let list = p.reply();
+    assert!(list.contains("sub=1 psub=1 ssub=2 "), "{list}");
+    // Subscribed state (RESP2) while only shard subscriptions are left.
+    sub.cmd(&[b"UNSUBSCRIBE"]);
+    assert_eq!(sub.reply(), "[unsubscribe,a,:1]");
+    sub.cmd(&[b"PUNSUBSCRIBE"]);
+    assert_eq!(sub.reply(), "[punsubscribe,*,:0]");
+    sub.cmd(&[b"GET", b"k"]);
+    assert!(sub.reply().starts_with("-ERR Can't execute 'get'"));
+    sub.cmd(&[b"SUNSUBSCRIBE", b"a"]);
+    assert_eq!(sub.reply(), "[sunsubscribe,a,:1]");
+    sub.cmd(&[b"SUNSUBSCRIBE"]);
+    assert_eq!(sub.reply(), "[sunsubscribe,b,:0]");
+    sub.cmd(&[b"GET", b"k"]);
+    assert_eq!(sub.reply(), "(nil)");
+    p.cmd(&[b"SPUBLISH", b"a", b"gone"]);
+    assert_eq!(p.reply(), ":0");
+}

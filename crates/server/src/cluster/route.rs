@@ -95,7 +95,7 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         // Answered by the coordinator before routing (it records versions at the primary).
         "watch" => return Route::Local,
         "keys" => return Route::Wide(Wide::Keys),
-        "publish" => return Route::Wide(Wide::Publish),
+        "publish" | "spublish" => return Route::Wide(Wide::Publish),
         "dbsize" => return Route::Wide(Wide::DbSize),
         "flushall" | "flushdb" => return Route::Wide(Wide::Flush),
         "scan" => return Route::Wide(Wide::Scan),
