@@ -104,12 +104,31 @@ def resp(*args):
     return out
 
 
+def pipe(port, commands):
+    """Sends commands (each a sequence of bytes arguments) through redis-cli --pipe."""
+    buf = io.BytesIO()
+    for args in commands:
+        buf.write(resp(*args))
+    subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=buf.getvalue(), check=True,
+                   capture_output=True)
+
+
+def start_server(kind, ringkv):
+    """A fresh redis-server (persistence off) or ringkv (`ringkv`: its binary) on a free port."""
+    port = free_port()
+    if kind == "redis":
+        return Server("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no"], port)
+    return Server("ringkv", [ringkv, "--port", str(port), "--bind", "127.0.0.1", "--dir", ".",
+                             "--loglevel", "warning"], port)
+
+
 # Key shapes for the memory measurements: (label, command builder for key i).
 SHAPES = {
-    "string": ("SET key:%012d <16 bytes>", lambda i: resp(b"SET", b"key:%012d" % i, b"v" * 16)),
-    "hash": ("HSET user:%d name alice age 30", lambda i: resp(b"HSET", b"user:%d" % i, b"name", b"alice", b"age", b"30")),
-    "set": ("SADD set:%d a b c", lambda i: resp(b"SADD", b"set:%d" % i, b"a", b"b", b"c")),
-    "zset": ("ZADD z:%d 1 a 2 b 3 c", lambda i: resp(b"ZADD", b"z:%d" % i, b"1", b"a", b"2", b"b", b"3", b"c")),
+    "string": ("SET key:%012d <16 bytes>", lambda i: (b"SET", b"key:%012d" % i, b"v" * 16)),
+    "hash": ("HSET user:%d name alice age 30", lambda i: (b"HSET", b"user:%d" % i, b"name", b"alice", b"age", b"30")),
+    "set": ("SADD set:%d a b c", lambda i: (b"SADD", b"set:%d" % i, b"a", b"b", b"c")),
+    "zset": ("ZADD z:%d 1 a 2 b 3 c", lambda i: (b"ZADD", b"z:%d" % i, b"1", b"a", b"2", b"b", b"3", b"c")),
 }
 
 
@@ -118,12 +137,8 @@ def load_keys(server, n, shape="string"):
     cli(server.port, "FLUSHALL")
     time.sleep(0.5)
     used0, rss0 = info_field(server.port, "used_memory"), rss_bytes(server.proc.pid)
-    buf = io.BytesIO()
     make = SHAPES[shape][1]
-    for i in range(n):
-        buf.write(make(i))
-    subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=buf.getvalue(),
-                   check=True, capture_output=True)
+    pipe(server.port, (make(i) for i in range(n)))
     time.sleep(1.0)
     dbsize = int(cli(server.port, "DBSIZE").strip())
     used1, rss1 = info_field(server.port, "used_memory"), rss_bytes(server.proc.pid)
@@ -184,12 +199,7 @@ def main():
         shapes, flush = ["hash", "set", "zset"], False
 
     def start_both():
-        rport, kport = free_port(), free_port()
-        r = Server("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], rport)
-        k = Server("ringkv", [ringkv, "--port", str(kport), "--bind", "127.0.0.1", "--dir", ".",
-                              "--loglevel", "warning"], kport)
-        return r, k
+        return start_server("redis", ringkv), start_server("ringkv", ringkv)
 
     redis, kv = start_both()
     results = []

@@ -7,10 +7,10 @@ row's setup. It also loads 100,000 small HLLs (10 elements each, sparse) and rep
 key. Every number printed is measured in this run; nothing is typed in.
 Usage: bench/hyperloglog.sh [--quick]
 """
-import argparse, io, os, subprocess, sys, time
+import argparse, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Server, bench, cli, free_port, info_field, machine, ratio_table  # noqa: E402
+from compare import bench, cli, info_field, machine, pipe, ratio_table, start_server  # noqa: E402
 
 # (label, setup, benchmarked command: redis-benchmark options, then the command, and the share
 # of -n it runs: unions and merges of dense HLLs take tens of microseconds each).
@@ -24,24 +24,13 @@ ROWS = [
 ]
 
 
-def load(port, commands):
-    """Sends RESP commands through redis-cli --pipe."""
-    buf = io.BytesIO()
-    for args in commands:
-        buf.write(b"*%d\r\n" % len(args))
-        for a in args:
-            buf.write(b"$%d\r\n%s\r\n" % (len(a), a))
-    subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=buf.getvalue(), check=True,
-                   capture_output=True)
-
-
 def fill(port):
     """h and h2: 50,000 elements each (dense), 25,000 of them shared."""
     cmds = []
     for key, base in ((b"h", 0), (b"h2", 25_000)):
         for start in range(0, 50_000, 1000):
             cmds.append([b"PFADD", key] + [b"e:%d" % (base + start + i) for i in range(1000)])
-    load(port, cmds)
+    pipe(port, cmds)
 
 
 def main():
@@ -54,15 +43,7 @@ def main():
     n1, n16 = (50_000, 200_000) if args.quick else (200_000, 1_000_000)
     small = 10_000 if args.quick else 100_000
 
-    def start(kind):
-        port = free_port()
-        if kind == "redis":
-            return Server("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                    "--save", "", "--appendonly", "no"], port)
-        return Server("ringkv", [ringkv, "--port", str(port), "--bind", "127.0.0.1", "--dir", ".",
-                                 "--loglevel", "warning"], port)
-
-    servers = [start("redis"), start("ringkv")]
+    servers = [start_server("redis", ringkv), start_server("ringkv", ringkv)]
     results = []
     try:
         for pipeline, n in ((1, n1), (16, n16)):
@@ -84,7 +65,7 @@ def main():
             cli(s.port, "FLUSHALL")
             time.sleep(0.5)
             used0 = info_field(s.port, "used_memory")
-            load(s.port, ([b"PFADD", b"hll:%d" % k] + [b"m%d" % j for j in range(10)]
+            pipe(s.port, ([b"PFADD", b"hll:%d" % k] + [b"m%d" % j for j in range(10)]
                           for k in range(small)))
             time.sleep(0.5)
             keys = int(cli(s.port, "DBSIZE").strip())

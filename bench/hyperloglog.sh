@@ -6,7 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-ensure_redis
-cargo build --release -p ringkv
-target="${CARGO_TARGET_DIR:-target}"
-python3 bench/hyperloglog.py --ringkv "$target/release/ringkv" "$@"
+run_bench_py bench/hyperloglog.py "$@"

@@ -24,3 +24,13 @@ wait_port() {
   echo "port $1 did not answer" >&2
   exit 1
 }
+
+# Builds ringkv in release mode (in $CARGO_TARGET_DIR, default target/) and runs the Python
+# benchmark $1 against it with the remaining arguments.
+run_bench_py() {
+  local script=$1
+  shift
+  ensure_redis
+  cargo build --release -p ringkv
+  python3 "$script" --ringkv "${CARGO_TARGET_DIR:-target}/release/ringkv" "$@"
+}

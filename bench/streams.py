@@ -6,10 +6,10 @@ kind, alternating; the queue rows run on a stream the row before filled. It also
 1,000,000 entries into one stream and reports bytes per entry. Every number printed is measured
 in this run; nothing is typed in.   Usage: bench/streams.sh [--quick]
 """
-import argparse, io, os, subprocess, sys, time
+import argparse, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Server, bench, cli, free_port, info_field, machine, ratio_table  # noqa: E402
+from compare import bench, cli, info_field, machine, pipe, ratio_table, start_server  # noqa: E402
 
 # (label, setup commands, benchmarked command). Each row starts from a fresh FLUSHALL + setup.
 ROWS = [
@@ -27,20 +27,14 @@ ROWS = [
 def fill(port, n, schema=False):
     """n entries through redis-cli --pipe (IDs 1-0 .. n-0): `f <i>`, or with `schema` three
     fields (`user_id <i> action click page /home/<i % 100>`)."""
-    buf = io.BytesIO()
-    for i in range(1, n + 1):
+    def entry(i):
         v = b"%d" % i
         if schema:
-            args = [b"XADD", b"s", v + b"-0", b"user_id", v, b"action", b"click", b"page",
-                    b"/home/%d" % (i % 100)]
-            buf.write(b"*%d\r\n" % len(args))
-            for a in args:
-                buf.write(b"$%d\r\n%s\r\n" % (len(a), a))
-            continue
-        buf.write(b"*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$%d\r\n%s-0\r\n$1\r\nf\r\n$%d\r\n%s\r\n"
-                  % (len(v) + 2, v, len(v), v))
-    subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=buf.getvalue(), check=True,
-                   capture_output=True)
+            return (b"XADD", b"s", v + b"-0", b"user_id", v, b"action", b"click", b"page",
+                    b"/home/%d" % (i % 100))
+        return (b"XADD", b"s", v + b"-0", b"f", v)
+
+    pipe(port, (entry(i) for i in range(1, n + 1)))
 
 
 def main():
@@ -54,15 +48,7 @@ def main():
     entries = 100_000 if args.quick else 1_000_000
     filled = 200_000 if args.quick else 2_000_000
 
-    def start(kind):
-        port = free_port()
-        if kind == "redis":
-            return Server("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                    "--save", "", "--appendonly", "no"], port)
-        return Server("ringkv", [ringkv, "--port", str(port), "--bind", "127.0.0.1", "--dir", ".",
-                                 "--loglevel", "warning"], port)
-
-    servers = [start("redis"), start("ringkv")]
+    servers = [start_server("redis", ringkv), start_server("ringkv", ringkv)]
     results = []
     try:
         for pipeline, n in ((1, n1), (16, n16)):

@@ -82,6 +82,14 @@ impl Session {
         hops: 0,
     };
 
+    /// The same session answering in RESP2 (for replies this node parses itself).
+    fn resp2(self) -> Session {
+        Session {
+            resp3: false,
+            ..self
+        }
+    }
+
     fn proto(&self) -> Protocol {
         if self.resp3 {
             Protocol::Resp3
@@ -1247,29 +1255,18 @@ impl Cluster {
             .filter(|&i| &attempt[i][..] == b"$")
             .collect();
         if !latest.is_empty() {
-            let mut commands = vec![vec![Bytes::from_static(b"MULTI")]];
-            for &i in &latest {
+            let commands = latest.iter().map(|&i| {
                 let key = attempt[i - read.ids.start + read.keys.start].clone();
-                commands.push(vec![
+                vec![
                     Bytes::from_static(b"XINFO"),
                     Bytes::from_static(b"STREAM"),
                     key,
-                ]);
-            }
-            commands.push(vec![Bytes::from_static(b"EXEC")]);
-            let resp2 = Session {
-                resp3: false,
-                ..session
-            };
-            let view = self.view();
-            let replies = self
-                .run_at_primary(resp2, &view, &keys[0], commands, Watched::new())
-                .await;
-            let exec = replies.last().cloned().unwrap_or_default();
+                ]
+            });
             // An error instead of EXEC's array (no quorum, node down ...) is the read's reply.
-            let Some(infos) = split_array(&exec) else {
-                return Err(exec);
-            };
+            let infos = self
+                .exec_at_primary(session.resp2(), &keys[0], commands.collect())
+                .await?;
             for (&i, info) in latest.iter().zip(&infos) {
                 // A stream that does not exist yet (or a wrong type, which the attempt then
                 // reports): everything added from now on is new.
@@ -1289,26 +1286,40 @@ impl Cluster {
         keys: &[Bytes],
         reply: Vec<u8>,
     ) -> Vec<u8> {
-        let mut commands = vec![vec![Bytes::from_static(b"MULTI")]];
-        for key in keys {
-            commands.push(vec![Bytes::from_static(b"TYPE"), key.clone()]);
-        }
-        commands.push(vec![Bytes::from_static(b"EXEC")]);
-        let resp2 = Session {
-            resp3: false,
-            ..session
-        };
-        let view = self.view();
-        let replies = self
-            .run_at_primary(resp2, &view, &keys[0], commands, Watched::new())
-            .await;
-        let types = replies.last().and_then(|exec| split_array(exec));
-        match types {
-            Some(types) if types.iter().any(|t| &t[..] != b"+stream\r\n") => {
+        let commands = keys
+            .iter()
+            .map(|key| vec![Bytes::from_static(b"TYPE"), key.clone()])
+            .collect();
+        match self
+            .exec_at_primary(session.resp2(), &keys[0], commands)
+            .await
+        {
+            Ok(types) if types.iter().any(|t| &t[..] != b"+stream\r\n") => {
                 error_reply(session.proto(), "UNBLOCKED the stream key no longer exists")
             }
             _ => reply,
         }
+    }
+
+    /// Runs `commands` as one transaction (MULTI ... EXEC) at the primary of `key`: EXEC's
+    /// replies, or the error that came instead of them (no quorum, node down ...; empty if
+    /// nothing came back).
+    async fn exec_at_primary(
+        self: &Arc<Self>,
+        session: Session,
+        key: &[u8],
+        commands: Vec<Vec<Bytes>>,
+    ) -> Result<Vec<Vec<u8>>, Vec<u8>> {
+        let mut batch = Vec::with_capacity(commands.len() + 2);
+        batch.push(vec![Bytes::from_static(b"MULTI")]);
+        batch.extend(commands);
+        batch.push(vec![Bytes::from_static(b"EXEC")]);
+        let view = self.view();
+        let replies = self
+            .run_at_primary(session, &view, key, batch, Watched::new())
+            .await;
+        let exec = replies.last().cloned().unwrap_or_default();
+        split_array(&exec).ok_or(exec)
     }
 
     /// One non-blocking attempt of a blocking command at its primary: its reply, or `None`
@@ -1319,19 +1330,13 @@ impl Cluster {
         key: &[u8],
         args: &[Bytes],
     ) -> Option<Vec<u8>> {
-        let commands = vec![
-            vec![Bytes::from_static(b"MULTI")],
-            args.to_vec(),
-            vec![Bytes::from_static(b"EXEC")],
-        ];
-        let view = self.view();
-        let replies = self
-            .run_at_primary(session, &view, key, commands, Watched::new())
-            .await;
-        let exec = replies.last()?;
-        let Some(mut items) = split_array(exec) else {
+        let mut items = match self
+            .exec_at_primary(session, key, vec![args.to_vec()])
+            .await
+        {
+            Ok(items) => items,
             // An error for the whole transaction (no quorum, node down ...).
-            return Some(exec.clone());
+            Err(e) => return (!e.is_empty()).then_some(e),
         };
         let reply = items.pop()?;
         let nothing = matches!(&reply[..], b"*-1\r\n" | b"_\r\n" | b"$-1\r\n");
