@@ -199,6 +199,30 @@ pub fn to_dense(s: &mut Vec<u8>) -> Result<(), Corrupt> {
     Ok(())
 }
 
+/// Whether adding `element` would raise a register (PFADD without copying the value when
+/// nothing would change, the usual case for a big HLL).
+pub fn would_change(s: &[u8], element: &[u8]) -> Result<bool, Corrupt> {
+    let (index, count) = register_of(element);
+    Ok(register(s, index)? < count)
+}
+
+/// The value of register `index`.
+fn register(s: &[u8], index: usize) -> Result<u8, Corrupt> {
+    if s[4] == DENSE {
+        return Ok(dense_get(&s[HEADER..], index));
+    }
+    let mut p = HEADER;
+    let mut first = 0;
+    loop {
+        let (span, oplen, value) = opcode(s, p).ok_or(Corrupt)?;
+        if index < first + span {
+            return Ok(value);
+        }
+        p += oplen;
+        first += span;
+    }
+}
+
 /// Adds an element; true when a register changed (PFADD's reply). `sparse_max` is
 /// `hll-sparse-max-bytes`.
 pub fn add(s: &mut Vec<u8>, element: &[u8], sparse_max: usize) -> Result<bool, Corrupt> {

@@ -64,14 +64,31 @@ fn sparse_max(ctx: &Ctx<'_>) -> usize {
     usize::try_from(ctx.shared.config.read().hll_sparse_max_bytes).unwrap_or(usize::MAX)
 }
 
-/// The HLL stored at `key`, copied; None when the key is absent.
-fn read_hll(db: &mut DbRef<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+/// The HLL stored at `key`; None when the key is absent.
+fn hll_at<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, CmdError> {
     match db.get(key) {
         None => Ok(None),
         Some(ValueRef::Obj(_)) => Err(WRONG_TYPE),
-        Some(ValueRef::Str(s)) if hll::is_hll(s) => Ok(Some(s.to_vec())),
+        Some(ValueRef::Str(s)) if hll::is_hll(s) => Ok(Some(s)),
         Some(ValueRef::Str(_)) => Err(NOT_HLL),
     }
+}
+
+/// The union (register-wise maximum) of the HLLs at `keys` (absent ones are empty); whether
+/// one of them is dense.
+fn union_of<'k>(
+    db: &mut DbRef<'_>,
+    keys: impl Iterator<Item = &'k [u8]>,
+) -> Result<(Box<[u8; REGISTERS]>, bool), CmdError> {
+    let mut max = Box::new([0u8; REGISTERS]);
+    let mut dense = false;
+    for key in keys {
+        if let Some(s) = hll_at(db, key)? {
+            dense |= s[4] == 0;
+            hll::merge_into(&mut max, s)?;
+        }
+    }
+    Ok((max, dense))
 }
 
 /// Stores an updated HLL, keeping the key's TTL (a new key gets none).
@@ -85,8 +102,16 @@ fn pfadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let max = sparse_max(ctx);
     let key = args.arg(1);
     let mut db = ctx.store.db(ctx.client.db);
-    let (mut value, existed) = match read_hll(&mut db, key)? {
-        Some(v) => (v, true),
+    let (mut value, existed) = match hll_at(&mut db, key)? {
+        Some(s) => {
+            // Most elements of a big HLL change nothing: answer without copying the value.
+            let mut changes = args.iter().skip(2).map(|e| hll::would_change(s, e));
+            if !changes.try_fold(false, |any, c| c.map(|c| any | c))? {
+                ctx.out.integer(0);
+                return Ok(());
+            }
+            (s.to_vec(), true)
+        }
         None => (hll::new_sparse(), false),
     };
     let mut updated = !existed;
@@ -107,11 +132,9 @@ fn pfcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() == 2 {
         let key = args.arg(1);
         // (cardinality, whether it was just computed)
-        let (card, fresh) = match db.get(key) {
+        let (card, fresh) = match hll_at(&mut db, key)? {
             None => (0, false),
-            Some(ValueRef::Obj(_)) => return Err(WRONG_TYPE),
-            Some(ValueRef::Str(s)) if !hll::is_hll(s) => return Err(NOT_HLL),
-            Some(ValueRef::Str(s)) => match hll::cached(s) {
+            Some(s) => match hll::cached(s) {
                 Some(card) => (card, false),
                 None => (hll::count(s)?, true),
             },
@@ -127,12 +150,7 @@ fn pfcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Ok(());
     }
     // Several keys: the cardinality of their union.
-    let mut max = Box::new([0u8; REGISTERS]);
-    for key in args.iter().skip(1) {
-        if let Some(v) = read_hll(&mut db, key)? {
-            hll::merge_into(&mut max, &v)?;
-        }
-    }
+    let (max, _) = union_of(&mut db, args.iter().skip(1))?;
     ctx.out.integer(hll::count_registers(&max) as i64);
     Ok(())
 }
@@ -142,19 +160,8 @@ fn pfmerge(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let dest = args.arg(1);
     let mut db = ctx.store.db(ctx.client.db);
     // The union of every key named, the destination included.
-    let mut max = Box::new([0u8; REGISTERS]);
-    let mut dense = false;
-    let mut current = None;
-    for (i, key) in args.iter().enumerate().skip(1) {
-        let Some(v) = read_hll(&mut db, key)? else {
-            continue;
-        };
-        dense |= v[4] == 0;
-        hll::merge_into(&mut max, &v)?;
-        if i == 1 {
-            current = Some(v);
-        }
-    }
+    let (max, dense) = union_of(&mut db, args.iter().skip(1))?;
+    let current = hll_at(&mut db, dest)?.map(<[u8]>::to_vec);
     let existed = current.is_some();
     let mut value = current.unwrap_or_else(hll::new_sparse);
     if dense {
