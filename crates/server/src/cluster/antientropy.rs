@@ -179,6 +179,18 @@ impl Tree {
         Tree::from_leaves(partitions, leaves)
     }
 
+    /// [`Tree::build`] over the keys of `partitions` in the metadata database: this node's
+    /// tree (each key's leaf is the one `walk_meta` found for it).
+    async fn of_local_keys(c: &Cluster, view: &View, partitions: Vec<u32>) -> Tree {
+        let index = PartitionIndex::new(&partitions);
+        let mut leaves = vec![Leaf::default(); partitions.len()];
+        walk_meta(c, view, &index, |leaf, k, meta| {
+            leaves[leaf].add(key_hash(k, meta))
+        })
+        .await;
+        Tree::from_leaves(partitions, leaves)
+    }
+
     fn from_leaves(partitions: Vec<u32>, leaves: Vec<Leaf>) -> Tree {
         let branches: Vec<u64> = leaves.chunks(FANOUT).map(branch_hash).collect();
         let root = root_hash(&branches);
@@ -605,43 +617,31 @@ struct Outcome {
 // ---------------------------------------------------------------------------------------------
 // Walking the local keys
 
-/// Calls `visit` with every key of `partitions` in the metadata database and its raw
-/// metadata, reading each value where the scan finds it (no key copies, no second lookup), in
-/// the lock slices of `Cluster::walk_keys`, which let clients run in between.
+/// Calls `visit` with the position in `partitions` of every key of those partitions in the
+/// metadata database, the key and its raw metadata, reading each value where the scan finds it
+/// (no key copies, no second lookup, one partition hash per key), in the lock slices of
+/// `Cluster::walk_keys`, which let clients run in between.
 async fn walk_meta(
     c: &Cluster,
     view: &View,
     partitions: &PartitionIndex,
-    mut visit: impl FnMut(&[u8], &[u8]),
+    mut visit: impl FnMut(usize, &[u8], &[u8]),
 ) {
     c.for_each_key(c.meta_db, |k, v| {
-        if partitions.get(view.ring.partition_of(k)).is_some() {
+        if let Some(i) = partitions.get(view.ring.partition_of(k)) {
             if let Some(meta) = state::meta_bytes(v) {
-                visit(k, meta);
+                visit(i, k, meta);
             }
         }
     })
     .await;
 }
 
-/// This node's tree over `partitions`.
-async fn local_tree(c: &Cluster, view: &View, partitions: Vec<u32>) -> Tree {
-    let index = PartitionIndex::new(&partitions);
-    let mut leaves = vec![Leaf::default(); partitions.len()];
-    walk_meta(c, view, &index, |k, meta| {
-        if let Some(i) = index.get(view.ring.partition_of(k)) {
-            leaves[i].add(key_hash(k, meta));
-        }
-    })
-    .await;
-    Tree::from_leaves(partitions, leaves)
-}
-
 /// This node's side of the comparison of `partitions` in exchange `seed`.
 async fn local_comparison(c: &Cluster, view: &View, partitions: &[u32], seed: u64) -> Comparison {
     let index = PartitionIndex::new(partitions);
     let mut cmp = Comparison::new(seed);
-    walk_meta(c, view, &index, |k, meta| cmp.add(k, meta)).await;
+    walk_meta(c, view, &index, |_, k, meta| cmp.add(k, meta)).await;
     cmp
 }
 
@@ -675,7 +675,7 @@ pub async fn serve_tree(c: &Cluster, exchange: u64, partitions: Vec<u32>) -> Clu
     if let Err(e) = check_partitions(c, &view, &partitions) {
         return ClusterReply::Error(e);
     }
-    let tree = Arc::new(local_tree(c, &view, partitions).await);
+    let tree = Arc::new(Tree::of_local_keys(c, &view, partitions).await);
     let reply = ClusterReply::TreeBranches {
         root: tree.root,
         branches: tree.branches.clone(),
@@ -800,7 +800,7 @@ async fn exchange(
     };
     // Both sides walk their keys at the same time.
     let (mine, theirs) = tokio::join!(
-        local_tree(c, view, partitions),
+        Tree::of_local_keys(c, view, partitions),
         c.ask(addr, &ask_tree, timeout)
     );
     let ClusterReply::TreeBranches { root, branches } = theirs? else {

@@ -636,12 +636,13 @@ impl Cluster {
         timeout: Duration,
     ) -> Vec<NodeId> {
         let count = states.len();
-        // Only a hint needs the keys after the states are sent (no allocation per write else).
+        // Only a hint needs the keys after the states are sent (with hinted handoff off, no
+        // allocation for them).
         let keys: Option<Arc<[Bytes]>> = to
             .hinted
             .then(|| states.iter().map(|s| s.key.clone()).collect());
         let mut sends = Vec::with_capacity(to.owners.len());
-        let apply = |states| rpc::encode(&ClusterRpc::Apply { states });
+        let mut applies = Vec::with_capacity(to.owners.len());
         for &owner in to.owners {
             if let Some(&(fallback, _)) = to.stand_ins.iter().find(|(_, o)| *o == owner) {
                 let hint = ClusterRpc::Hint {
@@ -650,10 +651,15 @@ impl Cluster {
                 };
                 sends.push((fallback, owner, rpc::encode(&hint)));
             } else if view.is_alive(owner) {
-                sends.push((owner, owner, apply(states.clone())));
+                applies.push(owner);
             } else if let Some(keys) = &keys {
                 self.record_missed(owner, keys);
             }
+        }
+        // One encoding for every owner (a `Bytes` clone each), not one per owner.
+        if !applies.is_empty() {
+            let apply = rpc::encode(&ClusterRpc::Apply { states });
+            sends.extend(applies.into_iter().map(|o| (o, o, apply.clone())));
         }
         let sent = sends.len();
         let (tx, mut replies) = tokio::sync::mpsc::unbounded_channel();

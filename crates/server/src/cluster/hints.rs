@@ -296,9 +296,7 @@ async fn deliver_round(cluster: &Arc<Cluster>) {
         let (next, batches) = read_slice(cluster, cursor, &failed);
         cursor = next;
         for (target, pending) in batches {
-            if failed.contains(&target) {
-                continue;
-            }
+            // (`read_slice` left out the targets that failed earlier in this round.)
             if !announced.contains(&target) {
                 announced.push(target);
                 cluster.hints.in_progress.store(true, Ordering::Relaxed);
