@@ -7,8 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-ensure_redis
-cargo build --release -p ringkv
-target="${CARGO_TARGET_DIR:-target}"
-python3 bench/persistence.py --ringkv "$target/release/ringkv" --out bench/PERSISTENCE.md "$@"
+run_bench_py bench/persistence.py --out bench/PERSISTENCE.md "$@"
 echo "wrote bench/PERSISTENCE.md"

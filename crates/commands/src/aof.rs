@@ -811,14 +811,16 @@ impl Writer {
         }
         let policy = self.aof.fsync_policy();
         let skip = self.aof.skip_fsync.load(Ordering::Relaxed);
+        // A WAITAOF asking for an fsync makes one due under any policy; none while
+        // `no-appendfsync-on-rewrite` holds them back (the wait then outlasts the rewrite).
         let wanted = self.synced_end < self.aof.fsync_to.load(Ordering::Acquire);
-        let due = match policy {
-            AppendFsync::Always => !skip,
-            AppendFsync::EverySec => {
-                !skip && (wanted || self.last_fsync.elapsed() >= FSYNC_INTERVAL)
-            }
-            AppendFsync::No => wanted,
-        };
+        let due = !skip
+            && (wanted
+                || match policy {
+                    AppendFsync::Always => true,
+                    AppendFsync::EverySec => self.last_fsync.elapsed() >= FSYNC_INTERVAL,
+                    AppendFsync::No => false,
+                });
         if due && self.synced_end < self.written_end {
             if policy == AppendFsync::Always {
                 self.preallocate();

@@ -80,6 +80,18 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     Ok(Some(Duration::from_secs_f64(secs)))
 }
 
+/// Parses a timeout in milliseconds (an integer, 0 = forever) as Redis's WAIT, WAITAOF and
+/// XREAD BLOCK do.
+pub fn parse_timeout_ms(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let ms = crate::parse::parse_i64(arg).ok_or(CmdError::Static(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if ms < 0 {
+        return Err(TIMEOUT_NEGATIVE);
+    }
+    Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
+}
+
 /// Called by a blocking command's handler when there is nothing to pop. Inside EXEC this answers
 /// the timeout reply at once; when re-run for a parked request it only reports "still blocked";
 /// otherwise it parks the request and asks the connection to wait.

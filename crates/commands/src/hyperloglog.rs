@@ -105,8 +105,16 @@ fn pfadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (mut value, existed) = match hll_at(&mut db, key)? {
         Some(s) => {
             // Most elements of a big HLL change nothing: answer without copying the value.
-            let mut changes = args.iter().skip(2).map(|e| hll::would_change(s, e));
-            if !changes.try_fold(false, |any, c| c.map(|c| any | c))? {
+            // (A change is made on a copy, stored whole once every element is in, so that a
+            // corrupted value found half-way leaves the key as it was.)
+            let mut changes = false;
+            for element in args.iter().skip(2) {
+                if hll::would_change(s, element)? {
+                    changes = true;
+                    break;
+                }
+            }
+            if !changes {
                 ctx.out.integer(0);
                 return Ok(());
             }

@@ -819,13 +819,8 @@ fn waitaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             "ERR value is out of range, value must between 0 and 1",
         ));
     }
-    let numreplicas = crate::parse::int_arg(args.arg(2))?;
-    if numreplicas < 0 {
-        return Err(CmdError::Static(
-            "ERR value is out of range, must be positive",
-        ));
-    }
-    let timeout_ms = timeout_ms_arg(args.arg(3))?;
+    let numreplicas = crate::parse::non_negative_arg(args.arg(2))?;
+    let timeout = crate::blocking::parse_timeout_ms(args.arg(3))?;
     if numlocal > 0 && !ctx.shared.config.read().appendonly {
         return Err(CmdError::Static(
             "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.",
@@ -844,13 +839,13 @@ fn waitaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         std::mem::take(w.buffer_mut())
     };
     let now = acked(&aof);
-    if (now >= numlocal && numreplicas == 0) || ctx.client.in_exec || ctx.client.multi.is_some() {
+    if (now >= numlocal && numreplicas == 0) || ctx.client.in_exec {
         ctx.out.buffer_mut().extend_from_slice(&reply(now));
         return Ok(());
     }
     block_until(
         ctx,
-        timeout_ms,
+        timeout,
         async move {
             // Local fsync first (when asked for), then whatever replicas would add: none.
             if numlocal > 0 && aof.is_running() {
@@ -865,28 +860,16 @@ fn waitaof(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// A WAIT / WAITAOF timeout in milliseconds (0: none), with Redis's errors.
-fn timeout_ms_arg(arg: &[u8]) -> Result<i64, CmdError> {
-    let ms = crate::parse::parse_i64(arg).ok_or(CmdError::Static(
-        "ERR timeout is not an integer or out of range",
-    ))?;
-    if ms < 0 {
-        return Err(CmdError::Static("ERR timeout is negative"));
-    }
-    Ok(ms)
-}
-
-/// Blocks the client until `done` completes or `timeout_ms` passes (0: no limit), then replies
+/// Blocks the client until `done` completes or `timeout` passes (None: no limit), then replies
 /// with what `reply` says then.
 fn block_until(
     ctx: &mut Ctx<'_>,
-    timeout_ms: i64,
+    timeout: Option<std::time::Duration>,
     done: impl std::future::Future<Output = ()> + Send + 'static,
     reply: impl FnOnce() -> Vec<u8> + Send + 'static,
 ) {
     let (mut tx, rx) = tokio::sync::oneshot::channel();
-    let deadline = (timeout_ms > 0)
-        .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     tokio::spawn(async move {
         let limit = async {
             match deadline {
@@ -913,13 +896,13 @@ fn block_until(
 /// cluster mode (writes there are acknowledged by `cluster-write-quorum` replicas).
 fn wait(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let numreplicas = crate::parse::int_arg(args.arg(1))?;
-    let timeout_ms = timeout_ms_arg(args.arg(2))?;
-    if numreplicas <= 0 || ctx.client.in_exec || ctx.client.multi.is_some() {
+    let timeout = crate::blocking::parse_timeout_ms(args.arg(2))?;
+    if numreplicas <= 0 || ctx.client.in_exec {
         ctx.out.integer(0);
         return Ok(());
     }
     let proto = ctx.out.protocol();
-    block_until(ctx, timeout_ms, std::future::pending(), move || {
+    block_until(ctx, timeout, std::future::pending(), move || {
         let mut w = ringkv_protocol::ReplyWriter::new(proto);
         w.integer(0);
         std::mem::take(w.buffer_mut())

@@ -174,14 +174,9 @@ impl PubSub {
             now_ms,
         );
         for (pattern, subs) in &self.patterns {
-            if !glob_match(pattern, channel, false) {
-                continue;
-            }
-            let mut frames = Frames::default();
-            for link in subs.iter().filter(|l| !l.closed()) {
-                let frame = frames.get(link.protocol(), &[b"pmessage", pattern, channel, message]);
-                link.send(frame.to_vec(), limit, now_ms);
-                receivers += 1;
+            if glob_match(pattern, channel, false) {
+                let parts: [&[u8]; 4] = [b"pmessage", pattern, channel, message];
+                receivers += deliver(Some(subs), &parts, limit, now_ms);
             }
         }
         receivers

@@ -101,13 +101,7 @@ fn parse_read<'a>(args: Args<'a>, group_cmd: bool) -> Result<ReadArgs<'a>, CmdEr
         let o = args.arg(i);
         if is(o, "block") && more > 0 {
             i += 1;
-            let ms = crate::parse::parse_i64(args.arg(i)).ok_or(CmdError::Static(
-                "ERR timeout is not an integer or out of range",
-            ))?;
-            if ms < 0 {
-                return Err(CmdError::Static("ERR timeout is negative"));
-            }
-            r.block = Some((ms > 0).then(|| Duration::from_millis(ms as u64)));
+            r.block = Some(crate::blocking::parse_timeout_ms(args.arg(i))?);
         } else if is(o, "count") && more > 0 {
             i += 1;
             r.count = int_arg(args.arg(i))?.max(0) as usize;

@@ -832,6 +832,22 @@ fn waitaof_waits_for_this_connections_writes_to_be_fsynced() {
     assert_eq!(run(&mut r, &["WAITAOF", "1", "1", "300"]), "[:1,:0]");
     assert!(started.elapsed() >= Duration::from_millis(300));
 
+    drop(r);
+    drop(c);
+    drop(s);
+
+    // Under everysec a WAITAOF does not wait for the once-a-second fsync: 20 writes each
+    // waited for take far less than the 10-20 s those fsyncs would.
+    let s = Server::start(&["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let mut r = s.raw();
+    let started = Instant::now();
+    for i in 0..20 {
+        assert_eq!(run(&mut r, &["SET", "k", &i.to_string()]), "+OK");
+        assert_eq!(run(&mut r, &["WAITAOF", "1", "0", "0"]), "[:1,:0]");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
     // WAIT: no replicas acknowledge anything.
     assert_eq!(run(&mut r, &["WAIT", "0", "0"]), ":0");
     assert_eq!(
