@@ -348,17 +348,18 @@ fn xpending(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         return Ok(());
     };
-    let ids: Vec<StreamId> = match consumer {
+    // Walked lazily: COUNT stops the walk, however long the range.
+    let ids: Box<dyn Iterator<Item = StreamId> + '_> = match consumer {
         Some(name) => match g.consumers.get(name) {
-            Some(c) if start <= end => c.pending.range(start..=end).copied().collect(),
-            Some(_) => Vec::new(),
+            Some(c) if start <= end => Box::new(c.pending.range(start..=end).copied()),
+            Some(_) => Box::new(std::iter::empty()),
             None => {
                 out.array(0);
                 return Ok(());
             }
         },
-        None if start <= end => g.pel.range(start..=end).map(|(id, _)| *id).collect(),
-        None => Vec::new(),
+        None if start <= end => Box::new(g.pel.range(start..=end).map(|(id, _)| *id)),
+        None => Box::new(std::iter::empty()),
     };
     let d = out.begin_deferred();
     let mut n = 0;
@@ -386,8 +387,27 @@ fn xpending(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// A claim's logged effects and what it changed.
 struct ClaimLog {
+    /// The AOF (or a replica) wants effects: without it none are built.
+    logging: bool,
     effects: Vec<Vec<Vec<u8>>>,
     changes: u64,
+}
+
+impl ClaimLog {
+    fn new(logging: bool) -> ClaimLog {
+        ClaimLog {
+            logging,
+            effects: Vec::new(),
+            changes: 0,
+        }
+    }
+
+    /// Records the effect `make` builds, if anything logs it.
+    fn push(&mut self, make: impl FnOnce() -> Vec<Vec<u8>>) {
+        if self.logging {
+            self.effects.push(make());
+        }
+    }
 }
 
 /// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
@@ -460,13 +480,11 @@ fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Some(t) if (0..=now).contains(&t) => t,
         _ => now,
     };
+    let logging = db.logging();
     let Some(s) = existing_stream_mut(&mut db, key)? else {
         return Err(nogroup(key, group));
     };
-    let mut log = ClaimLog {
-        effects: Vec::new(),
-        changes: 0,
-    };
+    let mut log = ClaimLog::new(logging);
     let mut last_moved = false;
     if let Some(g) = s.groups.get_mut(group) {
         if last_id > g.last_id {
@@ -506,8 +524,7 @@ fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 None if !justid => p.delivery_count += 1,
                 None => {}
             }
-            log.effects
-                .push(claim_effect(key, group, consumer, id, p, last));
+            log.push(|| claim_effect(key, group, consumer, id, p, last));
         }
         if let Some(c) = g.consumers.get_mut(consumer) {
             c.active_time = now;
@@ -523,7 +540,7 @@ fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     out.finish_deferred_array(d, n);
     if last_moved && log.effects.is_empty() {
         if let Some(g) = s.groups.get(group) {
-            log.effects.push(setid_effect(key, group, g));
+            log.push(|| setid_effect(key, group, g));
         }
     }
     finish_claim(&mut db, [key, group, consumer], log, last_moved, created);
@@ -535,8 +552,7 @@ fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn drop_deleted(g: &mut ConsumerGroup, names: [&[u8]; 2], id: StreamId, log: &mut ClaimLog) {
     let [key, group] = names;
     if let Some(p) = g.pel.get(&id) {
-        log.effects
-            .push(claim_effect(key, group, &p.consumer, id, p, g.last_id));
+        log.push(|| claim_effect(key, group, &p.consumer, id, p, g.last_id));
         g.ack(id);
         log.changes += 1;
     }
@@ -618,24 +634,26 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if !read_stream(&mut db, key)?.is_some_and(|s| s.groups.contains_key(group)) {
         return Err(nogroup(key, group));
     }
+    let logging = db.logging();
     let Some(s) = existing_stream_mut(&mut db, key)? else {
         return Err(nogroup(key, group));
     };
     let created = claim_prepare(s, group, consumer, now);
-    let mut log = ClaimLog {
-        effects: Vec::new(),
-        changes: 0,
-    };
+    let mut log = ClaimLog::new(logging);
     let mut attempts = count.saturating_mul(10);
     let mut deleted = Vec::new();
     let mut claimed = Vec::new();
+    // At most `attempts` are looked at, and one more tells where the next call starts.
     let candidates: Vec<StreamId> = s
         .groups
         .get(group)
-        .map(|g| g.pel.range(start..).map(|(id, _)| *id).collect())
+        .map(|g| {
+            let ids = g.pel.range(start..).map(|(id, _)| *id);
+            ids.take(attempts.saturating_add(1)).collect()
+        })
         .unwrap_or_default();
     let mut next = StreamId::MIN;
-    let mut it = candidates.into_iter().peekable();
+    let mut it = candidates.into_iter();
     while attempts > 0 && count > 0 {
         let Some(id) = it.next() else {
             break;
@@ -664,8 +682,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             if !justid {
                 p.delivery_count += 1;
             }
-            log.effects
-                .push(claim_effect(key, group, consumer, id, p, last));
+            log.push(|| claim_effect(key, group, consumer, id, p, last));
         }
         if let Some(c) = g.consumers.get_mut(consumer) {
             c.active_time = now;

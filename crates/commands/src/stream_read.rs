@@ -355,6 +355,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             names: [key, group, consumer],
             now,
             count: if r.count == 0 { usize::MAX } else { r.count },
+            logging,
             effects: Vec::new(),
             changes: 0,
         };
@@ -363,7 +364,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         };
         let Some(from) = read.serves_after(s, *gt) else {
             // `>` with nothing new: this stream has no reply part.
-            read.finish(&mut db, created, logging);
+            read.finish(&mut db, created);
             continue;
         };
         served += 1;
@@ -378,7 +379,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         };
         out.finish_deferred_array(d, n);
         read.changes += 1;
-        read.finish(&mut db, created, logging);
+        read.finish(&mut db, created);
     }
     finish_or_block(ctx, outer.map(|d| (d, served)), &r, args, || {
         args.to_owned_args()
@@ -393,11 +394,20 @@ struct GroupRead<'a> {
     now: i64,
     /// At most this many entries (COUNT; unlimited without it).
     count: usize,
+    /// The AOF (or a replica) wants effects: without it none are built.
+    logging: bool,
     effects: Vec<Vec<Vec<u8>>>,
     changes: u64,
 }
 
 impl GroupRead<'_> {
+    /// Records the effect `make` builds, if anything logs it.
+    fn log(&mut self, make: impl FnOnce() -> Vec<Vec<u8>>) {
+        if self.logging {
+            self.effects.push(make());
+        }
+    }
+
     /// Creates the consumer if needed and marks it seen (as Redis 7.2 does for every read,
     /// served or not). Returns whether it was created; None if the group is gone.
     fn meet_consumer(&mut self, s: &mut StreamValue) -> Option<bool> {
@@ -409,7 +419,7 @@ impl GroupRead<'_> {
         }
         if created {
             self.changes += 1;
-            self.effects.push(created_effect(key, group, consumer));
+            self.log(|| created_effect(key, group, consumer));
         }
         Some(created)
     }
@@ -452,8 +462,7 @@ impl GroupRead<'_> {
                 p.delivery_time = self.now;
                 p.delivery_count += 1;
                 self.changes += 1;
-                self.effects
-                    .push(claim_effect(key, group, consumer, id, p, last));
+                self.log(|| claim_effect(key, group, consumer, id, p, last));
             }
         }
         pending.len()
@@ -484,20 +493,20 @@ impl GroupRead<'_> {
             };
             g.deliver(id, consumer, self.now);
             if let Some(p) = g.pel.get(&id) {
-                self.effects
-                    .push(claim_effect(key, group, consumer, id, p, g.last_id));
+                let last = g.last_id;
+                self.log(|| claim_effect(key, group, consumer, id, p, last));
             }
         }
         if let Some(g) = s.groups.get(group) {
             if before != Some((g.last_id, g.entries_read)) {
-                self.effects.push(setid_effect(key, group, g));
+                self.log(|| setid_effect(key, group, g));
             }
         }
         new.len()
     }
 
     /// Signals, notifies and logs what the read did.
-    fn finish(self, db: &mut DbRef<'_>, created: bool, logging: bool) {
+    fn finish(self, db: &mut DbRef<'_>, created: bool) {
         let key = self.names[0];
         if self.changes > 0 {
             db.signal_modified(key, self.changes);
@@ -505,10 +514,9 @@ impl GroupRead<'_> {
         if created {
             db.notify(notify::STREAM, "xgroup-createconsumer", key);
         }
-        if logging {
-            for e in &self.effects {
-                db.log_effect(e.iter().map(Vec::as_slice));
-            }
+        // Built only when logging.
+        for e in &self.effects {
+            db.log_effect(e.iter().map(Vec::as_slice));
         }
     }
 }

@@ -600,15 +600,22 @@ impl StreamValue {
     }
 
     /// The live entry `id`.
-    fn find(&self, id: StreamId) -> Option<Entry<'_>> {
+    /// The live entry `id` and the first ID of its node (a walk from the nearer end of it).
+    fn find(&self, id: StreamId) -> Option<(StreamId, Entry<'_>)> {
         let (first, c) = self.node_of(id)?;
-        c.entries(first)
-            .take_while(|e| e.id <= id)
-            .find(|e| e.id == id && !e.deleted)
+        let packed = c.packed(first);
+        let mut at = seek(c, first, id);
+        while let Some(e) = packed.entry(at) {
+            if e.id >= id {
+                return (e.id == id && !e.deleted).then_some((first, e));
+            }
+            at = e.next;
+        }
+        None
     }
 
     pub fn get(&self, id: StreamId) -> Option<FieldsRef<'_>> {
-        self.find(id).map(|e| e.fields)
+        self.find(id).map(|(_, e)| e.fields)
     }
 
     pub fn contains(&self, id: StreamId) -> bool {
@@ -656,17 +663,16 @@ impl StreamValue {
     /// Removes one entry; returns whether it existed. Keeps `first_id` and `max_deleted_id`
     /// as XDEL does.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let Some(at) = self.find(id).map(|e| e.at) else {
-            return false;
-        };
-        let Some((first, _)) = self.node_of(id) else {
+        let Some((first, at)) = self.find(id).map(|(first, e)| (first, e.at)) else {
             return false;
         };
         self.remove_at(first, at);
         if id > self.max_deleted_id {
             self.max_deleted_id = id;
         }
-        self.refresh_first_id();
+        if id == self.first_id {
+            self.refresh_first_id();
+        }
         true
     }
 
@@ -1154,8 +1160,10 @@ mod tests {
     fn small_entries_take_about_what_redis_listpacks_take() {
         let s = stream_of(100_000, NodeLimits::default());
         let per_entry = s.heap_size() as f64 / 100_000.0;
-        // `XADD s <i>-0 f <i>`: Redis 7 takes about 16 bytes per entry.
-        assert!(per_entry < 24.0, "{per_entry:.1} bytes per entry");
+        // `XADD s <i>-0 f <i>`: Redis 7 takes about 16 bytes per entry. The buffers' capacity
+        // comes to about 12.1 here; repeating the field name in every entry (no master fields)
+        // would make it about 14. (What the allocator adds is the bench's to measure.)
+        assert!(per_entry < 13.5, "{per_entry:.1} bytes per entry");
     }
 
     #[test]
