@@ -115,7 +115,7 @@ const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         ),
 ];
 
-fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
+pub(crate) fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
     CmdError::Owned(format!(
         "NOGROUP No such consumer group '{}' for key name '{}'",
         String::from_utf8_lossy(group),
@@ -337,7 +337,7 @@ fn xpending(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 for c in owners {
                     out.array(2);
                     out.bulk(&c.name);
-                    out.bulk(c.pending.len().to_string().as_bytes());
+                    out.bulk_i64(c.pending.len() as i64);
                 }
             }
             _ => {

@@ -222,13 +222,10 @@ fn xinfo_consumers(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let now = ctx.store.now_ms();
     let (mut db, out) = db_and_out(ctx);
     let s = read_stream(&mut db, key)?.ok_or(NO_SUCH_KEY)?;
-    let g = s.groups.get(group).ok_or_else(|| {
-        CmdError::Owned(format!(
-            "NOGROUP No such consumer group '{}' for key name '{}'",
-            String::from_utf8_lossy(group),
-            String::from_utf8_lossy(key)
-        ))
-    })?;
+    let g = s
+        .groups
+        .get(group)
+        .ok_or_else(|| crate::stream_group::nogroup_for_key(group, key))?;
     out.array(g.consumers.len());
     for c in g.consumers.values() {
         out.map(4);

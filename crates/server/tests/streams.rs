@@ -2780,3 +2780,26 @@ fn keyspace_events() {
         "[pmessage,__keyevent@0__:*,__keyevent@0__:del,s]"
     );
 }
+
+/// As in Redis 7.2, XREADGROUP, XCLAIM and XAUTOCLAIM create their consumer even when they
+/// read or claim nothing (docs/streams.md says so; the differential test cannot check it, as
+/// Redis 7.0 does not).
+#[test]
+fn reads_and_claims_create_their_consumer_even_when_nothing_comes() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(run(&mut r, "xgroup create s g $ mkstream"), "+OK");
+    assert_eq!(
+        run(&mut r, "xreadgroup group g reader streams s >"),
+        "(nil)"
+    );
+    assert_eq!(run(&mut r, "xclaim s g claimer 0 1-0"), "[]");
+    assert_eq!(
+        run(&mut r, "xautoclaim s g autoclaimer 0 0-0"),
+        "[0-0,[],[]]"
+    );
+    let names = consumers(&mut r, "xinfo consumers s g");
+    for name in ["reader", "claimer", "autoclaimer"] {
+        assert!(names.contains(name), "{name} missing from {names}");
+    }
+}

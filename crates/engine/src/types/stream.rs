@@ -339,9 +339,9 @@ pub struct Range<'a> {
     hi: StreamId,
     done: bool,
     /// Forward: the node being walked and the offset of its next entry.
-    front: Option<(StreamId, usize)>,
+    front: Option<(Packed<'a>, usize)>,
     /// Backward: the node being walked and the end of its next entry (walking back).
-    back: Option<(StreamId, usize)>,
+    back: Option<(Packed<'a>, usize)>,
 }
 
 impl<'a> Range<'a> {
@@ -384,7 +384,7 @@ impl<'a> Iterator for Range<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            let (first, at) = match self.front {
+            let (node, at) = match self.front {
                 Some(f) => f,
                 None => {
                     // The node holding `lo`, or the first one after it.
@@ -394,13 +394,12 @@ impl<'a> Iterator for Range<'a> {
                         .next_back()
                         .filter(|(_, c)| c.node.last >= self.lo)
                         .or_else(|| self.nodes.range(self.lo..).next())?;
-                    (first, seek(c, first, self.lo))
+                    (c.packed(first), seek(c, first, self.lo))
                 }
             };
-            let chunk = self.nodes.get(&first)?;
-            match chunk.packed(first).entry(at) {
+            match node.entry(at) {
                 Some(e) => {
-                    self.front = Some((first, e.next));
+                    self.front = Some((node, e.next));
                     if e.deleted || e.id < self.lo {
                         continue;
                     }
@@ -413,11 +412,11 @@ impl<'a> Iterator for Range<'a> {
                 }
                 None => {
                     // The next node.
-                    let (&next, _) = self
+                    let (&next, c) = self
                         .nodes
-                        .range((Bound::Excluded(first), Bound::Unbounded))
+                        .range((Bound::Excluded(node.first), Bound::Unbounded))
                         .next()?;
-                    self.front = Some((next, 0));
+                    self.front = Some((c.packed(next), 0));
                 }
             }
         }
@@ -428,18 +427,17 @@ impl<'a> Iterator for Range<'a> {
 impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         while !self.done {
-            let (first, end) = match self.back {
+            let (node, end) = match self.back {
                 Some(b) => b,
                 None => {
                     // The node holding `hi`, or the last one before it.
                     let (&first, c) = self.nodes.range(..=self.hi).next_back()?;
-                    (first, c.data.len())
+                    (c.packed(first), c.data.len())
                 }
             };
-            let chunk = self.nodes.get(&first)?;
-            match chunk.packed(first).entry_before(end) {
+            match node.entry_before(end) {
                 Some(e) => {
-                    self.back = Some((first, e.at));
+                    self.back = Some((node, e.at));
                     if e.deleted || e.id > self.hi {
                         continue;
                     }
@@ -452,8 +450,8 @@ impl DoubleEndedIterator for Range<'_> {
                 }
                 None => {
                     // The node before.
-                    let (&prev, c) = self.nodes.range(..first).next_back()?;
-                    self.back = Some((prev, c.data.len()));
+                    let (&prev, c) = self.nodes.range(..node.first).next_back()?;
+                    self.back = Some((c.packed(prev), c.data.len()));
                 }
             }
         }
