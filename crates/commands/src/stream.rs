@@ -392,7 +392,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let now = u64::try_from(db.now_ms()).unwrap_or(0);
     let limits = db.stream_limits();
     let logging = db.logging();
-    if existing_stream_mut(&mut db, key)?.is_none() && p.no_mkstream {
+    if p.no_mkstream && existing_stream_mut(&mut db, key)?.is_none() {
         out.null();
         return Ok(());
     }
