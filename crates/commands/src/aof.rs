@@ -356,7 +356,10 @@ impl Aof {
         let writer = Writer::new(self.clone(), link.clone(), file, path);
         let thread = std::thread::Builder::new()
             .name("ringkv-aof".into())
-            .spawn(move || writer.run())
+            .spawn(move || {
+                crate::cpu_affinity::pin_for(crate::cpu_affinity::Role::Background);
+                writer.run()
+            })
             .map_err(|e| format!("cannot start the AOF writer thread: {e}"))?;
         let _ = link.writer.set(thread.thread().clone());
         *self.link.lock() = Some(link);
@@ -947,6 +950,9 @@ impl Writer {
         self.file
             .sync_data()
             .map_err(|e| format!("fsync of {} failed: {e}", self.path.display()))?;
+        if self.aof.fsync_policy() == AppendFsync::Always {
+            crate::event_loop::note_fsync_cpu();
+        }
         let us = t.elapsed().as_micros() as u64;
         self.aof.stats.last_fsync_us.store(us, Ordering::Relaxed);
         self.aof.stats.fsyncs.fetch_add(1, Ordering::Relaxed);

@@ -25,6 +25,7 @@
 //! A capture always runs to its end, even after its file failed (marks must become consistent
 //! again); a failed job only records its error.
 
+use crate::cpu_affinity::{self, Role};
 use crate::persistence::{begin_rewrite, job_finished, plan_rewrite, rewrite_not_started};
 use crate::shared::Shared;
 use ringkv_engine::capture::Preserved;
@@ -169,8 +170,17 @@ impl Jobs {
                 for request in rx {
                     let Some(shared) = weak.upgrade() else { return };
                     match request {
-                        JobRequest::Run(job, pieces) => run(&shared, job, pieces),
-                        JobRequest::Rewrite => rewrite(&shared),
+                        JobRequest::Run(job, pieces) => {
+                            cpu_affinity::pin_for(match job.kind {
+                                JobKind::Rewrite { .. } => Role::AofRewrite,
+                                JobKind::Snapshot { .. } => Role::Bgsave,
+                            });
+                            run(&shared, job, pieces)
+                        }
+                        JobRequest::Rewrite => {
+                            cpu_affinity::pin_for(Role::AofRewrite);
+                            rewrite(&shared)
+                        }
                     }
                 }
             })
@@ -179,7 +189,10 @@ impl Jobs {
         let weak = Arc::downgrade(shared);
         std::thread::Builder::new()
             .name("ringkv-retire".into())
-            .spawn(move || retire_files(weak, retire_rx))
+            .spawn(move || {
+                cpu_affinity::pin_for(Role::Background);
+                retire_files(weak, retire_rx)
+            })
             .map_err(|e| format!("cannot start the file deletion thread: {e}"))?;
         *shared.persistence.jobs.runtime.lock() = Some(runtime);
         *shared.persistence.jobs.tx.lock() = Some(tx);

@@ -14,6 +14,7 @@ pub mod blocking;
 pub mod clients;
 pub mod cluster;
 pub mod connection;
+pub mod cpu_affinity;
 pub mod ctx;
 pub mod dispatch;
 pub mod dump;

@@ -251,6 +251,7 @@ fn lazyfree_sender() -> Option<&'static mpsc::Sender<Vec<Dict>>> {
             std::thread::Builder::new()
                 .name("ringkv-lazyfree".into())
                 .spawn(move || {
+                    crate::cpu_affinity::pin_for(crate::cpu_affinity::Role::Background);
                     for dicts in rx {
                         let n: usize = dicts.iter().map(Dict::len).sum();
                         drop(dicts);

@@ -97,6 +97,17 @@ pub struct Config {
     /// `busy-poll-min-load`: percent of the last 10 ms the event loop must have been working for
     /// it to poll instead of sleeping.
     pub busy_poll_min_load: u32,
+    /// `event-loop-pinning auto|no`: with `auto`, a single-threaded event loop pins itself to
+    /// the CPU it runs on while it is busy (see the server's `loop_pinning`).
+    pub event_loop_pinning: bool,
+    /// `server_cpulist`: CPUs for the event-loop thread(s) (Redis syntax, empty: any).
+    pub server_cpulist: String,
+    /// `bio_cpulist`: CPUs for the background threads (AOF writer, file deletion, lazy free).
+    pub bio_cpulist: String,
+    /// `aof_rewrite_cpulist`: CPUs for the background thread while it rewrites the AOF.
+    pub aof_rewrite_cpulist: String,
+    /// `bgsave_cpulist`: CPUs for the background thread while it writes a snapshot.
+    pub bgsave_cpulist: String,
     /// `slowlog-log-slower-than`: commands that run at least this many microseconds are recorded
     /// in the slow log (0 = every command, negative = none).
     pub slowlog_log_slower_than: i64,
@@ -225,6 +236,11 @@ impl Config {
             io_threads: 0,
             busy_poll_us: 0,
             busy_poll_min_load: 0,
+            event_loop_pinning: false,
+            server_cpulist: String::new(),
+            bio_cpulist: String::new(),
+            aof_rewrite_cpulist: String::new(),
+            bgsave_cpulist: String::new(),
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
             disable_thp: false,
@@ -449,7 +465,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 71);
+        assert_eq!(names.len(), 76);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -490,9 +506,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 72); // 71 params + 1 alias
+        assert_eq!(all.len(), 77); // 76 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 72);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 77);
     }
 
     #[test]
@@ -737,6 +753,7 @@ mod tests {
                 ("auto-aof-rewrite-min-size", "67108864".to_string()),
                 ("aof-preallocate", "1048576".to_string()),
                 ("aof-load-truncated", "yes".to_string()),
+                ("aof_rewrite_cpulist", String::new()),
             ]
         );
     }

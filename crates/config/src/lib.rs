@@ -11,6 +11,7 @@
 mod buffers;
 mod cli;
 mod config;
+mod cpulist;
 mod enums;
 mod glob;
 mod load;
@@ -25,6 +26,7 @@ pub use buffers::{
 };
 pub use cli::{parse_command_line, StartupArgs};
 pub use config::{param_names, Config};
+pub use cpulist::{parse_cpulist, MAX_CPUS};
 pub use enums::{AppendFsync, EvictionPolicy, LogLevel};
 /// Redis `stringmatchlen` glob matching, shared by CONFIG GET, KEYS, SCAN MATCH and PSUBSCRIBE.
 pub use glob::string_match as glob_match;

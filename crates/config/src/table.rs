@@ -986,6 +986,62 @@ pub(crate) static TABLE: &[Spec] = &[
         check: None,
     },
     Spec {
+        name: "event-loop-pinning",
+        aliases: &[],
+        mutable: true,
+        default: "auto",
+        kind: Kind::Enum {
+            names: &["auto", "no"],
+            get: |c| usize::from(!c.event_loop_pinning),
+            set: |c, i| c.event_loop_pinning = i == 0,
+        },
+        check: None,
+    },
+    Spec {
+        name: "server_cpulist",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.server_cpulist,
+            set: |c, v| c.server_cpulist = v,
+        },
+        check: Some(|c| crate::cpulist::parse_cpulist(&c.server_cpulist).map(|_| ())),
+    },
+    Spec {
+        name: "bio_cpulist",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.bio_cpulist,
+            set: |c, v| c.bio_cpulist = v,
+        },
+        check: Some(|c| crate::cpulist::parse_cpulist(&c.bio_cpulist).map(|_| ())),
+    },
+    Spec {
+        name: "aof_rewrite_cpulist",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.aof_rewrite_cpulist,
+            set: |c, v| c.aof_rewrite_cpulist = v,
+        },
+        check: Some(|c| crate::cpulist::parse_cpulist(&c.aof_rewrite_cpulist).map(|_| ())),
+    },
+    Spec {
+        name: "bgsave_cpulist",
+        aliases: &[],
+        mutable: false,
+        default: "",
+        kind: Kind::Str {
+            get: |c| &c.bgsave_cpulist,
+            set: |c, v| c.bgsave_cpulist = v,
+        },
+        check: Some(|c| crate::cpulist::parse_cpulist(&c.bgsave_cpulist).map(|_| ())),
+    },
+    Spec {
         name: "pidfile",
         aliases: &[],
         mutable: false,

@@ -380,6 +380,7 @@ fn every_parameter_round_trips_through_rewrite() {
         "all.conf",
         "bind 0.0.0.0 \"::\"\nport 0\ndir \"/tmp/with space\"\nlogfile x.log\ndatabases 2\n\
          tcp-backlog 10\nio-threads 4\ndisable-thp no\npidfile \"/run/ringkv.pid\"\nhttp-port 8080\n\
+         server_cpulist 0-7:2\nbio_cpulist 1,3\naof_rewrite_cpulist 5\nbgsave_cpulist \"2-3\"\n\
          http-bind 0.0.0.0\nid-datacenter 3\nid-worker 7\nid-epoch-ms 1600000000000\n\
          id-layout 40 6 5 12\nid-max-clock-backward-ms 50\n\
          appendfilename \"my aof\"\nappenddirname aof-dir\n\
@@ -407,6 +408,7 @@ fn every_parameter_round_trips_through_rewrite() {
             ("hz", "500"),
             ("busy-poll-us", "200"),
             ("busy-poll-min-load", "80"),
+            ("event-loop-pinning", "no"),
             ("slowlog-log-slower-than", "-1"),
             ("slowlog-max-len", "7"),
             ("protected-mode", "no"),

@@ -31,13 +31,18 @@
 //! counts as polling without work. After `busy-poll-us` without work the poller sleeps until the
 //! next command (or the end of the 10 ms), and the loop parks as usual. Only the single-threaded
 //! runtime (`io-threads 1`) polls.
+//!
+//! The same samples drive the event loop's automatic CPU pinning ([`crate::loop_pinning`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ringkv_commands::cpu_affinity;
 use ringkv_commands::event_loop;
 use ringkv_commands::Shared;
+
+use crate::loop_pinning::LoopPinning;
 use ringkv_config::AppendFsync;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -95,30 +100,42 @@ async fn sleep_until(deadline: Option<Instant>) -> Woken {
 struct Settings {
     window: Duration,
     min_load_percent: u32,
+    /// Automatic event-loop pinning is on (`event-loop-pinning auto`, no `server_cpulist`).
+    pinning: bool,
+    /// The AOF writer fsyncs under `always` (pinning prefers the CPU its fsyncs return on).
+    fsync_always: bool,
 }
 
 impl Settings {
     fn read(shared: &Shared) -> Settings {
+        let fsync_always = fsyncs_always(shared);
         let config = shared.config.read();
         Settings {
-            window: if other_threads_need_the_cpu(shared) {
+            fsync_always,
+            window: if fsync_always || background_job_runs(shared) {
                 Duration::ZERO
             } else {
                 Duration::from_micros(config.busy_poll_us.into())
             },
             min_load_percent: config.busy_poll_min_load,
+            pinning: config.event_loop_pinning
+                && cpu_affinity::list(cpu_affinity::Role::Server).is_empty(),
         }
     }
 }
 
-/// Whether one of the server's own threads needs a core now: the `always` AOF writer (a fsync
-/// per event-loop round) or a background save / AOF rewrite. Polling would take that CPU: on
-/// two cores, with the clients on the other one, it measured more latency, not less
-/// (`docs/persistence.md`, "Measured").
-fn other_threads_need_the_cpu(shared: &Shared) -> bool {
+/// The loop does not poll while one of the server's own threads needs a core: the `always` AOF
+/// writer (a fsync per event-loop round) or a background save / AOF rewrite. Polling would take
+/// that CPU: on two cores, with the clients on the other one, it measured more latency, not less
+/// (`docs/persistence.md`, "Measured"). This is the first of the two.
+fn fsyncs_always(shared: &Shared) -> bool {
     let aof = &shared.persistence.aof;
-    (aof.is_running() && aof.fsync_policy() == AppendFsync::Always)
-        || shared.persistence.state.lock().job.is_some()
+    aof.is_running() && aof.fsync_policy() == AppendFsync::Always
+}
+
+/// A background save or AOF rewrite runs (see [`fsyncs_always`]).
+fn background_job_runs(shared: &Shared) -> bool {
+    shared.persistence.state.lock().job.is_some()
 }
 
 /// The counters a load sample is taken from.
@@ -194,6 +211,7 @@ fn polls_next(settings: Settings, period: &Period) -> bool {
 /// The poller task (spawned by the server for a single-threaded runtime); returns at shutdown.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut stop = shared.shutdown_signal();
+    let mut pinning = LoopPinning::new();
     loop {
         // At rest: nothing to sample until a command runs.
         if let Woken::Stop = wait_for_commands(None, &mut stop).await {
@@ -215,6 +233,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             };
             if let Woken::Stop = woken {
                 event_loop::set_busy_poll_state(false, 0);
+                pinning.at_rest();
                 return;
             }
             let now = Sample::take(&shared);
@@ -223,8 +242,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             polling = polls_next(settings, &period);
             event_loop::set_busy_poll_state(polling, period.load_percent);
             if period.commands == 0 {
+                pinning.at_rest();
                 break;
             }
+            // The settings as they are now, not as the period began (a CONFIG SET meanwhile).
+            let current = Settings::read(&shared);
+            let prefer = current.fsync_always.then(event_loop::fsync_cpu).flatten();
+            pinning.after_sample(current.pinning, period.load_percent, prefer);
         }
     }
 }
@@ -314,6 +338,8 @@ mod tests {
         let on = Settings {
             window: Duration::from_micros(50),
             min_load_percent: 70,
+            pinning: true,
+            fsync_always: false,
         };
         let busy = Period {
             commands: 1000,

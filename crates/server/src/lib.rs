@@ -10,6 +10,7 @@ mod connection;
 pub mod cron;
 mod http;
 mod listener;
+mod loop_pinning;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod thp;

@@ -2,6 +2,7 @@
 //! (listeners, background work, cluster, shutdown) is the `ringkv` library next to it.
 
 use ringkv::{init_logging, run, VERSION};
+use ringkv_commands::cpu_affinity::{self, Role};
 use ringkv_config::{Config, StartupArgs};
 use std::process::ExitCode;
 
@@ -134,7 +135,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    cpu_affinity::configure(&config);
     let runtime = if config.io_threads <= 1 {
+        // The loop runs on this thread.
+        cpu_affinity::pin_for(Role::Server);
         let mut builder = tokio::runtime::Builder::new_current_thread();
         ringkv_commands::event_loop::install_hooks(&mut builder)
             .enable_all()
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         ringkv_commands::event_loop::install_hooks(&mut builder)
             .worker_threads(config.io_threads as usize)
+            .on_thread_start(|| cpu_affinity::pin_for(Role::Server))
             .enable_all()
             .build()
     };

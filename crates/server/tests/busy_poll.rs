@@ -10,27 +10,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Clients sending one command at a time (a request, then its reply), until `stop` or 5 s.
+/// Clients sending one command at a time until `stop` or 5 s.
 fn load(server: &Server, clients: usize, stop: &Arc<AtomicBool>) -> Vec<thread::JoinHandle<u64>> {
-    (0..clients)
-        .map(|i| {
-            let mut c = server.conn();
-            let stop = stop.clone();
-            thread::spawn(move || {
-                let started = Instant::now();
-                let mut done = 0u64;
-                while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(5) {
-                    let _: () = redis::cmd("SET")
-                        .arg(format!("k{i}"))
-                        .arg(done)
-                        .query(&mut c)
-                        .unwrap();
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect()
+    common::set_load(server, clients, stop, Duration::from_secs(5))
 }
 
 /// Runs `clients` under load for about a second; returns whether INFO showed

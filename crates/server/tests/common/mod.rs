@@ -575,3 +575,33 @@ pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Clients sending `SET k<i> <n>` one at a time (a request, then its reply) until `stop` is set
+/// or `limit` passes; each returns how many it sent.
+pub fn set_load(
+    server: &Server,
+    clients: usize,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    limit: Duration,
+) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..clients)
+        .map(|i| {
+            let mut c = server.conn();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut done = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && started.elapsed() < limit
+                {
+                    let _: () = redis::cmd("SET")
+                        .arg(format!("k{i}"))
+                        .arg(done)
+                        .query(&mut c)
+                        .unwrap();
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect()
+}
