@@ -137,10 +137,12 @@ fn main() -> ExitCode {
     };
     cpu_affinity::configure(&config);
     let runtime = if config.io_threads <= 1 {
-        // The loop runs on this thread.
+        // The loop runs on this thread. The runtime's other threads (its blocking pool) are
+        // background threads: they must not inherit the loop's CPU when it pins itself.
         cpu_affinity::pin_for(Role::Server);
         let mut builder = tokio::runtime::Builder::new_current_thread();
         ringkv_commands::event_loop::install_hooks(&mut builder)
+            .on_thread_start(|| cpu_affinity::pin_for(Role::Background))
             .enable_all()
             .build()
     } else {
