@@ -893,25 +893,25 @@ fn persist_removes_the_ttl() {
 fn keys_with_a_ttl_disappear() {
     let s = Server::start(&[]);
     let mut r = s.raw();
-    assert_eq!(run(&mut r, &["SET", "px", "v", "PX", "100"]), "+OK");
+    assert_eq!(run(&mut r, &["SET", "px", "v", "PX", "300"]), "+OK");
     assert_eq!(run(&mut r, &["SET", "pexp", "v"]), "+OK");
-    assert_eq!(run(&mut r, &["PEXPIRE", "pexp", "100"]), ":1");
+    assert_eq!(run(&mut r, &["PEXPIRE", "pexp", "300"]), ":1");
     assert_eq!(run(&mut r, &["SET", "exp", "v"]), "+OK");
-    assert_eq!(run(&mut r, &["EXPIRE", "exp", "1"]), ":1");
-    let at = (now_ms() + 100).to_string();
+    assert_eq!(run(&mut r, &["EXPIRE", "exp", "2"]), ":1");
+    let at = (now_ms() + 300).to_string();
     assert_eq!(run(&mut r, &["SET", "pat", "v"]), "+OK");
     assert_eq!(run(&mut r, &["PEXPIREAT", "pat", &at]), ":1");
     assert_eq!(run(&mut r, &["SET", "stays", "v"]), "+OK");
     let pttl = int(&mut r, &["PTTL", "px"]);
-    assert!(pttl > 0 && pttl <= 100, "{pttl}");
-    std::thread::sleep(Duration::from_millis(250));
+    assert!(pttl > 0 && pttl <= 300, "{pttl}");
+    std::thread::sleep(Duration::from_millis(700));
     for k in ["px", "pexp", "pat"] {
         assert_eq!(run(&mut r, &["TTL", k]), ":-2", "{k}");
         assert_eq!(run(&mut r, &["PTTL", k]), ":-2", "{k}");
         assert_eq!(run(&mut r, &["EXISTS", k]), ":0", "{k}");
     }
     assert_eq!(run(&mut r, &["EXISTS", "exp"]), ":1");
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_millis(1400));
     assert_eq!(run(&mut r, &["TTL", "exp"]), ":-2");
     assert_eq!(run(&mut r, &["GET", "exp"]), "(nil)");
     assert_eq!(run(&mut r, &["KEYS", "*"]), "[stays]");
