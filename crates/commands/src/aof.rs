@@ -850,7 +850,10 @@ impl Writer {
             }
             &buf
         };
-        if let Err(e) = self.file.write_all_at(data, self.len) {
+        let started = Instant::now();
+        let written = self.file.write_all_at(data, self.len);
+        crate::latency::sample("aof-write", started.elapsed());
+        if let Err(e) = written {
             // Cut a partial write back so the file ends at a command boundary (and has no
             // preallocated space left, which a retry would only find partly overwritten).
             match self.file.set_len(self.len) {
@@ -952,6 +955,7 @@ impl Writer {
             .map_err(|e| format!("fsync of {} failed: {e}", self.path.display()))?;
         if self.aof.fsync_policy() == AppendFsync::Always {
             crate::event_loop::note_fsync_cpu();
+            crate::latency::sample("aof-fsync-always", t.elapsed());
         }
         let us = t.elapsed().as_micros() as u64;
         self.aof.stats.last_fsync_us.store(us, Ordering::Relaxed);

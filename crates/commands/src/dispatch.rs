@@ -105,6 +105,7 @@ fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, index: usize, args:
     stat.calls += 1;
     stat.usec += usec;
     stat.failed += u64::from(failed);
+    crate::latency::command_ran(spec, usec, &mut stat.latency);
     ctx.shared.slowlog.record(ctx, spec, args, usec);
     if ctx.shared.monitors.active() {
         ctx.shared.monitors.feed(ctx, spec, args);
@@ -186,7 +187,11 @@ fn check(
     }
     // Inside EXEC the memory check already happened when the command was queued (as in Redis).
     if ctx.store.common.eviction.maxmemory != 0 && !ctx.client.in_exec {
+        let started = crate::latency::monitoring().then(std::time::Instant::now);
         let evicted = ctx.store.evict_if_needed(MAX_EVICTIONS_PER_COMMAND);
+        if let Some(started) = started {
+            crate::latency::sample("eviction-cycle", started.elapsed());
+        }
         if evicted.is_err() && spec.has(flags::DENYOOM) {
             return Err(OOM);
         }

@@ -2,9 +2,8 @@
 //! redis-cli and client libraries that parse it (`field:value` lines under `# Section` headers,
 //! sections separated by a blank line, CRLF line ends) work unchanged.
 //!
-//! Only sections backed by real state are produced; a section ringkv has no state for (modules,
-//! latencystats) is simply absent, as an unknown section is in Redis, rather than filled with
-//! made-up numbers. `replication` says what is true of every ringkv node: it takes writes and has
+//! Only sections backed by real state are produced; a section ringkv has no state for (modules)
+//! is simply absent, as an unknown section is in Redis, rather than filled with made-up numbers. `replication` says what is true of every ringkv node: it takes writes and has
 //! no Redis-style replicas (cluster replication is reported under `cluster`). Process facts Redis
 //! reads with libc calls (RSS, CPU time, page size, clock ticks) come from /proc here, so the
 //! command crate needs no libc binding.
@@ -38,6 +37,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("cpu", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -98,6 +98,7 @@ pub fn generate(ctx: &mut Ctx<'_>, requested: &[&[u8]]) -> String {
                 field(&mut out, "connected_slaves", 0);
             }
             "commandstats" => commandstats(ctx, &mut out),
+            "latencystats" => crate::latency::info_section(ctx, &mut out),
             "errorstats" => errorstats(ctx, &mut out),
             _ => {}
         }

@@ -27,6 +27,7 @@ pub mod ids;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod latency;
 pub mod list;
 pub mod loading;
 pub mod metrics;
@@ -63,6 +64,7 @@ pub fn command_table() -> CommandTable {
         connection::COMMANDS,
         server::COMMANDS,
         slowlog::COMMANDS,
+        latency::COMMANDS,
         monitor::COMMANDS,
         keys::COMMANDS,
         dump::COMMANDS,

@@ -16,7 +16,8 @@
 //! - `# Commandstats` becomes `ringkv_commands_total{cmd="get"}`,
 //!   `ringkv_commands_duration_seconds_total`, `ringkv_commands_rejected_calls_total` and
 //!   `ringkv_commands_failed_calls_total` (the names redis_exporter uses, with `ringkv_`), and
-//!   `# Errorstats` `ringkv_errors_total{err="ERR"}`.
+//!   `# Errorstats` `ringkv_errors_total{err="ERR"}`, and `# Latencystats`
+//!   `ringkv_latency_percentiles_usec{cmd="get",quantile="0.99"}` (redis_exporter's name).
 //! - Other `name:k=v,…` lines (rate-limit policies, …) become `ringkv_<section>_<k>{name="…"}`
 //!   for each numeric `v`.
 //! - Text values (versions, policies, `*_human`) are left out; they are not measurements.
@@ -113,6 +114,22 @@ pub fn from_info(info: &str) -> String {
                         _ => continue,
                     };
                     samples.push((metric.to_string(), vec![("cmd", cmd.to_string())], v));
+                }
+            }
+            "latencystats" => {
+                let cmd = name.trim_start_matches("latency_percentiles_usec_");
+                for (p, usec) in value.split(',').filter_map(|kv| kv.split_once('=')) {
+                    let quantile = p.trim_start_matches('p').parse::<f64>().map(|p| p / 100.0);
+                    if let (Ok(q), Ok(usec)) = (quantile, usec.parse::<f64>()) {
+                        samples.push((
+                            "ringkv_latency_percentiles_usec".into(),
+                            vec![
+                                ("cmd", cmd.to_string()),
+                                ("quantile", ringkv_config::format_percentile(q)),
+                            ],
+                            usec,
+                        ));
+                    }
                 }
             }
             "errorstats" => {

@@ -350,6 +350,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         cfg.set(&pairs).map_err(CmdError::Owned)?;
         crate::shared::apply_config_to_store(&cfg, ctx.store);
         ctx.shared.slowlog.configure(&cfg);
+        crate::latency::configure(&cfg);
     }
     crate::persistence::config_changed(ctx.store, ctx.shared);
     ctx.shared.config_epoch.fetch_add(1, Ordering::Release);

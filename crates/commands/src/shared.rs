@@ -136,6 +136,7 @@ impl Shared {
         apply_config_to_store(&config, &mut store);
         let slowlog = crate::slowlog::SlowLog::default();
         slowlog.configure(&config);
+        crate::latency::configure(&config);
         Shared {
             store: Mutex::new(store),
             config: RwLock::new(config),

@@ -11,6 +11,19 @@ use crate::enums::{AppendFsync, EvictionPolicy, LogLevel};
 use crate::glob::{has_glob_chars, string_match};
 use crate::table::{entries, lookup, Spec, TABLE};
 
+/// A percentile (0 to 100) of `latency-tracking-info-percentiles`; compared by its bits so the
+/// configuration stays `Eq`.
+#[derive(Debug, Clone, Copy)]
+pub struct Percentile(pub f64);
+
+impl PartialEq for Percentile {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Percentile {}
+
 /// The server configuration. Every field is one parameter of the table
 /// (see [`crate::param_names`]); units are given per field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +110,13 @@ pub struct Config {
     /// `busy-poll-min-load`: percent of the last 10 ms the event loop must have been working for
     /// it to poll instead of sleeping.
     pub busy_poll_min_load: u32,
+    /// `latency-monitor-threshold`: milliseconds from which an event (a command, an fsync, an
+    /// expiry cycle ...) is sampled by the latency monitor; 0 turns it off.
+    pub latency_monitor_threshold: u64,
+    /// `latency-tracking`: per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats shows.
+    pub latency_tracking_info_percentiles: Vec<Percentile>,
     /// `event-loop-pinning auto|no`: with `auto`, a single-threaded event loop pins itself to
     /// the CPU it runs on while it is busy (see the server's `loop_pinning`).
     pub event_loop_pinning: bool,
@@ -237,6 +257,9 @@ impl Config {
             busy_poll_us: 0,
             busy_poll_min_load: 0,
             event_loop_pinning: false,
+            latency_monitor_threshold: 0,
+            latency_tracking: false,
+            latency_tracking_info_percentiles: Vec::new(),
             server_cpulist: String::new(),
             bio_cpulist: String::new(),
             aof_rewrite_cpulist: String::new(),
@@ -465,7 +488,7 @@ mod tests {
     #[test]
     fn param_names_in_table_order() {
         let names: Vec<_> = param_names().collect();
-        assert_eq!(names.len(), 76);
+        assert_eq!(names.len(), 79);
         assert_eq!(names[0], "bind");
         assert_eq!(names[1], "port");
         assert!(names.contains(&"busy-reply-threshold"));
@@ -506,9 +529,9 @@ mod tests {
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         let expected: Vec<_> = entries().map(|(n, _)| n).collect();
         assert_eq!(names, expected);
-        assert_eq!(all.len(), 77); // 76 params + 1 alias
+        assert_eq!(all.len(), 80); // 79 params + 1 alias
                                    // Overlapping patterns do not duplicate.
-        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 77);
+        assert_eq!(get(&c, &["*", "port", "p*"]).len(), 80);
     }
 
     #[test]

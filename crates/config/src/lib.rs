@@ -25,7 +25,7 @@ pub use buffers::{
     notify, notify_flags_to_string, parse_notify_flags, OutputBufferLimit, OutputBufferLimits,
 };
 pub use cli::{parse_command_line, StartupArgs};
-pub use config::{param_names, Config};
+pub use config::{param_names, Config, Percentile};
 pub use cpulist::{parse_cpulist, MAX_CPUS};
 pub use enums::{AppendFsync, EvictionPolicy, LogLevel};
 /// Redis `stringmatchlen` glob matching, shared by CONFIG GET, KEYS, SCAN MATCH and PSUBSCRIBE.
@@ -33,6 +33,8 @@ pub use glob::string_match as glob_match;
 pub use load::{ConfigError, COMMAND_LINE_SOURCE};
 pub use quorum::Quorum;
 pub use rewrite::REWRITE_SIGNATURE;
+/// A percentile as Redis prints it (`99.9`, `50`), for INFO latencystats.
+pub use table::format_percentile;
 
 /// The version string used in error reports (`ringkv <version>`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

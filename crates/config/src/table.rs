@@ -313,6 +313,56 @@ fn rewrite_save(c: &Config) -> String {
     }
 }
 
+/// `latency-tracking-info-percentiles`: the whole list of percentiles, each a number from 0 to
+/// 100 (a lone empty argument means none), with Redis's errors.
+fn set_percentiles(c: &mut Config, args: &[Vec<u8>]) -> Result<(), String> {
+    let args = if args.len() == 1 && args[0].is_empty() {
+        &[][..]
+    } else {
+        args
+    };
+    let mut percentiles = Vec::with_capacity(args.len());
+    for arg in args {
+        let p = std::str::from_utf8(arg)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|p| !p.is_nan())
+            .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        percentiles.push(crate::config::Percentile(p));
+    }
+    c.latency_tracking_info_percentiles = percentiles;
+    Ok(())
+}
+
+/// A percentile as Redis prints it: `%f` without its trailing zeros (`99.9`, `50`).
+pub fn format_percentile(p: f64) -> String {
+    let text = format!("{p:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn format_percentiles(c: &Config) -> String {
+    c.latency_tracking_info_percentiles
+        .iter()
+        .map(|p| format_percentile(p.0))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `CONFIG REWRITE`: all percentiles on one line, `""` for none.
+fn rewrite_percentiles(c: &Config) -> String {
+    if c.latency_tracking_info_percentiles.is_empty() {
+        "\"\"".to_string()
+    } else {
+        format_percentiles(c)
+    }
+}
+
 /// Redis `isValidAOFfilename` / `isValidAOFdirname`: a non-empty name
 /// without a `/`.
 fn check_base_name(value: &str, param: &str, what: &str) -> Result<(), String> {
@@ -982,6 +1032,43 @@ pub(crate) static TABLE: &[Spec] = &[
             max: 100,
             get: |c| c.busy_poll_min_load.into(),
             set: |c, v| c.busy_poll_min_load = v as u32,
+        },
+        check: None,
+    },
+    Spec {
+        name: "latency-monitor-threshold",
+        aliases: &[],
+        mutable: true,
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| i64::try_from(c.latency_monitor_threshold).unwrap_or(i64::MAX),
+            set: |c, v| c.latency_monitor_threshold = u64::try_from(v).unwrap_or(0),
+        },
+        check: None,
+    },
+    Spec {
+        name: "latency-tracking",
+        aliases: &[],
+        mutable: true,
+        default: "yes",
+        kind: Kind::Bool {
+            get: |c| c.latency_tracking,
+            set: |c, v| c.latency_tracking = v,
+        },
+        check: None,
+    },
+    Spec {
+        name: "latency-tracking-info-percentiles",
+        aliases: &[],
+        mutable: true,
+        default: "50 99 99.9",
+        kind: Kind::Special {
+            multi_arg: true,
+            set: set_percentiles,
+            get: format_percentiles,
+            rewrite: rewrite_percentiles,
         },
         check: None,
     },

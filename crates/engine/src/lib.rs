@@ -19,6 +19,7 @@ pub mod evict;
 pub mod expire;
 pub mod expire_index;
 pub mod glob;
+pub mod latency_histogram;
 pub mod lru;
 pub mod oplog;
 pub mod rng;

@@ -64,7 +64,7 @@ pub struct KeyspaceStats {
 }
 
 /// One command's counters for INFO commandstats (Redis's `cmdstat_<name>` line).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct CommandStat {
     /// Executions (a command queued by MULTI counts when EXEC runs it).
     pub calls: u64,
@@ -74,6 +74,8 @@ pub struct CommandStat {
     pub rejected: u64,
     /// Ran and replied with an error.
     pub failed: u64,
+    /// The distribution of its execution times (`latency-tracking`), from its first call.
+    pub latency: Option<Box<crate::latency_histogram::LatencyHistogram>>,
 }
 
 /// Distinct error codes INFO errorstats tracks (Redis's ERRORSTATS_LIMIT): clients choose error

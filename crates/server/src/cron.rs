@@ -74,7 +74,9 @@ async fn expire_and_rehash(shared: &Shared, period: Duration) {
             while store.rehash_idle(IDLE_REHASH_STEP_BUCKETS)
                 && rehash_start.elapsed() < IDLE_REHASH_BUDGET
             {}
+            let expire_start = Instant::now();
             let report = store.active_expire_cycle(EXPIRE_KEYS_PER_SLICE);
+            ringkv_commands::latency::sample("expire-cycle", expire_start.elapsed());
             ringkv_commands::pubsub::publish_key_events(&mut store, shared);
             report
         };

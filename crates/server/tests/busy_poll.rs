@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{info_field, populate, Server};
+use common::{config_set, info_field, populate, Server};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -52,15 +52,6 @@ fn busy_poll_settings(c: &mut redis::Connection) -> Vec<String> {
         .arg("busy-poll-*")
         .query(c)
         .unwrap()
-}
-
-fn config_set(c: &mut redis::Connection, name: &str, value: &str) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg(name)
-        .arg(value)
-        .query(c)
-        .unwrap();
 }
 
 /// Whether INFO shows `busy_poll_active:1` within `limit` (looked at every 10 ms).

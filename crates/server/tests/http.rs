@@ -374,6 +374,7 @@ fn metrics_export_every_info_number() {
         "ringkv_commands_failed_calls_total{cmd=\"lpush\"} 1\n",
         "ringkv_errors_total{err=\"WRONGTYPE\"} 1\n",
         "ringkv_db_keys{db=\"0\"} ",
+        "ringkv_latency_percentiles_usec{cmd=\"set\",quantile=\"0.999\"} ",
         "# TYPE ringkv_keyspace_hits_total counter\nringkv_keyspace_hits_total 1\n",
         "# TYPE ringkv_connected_clients gauge\nringkv_connected_clients 1\n",
         "ringkv_ratelimit_allowed_total{name=\"policy_api\"} 1\n",

@@ -605,3 +605,13 @@ pub fn set_load(
         })
         .collect()
 }
+
+/// `CONFIG SET name value`, which must succeed.
+pub fn config_set(c: &mut redis::Connection, name: &str, value: &str) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(c)
+        .unwrap();
+}
