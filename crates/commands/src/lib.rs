@@ -19,6 +19,8 @@ pub mod dispatch;
 pub mod dump;
 pub mod error;
 pub mod event_loop;
+pub mod geo;
+mod geohash;
 pub mod hash;
 mod hll;
 pub mod hyperloglog;
@@ -72,6 +74,7 @@ pub fn command_table() -> CommandTable {
         set::COMMANDS,
         list::COMMANDS,
         zset::COMMANDS,
+        geo::COMMANDS,
         sort::COMMANDS,
         stream::COMMANDS,
         stream_read::COMMANDS,
