@@ -20,6 +20,8 @@ pub mod dispatch;
 pub mod dump;
 pub mod error;
 pub mod event_loop;
+pub mod geo;
+mod geohash;
 pub mod hash;
 mod hll;
 pub mod hyperloglog;
@@ -75,6 +77,7 @@ pub fn command_table() -> CommandTable {
         set::COMMANDS,
         list::COMMANDS,
         zset::COMMANDS,
+        geo::COMMANDS,
         sort::COMMANDS,
         stream::COMMANDS,
         stream_read::COMMANDS,

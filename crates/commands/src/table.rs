@@ -240,6 +240,7 @@ impl CommandSpec {
             "list" => "@list",
             "set" => "@set",
             "sorted-set" => "@sortedset",
+            "geo" => "@geo",
             "connection" => "@connection",
             "generic" if self.first_key > 0 => "@keyspace",
             "transactions" => "@transaction",

@@ -330,7 +330,10 @@ const NAN_RESULT: CmdError = CmdError::Static("ERR resulting score is not a numb
 // ---------------------------------------------------------------------------------------------
 
 /// Read lookup (hit/miss statistics): the sorted set, None if absent, WRONGTYPE otherwise.
-fn read_zset<'a>(db: &'a mut DbRef<'_>, key: &[u8]) -> Result<Option<&'a ZSetValue>, CmdError> {
+pub(crate) fn read_zset<'a>(
+    db: &'a mut DbRef<'_>,
+    key: &[u8],
+) -> Result<Option<&'a ZSetValue>, CmdError> {
     typed::read(db, key)
 }
 
@@ -353,7 +356,7 @@ pub(crate) fn after_removal(db: &mut DbRef<'_>, key: &[u8], removed: usize, even
 
 /// A score argument (ZADD, ZINCRBY, WEIGHTS): Redis getDoubleFromObject, which also refuses
 /// values that overflow or underflow a double.
-fn parse_score(arg: &[u8]) -> Option<f64> {
+pub(crate) fn parse_score(arg: &[u8]) -> Option<f64> {
     let v = parse_f64(arg)?;
     let text = std::str::from_utf8(arg).ok()?.to_ascii_lowercase();
     if v.is_infinite() && !text.contains("inf") {
@@ -471,28 +474,49 @@ fn zincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     zadd_generic(ctx, args, true)
 }
 
+/// ZADD's options (ZINCRBY is ZADD INCR; GEOADD takes NX, XX and CH).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ZaddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub ch: bool,
+    pub incr: bool,
+    pub gt: bool,
+    pub lt: bool,
+}
+
+impl ZaddFlags {
+    /// Takes `opt` if it is one of ZADD's flags (with `all` false, one of GEOADD's: NX, XX,
+    /// CH); false for anything else, which ends the flags.
+    pub(crate) fn parse(&mut self, opt: &[u8], all: bool) -> bool {
+        let flag = if is(opt, "nx") {
+            &mut self.nx
+        } else if is(opt, "xx") {
+            &mut self.xx
+        } else if is(opt, "ch") {
+            &mut self.ch
+        } else if all && is(opt, "incr") {
+            &mut self.incr
+        } else if all && is(opt, "gt") {
+            &mut self.gt
+        } else if all && is(opt, "lt") {
+            &mut self.lt
+        } else {
+            return false;
+        };
+        *flag = true;
+        true
+    }
+}
+
 fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr_cmd: bool) -> CmdResult {
     let key = args.arg(1);
-    let (mut nx, mut xx, mut ch, mut incr, mut gt, mut lt) =
-        (false, false, false, incr_cmd, false, false);
+    let mut f = ZaddFlags {
+        incr: incr_cmd,
+        ..ZaddFlags::default()
+    };
     let mut i = 2;
-    while i < args.len() {
-        let opt = args.arg(i);
-        if is(opt, "nx") {
-            nx = true;
-        } else if is(opt, "xx") {
-            xx = true;
-        } else if is(opt, "ch") {
-            ch = true;
-        } else if is(opt, "incr") {
-            incr = true;
-        } else if is(opt, "gt") {
-            gt = true;
-        } else if is(opt, "lt") {
-            lt = true;
-        } else {
-            break;
-        }
+    while i < args.len() && f.parse(args.arg(i), true) {
         i += 1;
     }
     let rest = args.len() - i;
@@ -500,27 +524,46 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr_cmd: bool) -> CmdResult 
         return Err(SYNTAX);
     }
     let n = rest / 2;
-    if nx && xx {
+    if f.nx && f.xx {
         return Err(CmdError::Static(
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (nx && (gt || lt)) || (gt && lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(CmdError::Static(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
     }
-    if incr && n > 1 {
+    if f.incr && n > 1 {
         return Err(CmdError::Static(
             "ERR INCR option supports a single increment-element pair",
         ));
     }
-    let mut scores = Vec::with_capacity(n);
-    let mut max_len = 0;
+    let mut pairs = Vec::with_capacity(n);
     for j in 0..n {
-        scores.push(parse_score(args.arg(i + 2 * j)).ok_or(NOT_FLOAT)?);
-        max_len = max_len.max(args.arg(i + 2 * j + 1).len());
+        let score = parse_score(args.arg(i + 2 * j)).ok_or(NOT_FLOAT)?;
+        pairs.push((score, args.arg(i + 2 * j + 1)));
     }
+    zadd_apply(ctx, key, f, &pairs)
+}
+
+/// ZADD's work once its arguments are valid (shared with GEOADD): adds or updates the
+/// `(score, member)` pairs as the flags say and replies.
+pub(crate) fn zadd_apply(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: ZaddFlags,
+    pairs: &[(f64, &[u8])],
+) -> CmdResult {
+    let ZaddFlags {
+        nx,
+        xx,
+        ch,
+        incr,
+        gt,
+        lt,
+    } = f;
+    let max_len = pairs.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
     let (mut db, out) = db_and_out(ctx);
     if xx && existing_zset_mut(&mut db, key)?.is_none() {
         // XX on a missing key: nothing to do, and no key is created.
@@ -531,12 +574,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr_cmd: bool) -> CmdResult 
         }
         return Ok(());
     }
-    let zset = typed::get_or_create(&mut db, key, || ZSetValue::with_hint(n, max_len))?;
+    let zset = typed::get_or_create(&mut db, key, || ZSetValue::with_hint(pairs.len(), max_len))?;
     let (mut added, mut updated, mut processed) = (0usize, 0usize, 0usize);
     let mut last = 0.0;
     let mut failed = false;
-    for (j, &score) in scores.iter().enumerate() {
-        let member = args.arg(i + 2 * j + 1);
+    for &(score, member) in pairs {
         match zset.score(member) {
             Some(cur) => {
                 if nx {
@@ -896,7 +938,7 @@ fn limit_ranks(
 
 /// Stores a result of the STORE commands: the destination is replaced (whatever its type, TTL
 /// dropped), or deleted when the result is empty. Replies with the result's size.
-fn store_result(
+pub(crate) fn store_result(
     db: &mut DbRef<'_>,
     out: &mut ReplyWriter,
     dst: &[u8],

@@ -245,6 +245,19 @@ impl ReplyWriter {
         }
     }
 
+    /// A double already formatted by the caller (GEOPOS prints 17 decimals where `double`
+    /// prints the shortest form): RESP3 `,text`, RESP2 a bulk string.
+    pub fn double_text(&mut self, text: &[u8]) {
+        match self.proto {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.buf.push(b',');
+                self.buf.extend_from_slice(text);
+                self.crlf();
+            }
+        }
+    }
+
     /// A boolean: RESP3 `#t` / `#f`; RESP2 `:1` / `:0`.
     pub fn boolean(&mut self, v: bool) {
         let s: &[u8] = match (self.proto, v) {

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""GEO benchmark: ringkv and redis-server side by side, redis-benchmark with GEOADD, GEODIST,
+GEOPOS and GEOSEARCH BYRADIUS (a small and a larger result).
+
+Each row is one redis-benchmark run (-c 50) against each server in turn, after FLUSHALL and the
+row's setup: 100,000 points spread uniformly over a 2 x 2 degree square around (13, 38), the
+same points (seeded) on both servers. Every number printed is measured in this run; nothing is
+typed in.
+Usage: bench/geo.sh [--quick]
+"""
+import argparse, os, random, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import bench, cli, machine, pipe, ratio_table, start_server  # noqa: E402
+
+POINTS = 100_000
+SMALL_KM, LARGE_KM = "1", "8"
+
+# (label, setup, benchmarked command: redis-benchmark options, then the command, and the share
+# of -n it runs: the larger search replies hundreds of members).
+ROWS = [
+    ("GEOADD geo 13.<rand> 38.<rand> m:<rand>", ["fill"],
+     ["-r", "1000000", "GEOADD", "geo", "13.__rand_int__", "38.__rand_int__", "m:__rand_int__"], 1),
+    ("GEODIST geo m:1 m:2 km", ["fill"], ["GEODIST", "geo", "m:1", "m:2", "km"], 1),
+    ("GEOPOS geo m:1 m:2", ["fill"], ["GEOPOS", "geo", "m:1", "m:2"], 1),
+    (f"GEOSEARCH geo FROMLONLAT 13 38 BYRADIUS {SMALL_KM} km ASC (small result)", ["fill"],
+     ["GEOSEARCH", "geo", "FROMLONLAT", "13", "38", "BYRADIUS", SMALL_KM, "km", "ASC"], 1),
+    (f"GEOSEARCH geo FROMLONLAT 13 38 BYRADIUS {LARGE_KM} km ASC (larger result)", ["fill"],
+     ["GEOSEARCH", "geo", "FROMLONLAT", "13", "38", "BYRADIUS", LARGE_KM, "km", "ASC"], 20),
+]
+
+
+def fill(port):
+    """`geo`: POINTS members m:0.. at seeded random positions in [12, 14] x [37, 39]."""
+    rng = random.Random(7)
+    cmds = []
+    for start in range(0, POINTS, 1000):
+        cmd = [b"GEOADD", b"geo"]
+        for i in range(start, start + 1000):
+            lon, lat = 12 + 2 * rng.random(), 37 + 2 * rng.random()
+            cmd += [b"%.6f" % lon, b"%.6f" % lat, b"m:%d" % i]
+        cmds.append(cmd)
+    pipe(port, cmds)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ringkv", required=True)
+    ap.add_argument("--out", default="bench/GEO.md")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    ringkv = os.path.abspath(args.ringkv)
+    n1, n16 = (50_000, 200_000) if args.quick else (200_000, 1_000_000)
+
+    servers = [start_server("redis", ringkv), start_server("ringkv", ringkv)]
+    results = []
+    try:
+        for pipeline, n in ((1, n1), (16, n16)):
+            for label, setup, command, share in ROWS:
+                row = {"test": label, "P": pipeline}
+                for s in servers:
+                    cli(s.port, "FLUSHALL")
+                    if "fill" in setup:
+                        fill(s.port)
+                    r = bench(s, None, pipeline, n // share, 50, flush=False, command=command)
+                    row[s.name] = r
+                    print(f"{s.name:7} {label:70} -P {pipeline:2}: {r['rps']:>10.0f} req/s  "
+                          f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
+                results.append(row)
+        found = {}
+        for s in servers:
+            cli(s.port, "FLUSHALL")
+            fill(s.port)
+            found[s.name] = [
+                cli(s.port, "GEOSEARCH", "geo", "FROMLONLAT", "13", "38", "BYRADIUS", km, "km",
+                    "ASC").count("\n")
+                for km in (SMALL_KM, LARGE_KM)
+            ]
+    finally:
+        for s in servers:
+            s.stop()
+
+    lines = [
+        "# ringkv vs redis-server — GEO",
+        "",
+        f"Produced by `bench/geo.sh{' --quick' if args.quick else ''}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; every figure below was measured in that run.",
+        "",
+        f"Machine: {machine()}.  ",
+        f"redis-benchmark -c 50 with the command shown, -n {n1} at -P 1 and {n16} at -P 16 (a "
+        f"twentieth of that for the larger search). `geo` holds {POINTS:,} points spread "
+        "uniformly over [12, 14] x [37, 39] degrees (the same seeded points on both servers); "
+        "`<rand>` is redis-benchmark's `__rand_int__` (so GEOADD adds new members at new "
+        "positions). Server CPU = user+sys of the server process / requests. Ratios are "
+        "ringkv / redis (throughput: higher is better; CPU: lower is better).",
+        "",
+    ]
+    lines += ratio_table(results, "command", lambda row: f"`{row['test']}`")
+    lines += [
+        "",
+        f"Members found by the searches on the filled set ({SMALL_KM} km / {LARGE_KM} km): "
+        f"redis {found['redis'][0]} / {found['redis'][1]}, "
+        f"ringkv {found['ringkv'][0]} / {found['ringkv'][1]}.",
+        "",
+    ]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
