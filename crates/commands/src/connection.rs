@@ -144,6 +144,22 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
              [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>]> \
              [[ID client-id] | ...]>",
         ),
+    CommandSpec::new("pause", -3, CONN | flags::ADMIN, crate::pause::client_pause)
+        .group("connection")
+        .doc("Suspends commands processing.", "3.0.0", "O(1)")
+        .syntax("timeout [WRITE | ALL]"),
+    CommandSpec::new(
+        "unpause",
+        2,
+        CONN | flags::ADMIN,
+        crate::pause::client_unpause,
+    )
+    .group("connection")
+    .doc(
+        "Resumes processing commands from paused clients.",
+        "6.2.0",
+        "O(N) Where N is the number of paused clients",
+    ),
     CommandSpec::new("unblock", -3, CONN | flags::ADMIN, client_unblock)
         .group("connection")
         .doc(
@@ -709,6 +725,10 @@ const CLIENT_HELP: &[&str] = &[
     "      Return clients of specified type.",
     "    * ID <client-id> [<client-id> ...]",
     "      Return clients of specified IDs only.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
     "SETNAME <name>",

@@ -186,7 +186,11 @@ fn check(
         ));
     }
     // Inside EXEC the memory check already happened when the command was queued (as in Redis).
-    if ctx.store.common.eviction.maxmemory != 0 && !ctx.client.in_exec {
+    // No eviction while CLIENT PAUSE keeps the data set still.
+    if ctx.store.common.eviction.maxmemory != 0
+        && !ctx.client.in_exec
+        && !ctx.shared.pause.writes_paused()
+    {
         let started = crate::latency::monitoring().then(std::time::Instant::now);
         let evicted = ctx.store.evict_if_needed(MAX_EVICTIONS_PER_COMMAND);
         if let Some(started) = started {

@@ -181,7 +181,7 @@ fn server(ctx: &mut Ctx<'_>, out: &mut String) {
 }
 
 fn clients(ctx: &mut Ctx<'_>, out: &mut String) {
-    let blocked = ctx.shared.blocked.lock().len();
+    let blocked = ctx.shared.blocked.lock().len() + ctx.shared.pause.held();
     out.push_str("# Clients\r\n");
     field(out, "connected_clients", ctx.shared.clients.len());
     field(out, "maxclients", ctx.shared.config.read().maxclients);

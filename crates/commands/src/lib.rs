@@ -35,6 +35,7 @@ pub mod loading;
 pub mod metrics;
 pub mod monitor;
 pub mod parse;
+pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod ratelimit;

@@ -123,6 +123,8 @@ pub struct Shared {
     pub ids: crate::ids::IdService,
     /// The cluster layer, installed by the server in cluster mode (CLUSTER commands, INFO).
     pub cluster: std::sync::OnceLock<Arc<dyn crate::cluster::ClusterHooks>>,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::Pause,
     shutdown_tx: watch::Sender<bool>,
     shutting_down: AtomicBool,
     /// This `Shared` itself, for threads started from a handler (set by `set_self`).
@@ -155,6 +157,7 @@ impl Shared {
             ratelimit: Default::default(),
             ids: Default::default(),
             cluster: std::sync::OnceLock::new(),
+            pause: Default::default(),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             self_ref: std::sync::OnceLock::new(),

@@ -142,6 +142,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         let mut close = false;
         let mut commands = 0u64;
         let mut logged_to = None;
+        let mut paused = false;
         // Parse the first request before locking: a partial request costs no lock.
         let mut next = parser.parse(&rbuf);
         if let (Some(cluster), false) = (crate::cluster::get(), matches!(next, Ok(None))) {
@@ -211,6 +212,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     Ok(Some(n)) => {
                         let args = parser.args(&rbuf[consumed..]);
                         if !args.is_empty() {
+                            if shared.pause.holds(&shared.commands, ctx.client, args) {
+                                // CLIENT PAUSE: stop before it, unconsumed; run it after.
+                                paused = true;
+                                break;
+                            }
                             last_spec = execute(&mut ctx, args).or(last_spec);
                             commands += 1;
                             parser.limits_mut().authenticated = ctx.client.authenticated;
@@ -284,6 +290,23 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             if out.buffer_mut().capacity() > REPLY_BUFFER_KEEP_BYTES {
                 out.buffer_mut().shrink_to(READ_CHUNK_BYTES);
             }
+        }
+        if paused {
+            // The held command is first in the buffer: wait for the pause to end, then run it
+            // without reading more.
+            handle.meta.lock().blocked = true;
+            let held = parser.parse(&rbuf).ok().flatten().is_some();
+            if held {
+                let args = parser.args(&rbuf);
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => break 'conn,
+                    _ = shared.pause.wait(&shared.commands, &client, args) => {}
+                }
+            }
+            handle.meta.lock().blocked = false;
+            need_read = false;
+            continue 'conn;
         }
         match client.action.take() {
             Some(Action::Close) => break,

@@ -64,6 +64,10 @@ pub async fn run(shared: Arc<Shared>, log_level: LogLevelHandle) {
 }
 
 async fn expire_and_rehash(shared: &Shared, period: Duration) {
+    // CLIENT PAUSE keeps the data set still: no active expiry meanwhile (as in Redis).
+    if shared.pause.writes_paused() {
+        return;
+    }
     let budget = period.mul_f64(EXPIRE_TIME_SHARE);
     let start = Instant::now();
     loop {

@@ -214,6 +214,14 @@ fn families_match_a_single_node(n: usize) {
         assert!(run(&mut r, cmd).starts_with("-CROSSSLOT"), "{cmd:?}");
     }
     assert!(run(&mut r, &["WAITAOF", "1", "0", "0"]).starts_with("-ERR WAITAOF is not supported"));
+    assert_eq!(
+        run(&mut r, &["CLIENT", "PAUSE", "1000"]),
+        "-ERR CLIENT PAUSE is not supported in cluster mode"
+    );
+    assert_eq!(
+        run(&mut r, &["CLIENT", "UNPAUSE"]),
+        "-ERR CLIENT PAUSE is not supported in cluster mode"
+    );
     assert!(run(&mut r, &["WAIT", "1", "0"]).starts_with("-ERR WAIT is not supported"));
     // SORT's patterns must stay in the sorted key's partition: a hash tag guarantees it.
     for option in ["BY", "GET"] {

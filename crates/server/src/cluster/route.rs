@@ -87,6 +87,10 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
                 "ERR WAITAOF is not supported in cluster mode: use cluster-write-quorum and appendfsync always",
             )
         }
+        // Writes other nodes coordinate keep changing this node's data.
+        "pause" | "unpause" => {
+            return Route::Refused("ERR CLIENT PAUSE is not supported in cluster mode")
+        }
         "wait" => {
             return Route::Refused(
                 "ERR WAIT is not supported in cluster mode: writes are acknowledged by cluster-write-quorum replicas",
