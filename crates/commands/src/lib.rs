@@ -29,12 +29,14 @@ pub mod introspection;
 pub mod keys;
 pub mod list;
 pub mod loading;
+mod lua;
 pub mod metrics;
 pub mod monitor;
 pub mod parse;
 pub mod persistence;
 pub mod pubsub;
 pub mod ratelimit;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod shared;
@@ -84,6 +86,7 @@ pub fn command_table() -> CommandTable {
         ids::COMMANDS,
         blocking::COMMANDS,
         persistence::COMMANDS,
+        scripting::COMMANDS,
         cluster::COMMANDS,
     ])
 }
