@@ -367,7 +367,8 @@ fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-const BLOCKING_WRITE: u32 = flags::WRITE | flags::BLOCKING;
+// Redis 7 marks the blocking commands `noscript`: a script must not wait for data.
+const BLOCKING_WRITE: u32 = flags::WRITE | flags::BLOCKING | flags::NOSCRIPT;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("blpop", -3, BLOCKING_WRITE, blpop)

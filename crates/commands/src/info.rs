@@ -222,6 +222,20 @@ fn memory(ctx: &mut Ctx<'_>, out: &mut String) {
     );
     field(out, "total_system_memory", system);
     field(out, "total_system_memory_human", bytes_to_human(system));
+    let (scripts, scripts_bytes, lua_bytes) = ctx.shared.scripting.memory();
+    field(out, "used_memory_lua", lua_bytes);
+    field(
+        out,
+        "used_memory_lua_human",
+        bytes_to_human(lua_bytes as u64),
+    );
+    field(out, "used_memory_scripts", scripts_bytes);
+    field(
+        out,
+        "used_memory_scripts_human",
+        bytes_to_human(scripts_bytes as u64),
+    );
+    field(out, "number_of_cached_scripts", scripts);
     field(out, "maxmemory", maxmemory);
     field(out, "maxmemory_human", bytes_to_human(maxmemory));
     field(out, "maxmemory_policy", policy);

@@ -32,6 +32,7 @@ pub mod keys;
 pub mod latency;
 pub mod list;
 pub mod loading;
+mod lua;
 pub mod metrics;
 pub mod monitor;
 pub mod parse;
@@ -39,6 +40,7 @@ pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod ratelimit;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod shared;
@@ -90,6 +92,7 @@ pub fn command_table() -> CommandTable {
         ids::COMMANDS,
         blocking::COMMANDS,
         persistence::COMMANDS,
+        scripting::COMMANDS,
         cluster::COMMANDS,
     ])
 }

@@ -121,6 +121,8 @@ pub struct Shared {
     pub ratelimit: crate::ratelimit::RateLimitStats,
     /// The unique-ID generator (`ID.NEXT`); started by `crate::ids::start`.
     pub ids: crate::ids::IdService,
+    /// The Lua interpreter and the scripts cache (EVAL, SCRIPT; lock after `store`).
+    pub scripting: crate::scripting::Scripts,
     /// The cluster layer, installed by the server in cluster mode (CLUSTER commands, INFO).
     pub cluster: std::sync::OnceLock<Arc<dyn crate::cluster::ClusterHooks>>,
     /// CLIENT PAUSE.
@@ -156,6 +158,7 @@ impl Shared {
             clock,
             ratelimit: Default::default(),
             ids: Default::default(),
+            scripting: Default::default(),
             cluster: std::sync::OnceLock::new(),
             pause: Default::default(),
             shutdown_tx,

@@ -9,13 +9,16 @@
 //! * [`request`]: [`RequestParser`], a resumable port of Redis' multibulk/inline parsers.
 //! * [`args`]: [`Args`] (zero-copy argument views) and [`OwnedArgs`].
 //! * [`reply`]: [`ReplyWriter`], encoding replies for RESP2 or RESP3.
+//! * [`reply_parse`]: [`parse_reply`], reading a reply back (scripts' `redis.call`).
 //! * [`num`]: Redis-compatible integer/double parsing and formatting.
 
 pub mod args;
 pub mod num;
 pub mod reply;
+pub mod reply_parse;
 pub mod request;
 
 pub use args::{Args, ArgsIter, OwnedArgs};
 pub use reply::{Deferred, Protocol, ReplyWriter};
+pub use reply_parse::{parse_reply, Reply};
 pub use request::{ParseLimits, ProtocolError, RequestParser};

@@ -223,6 +223,25 @@ fn families_match_a_single_node(n: usize) {
         "-ERR CLIENT PAUSE is not supported in cluster mode"
     );
     assert!(run(&mut r, &["WAIT", "1", "0"]).starts_with("-ERR WAIT is not supported"));
+    // A script cannot run atomically across replicas: scripting is refused, key or no key.
+    for cmd in [
+        &["EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "a1"][..],
+        &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        &["EVAL_RO", "return 1", "0"],
+        &[
+            "EVALSHA_RO",
+            "ffffffffffffffffffffffffffffffffffffffff",
+            "0",
+        ],
+        &["SCRIPT", "LOAD", "return 1"],
+    ] {
+        assert!(
+            run(&mut r, cmd).starts_with(
+                "-ERR Lua scripts (EVAL, EVALSHA, SCRIPT) are not available in cluster mode"
+            ),
+            "{cmd:?}"
+        );
+    }
     // SORT's patterns must stay in the sorted key's partition: a hash tag guarantees it.
     for option in ["BY", "GET"] {
         assert_eq!(

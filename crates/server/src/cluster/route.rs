@@ -67,6 +67,16 @@ pub fn keyed_spec<'s>(spec: &'s CommandSpec, args: Args<'_>) -> &'s CommandSpec 
 }
 
 pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
+    // A script's commands would each be coordinated on their own, so it could not run
+    // atomically across the replicas of its keys.
+    if matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "script"
+    ) {
+        return Route::Refused(
+            "ERR Lua scripts (EVAL, EVALSHA, SCRIPT) are not available in cluster mode: a script cannot run atomically across replicas",
+        );
+    }
     let spec = keyed_spec(spec, args);
     let name = spec.name;
     match name {
