@@ -180,12 +180,12 @@ fn info_sections_are_selectable_and_keyspace_tracks_keys() {
     assert!(two.starts_with("# Clients\r\n"), "{two}");
     assert!(two.contains("\r\n\r\n# Keyspace\r\n"));
     assert_eq!(two.matches('#').count(), 2);
-    // `all` adds commandstats to the default sections.
+    // `all` adds commandstats and latencystats to the default sections.
     for (all, sections) in [
-        ("all", 11),
-        ("everything", 11),
+        ("all", 12),
+        ("everything", 12),
         ("default", 10),
-        ("ALL", 11),
+        ("ALL", 12),
     ] {
         assert_eq!(
             info(&mut r, &[all]).matches("\r\n# ").count() + 1,
@@ -197,7 +197,7 @@ fn info_sections_are_selectable_and_keyspace_tracks_keys() {
         info(&mut r, &["server", "everything"])
             .matches("# ")
             .count(),
-        11
+        12
     );
     assert_eq!(
         info(&mut r, &["replication"]),
