@@ -8,7 +8,8 @@
 //! `redis.*` functions raise Redis's error tables instead, carried as [`ScriptError`] until the
 //! error handler turns them back into `{err=...}`.
 
-use super::convert::{format_g, number_of};
+use super::convert::{self, format_g, number_of};
+use super::HostSlot;
 use mlua::{LightUserData, Lua, MultiValue, Table, Value, Variadic};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -92,12 +93,16 @@ fn check_number(args: &[Value], n: usize, name: &str) -> Result<f64, String> {
     })
 }
 
-/// The Rust libraries, in one table for `sandbox.lua`. `current` receives each run's `call`
-/// primitive (see `ScriptEngine::run`); `resp3` is the protocol the running script selected.
-pub(super) fn register(lua: &Lua, current: Table, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
+/// The Rust libraries, in one table for `sandbox.lua`. `host` holds the running script's context
+/// (see `ScriptEngine::run`); `resp3` is the protocol the running script selected.
+pub(super) fn register(
+    lua: &Lua,
+    host: Arc<HostSlot>,
+    resp3: Arc<AtomicBool>,
+) -> mlua::Result<Table> {
     let raw = lua.create_table()?;
     let redis = redis_table(lua)?;
-    add_calls(lua, &redis, current, resp3)?;
+    add_calls(lua, &redis, host, resp3)?;
     raw.raw_set("redis", redis)?;
     raw.raw_set(
         "error_text",
@@ -141,23 +146,30 @@ pub(super) fn register(lua: &Lua, current: Table, resp3: Arc<AtomicBool>) -> mlu
 // ---- redis.* ----
 
 /// redis.call, redis.pcall and redis.setresp, which reach the running script's context through
-/// the `call` primitive the run installs in `current`.
-fn add_calls(lua: &Lua, redis: &Table, current: Table, resp3: Arc<AtomicBool>) -> mlua::Result<()> {
-    let primitive = move |args: MultiValue| -> mlua::Result<(bool, Value)> {
-        match current.raw_get::<Value>("call")? {
-            Value::Function(f) => f.call::<(bool, Value)>(args),
-            _ => Err(mlua::Error::external(ScriptError {
-                message: "ERR redis.call/pcall can only be called inside a script invocation"
-                    .into(),
-                counted: false,
-            })),
-        }
+/// `host`, the slot the run fills.
+fn add_calls(
+    lua: &Lua,
+    redis: &Table,
+    host: Arc<HostSlot>,
+    resp3: Arc<AtomicBool>,
+) -> mlua::Result<()> {
+    let selected = resp3.clone();
+    let primitive = move |lua: &Lua, args: MultiValue| -> mlua::Result<(bool, Value)> {
+        let resp3 = selected.load(Ordering::Relaxed);
+        host.with(|h| convert::script_call(lua, args, resp3, h))
+            .unwrap_or_else(|| {
+                Err(mlua::Error::external(ScriptError {
+                    message: "ERR redis.call/pcall can only be called inside a script invocation"
+                        .into(),
+                    counted: false,
+                }))
+            })
     };
     let call_primitive = primitive.clone();
     redis.raw_set(
         "call",
-        lua.create_function(move |_, args: MultiValue| {
-            let (ok, value) = call_primitive(args)?;
+        lua.create_function(move |lua, args: MultiValue| {
+            let (ok, value) = call_primitive(lua, args)?;
             if ok {
                 return Ok(value);
             }
@@ -180,7 +192,7 @@ fn add_calls(lua: &Lua, redis: &Table, current: Table, resp3: Arc<AtomicBool>) -
     )?;
     redis.raw_set(
         "pcall",
-        lua.create_function(move |_, args: MultiValue| Ok(primitive(args)?.1))?,
+        lua.create_function(move |lua, args: MultiValue| Ok(primitive(lua, args)?.1))?,
     )?;
     redis.raw_set(
         "setresp",

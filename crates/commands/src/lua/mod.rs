@@ -20,7 +20,7 @@ mod libs;
 
 pub use convert::lua_to_reply;
 
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,6 +41,41 @@ pub struct ScriptFlags {
 struct Script {
     function: Function,
     flags: ScriptFlags,
+}
+
+/// The running script's context, for `redis.call` / `redis.pcall`: filled by
+/// [`ScriptEngine::run`] for the length of one run. It holds a raw pointer because the host
+/// borrows the caller's context while Lua functions must be `'static`; the alternative, a scoped
+/// Lua function created for every run, cost about a fifth of a one-call script's time.
+#[derive(Default)]
+pub(super) struct HostSlot(parking_lot::Mutex<Option<HostPtr>>);
+
+pub(super) struct HostPtr(*mut (dyn ScriptHost + 'static));
+
+// SAFETY: a HostPtr is created by `ScriptEngine::run` and used only by the `redis.call`s of that
+// run, which Lua makes on the thread running it.
+unsafe impl Send for HostPtr {}
+
+impl HostSlot {
+    /// Runs `f` with the running script's host, taken out of the slot meanwhile (so a nested
+    /// call finds none rather than a second reference); `None` outside a run.
+    pub(super) fn with<R>(&self, f: impl FnOnce(&mut dyn ScriptHost) -> R) -> Option<R> {
+        let ptr = self.0.lock().take()?;
+        // SAFETY: `run` stored this pointer from a `&mut dyn ScriptHost` that it leaves unused
+        // until it empties the slot before returning; taken out of the slot, this is its only use.
+        let result = f(unsafe { &mut *ptr.0 });
+        *self.0.lock() = Some(ptr);
+        Some(result)
+    }
+}
+
+/// Empties the slot when a run ends, however it ends.
+struct ClearHost<'a>(&'a HostSlot);
+
+impl Drop for ClearHost<'_> {
+    fn drop(&mut self) {
+        *self.0 .0.lock() = None;
+    }
 }
 
 /// What the caller's context must provide while a script runs.
@@ -68,8 +103,8 @@ pub struct ScriptEngine {
     /// The environment scripts run in, and the table behind it (KEYS and ARGV are set there).
     env: Table,
     env_store: Table,
-    /// Receives the current run's `call` primitive (read by redis.call/pcall).
-    current: Table,
+    /// The running script's context (read by redis.call/pcall).
+    host: Arc<HostSlot>,
     /// The protocol the running script asked for with redis.setresp (false: RESP2).
     resp3: Arc<AtomicBool>,
     /// Calls a function under the error handler: `runner(f, handler)` -> ok, value.
@@ -98,9 +133,9 @@ impl ScriptEngine {
         for name in ["dofile", "loadfile", "print", "require", "module"] {
             globals.raw_set(name, Value::Nil)?;
         }
-        let current = lua.create_table()?;
+        let host = Arc::new(HostSlot::default());
         let resp3 = Arc::new(AtomicBool::new(false));
-        let raw = libs::register(&lua, current.clone(), resp3.clone())?;
+        let raw = libs::register(&lua, host.clone(), resp3.clone())?;
         let (env, env_store): (Table, Table) = lua
             .load(include_str!("sandbox.lua"))
             .set_name(INTERNAL_CHUNK)
@@ -117,7 +152,7 @@ impl ScriptEngine {
             scripts_bytes: 0,
             env,
             env_store,
-            current,
+            host,
             resp3,
             runner,
             handler,
@@ -194,12 +229,16 @@ impl ScriptEngine {
         let Some(script) = self.scripts.get(sha) else {
             return Err("NOSCRIPT No matching script. Please use EVAL.".into());
         };
-        let function = script.function.clone();
+        let function = &script.function;
         let lua = &self.lua;
         let set_array = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(item)?)?;
+                // Text goes onto the Lua stack directly; other bytes through a string handle.
+                match std::str::from_utf8(item) {
+                    Ok(text) => t.raw_set(i + 1, text)?,
+                    Err(_) => t.raw_set(i + 1, lua.create_string(item)?)?,
+                }
             }
             self.env_store.raw_set(name, t)
         };
@@ -208,21 +247,21 @@ impl ScriptEngine {
         // Commands answer in RESP2 until the script asks for RESP3 (redis.setresp).
         self.resp3.store(false, Ordering::Relaxed);
         let resp3 = &self.resp3;
-        let result = lua.scope(|scope| {
-            let call = scope.create_function_mut(|lua, args: MultiValue| {
-                convert::script_call(lua, args, resp3.load(Ordering::Relaxed), host)
-            })?;
-            self.current.raw_set("call", call)?;
-            let (ok, value): (bool, Value) = self.runner.call((function, self.handler.clone()))?;
+        let ptr: *mut (dyn ScriptHost + '_) = host;
+        // SAFETY: only the trait object's lifetime is erased; `_clear` empties the slot before
+        // this function returns, so the pointer is never used after `host`'s borrow ends.
+        let ptr: *mut (dyn ScriptHost + 'static) = unsafe { std::mem::transmute(ptr) };
+        *self.host.0.lock() = Some(HostPtr(ptr));
+        let _clear = ClearHost(&self.host);
+        let result = (|| {
+            let (ok, value): (bool, Value) = self.runner.call((function, &self.handler))?;
             let outcome = if ok {
                 RunOutcome::Value(value)
             } else {
                 error_outcome(sha, value)
             };
-            let out = reply(outcome, resp3.load(Ordering::Relaxed));
-            self.current.raw_set("call", Value::Nil)?;
-            Ok(out)
-        });
+            mlua::Result::Ok(reply(outcome, resp3.load(Ordering::Relaxed)))
+        })();
         // As Redis: one small collector step every GC_CYCLE_PERIOD runs. (A step on every run
         // spent a third of a short script's time in the collector.)
         self.runs_since_gc += 1;
