@@ -10,7 +10,7 @@
 //! Replies and error texts follow Redis 7.2 (server.c, networking.c, acl.c).
 
 use crate::clients::{describe, ClientHandle};
-use crate::ctx::{Action, Ctx};
+use crate::ctx::{Action, Ctx, ReplyMode};
 use crate::error::{CmdError, CmdResult, DB_OUT_OF_RANGE, NOT_INTEGER, SYNTAX};
 use crate::parse::{is, parse_i64};
 use crate::table::{flags, CommandSpec};
@@ -160,6 +160,14 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "O(N) Where N is the number of paused clients",
     ),
+    CommandSpec::new("reply", 3, CONN, client_reply)
+        .group("connection")
+        .doc(
+            "Instructs the server whether to reply to commands.",
+            "3.2.0",
+            "O(1)",
+        )
+        .syntax("<ON | OFF | SKIP>"),
     CommandSpec::new("unblock", -3, CONN | flags::ADMIN, client_unblock)
         .group("connection")
         .doc(
@@ -729,6 +737,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Stop the current client pause, resuming traffic.",
     "PAUSE <timeout> [WRITE|ALL]",
     "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
     "SETNAME <name>",
@@ -765,6 +775,20 @@ fn client_unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let unblocked = u64::try_from(id)
         .is_ok_and(|id| crate::blocking::unblock_now(ctx.store, ctx.shared, id, error));
     ctx.out.integer(i64::from(unblocked));
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP. OFF and SKIP answer nothing: the connection loop drops their reply
+/// along with the ones they silence.
+fn client_reply(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let mode = match args.arg(2) {
+        a if is(a, "on") => ReplyMode::On,
+        a if is(a, "off") => ReplyMode::Off,
+        a if is(a, "skip") => ReplyMode::SkipNext,
+        _ => return Err(CmdError::Static("ERR syntax error")),
+    };
+    ctx.client.reply = mode;
+    ctx.out.ok();
     Ok(())
 }
 

@@ -53,6 +53,34 @@ pub struct Client {
     pub cluster_watch: Vec<(Vec<u8>, Vec<u8>)>,
     /// In MONITOR mode: the connection receives the command feed through `push`.
     pub monitoring: bool,
+    /// CLIENT REPLY: which replies the connection drops.
+    pub reply: ReplyMode,
+}
+
+/// CLIENT REPLY ON | OFF | SKIP: the connection loop drops the replies this says to drop, after
+/// each command (see [`ReplyMode::after_command`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    /// Every reply is dropped, published messages too, until CLIENT REPLY ON.
+    Off,
+    /// Set by CLIENT REPLY SKIP: its own reply is dropped, and then the next command's.
+    SkipNext,
+    /// The reply of the command running now is dropped.
+    Skip,
+}
+
+impl ReplyMode {
+    /// After a command ran: whether its reply is dropped, and the mode for the next command.
+    pub fn after_command(self) -> (bool, ReplyMode) {
+        match self {
+            ReplyMode::On => (false, ReplyMode::On),
+            ReplyMode::Off => (true, ReplyMode::Off),
+            ReplyMode::SkipNext => (true, ReplyMode::Skip),
+            ReplyMode::Skip => (true, ReplyMode::On),
+        }
+    }
 }
 
 impl Client {
@@ -83,6 +111,7 @@ impl Client {
             write_quorum: None,
             cluster_watch: Vec::new(),
             monitoring: false,
+            reply: ReplyMode::On,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::cluster::coordinator::{Detached, Prepared};
 use bytes::{Buf, BytesMut};
 use ringkv_commands::blocking::{self, BlockWait};
 use ringkv_commands::clients::ClientHandle;
+use ringkv_commands::ctx::ReplyMode;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::{execute, pubsub, transactions, Action, Client, Ctx, Shared};
 use ringkv_protocol::{ParseLimits, Protocol, ProtocolError, ReplyWriter, RequestParser};
@@ -93,6 +94,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         batch.extend_from_slice(&more);
                     }
                     let n = batch.len();
+                    if client.reply == ReplyMode::Off {
+                        // CLIENT REPLY OFF drops published messages too, as in Redis.
+                        push.delivered(n);
+                        continue 'conn;
+                    }
                     // A subscriber that stopped reading must still notice CLIENT KILL / its
                     // output-buffer limit, so the write races the stop signal.
                     let written = tokio::select! {
@@ -143,6 +149,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         let mut commands = 0u64;
         let mut logged_to = None;
         let mut paused = false;
+        let mut blocked_reply_dropped = false;
         // Parse the first request before locking: a partial request costs no lock.
         let mut next = parser.parse(&rbuf);
         if let (Some(cluster), false) = (crate::cluster::get(), matches!(next, Ok(None))) {
@@ -217,7 +224,16 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                                 paused = true;
                                 break;
                             }
+                            let mark = ctx.out.len();
                             last_spec = execute(&mut ctx, args).or(last_spec);
+                            // CLIENT REPLY OFF / SKIP (as the command left it): drop this
+                            // command's reply, and if it blocked, the reply it will get later.
+                            let (drop_reply, next) = ctx.client.reply.after_command();
+                            if drop_reply {
+                                ctx.out.truncate(mark);
+                                blocked_reply_dropped = ctx.client.action.is_some();
+                            }
+                            ctx.client.reply = next;
                             commands += 1;
                             parser.limits_mut().authenticated = ctx.client.authenticated;
                         }
@@ -334,7 +350,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         aof.wait_durable(offset).await;
                     }
                 }
-                if stream.write_all(&reply).await.is_err() {
+                if !blocked_reply_dropped && stream.write_all(&reply).await.is_err() {
                     break;
                 }
                 shared

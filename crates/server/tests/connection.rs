@@ -156,8 +156,8 @@ fn gate_unknown_command_and_arity_texts() {
         cmd(&mut r, &["AUTH"]),
         "-ERR wrong number of arguments for 'auth' command"
     );
-    // Not implemented, so not registered: REPLY, NO-TOUCH, TRACKING.
-    for sub in ["REPLY", "NO-TOUCH", "TRACKING"] {
+    // Not implemented, so not registered: NO-TOUCH, TRACKING.
+    for sub in ["NO-TOUCH", "TRACKING"] {
         assert_eq!(
             cmd(&mut r, &["CLIENT", sub, "x"]),
             format!("-ERR unknown subcommand '{sub}'. Try CLIENT HELP.")
@@ -963,4 +963,56 @@ fn client_libraries_connect() {
     // redis-rs announced itself with CLIENT SETINFO on connect.
     assert_eq!(field(&info, "lib-name"), "redis-rs");
     assert!(!field(&info, "lib-ver").is_empty());
+}
+
+/// Everything that arrives on `c` within `wait` (read until the socket stays quiet).
+fn drain(c: &mut std::net::TcpStream, wait: Duration) -> Vec<u8> {
+    c.set_read_timeout(Some(wait)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = c.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+fn client_reply_off_on_and_skip() {
+    use std::io::Write;
+    let s = Server::start(&[]);
+    let mut c = std::net::TcpStream::connect(s.addr()).unwrap();
+    let wait = Duration::from_millis(300);
+    // OFF drops every reply, errors included, until ON (whose +OK is sent).
+    c.write_all(b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nNOSUCH\r\nCLIENT REPLY ON\r\nGET a\r\n")
+        .unwrap();
+    assert_eq!(drain(&mut c, wait), b"+OK\r\n$1\r\n1\r\n");
+    // SKIP drops its own reply and the next command's only.
+    c.write_all(b"CLIENT REPLY SKIP\r\nINCR n\r\nINCR n\r\n")
+        .unwrap();
+    assert_eq!(drain(&mut c, wait), b":2\r\n");
+    // A skipped blocking command's later reply is dropped too.
+    c.write_all(b"CLIENT REPLY SKIP\r\nBLPOP q 0\r\n").unwrap();
+    assert_eq!(drain(&mut c, wait), b"");
+    let mut other = s.raw();
+    assert_eq!(cmd(&mut other, &["LPUSH", "q", "x"]), ":1");
+    c.write_all(b"PING\r\n").unwrap();
+    assert_eq!(drain(&mut c, wait), b"+PONG\r\n");
+    assert_eq!(
+        cmd(&mut other, &["LLEN", "q"]),
+        ":0",
+        "the BLPOP took the element"
+    );
+    // Under OFF, published messages are dropped as well.
+    c.write_all(b"CLIENT REPLY OFF\r\nSUBSCRIBE ch\r\n")
+        .unwrap();
+    assert_eq!(drain(&mut c, wait), b"");
+    assert_eq!(cmd(&mut other, &["PUBLISH", "ch", "m"]), ":1");
+    assert_eq!(drain(&mut c, wait), b"");
+    assert_eq!(
+        cmd(&mut other, &["CLIENT", "REPLY", "maybe"]),
+        "-ERR syntax error"
+    );
 }

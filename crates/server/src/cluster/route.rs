@@ -101,6 +101,8 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         "pause" | "unpause" => {
             return Route::Refused("ERR CLIENT PAUSE is not supported in cluster mode")
         }
+        // Replies of commands coordinated across nodes are assembled out of order.
+        "reply" => return Route::Refused("ERR CLIENT REPLY is not supported in cluster mode"),
         "wait" => {
             return Route::Refused(
                 "ERR WAIT is not supported in cluster mode: writes are acknowledged by cluster-write-quorum replicas",
