@@ -36,6 +36,8 @@ pub struct ClientHandle {
     pub db: AtomicUsize,
     pub resp: AtomicU8,
     pub no_evict: AtomicBool,
+    /// CLIENT NO-TOUCH: the client's commands (except TOUCH) leave LRU/LFU clocks alone.
+    pub no_touch: AtomicBool,
     pub meta: Mutex<ClientMeta>,
     killed: AtomicBool,
     kill_signal: Notify,
@@ -53,6 +55,7 @@ impl ClientHandle {
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             meta: Mutex::new(ClientMeta {
                 last_command: "NULL",
                 ..ClientMeta::default()
@@ -66,6 +69,7 @@ impl ClientHandle {
     pub fn internal(name: &str) -> ClientHandle {
         ClientHandle {
             no_evict: AtomicBool::new(true),
+            no_touch: AtomicBool::new(false),
             meta: Mutex::new(ClientMeta::default()),
             ..ClientHandle::new(0, name.to_string(), String::new(), 0)
         }
@@ -150,6 +154,9 @@ pub fn describe(c: &ClientHandle, now_ms: i64, flags_extra: &str) -> String {
     }
     if c.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
+    }
+    if c.no_touch.load(Ordering::Relaxed) {
+        flags.push('T');
     }
     flags.push_str(flags_extra);
     if flags.is_empty() {

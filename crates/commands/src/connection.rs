@@ -176,6 +176,14 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
             "O(log N) where N is the number of client connections",
         )
         .syntax("client-id [TIMEOUT | ERROR]"),
+    CommandSpec::new("no-touch", 3, CONN, client_no_touch)
+        .group("connection")
+        .doc(
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+            "7.2.0",
+            "O(1)",
+        )
+        .syntax("<ON | OFF>"),
     CommandSpec::new("no-evict", 3, CONN | flags::ADMIN, client_no_evict)
         .group("connection")
         .doc(
@@ -671,6 +679,21 @@ fn client_no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT NO-TOUCH ON|OFF (Redis 7.2).
+fn client_no_touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let v = args.arg(2);
+    let on = if is(v, "on") {
+        true
+    } else if is(v, "off") {
+        false
+    } else {
+        return Err(SYNTAX);
+    };
+    ctx.client.handle.no_touch.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn client_setinfo(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let attr = args.arg(2);
     let val = args.arg(3);
@@ -749,6 +772,8 @@ const CLIENT_HELP: &[&str] = &[
     "    * LIB-VER: the client lib version.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on.",
     "HELP",
     "    Print this help.",
 ];

@@ -197,6 +197,9 @@ impl<'a> DbRef<'a> {
     }
 
     fn touch(c: &mut Common, e: &mut Entry) {
+        if c.no_touch {
+            return;
+        }
         match c.eviction.policy.clock_kind() {
             ClockKind::Lru => e.set_clock(lru::lru_clock(c.now_ms)),
             ClockKind::Lfu => {

@@ -113,6 +113,9 @@ pub struct Common {
     pub error_stats: std::collections::BTreeMap<String, u64>,
     /// `stream-node-max-entries` / `stream-node-max-bytes`.
     pub stream_limits: crate::types::stream::NodeLimits,
+    /// The running command comes from a CLIENT NO-TOUCH client: key accesses leave the LRU/LFU
+    /// clocks as they are.
+    pub no_touch: bool,
 }
 
 /// A keyspace notification waiting to be published (`__keyspace@db__:key` / `__keyevent@db__:event`).
@@ -159,6 +162,7 @@ impl Store {
                 command_stats: Vec::new(),
                 error_stats: Default::default(),
                 stream_limits: Default::default(),
+                no_touch: false,
             },
             memory: Arc::new(|| 0),
             evict_pool: crate::evict::EvictionPool::default(),

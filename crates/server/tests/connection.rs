@@ -156,8 +156,8 @@ fn gate_unknown_command_and_arity_texts() {
         cmd(&mut r, &["AUTH"]),
         "-ERR wrong number of arguments for 'auth' command"
     );
-    // Not implemented, so not registered: NO-TOUCH, TRACKING.
-    for sub in ["NO-TOUCH", "TRACKING"] {
+    // Not implemented, so not registered: TRACKING.
+    for sub in ["TRACKING"] {
         assert_eq!(
             cmd(&mut r, &["CLIENT", sub, "x"]),
             format!("-ERR unknown subcommand '{sub}'. Try CLIENT HELP.")
@@ -1013,6 +1013,32 @@ fn client_reply_off_on_and_skip() {
     assert_eq!(drain(&mut c, wait), b"");
     assert_eq!(
         cmd(&mut other, &["CLIENT", "REPLY", "maybe"]),
+        "-ERR syntax error"
+    );
+}
+
+#[test]
+fn client_no_touch_leaves_the_lru_clock_alone() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(cmd(&mut r, &["SET", "k", "v"]), "+OK");
+    assert_eq!(cmd(&mut r, &["SET", "t", "v"]), "+OK");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(cmd(&mut r, &["CLIENT", "NO-TOUCH", "ON"]), "+OK");
+    assert!(cmd(&mut r, &["CLIENT", "INFO"]).contains(" flags=T "));
+    assert_eq!(cmd(&mut r, &["GET", "k"]), "v");
+    let idle: i64 = cmd(&mut r, &["OBJECT", "IDLETIME", "k"])[1..]
+        .parse()
+        .unwrap();
+    assert!(idle >= 2, "GET under NO-TOUCH reset the clock: {idle}");
+    // TOUCH still touches.
+    assert_eq!(cmd(&mut r, &["TOUCH", "t"]), ":1");
+    assert_eq!(cmd(&mut r, &["OBJECT", "IDLETIME", "t"]), ":0");
+    assert_eq!(cmd(&mut r, &["CLIENT", "NO-TOUCH", "OFF"]), "+OK");
+    assert_eq!(cmd(&mut r, &["GET", "k"]), "v");
+    assert_eq!(cmd(&mut r, &["OBJECT", "IDLETIME", "k"]), ":0");
+    assert_eq!(
+        cmd(&mut r, &["CLIENT", "NO-TOUCH", "maybe"]),
         "-ERR syntax error"
     );
 }
