@@ -665,15 +665,19 @@ fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-fn client_no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let v = args.arg(2);
-    let on = if is(v, "on") {
-        true
+/// The ON | OFF argument of CLIENT NO-EVICT / NO-TOUCH.
+fn on_off(v: &[u8]) -> Result<bool, CmdError> {
+    if is(v, "on") {
+        Ok(true)
     } else if is(v, "off") {
-        false
+        Ok(false)
     } else {
-        return Err(SYNTAX);
-    };
+        Err(SYNTAX)
+    }
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let on = on_off(args.arg(2))?;
     ctx.client.handle.no_evict.store(on, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
@@ -681,14 +685,7 @@ fn client_no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2).
 fn client_no_touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let v = args.arg(2);
-    let on = if is(v, "on") {
-        true
-    } else if is(v, "off") {
-        false
-    } else {
-        return Err(SYNTAX);
-    };
+    let on = on_off(args.arg(2))?;
     ctx.client.handle.no_touch.store(on, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
