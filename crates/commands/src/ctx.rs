@@ -63,7 +63,8 @@ pub struct Client {
 pub enum ReplyMode {
     #[default]
     On,
-    /// Every reply is dropped, published messages too, until CLIENT REPLY ON.
+    /// Every reply is dropped until CLIENT REPLY ON (pushes, i.e. subscription confirmations and
+    /// published messages, still go out, as in Redis 7).
     Off,
     /// Set by CLIENT REPLY SKIP: its own reply is dropped, and then the next command's.
     SkipNext,

@@ -524,6 +524,15 @@ pub fn publish_key_events(store: &mut ringkv_engine::Store, shared: &crate::shar
 
 const PS: u32 = flags::PUBSUB | flags::NOSCRIPT | flags::LOADING | flags::STALE;
 
+/// Whether a command's replies are subscription confirmations: pushes, which Redis 7 sends even
+/// under CLIENT REPLY OFF / SKIP.
+pub fn confirms_with_pushes(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe"
+    )
+}
+
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("subscribe", -2, PS, subscribe)
         .group("pubsub")

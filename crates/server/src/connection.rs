@@ -9,7 +9,6 @@ use crate::cluster::coordinator::{Detached, Prepared};
 use bytes::{Buf, BytesMut};
 use ringkv_commands::blocking::{self, BlockWait};
 use ringkv_commands::clients::ClientHandle;
-use ringkv_commands::ctx::ReplyMode;
 use ringkv_commands::pubsub::PushLink;
 use ringkv_commands::{execute, pubsub, transactions, Action, Client, Ctx, Shared};
 use ringkv_protocol::{ParseLimits, Protocol, ProtocolError, ReplyWriter, RequestParser};
@@ -94,11 +93,6 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         batch.extend_from_slice(&more);
                     }
                     let n = batch.len();
-                    if client.reply == ReplyMode::Off {
-                        // CLIENT REPLY OFF drops published messages too, as in Redis.
-                        push.delivered(n);
-                        continue 'conn;
-                    }
                     // A subscriber that stopped reading must still notice CLIENT KILL / its
                     // output-buffer limit, so the write races the stop signal.
                     let written = tokio::select! {
@@ -225,11 +219,13 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                                 break;
                             }
                             let mark = ctx.out.len();
-                            last_spec = execute(&mut ctx, args).or(last_spec);
+                            let spec = execute(&mut ctx, args);
+                            last_spec = spec.or(last_spec);
                             // CLIENT REPLY OFF / SKIP (as the command left it): drop this
                             // command's reply, and if it blocked, the reply it will get later.
+                            // Subscription confirmations are pushes, sent anyway (Redis 7).
                             let (drop_reply, next) = ctx.client.reply.after_command();
-                            if drop_reply {
+                            if drop_reply && !spec.is_some_and(pubsub::confirms_with_pushes) {
                                 ctx.out.truncate(mark);
                                 blocked_reply_dropped = ctx.client.action.is_some();
                             }
