@@ -226,6 +226,11 @@ fn families_match_a_single_node(n: usize) {
         run(&mut r, &["CLIENT", "REPLY", "OFF"]),
         "-ERR CLIENT REPLY is not supported in cluster mode"
     );
+    assert_eq!(
+        run(&mut r, &["CLIENT", "NO-TOUCH", "ON"]),
+        "-ERR CLIENT NO-TOUCH is not supported in cluster mode"
+    );
+    assert!(run(&mut r, &["LATENCY", "LATEST"]).starts_with('['));
     assert!(run(&mut r, &["WAIT", "1", "0"]).starts_with("-ERR WAIT is not supported"));
     // A script cannot run atomically across replicas: scripting is refused, key or no key.
     for cmd in [

@@ -103,6 +103,10 @@ pub fn route(spec: &CommandSpec, args: Args<'_>, ring: &Ring) -> Route {
         }
         // Replies of commands coordinated across nodes are assembled out of order.
         "reply" => return Route::Refused("ERR CLIENT REPLY is not supported in cluster mode"),
+        // Reads run at the keys' replicas, for an internal client of the coordinator.
+        "no-touch" => {
+            return Route::Refused("ERR CLIENT NO-TOUCH is not supported in cluster mode")
+        }
         "wait" => {
             return Route::Refused(
                 "ERR WAIT is not supported in cluster mode: writes are acknowledged by cluster-write-quorum replicas",
