@@ -842,23 +842,36 @@ fn visit_rec(
             true
         }
         TNode::Inner(n) => {
-            let k = n.children.len();
-            let mut lo = 0;
-            // Child ranges that overlap start..end, in order.
-            let mut parts: Vec<(usize, usize, usize)> = Vec::new();
-            for i in 0..k {
-                let hi = lo + n.counts[i];
-                if hi > start && lo < end {
-                    parts.push((i, start.max(lo) - lo, end.min(hi) - lo));
-                }
-                lo = hi;
-            }
+            // The children overlapping start..end, in order, without collecting them first (a
+            // range visit is on every ZRANGE and GEOSEARCH cell).
+            let visit = |i: usize, lo: usize, hi: usize, f: &mut dyn FnMut(f64, u32) -> bool| {
+                hi <= start
+                    || lo >= end
+                    || visit_rec(&n.children[i], start.max(lo) - lo, end.min(hi) - lo, rev, f)
+            };
             if rev {
-                parts.reverse();
-            }
-            for (i, a, b) in parts {
-                if !visit_rec(&n.children[i], a, b, rev, f) {
-                    return false;
+                let mut hi: usize = n.counts.iter().sum();
+                for i in (0..n.children.len()).rev() {
+                    let lo = hi - n.counts[i];
+                    if lo < end && !visit(i, lo, hi, f) {
+                        return false;
+                    }
+                    if lo <= start {
+                        break;
+                    }
+                    hi = lo;
+                }
+            } else {
+                let mut lo = 0;
+                for i in 0..n.children.len() {
+                    let hi = lo + n.counts[i];
+                    if hi > start && !visit(i, lo, hi, f) {
+                        return false;
+                    }
+                    if hi >= end {
+                        break;
+                    }
+                    lo = hi;
                 }
             }
             true
@@ -2028,6 +2041,41 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Rank ranges of a multi-level tree, both ways and stopped early, against the sorted
+        /// members.
+        #[test]
+        fn rank_visits_match_the_sorted_members(
+            n in 1usize..5000,
+            a in any::<prop::sample::Index>(),
+            b in any::<prop::sample::Index>(),
+            stop_after in 0usize..200,
+        ) {
+            let entries: Vec<(Vec<u8>, f64)> =
+                (0..n).map(|i| (format!("m{i:05}").into_bytes(), i as f64)).collect();
+            let z = ZSetValue::from_sorted(entries.clone());
+            let (x, y) = (a.index(n + 1), b.index(n + 1));
+            let (start, end) = (x.min(y), x.max(y));
+            for rev in [false, true] {
+                let mut expected: Vec<f64> = entries[start..end].iter().map(|e| e.1).collect();
+                if rev {
+                    expected.reverse();
+                }
+                let mut all = Vec::new();
+                z.visit_ranks(start, end, rev, |_, s| {
+                    all.push(s);
+                    true
+                });
+                prop_assert_eq!(&all, &expected);
+                let mut some = Vec::new();
+                z.visit_ranks(start, end, rev, |_, s| {
+                    some.push(s);
+                    some.len() < stop_after.max(1)
+                });
+                let keep = expected.len().min(stop_after.max(1));
+                prop_assert_eq!(&some[..], &expected[..keep]);
+            }
+        }
+
         #[test]
         fn matches_btree_oracle(ops in prop::collection::vec(op(), 1..400)) {
             run(ops, None, false)?;
