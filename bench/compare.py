@@ -161,6 +161,70 @@ def ratio_table(results, first_column, label):
     return lines
 
 
+def family_args(out):
+    """The command line of a per-family benchmark (bench/<family>.py): --ringkv, --out, --quick;
+    `ringkv` made absolute."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ringkv", required=True)
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    args.ringkv = os.path.abspath(args.ringkv)
+    return args
+
+
+def run_rows(servers, rows, sizes, prepare):
+    """Runs every row at each (pipeline, n) of `sizes` against each server in turn, printing as it
+    goes; the results for ratio_table. A row is a tuple whose first item is its label;
+    `prepare(server, row, n)` readies the server after FLUSHALL and returns the requests to run
+    and the command."""
+    width = max(len(row[0]) for row in rows)
+    results = []
+    for pipeline, n in sizes:
+        for row in rows:
+            label = row[0]
+            result = {"test": label, "P": pipeline}
+            for s in servers:
+                cli(s.port, "FLUSHALL")
+                requests, command = prepare(s, row, n)
+                r = bench(s, None, pipeline, requests, 50, flush=False, command=command)
+                result[s.name] = r
+                print(f"{s.name:7} {label:{width}} -P {pipeline:2}: {r['rps']:>10.0f} req/s  "
+                      f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
+            results.append(result)
+    return results
+
+
+def memory_per(server, fill, count):
+    """Bytes of used_memory per item that `fill(port)` adds to an empty server, `count(port)`
+    giving the number of items."""
+    cli(server.port, "FLUSHALL")
+    time.sleep(0.5)
+    used0 = info_field(server.port, "used_memory")
+    fill(server.port)
+    time.sleep(0.5)
+    items = count(server.port)
+    return items, (info_field(server.port, "used_memory") - used0) / items
+
+
+def report_head(title, script, quick):
+    """The first lines of a family report: title, provenance, machine."""
+    return [
+        f"# ringkv vs redis-server — {title}",
+        "",
+        f"Produced by `bench/{script}{' --quick' if quick else ''}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; every figure below was measured in that run.",
+        "",
+        f"Machine: {machine()}.  ",
+    ]
+
+
+def write_report(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    print(f"wrote {path}")
+
+
 def cpu_model():
     """The CPU's model name from /proc/cpuinfo ("unknown" if it cannot be read)."""
     try:

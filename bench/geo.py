@@ -8,10 +8,11 @@ same points (seeded) on both servers. Every number printed is measured in this r
 typed in.
 Usage: bench/geo.sh [--quick]
 """
-import argparse, os, random, sys, time
+import os, random, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import bench, cli, machine, pipe, ratio_table, start_server  # noqa: E402
+from compare import (cli, family_args, pipe, ratio_table, report_head, run_rows,  # noqa: E402
+                     start_server, write_report)
 
 POINTS = 100_000
 SMALL_KM, LARGE_KM = "1", "8"
@@ -44,29 +45,18 @@ def fill(port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ringkv", required=True)
-    ap.add_argument("--out", default="bench/GEO.md")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    ringkv = os.path.abspath(args.ringkv)
+    args = family_args("bench/GEO.md")
     n1, n16 = (50_000, 200_000) if args.quick else (200_000, 1_000_000)
 
-    servers = [start_server("redis", ringkv), start_server("ringkv", ringkv)]
-    results = []
+    def prepare(server, row, n):
+        _, setup, command, share = row
+        if "fill" in setup:
+            fill(server.port)
+        return n // share, command
+
+    servers = [start_server("redis", args.ringkv), start_server("ringkv", args.ringkv)]
     try:
-        for pipeline, n in ((1, n1), (16, n16)):
-            for label, setup, command, share in ROWS:
-                row = {"test": label, "P": pipeline}
-                for s in servers:
-                    cli(s.port, "FLUSHALL")
-                    if "fill" in setup:
-                        fill(s.port)
-                    r = bench(s, None, pipeline, n // share, 50, flush=False, command=command)
-                    row[s.name] = r
-                    print(f"{s.name:7} {label:70} -P {pipeline:2}: {r['rps']:>10.0f} req/s  "
-                          f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
-                results.append(row)
+        results = run_rows(servers, ROWS, ((1, n1), (16, n16)), prepare)
         found = {}
         for s in servers:
             cli(s.port, "FLUSHALL")
@@ -80,13 +70,7 @@ def main():
         for s in servers:
             s.stop()
 
-    lines = [
-        "# ringkv vs redis-server — GEO",
-        "",
-        f"Produced by `bench/geo.sh{' --quick' if args.quick else ''}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; every figure below was measured in that run.",
-        "",
-        f"Machine: {machine()}.  ",
+    lines = report_head("GEO", "geo.sh", args.quick) + [
         f"redis-benchmark -c 50 with the command shown, -n {n1} at -P 1 and {n16} at -P 16 (a "
         f"twentieth of that for the larger search). `geo` holds {POINTS:,} points spread "
         "uniformly over [12, 14] x [37, 39] degrees (the same seeded points on both servers); "
@@ -103,9 +87,7 @@ def main():
         f"ringkv {found['ringkv'][0]} / {found['ringkv'][1]}.",
         "",
     ]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print(f"wrote {args.out}")
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ row's setup. It also loads 100,000 small HLLs (10 elements each, sparse) and rep
 key. Every number printed is measured in this run; nothing is typed in.
 Usage: bench/hyperloglog.sh [--quick]
 """
-import argparse, os, sys, time
+import os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import bench, cli, info_field, machine, pipe, ratio_table, start_server  # noqa: E402
+from compare import (cli, family_args, memory_per, pipe, ratio_table, report_head,  # noqa: E402
+                     run_rows, start_server, write_report)
 
 # (label, setup, benchmarked command: redis-benchmark options, then the command, and the share
 # of -n it runs: unions and merges of dense HLLs take tens of microseconds each).
@@ -34,54 +35,35 @@ def fill(port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ringkv", required=True)
-    ap.add_argument("--out", default="bench/HYPERLOGLOG.md")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    ringkv = os.path.abspath(args.ringkv)
+    args = family_args("bench/HYPERLOGLOG.md")
     n1, n16 = (50_000, 200_000) if args.quick else (200_000, 1_000_000)
     small = 10_000 if args.quick else 100_000
 
-    servers = [start_server("redis", ringkv), start_server("ringkv", ringkv)]
-    results = []
+    def prepare(server, row, n):
+        _, setup, command, share = row
+        if "fill" in setup:
+            fill(server.port)
+            cli(server.port, "PFCOUNT", "h")
+        return n // share, command
+
+    def small_hlls(port):
+        pipe(port, ([b"PFADD", b"hll:%d" % k] + [b"m%d" % j for j in range(10)]
+                    for k in range(small)))
+
+    servers = [start_server("redis", args.ringkv), start_server("ringkv", args.ringkv)]
     try:
-        for pipeline, n in ((1, n1), (16, n16)):
-            for label, setup, command, share in ROWS:
-                row = {"test": label, "P": pipeline}
-                for s in servers:
-                    cli(s.port, "FLUSHALL")
-                    if "fill" in setup:
-                        fill(s.port)
-                        cli(s.port, "PFCOUNT", "h")
-                    r = bench(s, None, pipeline, n // share, 50, flush=False, command=command)
-                    row[s.name] = r
-                    print(f"{s.name:7} {label:42} -P {pipeline:2}: {r['rps']:>10.0f} req/s  "
-                          f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
-                results.append(row)
+        results = run_rows(servers, ROWS, ((1, n1), (16, n16)), prepare)
         counts = {s.name: cli(s.port, "PFCOUNT", "h", "h2").strip() for s in servers}
         mem = {}
         for s in servers:
-            cli(s.port, "FLUSHALL")
-            time.sleep(0.5)
-            used0 = info_field(s.port, "used_memory")
-            pipe(s.port, ([b"PFADD", b"hll:%d" % k] + [b"m%d" % j for j in range(10)]
-                          for k in range(small)))
-            time.sleep(0.5)
-            keys = int(cli(s.port, "DBSIZE").strip())
-            mem[s.name] = (info_field(s.port, "used_memory") - used0) / keys
+            keys, mem[s.name] = memory_per(s, small_hlls,
+                                           lambda port: int(cli(port, "DBSIZE").strip()))
             print(f"{s.name:7} {keys} small HLLs: {mem[s.name]:.1f} B/key", flush=True)
     finally:
         for s in servers:
             s.stop()
 
-    lines = [
-        "# ringkv vs redis-server — HyperLogLog",
-        "",
-        f"Produced by `bench/hyperloglog.sh{' --quick' if args.quick else ''}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; every figure below was measured in that run.",
-        "",
-        f"Machine: {machine()}.  ",
+    lines = report_head("HyperLogLog", "hyperloglog.sh", args.quick) + [
         f"redis-benchmark -c 50 with the command shown, -n {n1} at -P 1 and {n16} at -P 16 (a "
         "twentieth of that for the union and the merge). `h` and "
         "`h2` hold 50,000 elements each (dense), 25,000 of them shared, and `h` was counted once "
@@ -100,9 +82,7 @@ def main():
         f"(ratio {mem['ringkv'] / mem['redis']:.2f}).",
         "",
     ]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print(f"wrote {args.out}")
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ LOAD of the row's scripts and the row's setup. Every number printed is measured 
 nothing is typed in.
 Usage: bench/scripting.sh [--quick]
 """
-import argparse, os, sys, time
+import os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import bench, cli, machine, ratio_table, start_server  # noqa: E402
+from compare import (cli, family_args, ratio_table, report_head, run_rows, start_server,  # noqa: E402
+                     write_report)
 
 INCR = "return redis.call('INCR', KEYS[1])"
 UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -26,44 +27,26 @@ ROWS = [
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ringkv", required=True)
-    ap.add_argument("--out", default="bench/SCRIPTING.md")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    ringkv = os.path.abspath(args.ringkv)
+    args = family_args("bench/SCRIPTING.md")
     n1, n16 = (50_000, 200_000) if args.quick else (200_000, 1_000_000)
 
-    servers = [start_server("redis", ringkv), start_server("ringkv", ringkv)]
-    results = []
+    def prepare(server, row, n):
+        _, script, command = row
+        cli(server.port, "SET", "lock", "other-token")
+        if script is not None:
+            sha = cli(server.port, "SCRIPT", "LOAD", script).strip()
+            command = [sha if a == "<sha>" else a for a in command]
+        return n, command
+
+    servers = [start_server("redis", args.ringkv), start_server("ringkv", args.ringkv)]
     try:
-        for pipeline, n in ((1, n1), (16, n16)):
-            for label, script, command in ROWS:
-                row = {"test": label, "P": pipeline}
-                for s in servers:
-                    cli(s.port, "FLUSHALL")
-                    cli(s.port, "SET", "lock", "other-token")
-                    cmd = list(command)
-                    if script is not None:
-                        sha = cli(s.port, "SCRIPT", "LOAD", script).strip()
-                        cmd = [sha if a == "<sha>" else a for a in cmd]
-                    r = bench(s, None, pipeline, n, 50, flush=False, command=cmd)
-                    row[s.name] = r
-                    print(f"{s.name:7} {label:58} -P {pipeline:2}: {r['rps']:>10.0f} req/s  "
-                          f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
-                results.append(row)
+        results = run_rows(servers, ROWS, ((1, n1), (16, n16)), prepare)
         counters = {s.name: cli(s.port, "GET", "counter").strip() for s in servers}
     finally:
         for s in servers:
             s.stop()
 
-    lines = [
-        "# ringkv vs redis-server — Lua scripting",
-        "",
-        f"Produced by `bench/scripting.sh{' --quick' if args.quick else ''}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; every figure below was measured in that run.",
-        "",
-        f"Machine: {machine()}.  ",
+    lines = report_head("Lua scripting", "scripting.sh", args.quick) + [
         f"redis-benchmark -c 50 with the command shown, -n {n1} at -P 1 and {n16} at -P 16. "
         f"`<incr>` is `{INCR}`; `<unlock>` is the compare-and-delete lock release `{UNLOCK}` "
         "run against a lock another token holds (a GET and no write). EVALSHA rows load the "
@@ -77,9 +60,7 @@ def main():
         f"`GET counter` after the last run: redis {counters['redis']}, ringkv {counters['ringkv']}.",
         "",
     ]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print(f"wrote {args.out}")
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

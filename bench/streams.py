@@ -6,10 +6,11 @@ kind, alternating; the queue rows run on a stream the row before filled. It also
 1,000,000 entries into one stream and reports bytes per entry. Every number printed is measured
 in this run; nothing is typed in.   Usage: bench/streams.sh [--quick]
 """
-import argparse, os, sys, time
+import os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import bench, cli, info_field, machine, pipe, ratio_table, start_server  # noqa: E402
+from compare import (cli, family_args, memory_per, pipe, ratio_table, report_head,  # noqa: E402
+                     run_rows, start_server, write_report)
 
 # (label, setup commands, benchmarked command). Each row starts from a fresh FLUSHALL + setup.
 ROWS = [
@@ -38,58 +39,36 @@ def fill(port, n, schema=False):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ringkv", required=True)
-    ap.add_argument("--out", default="bench/STREAMS.md")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    ringkv = os.path.abspath(args.ringkv)
+    args = family_args("bench/STREAMS.md")
     n1, n16 = (50_000, 200_000) if args.quick else (200_000, 2_000_000)
     entries = 100_000 if args.quick else 1_000_000
     filled = 200_000 if args.quick else 2_000_000
 
-    servers = [start_server("redis", ringkv), start_server("ringkv", ringkv)]
-    results = []
+    def prepare(server, row, n):
+        _, setup, command = row
+        if "fill" in setup:
+            # Enough entries that a consuming read never runs dry.
+            fill(server.port, filled if "group" in setup else 1000)
+        if "group" in setup:
+            cli(server.port, "XGROUP", "CREATE", "s", "g", "0")
+        return (min(n, filled) if "group" in setup else n), command
+
+    servers = [start_server("redis", args.ringkv), start_server("ringkv", args.ringkv)]
     try:
-        for pipeline, n in ((1, n1), (16, n16)):
-            for label, setup, command in ROWS:
-                row = {"test": label, "P": pipeline}
-                for s in servers:
-                    cli(s.port, "FLUSHALL")
-                    if "fill" in setup:
-                        # Enough entries that a consuming read never runs dry.
-                        fill(s.port, filled if "group" in setup else 1000)
-                    if "group" in setup:
-                        cli(s.port, "XGROUP", "CREATE", "s", "g", "0")
-                    requests = min(n, filled) if "group" in setup else n
-                    r = bench(s, None, pipeline, requests, 50, flush=False, command=command)
-                    row[s.name] = r
-                    print(f"{s.name:7} {label:42} -P {pipeline:2}: {r['rps']:>10.0f} req/s  "
-                          f"p99 {r['p99']:.3f} ms  cpu {r['cpu_us']:.3f} us/req", flush=True)
-                results.append(row)
+        results = run_rows(servers, ROWS, ((1, n1), (16, n16)), prepare)
         mem, mem3 = {}, {}
         for schema, into in ((False, mem), (True, mem3)):
             for s in servers:
-                cli(s.port, "FLUSHALL")
-                time.sleep(0.5)
-                used0 = info_field(s.port, "used_memory")
-                fill(s.port, entries, schema)
-                time.sleep(0.5)
-                length = int(cli(s.port, "XLEN", "s").strip())
-                into[s.name] = (info_field(s.port, "used_memory") - used0) / length
+                length, into[s.name] = memory_per(
+                    s, lambda port: fill(port, entries, schema),
+                    lambda port: int(cli(port, "XLEN", "s").strip()))
                 print(f"{s.name:7} {length} entries (schema {schema}): {into[s.name]:.1f} B/entry",
                       flush=True)
     finally:
         for s in servers:
             s.stop()
 
-    lines = [
-        "# ringkv vs redis-server — streams",
-        "",
-        f"Produced by `bench/streams.sh{' --quick' if args.quick else ''}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; every figure below was measured in that run.",
-        "",
-        f"Machine: {machine()}.  ",
+    lines = report_head("streams", "streams.sh", args.quick) + [
         f"redis-benchmark -c 50 with the command shown, -n {n1} at -P 1 and {n16} at -P 16 (the "
         f"XREADGROUP rows read a stream of {filled:,} entries once, so at most that many requests); "
         "reads run over a stream of 1,000 entries (`XADD s <i>-0 f <i>`). Server CPU = user+sys of "
@@ -109,9 +88,7 @@ def main():
         "field names of a node's first entry once for the entries that repeat them.",
         "",
     ]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print(f"wrote {args.out}")
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":
