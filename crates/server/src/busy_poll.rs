@@ -219,8 +219,10 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         let mut polling = false;
         let mut last = Sample::take(&shared);
+        // Read once per period, at its end: the decisions about the period just sampled and the
+        // polling window of the next one both use the settings as they are then.
+        let mut settings = Settings::read(&shared);
         loop {
-            let settings = Settings::read(&shared);
             let deadline = Instant::now() + SAMPLE_PERIOD;
             let woken = if polling {
                 poll_until(&shared, settings.window, deadline, &mut stop).await
@@ -239,16 +241,15 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             let now = Sample::take(&shared);
             let period = Period::between(&last, &now);
             last = now;
+            settings = Settings::read(&shared);
             polling = polls_next(settings, &period);
             event_loop::set_busy_poll_state(polling, period.load_percent);
             if period.commands == 0 {
                 pinning.at_rest();
                 break;
             }
-            // The settings as they are now, not as the period began (a CONFIG SET meanwhile).
-            let current = Settings::read(&shared);
-            let prefer = current.fsync_always.then(event_loop::fsync_cpu).flatten();
-            pinning.after_sample(current.pinning, period.load_percent, prefer);
+            let prefer = settings.fsync_always.then(event_loop::fsync_cpu).flatten();
+            pinning.after_sample(settings.pinning, period.load_percent, prefer);
         }
     }
 }
