@@ -16,7 +16,7 @@
 
 use crate::ctx::{Client, Ctx};
 use crate::error::{CmdError, CmdResult};
-use crate::parse::{is, parse_i64};
+use crate::parse::is;
 use crate::table::{flags, CommandTable};
 use parking_lot::Mutex;
 use ringkv_protocol::Args;
@@ -93,13 +93,16 @@ impl Pause {
         self.held.fetch_add(1, Ordering::Relaxed);
         let _held = Held(&self.held);
         loop {
+            // Registered before the check, so an UNPAUSE in between is not missed.
             let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !self.holds(commands, client, args) {
+                return;
+            }
             let Some(paused) = self.current() else {
                 return;
             };
-            if !paused.all && !may_write(commands, client, args) {
-                return;
-            }
             tokio::select! {
                 _ = changed => {}
                 _ = tokio::time::sleep_until(paused.until.into()) => {}
@@ -156,12 +159,7 @@ pub(crate) fn client_pause(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 4 {
         return Err(CmdError::subcommand_syntax("client", args.arg(1)));
     }
-    let ms = parse_i64(args.arg(2)).ok_or(CmdError::Static(
-        "ERR timeout is not an integer or out of range",
-    ))?;
-    if ms < 0 {
-        return Err(CmdError::Static("ERR timeout is negative"));
-    }
+    let duration = crate::blocking::parse_timeout_ms(args.arg(2))?.unwrap_or(Duration::ZERO);
     let all = match args.len() {
         4 if is(args.arg(3), "all") => true,
         4 if is(args.arg(3), "write") => false,
@@ -172,9 +170,7 @@ pub(crate) fn client_pause(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         _ => true,
     };
-    ctx.shared
-        .pause
-        .pause(all, Duration::from_millis(ms.unsigned_abs()));
+    ctx.shared.pause.pause(all, duration);
     ctx.out.ok();
     Ok(())
 }

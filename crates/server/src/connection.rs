@@ -227,7 +227,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                             let (drop_reply, next) = ctx.client.reply.after_command();
                             if drop_reply && !spec.is_some_and(pubsub::confirms_with_pushes) {
                                 ctx.out.truncate(mark);
-                                blocked_reply_dropped = ctx.client.action.is_some();
+                                blocked_reply_dropped =
+                                    matches!(ctx.client.action, Some(Action::Block(_)));
                             }
                             ctx.client.reply = next;
                             commands += 1;
@@ -306,14 +307,24 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         if paused {
             // The held command is first in the buffer: wait for the pause to end, then run it
             // without reading more.
+            // Input arriving meanwhile is buffered, as for a blocked command, so a client that
+            // disconnects while held is noticed at once.
             handle.meta.lock().blocked = true;
-            let held = parser.parse(&rbuf).ok().flatten().is_some();
-            if held {
-                let args = parser.args(&rbuf);
-                tokio::select! {
-                    biased;
-                    _ = &mut stop => break 'conn,
-                    _ = shared.pause.wait(&shared.commands, &client, args) => {}
+            if parser.parse(&rbuf).ok().flatten().is_some() {
+                let held = parser.args(&rbuf).to_owned_args();
+                let wait = shared.pause.wait(&shared.commands, &client, held.args());
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = &mut stop => break 'conn,
+                        _ = &mut wait => break,
+                        open = buffer_input(&mut stream, &mut rbuf, limits.query_buffer) => {
+                            if !open {
+                                break 'conn;
+                            }
+                        }
+                    }
                 }
             }
             handle.meta.lock().blocked = false;
@@ -346,13 +357,15 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         aof.wait_durable(offset).await;
                     }
                 }
-                if !blocked_reply_dropped && stream.write_all(&reply).await.is_err() {
-                    break;
+                if !blocked_reply_dropped {
+                    if stream.write_all(&reply).await.is_err() {
+                        break;
+                    }
+                    shared
+                        .stats
+                        .total_net_output_bytes
+                        .fetch_add(reply.len() as u64, Ordering::Relaxed);
                 }
-                shared
-                    .stats
-                    .total_net_output_bytes
-                    .fetch_add(reply.len() as u64, Ordering::Relaxed);
                 need_read = rbuf.is_empty();
             }
             None => {}
@@ -465,9 +478,6 @@ async fn wait_blocked(
     };
     tokio::pin!(expired);
     let result = loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK_BYTES {
-            rbuf.reserve(READ_CHUNK_BYTES);
-        }
         tokio::select! {
             r = &mut reply => break r.ok(),
             _ = &mut expired => {
@@ -483,15 +493,25 @@ async fn wait_blocked(
                 // Served while the timer fired: the reply is already in the channel.
                 break reply.await.ok();
             }
-            r = stream.read_buf(rbuf) => match r {
-                Ok(n) if n > 0 && rbuf.len() <= query_buffer_limit => continue,
-                _ => break None,
-            },
+            open = buffer_input(stream, rbuf, query_buffer_limit) => {
+                if !open {
+                    break None;
+                }
+            }
             _ = &mut stop => break None,
         }
     };
     handle.meta.lock().blocked = false;
     result
+}
+
+/// Reads what a waiting client (blocked, or held by CLIENT PAUSE) sends into `rbuf`, buffered and
+/// not executed; false once the connection ends or the input passes the query-buffer limit.
+async fn buffer_input(stream: &mut TcpStream, rbuf: &mut BytesMut, limit: usize) -> bool {
+    if rbuf.capacity() - rbuf.len() < READ_CHUNK_BYTES {
+        rbuf.reserve(READ_CHUNK_BYTES);
+    }
+    matches!(stream.read_buf(rbuf).await, Ok(n) if n > 0 && rbuf.len() <= limit)
 }
 
 /// The client-visible state last published to the registry.

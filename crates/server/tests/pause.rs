@@ -177,3 +177,32 @@ fn pause_errors_are_redis_errors() {
         assert_eq!(run(&mut r, cmd), reply, "{cmd:?}");
     }
 }
+
+#[test]
+fn a_held_client_that_disconnects_is_noticed_at_once() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let mut info = s.conn();
+    assert_eq!(run(&mut r, &["CLIENT", "PAUSE", "10000", "WRITE"]), "+OK");
+    let mut c = TcpStream::connect(s.addr()).unwrap();
+    c.write_all(b"SET k v\r\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while info_field::<u64>(&mut info, "clients", "blocked_clients") != 1 {
+        assert!(Instant::now() < deadline, "the SET was never held");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(c);
+    while info_field::<u64>(&mut info, "clients", "blocked_clients") != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a disconnected client stayed held until the pause ended"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(run(&mut r, &["CLIENT", "UNPAUSE"]), "+OK");
+    assert_eq!(
+        run(&mut r, &["EXISTS", "k"]),
+        ":0",
+        "a held command of a gone client never runs"
+    );
+}
