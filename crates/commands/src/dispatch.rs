@@ -95,10 +95,14 @@ fn run_logged(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, index: usize, args:
     }
     // CLIENT NO-TOUCH: key accesses leave LRU/LFU clocks alone, except TOUCH's (as in Redis).
     let no_touch = ctx.client.handle.no_touch.load(Ordering::Relaxed) && spec.name != "touch";
-    ctx.store.common.no_touch = no_touch;
+    if no_touch {
+        ctx.store.common.no_touch = true;
+    }
     let started = ctx.shared.command_clock.raw();
     let result = (spec.handler)(ctx, args);
-    ctx.store.common.no_touch = false;
+    if no_touch {
+        ctx.store.common.no_touch = false;
+    }
     let clock = &ctx.shared.command_clock;
     let usec = clock.delta_as_nanos(started, clock.raw()) / 1000;
     let failed = result.is_err();

@@ -151,11 +151,7 @@ pub fn sample(event: &'static str, took: Duration) {
 /// A command ran for `usec` microseconds: the monitor's `command` / `fast-command` sample, and
 /// the command's histogram when tracking is on.
 #[inline]
-pub(crate) fn command_ran(
-    spec: &CommandSpec,
-    usec: u64,
-    histogram: &mut Option<Box<LatencyHistogram>>,
-) {
+pub(crate) fn command_ran(spec: &CommandSpec, usec: u64, histogram: &mut Option<LatencyHistogram>) {
     if monitoring() {
         let event = if spec.has(flags::FAST) {
             "fast-command"
@@ -167,16 +163,16 @@ pub(crate) fn command_ran(
     if MONITOR.tracking.load(Ordering::Relaxed) {
         // Whole microseconds in nanoseconds, as Redis records them.
         histogram
-            .get_or_insert_with(Box::default)
+            .get_or_insert_with(LatencyHistogram::default)
             .record(usec.saturating_mul(1000));
     }
 }
 
+/// Unix time in seconds: samples come from any thread (the AOF writer too), so from the system
+/// clock rather than a command's cached time.
 fn unix_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    use ringkv_engine::clock::{Clock, SystemClock};
+    SystemClock.now_ms() / 1000
 }
 
 /// INFO latencystats: `latency_percentiles_usec_<command>:p50=…,p99=…,p99.9=…` for every command
@@ -191,7 +187,7 @@ pub(crate) fn info_section(ctx: &mut Ctx<'_>, out: &mut String) {
         .clone();
     let names = ctx.shared.commands.stat_names();
     for (name, stat) in names.iter().zip(&ctx.store.common.command_stats) {
-        let Some(h) = stat.latency.as_deref() else {
+        let Some(h) = stat.latency.as_ref() else {
             continue;
         };
         let values: Vec<String> = percentiles
@@ -374,7 +370,7 @@ fn histogram(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         .iter()
         .zip(&ctx.store.common.command_stats)
         .filter_map(|(name, stat)| {
-            let h = stat.latency.as_deref()?;
+            let h = stat.latency.as_ref()?;
             wanted(name).then(|| (name.as_str(), h.total(), h.cumulative()))
         })
         .collect();

@@ -75,7 +75,7 @@ pub struct CommandStat {
     /// Ran and replied with an error.
     pub failed: u64,
     /// The distribution of its execution times (`latency-tracking`), from its first call.
-    pub latency: Option<Box<crate::latency_histogram::LatencyHistogram>>,
+    pub latency: Option<crate::latency_histogram::LatencyHistogram>,
 }
 
 /// Distinct error codes INFO errorstats tracks (Redis's ERRORSTATS_LIMIT): clients choose error

@@ -99,8 +99,23 @@ fn cpulists_pin_the_threads_they_name() {
         vec![cpu],
         "the job thread after BGSAVE"
     );
+}
 
-    // An explicit list turns automatic pinning off.
+#[test]
+fn an_explicit_server_list_turns_automatic_pinning_off_and_others_keep_every_cpu() {
+    let cpus = our_cpus();
+    if cpus.len() < 2 {
+        eprintln!("skipped: one CPU, nothing to choose between");
+        return;
+    }
+    // Two CPUs: the loop could still pin itself to one of them if the list did not stop it.
+    let list = format!("{},{}", cpus[0], cpus[1]);
+    let server = Server::start(&["--server_cpulist", &list, "--appendonly", "yes"]);
+    let pid = server.child.id();
+    let mut c = server.conn();
+    // A thread with no list of its own does not inherit the loop's CPUs.
+    let writer = thread_named(pid, "ringkv-aof").expect("the AOF writer thread");
+    assert_eq!(thread_cpus(pid, writer), cpus, "the AOF writer");
     let stop = Arc::new(AtomicBool::new(false));
     let workers = load(&server, 4, &stop);
     thread::sleep(Duration::from_millis(500));
@@ -109,7 +124,7 @@ fn cpulists_pin_the_threads_they_name() {
         w.join().unwrap();
     });
     assert_eq!(info_field::<u64>(&mut c, "stats", "eventloop_pins"), 0);
-    assert_eq!(thread_cpus(pid, pid), vec![cpu]);
+    assert_eq!(thread_cpus(pid, pid), vec![cpus[0], cpus[1]]);
 }
 
 #[test]

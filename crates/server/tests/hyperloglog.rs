@@ -84,12 +84,8 @@ fn pfadd_pfcount_pfmerge_follow_redis() {
 
     // PFCOUNT keeps the count in the value's header, not as a change: the cache is set, and
     // nothing was counted towards the save rules.
-    let dirty = |c: &mut redis::Connection| -> String {
-        let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-        let line = info
-            .lines()
-            .find(|l| l.starts_with("rdb_changes_since_last_save:"));
-        line.unwrap_or_default().to_string()
+    let dirty = |c: &mut redis::Connection| -> u64 {
+        common::info_field(c, "persistence", "rdb_changes_since_last_save")
     };
     // Elements until one changes a register (most land on a register that already has more).
     let changed = (0..100_000).any(|i| {

@@ -190,6 +190,17 @@ fn commands_get_latency_histograms_and_percentiles() {
     assert_eq!(fields.len(), 3, "{line}");
     assert!(fields[0].starts_with("p50=") && fields[1].starts_with("p99="));
     assert!(fields[2].starts_with("p99.9="), "{line}");
+    // Values are microseconds: DEBUG SLEEP 0.003 is about 3000 (not 3, nor 3,000,000).
+    let sleep_line = info
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_debug|sleep:"))
+        .unwrap_or_else(|| panic!("{info}"));
+    let p50: f64 = sleep_line
+        .split(['=', ','])
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{sleep_line}"));
+    assert!((3000.0..100_000.0).contains(&p50), "{sleep_line}");
     let info_all: String = redis::cmd("INFO").arg("everything").query(&mut c).unwrap();
     assert!(info_all.contains("# Latencystats\r\n"));
     let info_default: String = redis::cmd("INFO").query(&mut c).unwrap();
