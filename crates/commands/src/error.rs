@@ -15,6 +15,10 @@ pub enum CmdError {
 
 pub type CmdResult = Result<(), CmdError>;
 
+/// EVAL / SINTERCARD with a numkeys above the arguments given.
+pub const NUMKEYS_TOO_MANY: CmdError =
+    CmdError::Static("ERR Number of keys can't be greater than number of args");
+
 pub const SYNTAX: CmdError = CmdError::Static("ERR syntax error");
 pub const WRONG_TYPE: CmdError =
     CmdError::Static("WRONGTYPE Operation against a key holding the wrong kind of value");

@@ -22,9 +22,12 @@ use crate::dispatch::{execute, resolve_subcommand};
 use crate::error::{CmdError, CmdResult, NOT_INTEGER, OOM};
 use crate::lua::{lua_to_reply, RunOutcome, ScriptEngine, ScriptFlags, ScriptHost};
 use crate::table::{flags, CommandSpec};
+use crate::transactions::AtomicLog;
 use ringkv_protocol::{Args, OwnedArgs, Protocol, ReplyWriter};
 
-const NOSCRIPT: CmdError = CmdError::Static("NOSCRIPT No matching script. Please use EVAL.");
+use crate::lua::NOSCRIPT_TEXT;
+
+const NOSCRIPT: CmdError = CmdError::Static(NOSCRIPT_TEXT);
 
 /// The interpreter, created on first use (most servers never run a script).
 #[derive(Default)]
@@ -38,15 +41,13 @@ impl Scripts {
         f: impl FnOnce(&mut ScriptEngine) -> Result<R, CmdError>,
     ) -> Result<R, CmdError> {
         let mut guard = self.engine.lock();
-        if guard.is_none() {
-            let engine = ScriptEngine::new()
-                .map_err(|e| CmdError::msg(format!("ERR cannot start the Lua interpreter: {e}")))?;
-            *guard = Some(engine);
-        }
-        match guard.as_mut() {
-            Some(engine) => f(engine),
-            None => Err(CmdError::Static("ERR Lua interpreter unavailable")),
-        }
+        let engine = match &mut *guard {
+            Some(engine) => engine,
+            slot => slot.insert(ScriptEngine::new().map_err(|e| {
+                CmdError::msg(format!("ERR cannot start the Lua interpreter: {e}"))
+            })?),
+        };
+        f(engine)
     }
 
     /// (cached scripts, bytes they hold, bytes the interpreter uses) for INFO memory.
@@ -171,9 +172,7 @@ fn check_body_size(ctx: &Ctx<'_>, body: &[u8]) -> CmdResult {
 fn eval_generic(ctx: &mut Ctx<'_>, args: Args<'_>, source: Source, ro: bool) -> CmdResult {
     let numkeys = ringkv_protocol::num::parse_i64(args.arg(2)).ok_or(NOT_INTEGER)?;
     if numkeys > args.len() as i64 - 3 {
-        return Err(CmdError::Static(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(crate::error::NUMKEYS_TOO_MANY);
     }
     if numkeys < 0 {
         return Err(CmdError::Static("ERR Number of keys can't be negative"));
@@ -200,8 +199,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: Args<'_>, source: Source, ro: bool) -> 
 
     let outer_in_exec = ctx.client.in_exec;
     let db = ctx.client.db;
-    let log_mark = ctx.store.common.oplog.mark();
-    let log_offset = ctx.store.common.oplog.offset();
+    let atomic = AtomicLog::begin(ctx.store);
     ctx.client.in_exec = true;
     let client_proto = ctx.out.protocol();
     let mut host = Host { ctx, run };
@@ -227,14 +225,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: Args<'_>, source: Source, ro: bool) -> 
     ctx.client.in_exec = outer_in_exec;
     // SELECT inside a script does not change the caller's database (Redis 7).
     ctx.client.db = db;
-    let log = &mut ctx.store.common.oplog;
-    if !outer_in_exec && log.offset() != log_offset {
-        log.insert_at(log_mark, [&b"MULTI"[..]]);
-        let selected = log.selected_db();
-        log.replace_command(selected, [&b"EXEC"[..]]);
-    } else {
-        log.suppress();
-    }
+    atomic.end(ctx.store, !outer_in_exec);
     match result? {
         Ok(reply) => {
             ctx.out.buffer_mut().extend_from_slice(&reply);
@@ -255,11 +246,6 @@ fn prepare_run(ctx: &mut Ctx<'_>, script: ScriptFlags, ro: bool) -> Result<RunSt
     let mut read_only = ro;
     let mut allow_oom = false;
     if script.shebang {
-        if script.no_cluster && ctx.shared.cluster.get().is_some() {
-            return Err(CmdError::Static(
-                "ERR Can not run script on cluster, 'no-cluster' flag is set.",
-            ));
-        }
         if !script.no_writes {
             if let Some(e) = ctx.shared.persistence.write_refusal() {
                 return Err(e);

@@ -667,9 +667,7 @@ fn sdiffstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let numkeys = parse_numkeys(args.arg(1))?;
     if numkeys > (args.len() - 2) as u64 {
-        return Err(CmdError::Static(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(crate::error::NUMKEYS_TOO_MANY);
     }
     let numkeys = numkeys as usize;
     let mut limit = 0usize;

@@ -67,22 +67,42 @@ fn exec(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {
     }
     ctx.out.array(state.queued.len());
     ctx.client.in_exec = true;
-    let log_mark = ctx.store.common.oplog.mark();
-    let log_offset = ctx.store.common.oplog.offset();
+    let atomic = AtomicLog::begin(ctx.store);
     for request in &state.queued {
         execute(ctx, request.args());
     }
     ctx.client.in_exec = false;
-    // The queued commands logged themselves; wrap them so a replay applies all or none.
-    let log = &mut ctx.store.common.oplog;
-    if log.offset() != log_offset {
-        log.insert_at(log_mark, [&b"MULTI"[..]]);
-        let db = log.selected_db();
-        log.replace_command(db, [&b"EXEC"[..]]);
-    } else {
-        log.suppress();
-    }
+    atomic.end(ctx.store, true);
     Ok(())
+}
+
+/// Makes the operation-log entries of a group of commands (EXEC's queue, a script's calls) replay
+/// all or none: taken before them, [`AtomicLog::end`] wraps what they logged in MULTI ... EXEC.
+pub(crate) struct AtomicLog {
+    mark: usize,
+    offset: u64,
+}
+
+impl AtomicLog {
+    pub(crate) fn begin(store: &Store) -> AtomicLog {
+        AtomicLog {
+            mark: store.common.oplog.mark(),
+            offset: store.common.oplog.offset(),
+        }
+    }
+
+    /// The commands logged themselves; wrap them (`wrap` false: they are already inside an outer
+    /// transaction's MULTI), and log nothing for the group command itself.
+    pub(crate) fn end(self, store: &mut Store, wrap: bool) {
+        let log = &mut store.common.oplog;
+        if wrap && log.offset() != self.offset {
+            log.insert_at(self.mark, [&b"MULTI"[..]]);
+            let db = log.selected_db();
+            log.replace_command(db, [&b"EXEC"[..]]);
+        } else {
+            log.suppress();
+        }
+    }
 }
 
 fn discard(ctx: &mut Ctx<'_>, _: Args<'_>) -> CmdResult {

@@ -57,10 +57,6 @@ fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     Some(&rest[..end])
 }
 
-fn number(text: &[u8]) -> Option<i64> {
-    crate::num::parse_i64(text)
-}
-
 fn bytes<'a>(buf: &'a [u8], pos: &mut usize, len: i64) -> Option<&'a [u8]> {
     let len = usize::try_from(len).ok()?;
     let end = pos.checked_add(len)?;
@@ -91,18 +87,18 @@ fn parse_at<'a>(buf: &'a [u8], pos: &mut usize, depth: usize) -> Option<Reply<'a
     Some(match kind {
         b'+' => Reply::Status(text),
         b'-' => Reply::Error(text),
-        b':' => Reply::Integer(number(text)?),
-        b'$' => match number(text)? {
+        b':' => Reply::Integer(crate::num::parse_i64(text)?),
+        b'$' => match crate::num::parse_i64(text)? {
             -1 => Reply::NullBulk,
             n => Reply::Bulk(bytes(buf, pos, n)?),
         },
-        b'*' | b'>' => match number(text)? {
+        b'*' | b'>' => match crate::num::parse_i64(text)? {
             -1 => Reply::NullArray,
             n => Reply::Array(items(pos, n)?),
         },
-        b'~' => Reply::Set(items(pos, number(text)?)?),
+        b'~' => Reply::Set(items(pos, crate::num::parse_i64(text)?)?),
         b'%' => {
-            let flat = items(pos, number(text)?.checked_mul(2)?)?;
+            let flat = items(pos, crate::num::parse_i64(text)?.checked_mul(2)?)?;
             let mut pairs = Vec::with_capacity(flat.len() / 2);
             let mut it = flat.into_iter();
             while let (Some(k), Some(v)) = (it.next(), it.next()) {
@@ -123,7 +119,7 @@ fn parse_at<'a>(buf: &'a [u8], pos: &mut usize, depth: usize) -> Option<Reply<'a
         }
         b'(' => Reply::BigNumber(text),
         b'=' => {
-            let body = bytes(buf, pos, number(text)?)?;
+            let body = bytes(buf, pos, crate::num::parse_i64(text)?)?;
             if body.len() < 4 {
                 return None;
             }

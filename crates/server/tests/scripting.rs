@@ -423,3 +423,58 @@ fn replies_match_redis_server() {
     }
     println!("{} scripts compared with redis-server", DIFFERENTIAL.len());
 }
+
+/// The commands of the live AOF incr file, as their names in order.
+fn logged_commands(s: &Server) -> Vec<String> {
+    let dir = s.dir.path().join("appendonlydir");
+    let incr = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .expect("an incr file");
+    let text = std::fs::read(incr).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    // RESP multibulk: after each "*N" line comes "$len", then the command name.
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    lines
+        .windows(3)
+        .filter(|w| w[0].starts_with('*') && w[1].starts_with('$'))
+        .map(|w| w[2].to_ascii_uppercase())
+        .collect()
+}
+
+#[test]
+fn a_scripts_writes_are_logged_as_one_transaction() {
+    let s = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut r = s.raw();
+    assert_eq!(
+        eval(
+            &mut r,
+            "redis.call('set', KEYS[1], 'a'); redis.call('incr', KEYS[2]); return 1",
+            &["k", "n"],
+            &[]
+        ),
+        ":1"
+    );
+    // A read-only script logs nothing.
+    assert_eq!(
+        eval(&mut r, "return redis.call('get', KEYS[1])", &["k"], &[]),
+        "a"
+    );
+    // A script inside EXEC is part of EXEC's transaction: not wrapped a second time.
+    assert_eq!(run(&mut r, &["MULTI"]), "+OK");
+    assert_eq!(
+        eval(&mut r, "return redis.call('incr', KEYS[1])", &["n"], &[]),
+        "+QUEUED"
+    );
+    assert_eq!(run(&mut r, &["EXEC"]), "[:2]");
+    let logged: Vec<String> = logged_commands(&s)
+        .into_iter()
+        .filter(|c| c != "SELECT")
+        .collect();
+    assert_eq!(
+        logged,
+        ["MULTI", "SET", "INCR", "EXEC", "MULTI", "INCR", "EXEC"],
+        "{logged:?}"
+    );
+}

@@ -7,8 +7,8 @@
 //!
 //! A script runs while its caller holds the keyspace lock (`scripting` calls [`ScriptEngine::run`]
 //! from the command handler), so it is atomic, as in Redis. `redis.call` must reach the caller's
-//! context (`Ctx`), which lives only for that call: it is handed in as a closure and installed as
-//! a scoped function (`mlua`'s `scope`), so no pointer to it can outlive the run.
+//! context (`Ctx`), which lives only for that call: `run` puts a pointer to it in a [`HostSlot`]
+//! that `redis.call` (registered once) reads, and empties the slot before it returns.
 //!
 //! The sandbox (`sandbox.lua`): the base, table, string and math libraries plus `cjson` and `bit`
 //! (in Rust, `libs`), `redis.*`; no `io`, `os`, `debug`, `loadfile`, `dofile`, `print`, `require`.
@@ -32,9 +32,6 @@ pub struct ScriptFlags {
     pub shebang: bool,
     pub no_writes: bool,
     pub allow_oom: bool,
-    pub allow_stale: bool,
-    pub no_cluster: bool,
-    pub allow_cross_slot_keys: bool,
 }
 
 /// One cached script: its compiled body and what its shebang declared.
@@ -77,6 +74,9 @@ impl Drop for ClearHost<'_> {
         *self.0 .0.lock() = None;
     }
 }
+
+/// Redis's reply to EVALSHA of a script it does not have.
+pub const NOSCRIPT_TEXT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 /// What the caller's context must provide while a script runs.
 pub trait ScriptHost {
@@ -227,7 +227,7 @@ impl ScriptEngine {
         reply: impl FnOnce(RunOutcome, bool) -> R,
     ) -> Result<R, String> {
         let Some(script) = self.scripts.get(sha) else {
-            return Err("NOSCRIPT No matching script. Please use EVAL.".into());
+            return Err(NOSCRIPT_TEXT.into());
         };
         let function = &script.function;
         let lua = &self.lua;
@@ -404,9 +404,9 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
             match flag {
                 "no-writes" => flags.no_writes = true,
                 "allow-oom" => flags.allow_oom = true,
-                "allow-stale" => flags.allow_stale = true,
-                "no-cluster" => flags.no_cluster = true,
-                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                // Accepted and without effect here: there are no stale replicas, cluster mode
+                // refuses scripts altogether, and a single node has no slots.
+                "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
                 other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
             }
         }
@@ -422,7 +422,7 @@ mod tests {
     fn shebang_flags_and_errors() {
         assert_eq!(parse_shebang(b"return 1").map(|r| r.1), Ok(0));
         let (f, skip) = parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").expect("ok");
-        assert!(f.shebang && f.no_writes && f.allow_oom && !f.allow_stale);
+        assert!(f.shebang && f.no_writes && f.allow_oom);
         assert_eq!(skip, 31);
         assert_eq!(
             parse_shebang(b"#!lua flags=bad\n"),
