@@ -76,6 +76,10 @@ struct Host<'c, 'a> {
 }
 
 impl ScriptHost for Host<'_, '_> {
+    fn out(&mut self) -> &mut ReplyWriter {
+        self.ctx.out
+    }
+
     fn call(&mut self, argv: &[Vec<u8>], resp3: bool) -> Result<Vec<u8>, String> {
         let args = OwnedArgs::from_slices(argv.iter());
         let args = args.args();
@@ -201,7 +205,6 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: Args<'_>, source: Source, ro: bool) -> 
     let db = ctx.client.db;
     let atomic = AtomicLog::begin(ctx.store);
     ctx.client.in_exec = true;
-    let client_proto = ctx.out.protocol();
     let mut host = Host { ctx, run };
     let result = scripts.with(|engine| {
         engine
@@ -210,11 +213,10 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: Args<'_>, source: Source, ro: bool) -> 
                 keys,
                 argv,
                 &mut host,
-                |outcome, resp3| match outcome {
+                |outcome, resp3, host| match outcome {
                     RunOutcome::Value(v) => {
-                        let mut out = ReplyWriter::new(client_proto);
-                        lua_to_reply(&mut out, &v, resp3);
-                        Ok(out.as_bytes().to_vec())
+                        lua_to_reply(host.out(), &v, resp3);
+                        Ok(())
                     }
                     RunOutcome::Error { message, counted } => Err((message, counted)),
                 },
@@ -227,10 +229,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: Args<'_>, source: Source, ro: bool) -> 
     ctx.client.db = db;
     atomic.end(ctx.store, !outer_in_exec);
     match result? {
-        Ok(reply) => {
-            ctx.out.buffer_mut().extend_from_slice(&reply);
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         // An error a command already answered (and INFO already counted) is passed on as is.
         Err((message, true)) => {
             ctx.out.error(message.as_bytes());

@@ -83,6 +83,8 @@ pub trait ScriptHost {
     /// Runs one `redis.call`/`redis.pcall` with the given arguments; returns the reply's RESP
     /// bytes, or an error text (Redis's script-call refusals) without the leading '-'.
     fn call(&mut self, args: &[Vec<u8>], resp3: bool) -> Result<Vec<u8>, String>;
+    /// The caller's reply buffer, for the script's own reply.
+    fn out(&mut self) -> &mut ringkv_protocol::ReplyWriter;
 }
 
 /// How a run ended, for the reply.
@@ -217,14 +219,15 @@ impl ScriptEngine {
     }
 
     /// Runs the cached script `sha` with KEYS and ARGV; `host` serves its `redis.call`s and
-    /// `reply` turns its result into the reply (it runs while the Lua values are alive).
+    /// `reply` turns its result into the reply, given the host (it runs while the Lua values are
+    /// alive).
     pub fn run<R>(
         &mut self,
         sha: &str,
         keys: &[&[u8]],
         argv: &[&[u8]],
         host: &mut dyn ScriptHost,
-        reply: impl FnOnce(RunOutcome, bool) -> R,
+        reply: impl FnOnce(RunOutcome, bool, &mut dyn ScriptHost) -> R,
     ) -> Result<R, String> {
         let Some(script) = self.scripts.get(sha) else {
             return Err(NOSCRIPT_TEXT.into());
@@ -247,21 +250,25 @@ impl ScriptEngine {
         // Commands answer in RESP2 until the script asks for RESP3 (redis.setresp).
         self.resp3.store(false, Ordering::Relaxed);
         let resp3 = &self.resp3;
-        let ptr: *mut (dyn ScriptHost + '_) = host;
-        // SAFETY: only the trait object's lifetime is erased; `_clear` empties the slot before
-        // this function returns, so the pointer is never used after `host`'s borrow ends.
+        let ptr: *mut (dyn ScriptHost + '_) = &mut *host;
+        // SAFETY: only the trait object's lifetime is erased; `clear` empties the slot before
+        // `host` is used again or this function returns, so the pointer never outlives it.
         let ptr: *mut (dyn ScriptHost + 'static) = unsafe { std::mem::transmute(ptr) };
         *self.host.0.lock() = Some(HostPtr(ptr));
-        let _clear = ClearHost(&self.host);
-        let result = (|| {
-            let (ok, value): (bool, Value) = self.runner.call((function, &self.handler))?;
-            let outcome = if ok {
-                RunOutcome::Value(value)
-            } else {
-                error_outcome(sha, value)
-            };
-            mlua::Result::Ok(reply(outcome, resp3.load(Ordering::Relaxed)))
-        })();
+        let clear = ClearHost(&self.host);
+        let outcome = self
+            .runner
+            .call::<(bool, Value)>((function, &self.handler))
+            .map(|(ok, value)| {
+                if ok {
+                    RunOutcome::Value(value)
+                } else {
+                    error_outcome(sha, value)
+                }
+            });
+        drop(clear);
+        // The reply is written while the Lua values are alive, with the host reached directly.
+        let result = outcome.map(|o| reply(o, resp3.load(Ordering::Relaxed), host));
         // As Redis: one small collector step every GC_CYCLE_PERIOD runs. (A step on every run
         // spent a third of a short script's time in the collector.)
         self.runs_since_gc += 1;
