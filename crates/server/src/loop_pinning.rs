@@ -44,6 +44,8 @@ enum Action {
     Stay,
     Pin,
     Unpin,
+    /// Unpin because the loop waited this percent of a window for its CPU.
+    UnpinContended(u32),
 }
 
 /// The state of the decisions, free of system calls (so the rules are testable).
@@ -68,9 +70,10 @@ impl Rules {
             return self.unpin();
         }
         if self.pinned {
-            if delay_percent.is_some_and(|d| d >= CONTENDED_PERCENT) {
+            if let Some(waited) = delay_percent.filter(|&d| d >= CONTENDED_PERCENT) {
+                self.pinned = false;
                 self.cooldown_until = Some(now + CONTENDED_COOLDOWN);
-                return self.unpin();
+                return Action::UnpinContended(waited);
             }
             return Action::Stay;
         }
@@ -84,6 +87,11 @@ impl Rules {
     /// The loop went idle.
     fn at_rest(&mut self) -> Action {
         self.unpin()
+    }
+
+    /// The kernel refused the pin: the loop is still free.
+    fn pin_failed(&mut self) {
+        self.pinned = false;
     }
 
     fn unpin(&mut self) -> Action {
@@ -145,14 +153,6 @@ impl LoopPinning {
         let action = self
             .rules
             .after_sample(now, enabled, load_percent, delay_percent);
-        if action == Action::Unpin && delay_percent.is_some() && enabled {
-            event_loop::count_contended_unpin();
-            tracing::info!(
-                run_delay_perc = delay_percent.unwrap_or(0),
-                "event loop waited for its CPU: unpinned for {} s",
-                CONTENDED_COOLDOWN.as_secs()
-            );
-        }
         self.apply(action, now, prefer);
     }
 
@@ -177,10 +177,19 @@ impl LoopPinning {
                     }
                     Some((_, Err(e))) => {
                         tracing::debug!(error = %e, "cannot pin the event loop");
-                        self.rules.pinned = false;
+                        self.rules.pin_failed();
                     }
-                    None => self.rules.pinned = false,
+                    None => self.rules.pin_failed(),
                 }
+            }
+            Action::UnpinContended(waited) => {
+                event_loop::count_contended_unpin();
+                tracing::info!(
+                    run_delay_perc = waited,
+                    "event loop waited for its CPU: unpinned for {} s",
+                    CONTENDED_COOLDOWN.as_secs()
+                );
+                self.apply(Action::Unpin, now, prefer);
             }
             Action::Unpin => {
                 if let Err(e) = cpu_affinity::pin_current_thread(&self.free) {
@@ -263,7 +272,7 @@ mod tests {
         assert_eq!(r.after_sample(t, true, 90, None), Action::Pin);
         assert_eq!(
             r.after_sample(t, true, 90, Some(CONTENDED_PERCENT)),
-            Action::Unpin
+            Action::UnpinContended(CONTENDED_PERCENT)
         );
         let soon = t + CONTENDED_COOLDOWN / 2;
         assert_eq!(r.after_sample(soon, true, 90, None), Action::Stay);
